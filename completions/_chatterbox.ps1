@@ -1,0 +1,256 @@
+
+using namespace System.Management.Automation
+using namespace System.Management.Automation.Language
+
+Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
+    param($wordToComplete, $commandAst, $cursorPosition)
+
+    $commandElements = $commandAst.CommandElements
+    $command = @(
+        'chatterbox'
+        for ($i = 1; $i -lt $commandElements.Count; $i++) {
+            $element = $commandElements[$i]
+            if ($element -isnot [StringConstantExpressionAst] -or
+                $element.StringConstantType -ne [StringConstantType]::BareWord -or
+                $element.Value.StartsWith('-') -or
+                $element.Value -eq $wordToComplete) {
+                break
+        }
+        $element.Value
+    }) -join ';'
+
+    $completions = @(switch ($command) {
+        'chatterbox' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the chat server (REST API, WebSocket chat and web UI)')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Apply pending database migrations')
+            [CompletionResult]::new('make-admin', 'make-admin', [CompletionResultType]::ParameterValue, 'Grant (or with --revoke, take away) the admin role')
+            [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Manage accounts')
+            [CompletionResult]::new('messages', 'messages', [CompletionResultType]::ParameterValue, 'Work with the message history')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers and the repository)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;serve' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address and port to listen on')
+            [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log line format on stderr')
+            [CompletionResult]::new('--bcrypt-cost', '--bcrypt-cost', [CompletionResultType]::ParameterName, 'bcrypt cost for new password hashes (4-31; each step doubles the work)')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long a sign-in lasts: seconds, or a number with s, m, h or d')
+            [CompletionResult]::new('--jwt-secret-file', '--jwt-secret-file', [CompletionResultType]::ParameterName, 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)')
+            [CompletionResult]::new('--blocklist', '--blocklist', [CompletionResultType]::ParameterName, 'Word list for moderation, one term per line (# comments); replaces the built-in list')
+            [CompletionResult]::new('--warning-limit', '--warning-limit', [CompletionResultType]::ParameterName, 'The violation that blocks an account (earlier ones are warnings)')
+            [CompletionResult]::new('--max-message-chars', '--max-message-chars', [CompletionResultType]::ParameterName, 'Longest chat message, in characters')
+            [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Messages sent to a client when it connects')
+            [CompletionResult]::new('--message-burst', '--message-burst', [CompletionResultType]::ParameterName, 'Messages a connection may send in a burst')
+            [CompletionResult]::new('--message-rate', '--message-rate', [CompletionResultType]::ParameterName, 'Sustained messages per second per connection')
+            [CompletionResult]::new('--auth-burst', '--auth-burst', [CompletionResultType]::ParameterName, 'Login and registration attempts allowed in a burst, per client address and per account')
+            [CompletionResult]::new('--auth-per-minute', '--auth-per-minute', [CompletionResultType]::ParameterName, 'Sustained login and registration attempts per minute, per address and per account')
+            [CompletionResult]::new('--web-dir', '--web-dir', [CompletionResultType]::ParameterName, 'Serve the web UI from this folder instead of the copy built into the binary')
+            [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Seconds that shutdown waits for connections and pending writes')
+            [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most simultaneous connections (HTTP and WebSocket)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--rate-limit-off', '--rate-limit-off', [CompletionResultType]::ParameterName, 'Turn off login and registration rate limits (for tests and trusted networks only)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;migrate' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'List applied and pending migrations without changing anything')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;make-admin' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--revoke', '--revoke', [CompletionResultType]::ParameterName, 'Take the admin role away instead')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;user' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List accounts')
+            [CompletionResult]::new('block', 'block', [CompletionResultType]::ParameterValue, 'Block an account: no login, no chat; its open connections are closed')
+            [CompletionResult]::new('unblock', 'unblock', [CompletionResultType]::ParameterValue, 'Unblock an account and reset its warnings')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an account (for example the first admin)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;user;list' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--blocked', '--blocked', [CompletionResultType]::ParameterName, 'Only blocked accounts')
+            [CompletionResult]::new('--admins', '--admins', [CompletionResultType]::ParameterName, 'Only admins')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;user;block' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;user;unblock' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;user;create' {
+            [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'email')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of standard input instead of prompting')
+            [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Make the account an admin')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;user;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List accounts')
+            [CompletionResult]::new('block', 'block', [CompletionResultType]::ParameterValue, 'Block an account: no login, no chat; its open connections are closed')
+            [CompletionResult]::new('unblock', 'unblock', [CompletionResultType]::ParameterValue, 'Unblock an account and reset its warnings')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an account (for example the first admin)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;user;help;list' {
+            break
+        }
+        'chatterbox;user;help;block' {
+            break
+        }
+        'chatterbox;user;help;unblock' {
+            break
+        }
+        'chatterbox;user;help;create' {
+            break
+        }
+        'chatterbox;user;help;help' {
+            break
+        }
+        'chatterbox;messages' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;messages;export' {
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file renamed into place) instead of stdout')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file renamed into place) instead of stdout')
+            [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)')
+            [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)')
+            [CompletionResult]::new('--after-id', '--after-id', [CompletionResultType]::ParameterName, 'Only messages with an id greater than N (for incremental exports)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--csv', '--csv', [CompletionResultType]::ParameterName, 'Write CSV (the export format; accepted for explicitness)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Write cells exactly as stored, without neutralising spreadsheet formulas')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;messages;help' {
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;messages;help;export' {
+            break
+        }
+        'chatterbox;messages;help;help' {
+            break
+        }
+        'chatterbox;generate' {
+            [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Folder that receives man/ and completions/')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;help' {
+            [CompletionResult]::new('serve', 'serve', [CompletionResultType]::ParameterValue, 'Run the chat server (REST API, WebSocket chat and web UI)')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Apply pending database migrations')
+            [CompletionResult]::new('make-admin', 'make-admin', [CompletionResultType]::ParameterValue, 'Grant (or with --revoke, take away) the admin role')
+            [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Manage accounts')
+            [CompletionResult]::new('messages', 'messages', [CompletionResultType]::ParameterValue, 'Work with the message history')
+            [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers and the repository)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;help;serve' {
+            break
+        }
+        'chatterbox;help;migrate' {
+            break
+        }
+        'chatterbox;help;make-admin' {
+            break
+        }
+        'chatterbox;help;user' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List accounts')
+            [CompletionResult]::new('block', 'block', [CompletionResultType]::ParameterValue, 'Block an account: no login, no chat; its open connections are closed')
+            [CompletionResult]::new('unblock', 'unblock', [CompletionResultType]::ParameterValue, 'Unblock an account and reset its warnings')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an account (for example the first admin)')
+            break
+        }
+        'chatterbox;help;user;list' {
+            break
+        }
+        'chatterbox;help;user;block' {
+            break
+        }
+        'chatterbox;help;user;unblock' {
+            break
+        }
+        'chatterbox;help;user;create' {
+            break
+        }
+        'chatterbox;help;messages' {
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)')
+            break
+        }
+        'chatterbox;help;messages;export' {
+            break
+        }
+        'chatterbox;help;generate' {
+            break
+        }
+        'chatterbox;help;help' {
+            break
+        }
+    })
+
+    $completions.Where{ $_.CompletionText -like "$wordToComplete*" } |
+        Sort-Object -Property ListItemText
+}

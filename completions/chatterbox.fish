@@ -1,0 +1,131 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_chatterbox_global_optspecs
+    string join \n db= h/help V/version
+end
+
+function __fish_chatterbox_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_chatterbox_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_chatterbox_using_subcommand
+    set -l cmd (__fish_chatterbox_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "migrate" -d 'Apply pending database migrations'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "user" -d 'Manage accounts'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "messages" -d 'Work with the message history'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l listen -d 'Address and port to listen on' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
+json\t''"
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l bcrypt-cost -d 'bcrypt cost for new password hashes (4-31; each step doubles the work)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l token-ttl -d 'How long a sign-in lasts: seconds, or a number with s, m, h or d' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l jwt-secret-file -d 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l blocklist -d 'Word list for moderation, one term per line (# comments); replaces the built-in list' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l warning-limit -d 'The violation that blocks an account (earlier ones are warnings)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-message-chars -d 'Longest chat message, in characters' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l history -d 'Messages sent to a client when it connects' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l message-burst -d 'Messages a connection may send in a burst' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l message-rate -d 'Sustained messages per second per connection' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auth-burst -d 'Login and registration attempts allowed in a burst, per client address and per account' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auth-per-minute -d 'Sustained login and registration attempts per minute, per address and per account' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l web-dir -d 'Serve the web UI from this folder instead of the copy built into the binary' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l grace-period -d 'Seconds that shutdown waits for connections and pending writes' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections -d 'Most simultaneous connections (HTTP and WebSocket)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l rate-limit-off -d 'Turn off login and registration rate limits (for tests and trusted networks only)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -l status -d 'List applied and pending migrations without changing anything'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l revoke -d 'Take the admin role away instead'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "list" -d 'List accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "unblock" -d 'Unblock an account and reset its warnings'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "create" -d 'Create an account (for example the first admin)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l format -r -f -a "table\t''
+csv\t''
+json\t''"
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l blocked -d 'Only blocked accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l admins -d 'Only admins'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -l reason -d 'Why, for the audit log' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l email -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l password-stdin -d 'Read the password from the first line of standard input instead of prompting'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l admin -d 'Make the account an admin'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Unblock an account and reset its warnings'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an account (for example the first admin)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file (atomically: a temporary file renamed into place) instead of stdout' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l since -d 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l until -d 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l after-id -d 'Only messages with an id greater than N (for incremental exports)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l csv -d 'Write CSV (the export format; accepted for explicitness)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l raw -d 'Write cells exactly as stored, without neutralising spreadsheet formulas'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l out-dir -d 'Folder that receives man/ and completions/' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "migrate" -d 'Apply pending database migrations'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "user" -d 'Manage accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "messages" -d 'Work with the message history'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "unblock" -d 'Unblock an account and reset its warnings'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "create" -d 'Create an account (for example the first admin)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from messages" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'

@@ -1,0 +1,45 @@
+//! Errors of the domain layer: what went wrong in words a user or operator can act on.
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// A form field failed validation; `field` names it for the UI.
+    #[error("{detail}")]
+    Invalid { field: &'static str, detail: String },
+    #[error("{detail}")]
+    Conflict { field: &'static str, detail: String },
+    /// One message whether or not the account exists, so logins reveal nothing.
+    #[error("Invalid username or password")]
+    BadCredentials,
+    #[error("Not authenticated: {0}")]
+    Unauthenticated(&'static str),
+    #[error(
+        "This account is blocked after repeated violations of the chat rules. Contact an administrator."
+    )]
+    Blocked,
+    #[error("Admin access required")]
+    NotAdmin,
+    #[error("no user named {0:?}")]
+    UnknownUser(String),
+    #[error("no user with id {0}")]
+    UnknownUserId(i64),
+    #[error("Too many attempts; try again in {} s", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    #[error("The server is shutting down")]
+    ShuttingDown,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<tokio::task::JoinError> for ChatError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ChatError::Internal(format!("background task failed: {e}"))
+    }
+}
+
+pub type Result<T, E = ChatError> = std::result::Result<T, E>;

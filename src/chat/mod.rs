@@ -1,0 +1,366 @@
+//! The domain: accounts, moderation, the broadcast hub, and `Chat`, the service that ties them
+//! to a store for the daemon.
+//!
+//! `Chat` is the daemon's whole state, passed explicitly (no globals) so tests can run many
+//! servers in one process. Its async methods move every blocking call (bcrypt, SQLite) onto
+//! blocking threads; bcrypt additionally goes through a semaphore sized to the machine, so a
+//! login storm queues instead of occupying every blocking thread.
+
+pub mod accounts;
+pub mod auth;
+pub mod error;
+pub mod export;
+pub mod hub;
+pub mod moderation;
+pub mod ratelimit;
+pub mod writer;
+
+use std::{net::IpAddr, sync::Arc, time::Duration};
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Counts, Message, NewMessage, Store, User, UserFilter, Violation};
+
+pub use error::{ChatError, Result};
+use hub::{Control, Hub, LocalFanout};
+use moderation::Matcher;
+use ratelimit::{KeyedLimiter, Rate};
+use writer::Writer;
+
+/// Domain settings of the daemon (validated by `config`).
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    pub bcrypt_cost: u32,
+    pub token_ttl_secs: i64,
+    /// The violation that blocks the account (3: two warnings, then a block).
+    pub warning_limit: i64,
+    pub max_message_chars: usize,
+    pub history_limit: usize,
+    /// Per connection.
+    pub message_rate: Rate,
+    /// Logins and registrations per client address and per account name; None turns them off.
+    pub auth_rate: Option<Rate>,
+    pub broadcast_capacity: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        ChatConfig {
+            bcrypt_cost: bcrypt::DEFAULT_COST,
+            token_ttl_secs: 24 * 3600,
+            warning_limit: 3,
+            max_message_chars: 2000,
+            history_limit: 50,
+            message_rate: Rate::new(10.0, 5.0),
+            auth_rate: Some(Rate::new(10.0, 0.2)),
+            broadcast_capacity: 8 * writer::MAX_BATCH,
+        }
+    }
+}
+
+/// What happened to a message a user sent.
+#[derive(Debug, Clone)]
+pub enum Posted {
+    /// Committed and broadcast (the broadcast is the sender's acknowledgement).
+    Stored(Message),
+    /// Refused by moderation; the account now has `warnings` of `limit`.
+    Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and this violation blocked the account.
+    Blocked { term: String },
+}
+
+pub struct Chat {
+    pub config: ChatConfig,
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    writer: Writer,
+    keys: auth::TokenKeys,
+    matcher: Matcher,
+    dummy_hash: String,
+    bcrypt_slots: Semaphore,
+    ip_limiter: KeyedLimiter<IpAddr>,
+    account_limiter: KeyedLimiter<String>,
+}
+
+impl std::fmt::Debug for Chat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chat").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Where the token-signing secret comes from.
+pub enum Secret {
+    Given(Vec<u8>),
+    /// Generated once and kept in the database, so restarts keep sessions valid.
+    Stored,
+}
+
+impl Chat {
+    /// Builds the service and starts its writer thread. Blocks briefly (one bcrypt hash).
+    pub fn start(
+        store: Arc<dyn Store>,
+        config: ChatConfig,
+        secret: Secret,
+        matcher: Matcher,
+    ) -> Result<Arc<Chat>> {
+        let secret = match secret {
+            Secret::Given(bytes) => bytes,
+            Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
+        };
+        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(config.broadcast_capacity))));
+        let writer = Writer::spawn(Arc::clone(&store), Arc::clone(&hub))
+            .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
+        let dummy_hash = auth::hash_password(&auth::generate_secret()?, config.bcrypt_cost)?;
+        let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let auth_rate = config.auth_rate.unwrap_or(Rate::new(f64::MAX, f64::MAX));
+        Ok(Arc::new(Chat {
+            keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
+            ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
+            account_limiter: KeyedLimiter::new(auth_rate, 100_000),
+            config,
+            store,
+            hub,
+            writer,
+            matcher,
+            dummy_hash,
+            bcrypt_slots: Semaphore::new(parallel),
+        }))
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs a blocking store call on a blocking thread.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || f(&*store)).await?
+    }
+
+    /// bcrypt work: bounded in parallelism, on a blocking thread.
+    async fn bcrypt<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _slot = self.bcrypt_slots.acquire().await.map_err(|_| ChatError::ShuttingDown)?;
+        self.blocking(f).await
+    }
+
+    fn limit(&self, ip: IpAddr, account: Option<&str>) -> Result<()> {
+        if self.config.auth_rate.is_none() {
+            return Ok(());
+        }
+        self.ip_limiter.check(&ip).map_err(ChatError::RateLimited)?;
+        if let Some(name) = account {
+            self.account_limiter.check(&name.trim().to_lowercase()).map_err(ChatError::RateLimited)?;
+        }
+        Ok(())
+    }
+
+    pub fn issue_token(&self, user: &User) -> Result<String> {
+        self.keys.issue(user.id, &user.username, user.is_admin)
+    }
+
+    pub async fn register(
+        &self,
+        ip: IpAddr,
+        username: String,
+        email: String,
+        password: String,
+    ) -> Result<(User, String)> {
+        self.limit(ip, Some(&username))?;
+        let cost = self.config.bcrypt_cost;
+        let user = self
+            .bcrypt(move |s| {
+                accounts::create_account(
+                    s,
+                    &accounts::NewAccount {
+                        username: &username,
+                        email: &email,
+                        password: &password,
+                        is_admin: false,
+                    },
+                    cost,
+                )
+            })
+            .await?;
+        tracing::info!(user = %user.username, id = user.id, "account registered");
+        let token = self.issue_token(&user)?;
+        Ok((user, token))
+    }
+
+    pub async fn login(&self, ip: IpAddr, login: String, password: String) -> Result<(User, String)> {
+        self.limit(ip, Some(&login))?;
+        let dummy = self.dummy_hash.clone();
+        let user = self.bcrypt(move |s| accounts::authenticate(s, &login, &password, &dummy)).await?;
+        let token = self.issue_token(&user)?;
+        Ok((user, token))
+    }
+
+    /// Verifies a token and re-reads the account: a blocked or deleted account is refused even
+    /// with a valid token, and the role is the current one, not the token's.
+    pub async fn authenticate(&self, token: &str) -> Result<User> {
+        let claims = self.keys.verify(token)?;
+        let user = self
+            .blocking(move |s| Ok(s.user_by_id(claims.user_id)?))
+            .await?
+            .ok_or(ChatError::Unauthenticated("the account no longer exists"))?;
+        if user.is_blocked {
+            return Err(ChatError::Blocked);
+        }
+        Ok(user)
+    }
+
+    pub async fn authenticate_admin(&self, token: &str) -> Result<User> {
+        let user = self.authenticate(token).await?;
+        if !user.is_admin {
+            return Err(ChatError::NotAdmin);
+        }
+        Ok(user)
+    }
+
+    /// Trims and checks a chat message's text.
+    pub fn validate_text<'a>(&self, text: &'a str) -> Result<&'a str> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(ChatError::Invalid { field: "text", detail: "Message is empty".into() });
+        }
+        let max = self.config.max_message_chars;
+        if text.chars().count() > max {
+            return Err(ChatError::Invalid {
+                field: "text",
+                detail: format!("Message is longer than {max} characters"),
+            });
+        }
+        Ok(text)
+    }
+
+    /// validate -> moderate -> store -> broadcast.
+    pub async fn post(&self, user: &User, text: &str) -> Result<Posted> {
+        let text = self.validate_text(text)?;
+        if let Some(term) = self.matcher.find(text) {
+            let term = term.to_string();
+            let (user_id, limit) = (user.id, self.config.warning_limit);
+            let (text, t) = (text.to_string(), term.clone());
+            let outcome = self
+                .blocking(move |s| {
+                    Ok(s.record_violation(user_id, &text, &t, limit, &crate::timefmt::now())?)
+                })
+                .await?;
+            tracing::info!(user = %user.username, term = %term, warnings = outcome.warnings, blocked = outcome.blocked, "moderation violation");
+            if outcome.blocked {
+                self.hub.send_control(user.id, Control::Blocked);
+                return Ok(Posted::Blocked { term });
+            }
+            return Ok(Posted::Warned { warnings: outcome.warnings, limit, term });
+        }
+        let stored = self
+            .writer
+            .submit(NewMessage {
+                sender_id: user.id,
+                username: user.username.clone(),
+                content: text.to_string(),
+            })
+            .await?;
+        Ok(Posted::Stored(stored))
+    }
+
+    pub async fn messages_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<Message>> {
+        self.blocking(move |s| Ok(s.messages_before(before, limit)?)).await
+    }
+
+    pub async fn messages_after(&self, after: i64, limit: usize) -> Result<Vec<Message>> {
+        self.blocking(move |s| Ok(s.messages_after(after, limit)?)).await
+    }
+
+    pub async fn list_users(&self, filter: UserFilter) -> Result<Vec<User>> {
+        self.blocking(move |s| Ok(s.list_users(filter)?)).await
+    }
+
+    pub async fn violations(&self, before: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+        self.blocking(move |s| Ok(s.violations(before, limit)?)).await
+    }
+
+    pub async fn counts(&self) -> Result<(Counts, usize)> {
+        let counts = self.blocking(|s| Ok(s.counts(&crate::timefmt::today_start())?)).await?;
+        Ok((counts, self.hub.online_count()))
+    }
+
+    /// An admin blocks or unblocks an account; a block closes the account's live sockets.
+    pub async fn set_blocked(&self, admin: &User, user_id: i64, blocked: bool) -> Result<User> {
+        let actor = admin.username.clone();
+        let (user, changed) =
+            self.blocking(move |s| accounts::set_blocked(s, user_id, blocked, &actor, None)).await?;
+        if changed {
+            tracing::info!(admin = %admin.username, user = %user.username, blocked, "account block changed");
+        }
+        if user.is_blocked {
+            self.hub.send_control(user.id, Control::Blocked);
+        }
+        Ok(user)
+    }
+
+    pub async fn set_admin(&self, admin: &User, user_id: i64, is_admin: bool) -> Result<User> {
+        let (user, changed) = self.blocking(move |s| accounts::set_admin(s, user_id, is_admin)).await?;
+        if changed {
+            tracing::info!(admin = %admin.username, user = %user.username, is_admin, "admin role changed");
+        }
+        Ok(user)
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.blocking(|s| Ok(s.ping()?)).await
+    }
+
+    /// Notices account changes made by other processes (the operator CLI) and closes the
+    /// sockets of accounts that are now blocked. Polls one cheap counter that triggers bump.
+    pub async fn watch_accounts(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
+        let mut last: Option<i64> = None;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let rev = match self.blocking(|s| Ok(s.account_revision()?)).await {
+                Ok(rev) => rev,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the account revision");
+                    continue;
+                }
+            };
+            if last.is_some_and(|l| l != rev) {
+                let online = self.hub.online_user_ids();
+                if !online.is_empty() {
+                    match self.list_users(UserFilter { blocked_only: true, admins_only: false }).await {
+                        Ok(blocked) => {
+                            for u in blocked.iter().filter(|u| online.contains(&u.id)) {
+                                if self.hub.send_control(u.id, Control::Blocked) > 0 {
+                                    tracing::info!(user = %u.username, "closing the sockets of a blocked account");
+                                }
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot list blocked accounts"),
+                    }
+                }
+            }
+            last = Some(rev);
+        }
+    }
+
+    /// Commits every queued message and stops the writer thread.
+    pub async fn shutdown(&self) {
+        self.writer.stop().await;
+    }
+}

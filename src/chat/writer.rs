@@ -1,0 +1,134 @@
+//! The message writer: one dedicated thread that commits chat messages in batches (group commit)
+//! and broadcasts each batch only after it is durable.
+//!
+//! One transaction per message caps SQLite at tens of thousands of commits a second and keeps
+//! the reactor waiting on fsync; here whatever queued up while the previous batch committed goes
+//! into the next transaction. Broadcasting from this one thread, in commit order, is what makes
+//! broadcast ids strictly increasing and guarantees nothing is broadcast that is not committed.
+
+use std::{sync::Arc, thread, time::Duration};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::store::{Message, NewMessage, Store, StoreError};
+
+use super::{
+    error::{ChatError, Result},
+    hub::{EventKind, Hub},
+};
+
+/// The most messages committed in one transaction.
+pub const MAX_BATCH: usize = 1024;
+/// Submissions waiting for the writer; beyond this, senders wait (backpressure on the sockets).
+const QUEUE: usize = 4 * MAX_BATCH;
+
+enum Job {
+    Insert(NewMessage, oneshot::Sender<Result<Message>>),
+    /// Everything queued before this is committed, then the thread exits.
+    Stop(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>) -> std::io::Result<Writer> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        thread::Builder::new().name("chatterbox-writer".into()).spawn(move || run(store, hub, rx))?;
+        Ok(Writer { tx })
+    }
+
+    /// Queues a message; resolves once it is committed and broadcast (or failed).
+    pub async fn submit(&self, msg: NewMessage) -> Result<Message> {
+        let (ack, done) = oneshot::channel();
+        self.tx.send(Job::Insert(msg, ack)).await.map_err(|_| ChatError::ShuttingDown)?;
+        done.await.map_err(|_| ChatError::ShuttingDown)?
+    }
+
+    /// Commits everything queued so far and stops the thread.
+    pub async fn stop(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Job::Stop(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>) {
+    let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
+    let mut acks: Vec<oneshot::Sender<Result<Message>>> = Vec::with_capacity(MAX_BATCH);
+    while let Some(job) = rx.blocking_recv() {
+        let mut stop = None;
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Insert(m, ack) => {
+                    batch.push(m);
+                    acks.push(ack);
+                }
+                Job::Stop(ack) => {
+                    stop = Some(ack);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit(&*store, &hub, &mut batch, &mut acks);
+        }
+        if let Some(ack) = stop {
+            let _ = ack.send(());
+            return;
+        }
+    }
+}
+
+fn commit(
+    store: &dyn Store,
+    hub: &Hub,
+    batch: &mut Vec<NewMessage>,
+    acks: &mut Vec<oneshot::Sender<Result<Message>>>,
+) {
+    let mut attempt = 0;
+    let result = loop {
+        let timestamp = crate::timefmt::now();
+        match store.insert_messages(batch, &timestamp) {
+            // A long operator transaction can outlast the busy timeout; wait a little more
+            // before giving up on these messages.
+            Err(StoreError::Busy) if attempt < 3 => {
+                attempt += 1;
+                thread::sleep(Duration::from_millis(200 * attempt));
+            }
+            other => break other,
+        }
+    };
+    match result {
+        Ok(stored) => {
+            for (m, ack) in stored.into_iter().zip(acks.drain(..)) {
+                hub.publish(EventKind::Message(m.clone()));
+                let _ = ack.send(Ok(m));
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, messages = batch.len(), "could not save messages");
+            let shared = Arc::new(e);
+            for ack in acks.drain(..) {
+                let _ = ack.send(Err(ChatError::Store(clone_store_error(&shared))));
+            }
+        }
+    }
+    batch.clear();
+}
+
+fn clone_store_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Busy => StoreError::Busy,
+        StoreError::DiskFull => StoreError::DiskFull,
+        StoreError::ReadOnly(s) => StoreError::ReadOnly(s.clone()),
+        other => StoreError::Database(other.to_string()),
+    }
+}

@@ -1,0 +1,262 @@
+//! Command-line interface: clap definitions, dispatch, and the CLI edge's error handling.
+//!
+//! Exit codes a script can rely on: 0 success (also when the reader of our output went away,
+//! as with `| head`), 1 failure, 2 usage error (clap's own). Errors are one line on stderr.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::cmd;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatterbox",
+    version,
+    about = "A small self-hosted real-time chat server",
+    long_about = "A small self-hosted real-time chat server: a REST API, a WebSocket chat room with \
+                  automatic moderation, and an admin dashboard, on one SQLite file.\n\n\
+                  `chatterbox serve` runs the daemon; the other commands act directly on the same \
+                  database file, also while the daemon runs.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]
+    #[arg(long, global = true, env = "CHATTERBOX_DB", value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server (REST API, WebSocket chat and web UI)
+    Serve(ServeArgs),
+    /// Apply pending database migrations
+    Migrate(MigrateArgs),
+    /// Grant (or with --revoke, take away) the admin role
+    MakeAdmin(MakeAdminArgs),
+    /// Manage accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Work with the message history
+    #[command(subcommand)]
+    Messages(MessagesCommand),
+    /// Write man pages and shell completions (for packagers and the repository)
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on
+    #[arg(long, env = "CHATTERBOX_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// Log line format on stderr
+    #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// bcrypt cost for new password hashes (4-31; each step doubles the work)
+    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = 12, value_name = "N")]
+    pub bcrypt_cost: u32,
+    /// How long a sign-in lasts: seconds, or a number with s, m, h or d
+    #[arg(long, env = "CHATTERBOX_TOKEN_TTL", default_value = "24h", value_name = "DURATION")]
+    pub token_ttl: String,
+    /// File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated
+    /// and kept in the database)
+    #[arg(long, env = "CHATTERBOX_JWT_SECRET_FILE", value_name = "FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Word list for moderation, one term per line (# comments); replaces the built-in list
+    #[arg(long, env = "CHATTERBOX_BLOCKLIST", value_name = "FILE")]
+    pub blocklist: Option<PathBuf>,
+    /// The violation that blocks an account (earlier ones are warnings)
+    #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", default_value_t = 3, value_name = "N")]
+    pub warning_limit: i64,
+    /// Longest chat message, in characters
+    #[arg(long, env = "CHATTERBOX_MAX_MESSAGE_CHARS", default_value_t = 2000, value_name = "N")]
+    pub max_message_chars: usize,
+    /// Messages sent to a client when it connects
+    #[arg(long, env = "CHATTERBOX_HISTORY", default_value_t = 50, value_name = "N")]
+    pub history: usize,
+    /// Messages a connection may send in a burst
+    #[arg(long, env = "CHATTERBOX_MESSAGE_BURST", default_value_t = 10, value_name = "N")]
+    pub message_burst: u32,
+    /// Sustained messages per second per connection
+    #[arg(long, env = "CHATTERBOX_MESSAGE_RATE", default_value_t = 5.0, value_name = "N")]
+    pub message_rate: f64,
+    /// Login and registration attempts allowed in a burst, per client address and per account
+    #[arg(long, env = "CHATTERBOX_AUTH_BURST", default_value_t = 10, value_name = "N")]
+    pub auth_burst: u32,
+    /// Sustained login and registration attempts per minute, per address and per account
+    #[arg(long, env = "CHATTERBOX_AUTH_PER_MINUTE", default_value_t = 12.0, value_name = "N")]
+    pub auth_per_minute: f64,
+    /// Turn off login and registration rate limits (for tests and trusted networks only)
+    #[arg(long, env = "CHATTERBOX_RATE_LIMIT_OFF")]
+    pub rate_limit_off: bool,
+    /// Serve the web UI from this folder instead of the copy built into the binary
+    #[arg(long, env = "CHATTERBOX_WEB_DIR", value_name = "DIR")]
+    pub web_dir: Option<PathBuf>,
+    /// Seconds that shutdown waits for connections and pending writes
+    #[arg(long, env = "CHATTERBOX_GRACE_PERIOD", default_value_t = 10, value_name = "SECS")]
+    pub grace_period: u64,
+    /// Most simultaneous connections (HTTP and WebSocket)
+    #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS", default_value_t = 20_000, value_name = "N")]
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// List applied and pending migrations without changing anything
+    #[arg(long)]
+    pub status: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct MakeAdminArgs {
+    pub username: String,
+    /// Take the admin role away instead
+    #[arg(long)]
+    pub revoke: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// List accounts
+    List(UserListArgs),
+    /// Block an account: no login, no chat; its open connections are closed
+    Block(UserBlockArgs),
+    /// Unblock an account and reset its warnings
+    Unblock(UserUnblockArgs),
+    /// Create an account (for example the first admin)
+    Create(UserCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UserListArgs {
+    /// Only blocked accounts
+    #[arg(long)]
+    pub blocked: bool,
+    /// Only admins
+    #[arg(long)]
+    pub admins: bool,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct UserBlockArgs {
+    pub username: String,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUnblockArgs {
+    pub username: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserCreateArgs {
+    pub username: String,
+    #[arg(long, value_name = "ADDRESS")]
+    pub email: String,
+    /// Read the password from the first line of standard input instead of prompting
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Make the account an admin
+    #[arg(long)]
+    pub admin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// Export messages as CSV (id, sender_id, sender_username, content, timestamp)
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Write CSV (the export format; accepted for explicitness)
+    #[arg(long)]
+    pub csv: bool,
+    /// Write to this file (atomically: a temporary file renamed into place) instead of stdout
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only messages before this time (RFC 3339, or a date meaning midnight UTC)
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only messages with an id greater than N (for incremental exports)
+    #[arg(long, value_name = "N")]
+    pub after_id: Option<i64>,
+    /// Write cells exactly as stored, without neutralising spreadsheet formulas
+    #[arg(long)]
+    pub raw: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder that receives man/ and completions/
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out_dir: PathBuf,
+}
+
+/// Parses arguments, runs the command, and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let is_serve = matches!(cli.command, Command::Serve(_));
+    if !is_serve {
+        crate::logging::init(LogFormat::Text, "warn");
+    }
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            let mut line = chain.join(": ");
+            line.retain(|c| c != '\n');
+            eprintln!("chatterbox: error: {line}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<crate::store::StoreError>().is_some_and(|s| {
+                matches!(s, crate::store::StoreError::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = || cmd::database_path(cli.db.clone());
+    match cli.command {
+        Command::Serve(args) => cmd::serve::run(db()?, args),
+        Command::Migrate(args) => cmd::migrate::run(&db()?, &args),
+        Command::MakeAdmin(args) => cmd::make_admin::run(&db()?, &args),
+        Command::User(UserCommand::List(args)) => cmd::user_list::run(&db()?, &args),
+        Command::User(UserCommand::Block(args)) => cmd::user_block::run(&db()?, &args),
+        Command::User(UserCommand::Unblock(args)) => cmd::user_unblock::run(&db()?, &args),
+        Command::User(UserCommand::Create(args)) => cmd::user_create::run(&db()?, &args),
+        Command::Messages(MessagesCommand::Export(args)) => cmd::messages_export::run(&db()?, &args),
+        Command::Generate(args) => cmd::generate::run(&args.out_dir),
+    }
+}

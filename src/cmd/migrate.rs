@@ -1,0 +1,27 @@
+//! `chatterbox migrate [--status]`: apply pending migrations, or list them.
+
+use std::{io::Write, path::Path};
+
+use crate::{cli::MigrateArgs, store::SqliteStore};
+
+pub fn run(db: &Path, args: &MigrateArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.status {
+        let states = SqliteStore::migration_status(db)?;
+        for m in states {
+            match &m.applied_on {
+                Some(at) => writeln!(out, "applied  {}  ({at})", m.label())?,
+                None => writeln!(out, "pending  {}", m.label())?,
+            }
+        }
+        return Ok(());
+    }
+    let (_, applied) = SqliteStore::open_and_migrate(db)?;
+    if applied.is_empty() {
+        writeln!(out, "{}: up to date, nothing to apply", db.display())?;
+    }
+    for m in applied {
+        writeln!(out, "applied {}", m.label())?;
+    }
+    Ok(())
+}

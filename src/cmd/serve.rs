@@ -1,0 +1,80 @@
+//! `chatterbox serve`: open (creating and migrating) the database, bind, and run until SIGINT or
+//! SIGTERM.
+
+use std::{path::PathBuf, sync::Arc};
+
+use anyhow::Context;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    chat::Chat,
+    cli::ServeArgs,
+    config::ServeConfig,
+    http::AppState,
+    store::{SqliteStore, Store},
+};
+
+pub fn run(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+    crate::logging::init(args.log_format, "info");
+    let config = ServeConfig::from_args(&args, std::env::var("CHATTERBOX_JWT_SECRET").ok())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("chatterbox")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(db, config))
+}
+
+async fn serve(db: PathBuf, config: ServeConfig) -> anyhow::Result<()> {
+    let path = db.clone();
+    let (store, applied) = tokio::task::spawn_blocking(move || SqliteStore::open_and_migrate(&path))
+        .await?
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    for m in &applied {
+        tracing::info!(migration = %m.label(), "applied migration");
+    }
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (chat_config, secret, matcher) = (config.chat, config.secret, config.matcher);
+    let chat =
+        tokio::task::spawn_blocking(move || Chat::start(store, chat_config, secret, matcher)).await??;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(database = %db.display(), "listening on http://{addr}");
+    let state = Arc::new(AppState {
+        chat,
+        http: config.http,
+        shutdown: CancellationToken::new(),
+        sockets: TaskTracker::new(),
+    });
+    crate::server::run(listener, state, config.server, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("received SIGINT"),
+        _ = term => tracing::info!("received SIGTERM"),
+    }
+}

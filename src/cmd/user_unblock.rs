@@ -1,0 +1,19 @@
+//! `chatterbox user unblock USERNAME`: unblock an account and reset its warning count.
+
+use std::{io::Write, path::Path};
+
+use crate::{chat::accounts, cli::UserUnblockArgs};
+
+pub fn run(db: &Path, args: &UserUnblockArgs) -> anyhow::Result<()> {
+    let store = super::open(db)?;
+    let user = accounts::find_by_username(&store, &args.username)?;
+    let before = user.clone();
+    let (user, changed) = accounts::set_blocked(&store, user.id, false, super::CLI_ACTOR, None)?;
+    let msg = match (changed, before.is_blocked) {
+        (true, true) => format!("unblocked {} and reset their warnings", user.username),
+        (true, false) => format!("{} was not blocked; reset their warnings to 0", user.username),
+        (false, _) => format!("{} is not blocked and has no warnings; nothing changed", user.username),
+    };
+    writeln!(std::io::stdout().lock(), "{msg}")?;
+    Ok(())
+}

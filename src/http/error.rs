@@ -1,0 +1,93 @@
+//! `ApiError`, and the one place where errors become HTTP statuses and JSON bodies.
+//!
+//! Bodies follow the original's FastAPI convention, `{"detail": "..."}`, plus `field` for form
+//! validation. Internal errors are logged in full and answered with a generic 500, so nothing
+//! about tables, paths or libraries leaks to clients.
+
+use hyper::{header, StatusCode};
+
+use crate::{chat::ChatError, store::StoreError};
+
+use super::body::{json_response, Response};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub detail: String,
+    pub field: Option<&'static str>,
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError { status, detail: detail.into(), field: None, retry_after: None }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "Not found")
+    }
+
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    }
+
+    pub fn into_response(self) -> Response {
+        let mut body = serde_json::json!({ "detail": self.detail });
+        if let Some(field) = self.field {
+            body["field"] = field.into();
+        }
+        let mut resp = json_response(self.status, &body);
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        let status = match &e {
+            ChatError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ChatError::Conflict { .. } => StatusCode::CONFLICT,
+            ChatError::BadCredentials | ChatError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ChatError::Blocked | ChatError::NotAdmin => StatusCode::FORBIDDEN,
+            ChatError::UnknownUser(_) | ChatError::UnknownUserId(_) => StatusCode::NOT_FOUND,
+            ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ChatError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ChatError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            ChatError::Store(StoreError::DiskFull) | ChatError::Store(StoreError::ReadOnly(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ChatError::Store(_) | ChatError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let detail = match &e {
+            ChatError::Store(StoreError::Busy) => "The server is busy; try again in a moment".to_string(),
+            ChatError::Store(StoreError::DiskFull) | ChatError::Store(StoreError::ReadOnly(_)) => {
+                "The server cannot save data right now; try again later".to_string()
+            }
+            ChatError::Store(_) | ChatError::Internal(_) => {
+                tracing::error!(error = %e, "internal error");
+                "Internal server error".to_string()
+            }
+            ChatError::UnknownUserId(_) | ChatError::UnknownUser(_) => "No such user".to_string(),
+            other => other.to_string(),
+        };
+        let field = match &e {
+            ChatError::Invalid { field, .. } | ChatError::Conflict { field, .. } => Some(*field),
+            _ => None,
+        };
+        let retry_after = match &e {
+            ChatError::RateLimited(d) => Some(d.as_secs_f64().ceil().max(1.0) as u64),
+            ChatError::Store(StoreError::Busy) => Some(1),
+            _ => None,
+        };
+        ApiError { status, detail, field, retry_after }
+    }
+}

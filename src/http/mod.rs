@@ -1,0 +1,213 @@
+//! The HTTP layer: routing, request parsing and JSON shapes over the `chat` domain.
+//!
+//! `handle` is the hyper service function. It never fails: every error becomes a JSON response
+//! in `error.rs`, and security headers are added to every response in one place here.
+
+mod account;
+mod admin;
+pub mod body;
+pub mod error;
+pub mod frames;
+mod web;
+mod ws;
+
+use std::{
+    convert::Infallible,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use hyper::{body::Incoming, header, Method, Request, StatusCode};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::chat::{Chat, ChatError};
+
+pub use body::Response;
+use error::ApiError;
+
+/// Limits and options of the HTTP layer (validated by `config`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Serve the UI from this folder instead of the embedded copy.
+    pub web_dir: Option<PathBuf>,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
+    /// Largest WebSocket message accepted; a bigger one closes the socket with 1009.
+    pub max_frame_bytes: usize,
+    /// Per-socket bound on queued outgoing bytes before the socket counts as stuck.
+    pub ws_write_timeout: Duration,
+    pub ws_ping_interval: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            web_dir: None,
+            max_body_bytes: 64 * 1024,
+            body_timeout: Duration::from_secs(10),
+            max_frame_bytes: 64 * 1024,
+            ws_write_timeout: Duration::from_secs(10),
+            ws_ping_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything a request handler can reach. Passed explicitly; there is no global state.
+pub struct AppState {
+    pub chat: Arc<Chat>,
+    pub http: HttpConfig,
+    /// Cancelled when the server shuts down; WebSocket tasks watch it to close with 1001.
+    pub shutdown: CancellationToken,
+    /// WebSocket tasks, which outlive the HTTP connection that upgraded them.
+    pub sockets: TaskTracker,
+}
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+                   connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+pub async fn handle(
+    state: Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // The path only: the query may carry a token (`/ws?token=`), which must never be logged.
+    let path = req.uri().path().to_string();
+    let mut resp = match route(&state, peer, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    };
+    let h = resp.headers_mut();
+    h.insert("content-security-policy", header::HeaderValue::from_static(CSP));
+    h.insert("x-content-type-options", header::HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", header::HeaderValue::from_static("no-referrer"));
+    h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, peer = %peer.ip(), "request");
+    Ok(resp)
+}
+
+async fn route(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    let path = req.uri().path().to_string();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let method = req.method().clone();
+    match (&method, segments.as_slice()) {
+        (&Method::GET, ["healthz"]) => health(state).await,
+        (&Method::POST, ["register"]) => account::register(state, peer, req, false).await,
+        (&Method::POST, ["auth", "register"]) => account::register(state, peer, req, true).await,
+        (&Method::POST, ["login"] | ["auth", "login"]) => account::login(state, peer, req).await,
+        (&Method::GET, ["me"]) => account::me(state, req).await,
+        (&Method::GET, ["messages"] | ["chat", "messages"]) => account::history(state, req).await,
+        (&Method::GET, ["ws"] | ["chat", "ws"]) => ws::upgrade(state, req).await,
+        (_, ["admin", _, ..]) => admin::route(state, req, &segments[1..]).await,
+        (&Method::GET | &Method::HEAD, _) if web::is_page(&path) => web::serve(state, &path).await,
+        (_, ["healthz" | "register" | "login" | "me" | "messages" | "ws"])
+        | (_, ["auth", "register" | "login"])
+        | (_, ["chat", "messages" | "ws"]) => Err(ApiError::method_not_allowed()),
+        _ if web::is_page(&path) => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::not_found()),
+    }
+}
+
+async fn health(state: &AppState) -> Result<Response, ApiError> {
+    match state.chat.ping().await {
+        Ok(()) => Ok(body::ok_json(&serde_json::json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The database is not answering"))
+        }
+    }
+}
+
+/// The bearer token of a request, from the header or, for browsers' WebSockets, `?token=`.
+fn bearer(req: &Request<Incoming>, allow_query: bool) -> Option<String> {
+    if let Some(v) = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string());
+    }
+    if allow_query {
+        return query_param(req, "token");
+    }
+    None
+}
+
+async fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<crate::store::User, ApiError> {
+    let token =
+        bearer(req, false).ok_or(ApiError::from(ChatError::Unauthenticated("missing bearer token")))?;
+    Ok(state.chat.authenticate(&token).await?)
+}
+
+fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {
+    let query = req.uri().query()?;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses an optional integer query parameter; a present but invalid value is a 400.
+fn query_i64(req: &Request<Incoming>, name: &str) -> Result<Option<i64>, ApiError> {
+    match query_param(req, name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("Query parameter {name:?} must be an integer"))),
+    }
+}
+
+/// `?limit=` clamped to 1..=max, defaulting to `default`.
+fn query_limit(req: &Request<Incoming>, default: usize, max: usize) -> Result<usize, ApiError> {
+    Ok(match query_i64(req, "limit")? {
+        None => default,
+        Some(n) if n < 1 => return Err(ApiError::bad_request("limit must be at least 1")),
+        Some(n) => (n as usize).min(max),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn decodes_percent_escapes() {
+        assert_eq!(percent_decode("a%20b+c"), "a b c");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%e2%82%ac"), "€");
+    }
+}

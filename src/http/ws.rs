@@ -1,0 +1,293 @@
+//! The chat WebSocket: handshake authentication, history replay, and the per-socket loop.
+//!
+//! One task per socket selects over the client's frames, the hub's broadcast, control messages
+//! (block) and shutdown. Writes to a socket have a deadline and the broadcast receiver is
+//! bounded, so a client that stops reading is disconnected instead of slowing anyone down or
+//! growing the server's memory.
+
+use std::sync::Arc;
+
+use futures_util::{SinkExt, StreamExt};
+use http_body_util::BodyExt;
+use hyper::{body::Incoming, header, Request, StatusCode};
+use hyper_tungstenite::{
+    tungstenite::{
+        self,
+        protocol::{frame::coding::CloseCode, CloseFrame, WebSocketConfig},
+        Message as WsMessage, Utf8Bytes,
+    },
+    HyperWebsocketStream,
+};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{
+    chat::{hub::Control, ratelimit::Bucket, ChatError, Posted},
+    store::User,
+};
+
+use super::{body::Response, error::ApiError, frames, query_i64, AppState};
+
+/// Messages replayed per database query when a client resumes with `?since=`.
+const REPLAY_CHUNK: usize = 1000;
+/// Broadcast frames written before one flush, so a busy room costs one syscall per batch.
+const WRITE_BATCH: usize = 64;
+
+pub async fn upgrade(state: &Arc<AppState>, mut req: Request<Incoming>) -> Result<Response, ApiError> {
+    check_origin(&req)?;
+    let token =
+        super::bearer(&req, true).ok_or(ApiError::from(ChatError::Unauthenticated("missing token")))?;
+    let user = state.chat.authenticate(&token).await?;
+    let since = query_i64(&req, "since")?;
+    if !hyper_tungstenite::is_upgrade_request(&req) {
+        return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "This endpoint needs a WebSocket upgrade"));
+    }
+    let config = WebSocketConfig::default()
+        // tungstenite's default read buffer is 128 KiB per socket, allocated eagerly.
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(Some(state.http.max_frame_bytes))
+        .max_frame_size(Some(state.http.max_frame_bytes));
+    let (resp, websocket) = hyper_tungstenite::upgrade(&mut req, Some(config))
+        .map_err(|e| ApiError::bad_request(format!("Invalid WebSocket handshake: {e}")))?;
+    let state2 = Arc::clone(state);
+    state.sockets.spawn(async move {
+        match websocket.await {
+            Ok(ws) => Socket { state: state2, user, ws }.run(since).await,
+            Err(e) => tracing::debug!(error = %e, "WebSocket handshake did not complete"),
+        }
+    });
+    Ok(resp.map(|b| b.map_err(|e| match e {}).boxed()))
+}
+
+/// Refuses cross-site pages: a browser always sends `Origin` on a WebSocket handshake, and a
+/// page from another site must not ride on a user's token. Non-browser clients send none.
+fn check_origin(req: &Request<Incoming>) -> Result<(), ApiError> {
+    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return Ok(());
+    };
+    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
+    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::FORBIDDEN, "Cross-origin WebSocket connections are not allowed"))
+    }
+}
+
+struct Socket {
+    state: Arc<AppState>,
+    user: User,
+    ws: HyperWebsocketStream,
+}
+
+/// Why the loop ended, and what to tell the client.
+enum End {
+    Quiet,
+    Close(CloseCode, &'static str),
+}
+
+impl Socket {
+    async fn run(mut self, since: Option<i64>) {
+        let hub = Arc::clone(self.state.chat.hub());
+        let (_presence, mut control) = hub.join(self.user.id, &self.user.username);
+        // Subscribe before reading history: a message committed in between is then in both,
+        // and the id check below drops the duplicate instead of the gap losing it.
+        let mut events = hub.subscribe();
+        let end = match self.replay(since).await {
+            Ok(last) => self.serve(last, &mut events, &mut control).await,
+            Err(end) => end,
+        };
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
+            let _ = tokio::time::timeout(self.state.http.ws_write_timeout, self.ws.close(Some(frame))).await;
+        }
+        tracing::debug!(user = %self.user.username, "socket closed");
+    }
+
+    async fn send(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        self.feed(text).await?;
+        self.flush().await
+    }
+
+    async fn feed(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        match tokio::time::timeout(self.state.http.ws_write_timeout, self.ws.feed(WsMessage::Text(text)))
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Quiet),
+            Err(_) => Err(End::Close(CloseCode::Policy, "too slow")),
+        }
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        match tokio::time::timeout(self.state.http.ws_write_timeout, self.ws.flush()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Quiet),
+            Err(_) => Err(End::Close(CloseCode::Policy, "too slow")),
+        }
+    }
+
+    /// Sends the recent history, or everything after `since`; returns the last id sent.
+    async fn replay(&mut self, since: Option<i64>) -> Result<i64, End> {
+        let chat = Arc::clone(&self.state.chat);
+        let mut last = since.unwrap_or(0);
+        let db_error = |e: ChatError| {
+            tracing::error!(error = %e, "cannot read history");
+            End::Close(CloseCode::Error, "cannot read history")
+        };
+        match since {
+            Some(_) => loop {
+                let chunk = chat.messages_after(last, REPLAY_CHUNK).await.map_err(db_error)?;
+                let done = chunk.len() < REPLAY_CHUNK;
+                for m in &chunk {
+                    self.feed(frames::message(m)).await?;
+                    last = m.id;
+                }
+                self.flush().await?;
+                if done {
+                    break;
+                }
+            },
+            None => {
+                let recent = chat.messages_before(None, chat.config.history_limit).await.map_err(db_error)?;
+                for m in &recent {
+                    self.feed(frames::message(m)).await?;
+                    last = last.max(m.id);
+                }
+            }
+        }
+        let online = chat.hub().online_usernames();
+        self.send(frames::presence(&online)).await?;
+        Ok(last)
+    }
+
+    async fn serve(
+        &mut self,
+        mut last: i64,
+        events: &mut tokio::sync::broadcast::Receiver<Arc<crate::chat::hub::Event>>,
+        control: &mut tokio::sync::mpsc::Receiver<Control>,
+    ) -> End {
+        let shutdown = self.state.shutdown.clone();
+        let mut bucket = Bucket::full(self.state.chat.config.message_rate);
+        let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
+        ping.reset();
+        let mut awaiting_pong = false;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return End::Close(CloseCode::Away, "server going away"),
+                Some(Control::Blocked) = control.recv() => {
+                    let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.")).await;
+                    return End::Close(CloseCode::Policy, "account blocked");
+                }
+                event = events.recv() => {
+                    let mut next = Some(event);
+                    let mut written = 0;
+                    while let Some(event) = next.take() {
+                        match event {
+                            Ok(ev) => {
+                                if let Some(id) = ev.message_id() {
+                                    if id <= last {
+                                        // Already sent during the history replay.
+                                    } else {
+                                        last = id;
+                                        if let Err(end) = self.feed(ev.encoded(frames::event)).await { return end; }
+                                        written += 1;
+                                    }
+                                } else {
+                                    if let Err(end) = self.feed(ev.encoded(frames::event)).await { return end; }
+                                    written += 1;
+                                }
+                            }
+                            Err(RecvError::Lagged(n)) => {
+                                tracing::info!(user = %self.user.username, missed = n, "disconnecting a client that fell behind");
+                                return End::Close(CloseCode::Policy, "too slow");
+                            }
+                            Err(RecvError::Closed) => return End::Close(CloseCode::Away, "server going away"),
+                        }
+                        if written < WRITE_BATCH {
+                            next = match events.try_recv() {
+                                Ok(ev) => Some(Ok(ev)),
+                                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
+                                Err(_) => None,
+                            };
+                        }
+                    }
+                    if let Err(end) = self.flush().await { return end; }
+                }
+                frame = self.ws.next() => {
+                    let frame = match frame {
+                        None => return End::Quiet,
+                        Some(Ok(f)) => f,
+                        Some(Err(tungstenite::Error::Capacity(_))) => {
+                            return End::Close(CloseCode::Size, "message too big");
+                        }
+                        Some(Err(_)) => return End::Quiet,
+                    };
+                    match frame {
+                        WsMessage::Text(text) => {
+                            if let Err(end) = self.on_text(&text, &mut bucket).await { return end; }
+                        }
+                        WsMessage::Binary(_) => {
+                            if let Err(end) = self.send(frames::error("Binary frames are not supported; send JSON text")).await { return end; }
+                        }
+                        WsMessage::Pong(_) => awaiting_pong = false,
+                        // tungstenite queues the pong reply itself; it goes out with the next flush.
+                        WsMessage::Ping(_) => { if let Err(end) = self.flush().await { return end; } }
+                        WsMessage::Close(_) => return End::Quiet,
+                        WsMessage::Frame(_) => {}
+                    }
+                }
+                _ = ping.tick() => {
+                    if awaiting_pong {
+                        tracing::debug!(user = %self.user.username, "no pong: dropping a dead connection");
+                        return End::Quiet;
+                    }
+                    awaiting_pong = true;
+                    if self.ws.send(WsMessage::Ping(Default::default())).await.is_err() { return End::Quiet; }
+                }
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<(), End> {
+        let frames::ClientFrame::Message { text } = match frames::parse_client(text) {
+            Ok(f) => f,
+            Err(detail) => return self.send(frames::error(&detail)).await,
+        };
+        if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
+            let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
+            return self.send(frames::error(&detail)).await;
+        }
+        match self.state.chat.post(&self.user, &text).await {
+            Ok(Posted::Stored(_)) => Ok(()),
+            Ok(Posted::Warned { warnings, limit, term }) => {
+                self.send(frames::warning(warnings, limit, &term)).await
+            }
+            Ok(Posted::Blocked { term }) => {
+                let reason = format!(
+                    "Your account has been blocked: \"{term}\" is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
+                    ordinal(self.state.chat.config.warning_limit)
+                );
+                let _ = self.send(frames::blocked(&reason)).await;
+                Err(End::Close(CloseCode::Policy, "account blocked"))
+            }
+            Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail)).await,
+            Err(ChatError::ShuttingDown) => Err(End::Close(CloseCode::Away, "server going away")),
+            Err(e) => {
+                tracing::warn!(error = %e, user = %self.user.username, "message not saved");
+                self.send(frames::error("Your message could not be saved; please try again")).await
+            }
+        }
+    }
+}
+
+fn ordinal(n: i64) -> String {
+    match n {
+        1 => "first".into(),
+        2 => "second".into(),
+        3 => "third".into(),
+        n => format!("{n}th"),
+    }
+}

@@ -1,0 +1,49 @@
+//! chatterbox: a small self-hosted real-time chat server.
+//!
+//! # Bird's-eye view
+//!
+//! One binary, two roles. `chatterbox serve` is a hyper daemon: a REST API for accounts and
+//! administration, one WebSocket chat room, and the static web UI. The other subcommands are
+//! operator tools that act directly on the same SQLite file, also while the daemon runs.
+//!
+//! A chat message travels: socket task (`http::ws`) -> `chat::Chat::post` (validate, moderate)
+//! -> `chat::writer` (group commit on a dedicated thread) -> `chat::hub` (fan-out, encoded once)
+//! -> every socket task, sender included. Moderation violations go to the store's audit log and
+//! may block the account, which closes all of its sockets through the hub.
+//!
+//! # Code map
+//!
+//! - `cli`: clap definitions, dispatch, exit codes; `anyhow` lives only here and in `cmd`.
+//! - `cmd/`: one file per operator command (and `serve`), calling `chat` and `store`.
+//! - `config`: `serve` arguments validated into the configs of the layers below.
+//! - `server`: accept loop, per-connection tasks, graceful shutdown.
+//! - `http/`: routing, JSON shapes, errors to statuses (`http::error`, the only place),
+//!   the WebSocket protocol (`http::ws`, `http::frames`), static files.
+//! - `chat/`: the domain: `Chat` service, accounts, JWT and bcrypt, moderation matcher,
+//!   rate limits, broadcast hub, message writer, CSV export.
+//! - `store/`: the `Store` trait, its records, the SQLite backend and migrations (`sql/`).
+//! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
+//!
+//! # Invariants
+//!
+//! - Only `store/` contains SQL. Operator commands never write their own.
+//! - Layers depend downwards only: `http` -> `chat` -> `store`. `http` never touches the store
+//!   except through `chat`, so a second store backend or a pub/sub fan-out (`chat::hub::Fanout`)
+//!   plugs in without changing `http`.
+//! - No global state: the store and `Chat` are passed explicitly; tests run many servers at once.
+//! - Nothing blocking runs on the async reactor: bcrypt and SQLite run on blocking threads or the
+//!   writer thread.
+//! - A message is broadcast only after it is committed; broadcast ids strictly increase.
+//! - Every queue is bounded; a client that cannot keep up is disconnected, never buffered.
+//! - Password hashes never leave `store` except to check a login; tokens and passwords are never
+//!   logged.
+
+pub mod chat;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod server;
+pub mod store;
+pub mod timefmt;

@@ -1,0 +1,236 @@
+//! Persistence: the `Store` trait the domain talks to, its records, and the SQLite backend.
+//!
+//! This is the only module that knows SQL exists. The trait is synchronous on purpose: SQLite is a
+//! blocking library, and the async daemon runs every call on a blocking thread (see
+//! `chat::State::blocking`), so a future PostgreSQL backend can implement the same trait with a
+//! blocking client without `http` or `chat` changing.
+
+pub mod migrations;
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use serde::Serialize;
+
+/// Errors of the persistence layer. The variants are what callers must tell apart; the text of
+/// `Database` is for logs only (it can name tables and paths, so it never reaches a client).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint rejected the write; the field is `"username"` or `"email"`.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("no such user")]
+    UserNotFound,
+    /// The database is busy beyond the busy timeout (another process holds a long write).
+    #[error("the database is locked by another process; try again")]
+    Busy,
+    #[error("the database is read-only: {0}")]
+    ReadOnly(String),
+    #[error("the disk holding the database is full")]
+    DiskFull,
+    #[error("no database at {0} (run `chatterbox migrate` to create one)")]
+    Missing(String),
+    #[error("{0}")]
+    Schema(String),
+    /// A caller-supplied row callback failed (for example the output pipe closed).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => StoreError::Busy,
+            Some(C::ReadOnly) => StoreError::ReadOnly(e.to_string()),
+            Some(C::DiskFull) => StoreError::DiskFull,
+            Some(C::ConstraintViolation) => {
+                let text = e.to_string();
+                if text.contains("users.email") {
+                    StoreError::Conflict("email")
+                } else if text.contains("users.username") {
+                    StoreError::Conflict("username")
+                } else {
+                    StoreError::Database(text)
+                }
+            }
+            _ => StoreError::Database(e.to_string()),
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An account as everything outside the store sees it: never with the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub is_admin: bool,
+    pub is_blocked: bool,
+    pub warning_count: i64,
+    pub created_at: String,
+}
+
+/// The one place a password hash leaves the database: for checking a login.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub created_at: &'a str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub id: i64,
+    pub sender_id: i64,
+    pub username: String,
+    pub content: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub sender_id: i64,
+    /// Not stored (the row refers to the user by id); echoed into the returned `Message`.
+    pub username: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub blocked_only: bool,
+    pub admins_only: bool,
+}
+
+/// Which messages an export covers. All bounds are optional and combine.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Inclusive lower bound, RFC 3339 text in the store's format.
+    pub since: Option<String>,
+    /// Exclusive upper bound.
+    pub until: Option<String>,
+    pub after_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Warning,
+    Block,
+    Unblock,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Warning => "warning",
+            Action::Block => "block",
+            Action::Unblock => "unblock",
+        }
+    }
+}
+
+/// One row of the moderation audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub action: Action,
+    pub text: Option<String>,
+    pub term: Option<String>,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub timestamp: String,
+}
+
+/// What a moderation violation did to the account, decided atomically in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViolationOutcome {
+    pub warnings: i64,
+    pub blocked: bool,
+}
+
+/// An administrative block or unblock, with who did it and why, for the audit log.
+#[derive(Debug, Clone)]
+pub struct AdminAction<'a> {
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    pub timestamp: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub users: i64,
+    pub blocked: i64,
+    pub messages_since: i64,
+}
+
+/// Everything the domain needs from persistence. Implementations must be safe to call from many
+/// threads at once; every method may block.
+pub trait Store: Send + Sync + 'static {
+    /// Cheap liveness check for `/healthz`.
+    fn ping(&self) -> Result<()>;
+
+    fn create_user(&self, new: &NewUser<'_>) -> Result<User>;
+    fn user_by_id(&self, id: i64) -> Result<Option<User>>;
+    fn user_by_username(&self, username: &str) -> Result<Option<User>>;
+    /// Looks an account up by username or e-mail (case-insensitively) for a login.
+    fn credentials(&self, username_or_email: &str) -> Result<Option<Credentials>>;
+    fn list_users(&self, filter: UserFilter) -> Result<Vec<User>>;
+    /// Returns the account and whether the role changed.
+    fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<(User, bool)>;
+    /// Blocks or unblocks and writes the audit row in one transaction. Unblocking also resets the
+    /// warning count, otherwise the next slip would block again at once.
+    /// Returns the account and whether anything changed (nothing is audited when nothing did).
+    fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)>;
+    /// Counts a moderation violation: increments warnings, blocks at `threshold`, and audits it.
+    fn record_violation(
+        &self,
+        user_id: i64,
+        text: &str,
+        term: &str,
+        threshold: i64,
+        timestamp: &str,
+    ) -> Result<ViolationOutcome>;
+    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>>;
+
+    /// Inserts a batch in one transaction with the given timestamp; returns the stored rows in
+    /// order. Either every message is committed or none is.
+    fn insert_messages(&self, batch: &[NewMessage], timestamp: &str) -> Result<Vec<Message>>;
+    /// The newest `limit` messages older than `before_id` (all if None), oldest first.
+    fn messages_before(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>>;
+    /// Up to `limit` messages with id > `after_id`, oldest first.
+    fn messages_after(&self, after_id: i64, limit: usize) -> Result<Vec<Message>>;
+    /// Streams matching messages, oldest first, in one consistent read, without holding them all
+    /// in memory. The callback's error stops the walk and is returned.
+    fn for_each_message(
+        &self,
+        filter: &MessageFilter,
+        f: &mut dyn FnMut(&Message) -> std::io::Result<()>,
+    ) -> Result<()>;
+    fn for_each_user(
+        &self,
+        filter: UserFilter,
+        f: &mut dyn FnMut(&User) -> std::io::Result<()>,
+    ) -> Result<()>;
+    fn counts(&self, messages_since: &str) -> Result<Counts>;
+
+    /// Returns the stored value for `key`, storing `value` first if there was none. Used for the
+    /// JWT secret so that concurrent first starts agree on one.
+    fn setting_or_insert(&self, key: &str, value: &str) -> Result<String>;
+    /// A number that changes whenever any account changes, by this process or another.
+    fn account_revision(&self) -> Result<i64>;
+}

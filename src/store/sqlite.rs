@@ -1,0 +1,462 @@
+//! The SQLite backend: a small connection pool over one database file in WAL mode.
+//!
+//! WAL lets readers (history, exports) run while one writer commits, and the busy timeout makes
+//! the daemon and operator commands wait for each other briefly instead of failing with
+//! "database is locked". Write transactions start with `BEGIN IMMEDIATE` so two writers queue on
+//! the busy handler rather than deadlocking when a reader tries to upgrade.
+
+use std::{
+    ops::{Deref, DerefMut},
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
+};
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior};
+
+use super::{
+    migrations::{self, MigrationState},
+    Action, AdminAction, Counts, Credentials, Message, MessageFilter, NewMessage, NewUser, Result, Store,
+    StoreError, User, UserFilter, Violation, ViolationOutcome,
+};
+
+/// How long a statement waits for another connection's write lock before reporting `Busy`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle connections kept for reuse; more are opened on demand under load and closed after.
+const MAX_IDLE: usize = 8;
+
+const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at";
+const MESSAGE_SELECT: &str = "SELECT m.id, m.sender_id, u.username, m.content, m.timestamp \
+     FROM messages m JOIN users u ON u.id = m.sender_id";
+
+pub struct SqliteStore {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the database, creating its folder and file if needed, and applies pending
+    /// migrations. Returns the migrations applied now. Used by `serve`, `migrate`, `user create`.
+    pub fn open_and_migrate(path: &Path) -> Result<(Self, Vec<MigrationState>)> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!("cannot create the folder {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = open_connection(path, true)?;
+        let applied = migrations::apply(&mut conn)?;
+        let store = Self::with_first(path, conn);
+        Ok((store, applied))
+    }
+
+    /// Opens an existing database whose schema is up to date; refuses a missing file, a
+    /// database that needs `chatterbox migrate`, and one written by a newer chatterbox.
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        let mut conn = open_connection(path, false)?;
+        migrations::check_not_newer(&mut conn)?;
+        let pending = migrations::pending(&mut conn)?;
+        if !pending.is_empty() {
+            return Err(StoreError::Schema(format!(
+                "the database at {} needs migrations ({}): run `chatterbox migrate` first",
+                path.display(),
+                pending.iter().map(|m| m.label()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(Self::with_first(path, conn))
+    }
+
+    /// Known and applied migrations, without changing the database (which must exist).
+    pub fn migration_status(path: &Path) -> Result<Vec<MigrationState>> {
+        let mut conn = open_connection(path, false)?;
+        migrations::status(&mut conn)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with_first(path: &Path, conn: Connection) -> Self {
+        SqliteStore { path: path.to_path_buf(), idle: Mutex::new(vec![conn]) }
+    }
+
+    fn conn(&self) -> Result<Pooled<'_>> {
+        let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match reused {
+            Some(c) => c,
+            None => open_connection(&self.path, false)?,
+        };
+        Ok(Pooled { store: self, conn: Some(conn) })
+    }
+}
+
+fn open_connection(path: &Path, create: bool) -> Result<Connection> {
+    if !create && !path.exists() {
+        return Err(StoreError::Missing(path.display().to_string()));
+    }
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| match StoreError::from(e) {
+        StoreError::Database(text) => {
+            StoreError::Database(format!("cannot open the database at {}: {text}", path.display()))
+        }
+        other => other,
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A read-only file cannot switch journal mode; it may already be in WAL, so carry on and let
+    // the first write report the real problem.
+    let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// A connection borrowed from the pool; returned on drop.
+struct Pooled<'a> {
+    store: &'a SqliteStore,
+    conn: Option<Connection>,
+}
+
+impl Deref for Pooled<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn.as_ref().expect("connection present until drop")
+    }
+}
+
+impl DerefMut for Pooled<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        self.conn.as_mut().expect("connection present until drop")
+    }
+}
+
+impl Drop for Pooled<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        email: r.get(2)?,
+        is_admin: r.get(3)?,
+        is_blocked: r.get(4)?,
+        warning_count: r.get(5)?,
+        created_at: r.get(6)?,
+    })
+}
+
+fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: r.get(0)?,
+        sender_id: r.get(1)?,
+        username: r.get(2)?,
+        content: r.get(3)?,
+        timestamp: r.get(4)?,
+    })
+}
+
+fn action_from(s: &str) -> Action {
+    match s {
+        "block" => Action::Block,
+        "unblock" => Action::Unblock,
+        _ => Action::Warning,
+    }
+}
+
+fn user_filter_sql(filter: UserFilter) -> String {
+    let mut sql = format!("SELECT {USER_COLS} FROM users WHERE 1 = 1");
+    if filter.blocked_only {
+        sql.push_str(" AND is_blocked = 1");
+    }
+    if filter.admins_only {
+        sql.push_str(" AND is_admin = 1");
+    }
+    sql.push_str(" ORDER BY id");
+    sql
+}
+
+fn get_user(conn: &Connection, id: i64) -> Result<User> {
+    conn.prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE id = ?1"))?
+        .query_row([id], user_row)
+        .optional()?
+        .ok_or(StoreError::UserNotFound)
+}
+
+impl Store for SqliteStore {
+    fn ping(&self) -> Result<()> {
+        let conn = self.conn()?;
+        conn.query_row("SELECT revision FROM account_revision WHERE id = 1", [], |r| r.get::<_, i64>(0))?;
+        Ok(())
+    }
+
+    fn create_user(&self, new: &NewUser<'_>) -> Result<User> {
+        let conn = self.conn()?;
+        let id: i64 = conn
+            .prepare_cached(
+                "INSERT INTO users (username, email, password_hash, is_admin, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+            )?
+            .query_row(
+                params![new.username, new.email, new.password_hash, new.is_admin, new.created_at],
+                |r| r.get(0),
+            )?;
+        get_user(&conn, id)
+    }
+
+    fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        let conn = self.conn()?;
+        match get_user(&conn, id) {
+            Ok(u) => Ok(Some(u)),
+            Err(StoreError::UserNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let conn = self.conn()?;
+        let user = conn
+            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE username = ?1"))?
+            .query_row([username], user_row)
+            .optional()?;
+        Ok(user)
+    }
+
+    fn credentials(&self, username_or_email: &str) -> Result<Option<Credentials>> {
+        let conn = self.conn()?;
+        let found = conn
+            .prepare_cached(&format!(
+                "SELECT {USER_COLS}, password_hash FROM users \
+                 WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1"
+            ))?
+            .query_row([username_or_email], |r| {
+                Ok(Credentials { user: user_row(r)?, password_hash: r.get(7)? })
+            })
+            .optional()?;
+        Ok(found)
+    }
+
+    fn list_users(&self, filter: UserFilter) -> Result<Vec<User>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&user_filter_sql(filter))?;
+        let users = stmt.query_map([], user_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(users)
+    }
+
+    fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<(User, bool)> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = get_user(&tx, user_id)?;
+        if before.is_admin == is_admin {
+            return Ok((before, false));
+        }
+        tx.execute("UPDATE users SET is_admin = ?1 WHERE id = ?2", params![is_admin, user_id])?;
+        let after = get_user(&tx, user_id)?;
+        tx.commit()?;
+        Ok((after, true))
+    }
+
+    fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = get_user(&tx, user_id)?;
+        let changed = before.is_blocked != blocked || (!blocked && before.warning_count != 0);
+        if !changed {
+            return Ok((before, false));
+        }
+        tx.execute(
+            "UPDATE users SET is_blocked = ?1, \
+             warning_count = CASE WHEN ?1 THEN warning_count ELSE 0 END WHERE id = ?2",
+            params![blocked, user_id],
+        )?;
+        let kind = if blocked { Action::Block } else { Action::Unblock };
+        tx.execute(
+            "INSERT INTO violations (user_id, action, reason, actor, timestamp) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![user_id, kind.as_str(), action.reason, action.actor, action.timestamp],
+        )?;
+        let after = get_user(&tx, user_id)?;
+        tx.commit()?;
+        Ok((after, true))
+    }
+
+    fn record_violation(
+        &self,
+        user_id: i64,
+        text: &str,
+        term: &str,
+        threshold: i64,
+        timestamp: &str,
+    ) -> Result<ViolationOutcome> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (warnings, blocked): (i64, bool) = tx
+            .prepare_cached(
+                "UPDATE users SET warning_count = warning_count + 1, \
+                 is_blocked = CASE WHEN warning_count + 1 >= ?1 THEN 1 ELSE is_blocked END \
+                 WHERE id = ?2 RETURNING warning_count, is_blocked",
+            )?
+            .query_row(params![threshold, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or(StoreError::UserNotFound)?;
+        let kind = if blocked { Action::Block } else { Action::Warning };
+        tx.prepare_cached(
+            "INSERT INTO violations (user_id, action, text, term, actor, timestamp) \
+             VALUES (?1, ?2, ?3, ?4, 'moderation', ?5)",
+        )?
+        .execute(params![user_id, kind.as_str(), text, term, timestamp])?;
+        tx.commit()?;
+        Ok(ViolationOutcome { warnings, blocked })
+    }
+
+    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp \
+             FROM violations v JOIN users u ON u.id = v.user_id \
+             WHERE v.id < ?1 ORDER BY v.id DESC LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], |r| {
+                Ok(Violation {
+                    id: r.get(0)?,
+                    user_id: r.get(1)?,
+                    username: r.get(2)?,
+                    action: action_from(&r.get::<_, String>(3)?),
+                    text: r.get(4)?,
+                    term: r.get(5)?,
+                    reason: r.get(6)?,
+                    actor: r.get(7)?,
+                    timestamp: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn insert_messages(&self, batch: &[NewMessage], timestamp: &str) -> Result<Vec<Message>> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT INTO messages (sender_id, content, timestamp) VALUES (?1, ?2, ?3)")?;
+            for m in batch {
+                stmt.execute(params![m.sender_id, m.content, timestamp])?;
+                out.push(Message {
+                    id: tx.last_insert_rowid(),
+                    sender_id: m.sender_id,
+                    username: m.username.clone(),
+                    content: m.content.clone(),
+                    timestamp: timestamp.to_string(),
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn messages_before(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id < ?1 ORDER BY m.id DESC LIMIT ?2"))?;
+        let mut rows = stmt
+            .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], message_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    fn messages_after(&self, after_id: i64, limit: usize) -> Result<Vec<Message>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"))?;
+        let rows = stmt
+            .query_map(params![after_id, limit as i64], message_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn for_each_message(
+        &self,
+        filter: &MessageFilter,
+        f: &mut dyn FnMut(&Message) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let conn = self.conn()?;
+        let mut sql = format!("{MESSAGE_SELECT} WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(since) = &filter.since {
+            args.push(since.clone().into());
+            sql.push_str(&format!(" AND m.timestamp >= ?{}", args.len()));
+        }
+        if let Some(until) = &filter.until {
+            args.push(until.clone().into());
+            sql.push_str(&format!(" AND m.timestamp < ?{}", args.len()));
+        }
+        if let Some(after) = filter.after_id {
+            args.push(after.into());
+            sql.push_str(&format!(" AND m.id > ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY m.id");
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(row) = rows.next()? {
+            f(&message_row(row)?)?;
+        }
+        Ok(())
+    }
+
+    fn for_each_user(
+        &self,
+        filter: UserFilter,
+        f: &mut dyn FnMut(&User) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&user_filter_sql(filter))?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            f(&user_row(row)?)?;
+        }
+        Ok(())
+    }
+
+    fn counts(&self, messages_since: &str) -> Result<Counts> {
+        let conn = self.conn()?;
+        let counts = conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM users WHERE is_blocked = 1), \
+             (SELECT COUNT(*) FROM messages WHERE timestamp >= ?1)",
+            [messages_since],
+            |r| Ok(Counts { users: r.get(0)?, blocked: r.get(1)?, messages_since: r.get(2)? }),
+        )?;
+        Ok(counts)
+    }
+
+    fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        let conn = self.conn()?;
+        conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)", [key, value])?;
+        let stored = conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))?;
+        Ok(stored)
+    }
+
+    fn account_revision(&self) -> Result<i64> {
+        let conn = self.conn()?;
+        let rev = conn
+            .prepare_cached("SELECT revision FROM account_revision WHERE id = 1")?
+            .query_row([], |r| r.get(0))?;
+        Ok(rev)
+    }
+}

@@ -1,0 +1,211 @@
+// Browser scenarios for the admin dashboard: an admin blocks and unblocks a user, grants and
+// revokes admin rights, watches the live chat and the moderation log, downloads both CSV files;
+// non-admins and signed-out visitors are turned away.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import {
+  startServer, makeDbDir, createUserCli, launchBrowser, newPage, registerApi, openSignedIn,
+  signInUi, send, waitForMessage, shot, removeDir, PHONE, sleep,
+} from './helpers.mjs';
+
+let server;
+let browser;
+let dir;
+const users = {};
+const ADMIN_PASSWORD = 'admin password 123';
+
+before(async () => {
+  const where = makeDbDir();
+  dir = where.dir;
+  // The first admin can only come from the operator CLI; create it before the server starts.
+  createUserCli(where.db, 'root', 'root@example.com', ADMIN_PASSWORD, { admin: true });
+  server = await startServer({ db: where.db });
+  browser = await launchBrowser();
+  for (const name of ['erin', 'frank', 'grace']) users[name] = await registerApi(server.url, name);
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (dir) removeDir(dir);
+});
+
+const row = (page, username) => page.locator(`#users-body tr[data-user="${username}"]`);
+
+async function confirm(page, title, button) {
+  const dialog = page.locator('dialog#confirm');
+  await dialog.waitFor({ state: 'visible' });
+  assert.equal(await page.locator('#confirm-title').textContent(), title);
+  await dialog.getByRole('button', { name: button, exact: true }).click();
+  await dialog.waitFor({ state: 'hidden' });
+}
+
+test('admin dashboard: block/unblock, grant/revoke, live view, audit log, CSV downloads', async () => {
+  const erin = await newPage(browser);
+  const admin = await newPage(browser, { acceptDownloads: true });
+  try {
+    await openSignedIn(erin.page, server.url, users.erin.token);
+    await send(erin.page, 'hello from erin');
+    await waitForMessage(erin.page, 'hello from erin');
+    await send(erin.page, 'you idiot'); // one warning, for the moderation log
+    await erin.page.locator('#log .notice-warning').waitFor();
+
+    // The admin signs in through the normal form and follows the dashboard link.
+    await signInUi(admin.page, server.url, 'root', ADMIN_PASSWORD);
+    const link = admin.page.getByRole('link', { name: 'Dashboard' });
+    await link.waitFor();
+    await link.click();
+    await admin.page.waitForURL(`${server.url}/admin`);
+    const page = admin.page;
+    await page.locator('#dash').waitFor({ state: 'visible' });
+    await row(page, 'erin').waitFor();
+    await page.locator('#stat-users').filter({ hasText: '4' }).waitFor();
+    assert.equal(await page.locator('#stat-blocked').textContent(), '0');
+    assert.match(await row(page, 'erin').textContent(), /erin@example\.com/);
+
+    // The live view shows history and new messages as they happen.
+    await page.locator('#live-log').getByText('hello from erin').waitFor();
+    await send(erin.page, 'erin says something new');
+    await page.locator('#live-log').getByText('erin says something new').waitFor();
+
+    // The moderation log lists erin's warning with the matched term.
+    const audit = page.locator('#audit-body');
+    await audit.locator('tr', { hasText: 'erin' }).filter({ hasText: 'Warning' }).waitFor();
+    assert.match(await audit.textContent(), /idiot/);
+    assert.match(await audit.textContent(), /moderation/);
+    assert.equal(await row(page, 'erin').locator('td[data-label=Warnings]').textContent(), '1');
+
+    // Search and the blocked-only filter work on the client.
+    await page.getByLabel('Search users by name or e-mail').fill('FRA');
+    assert.equal(await page.locator('#users-body tr').count(), 1);
+    await row(page, 'frank').waitFor();
+    await page.getByLabel('Search users by name or e-mail').fill('example.com');
+    assert.equal(await page.locator('#users-body tr').count(), 4);
+    await page.getByLabel('Search users by name or e-mail').fill('');
+    await page.getByLabel('Blocked only').check();
+    assert.equal(await page.locator('#users-body tr').count(), 0);
+    await page.locator('#users-empty').waitFor({ state: 'visible' });
+    await page.getByLabel('Blocked only').uncheck();
+
+    await shot(page, 'admin-desktop', { fullPage: true });
+
+    // Cancelling the confirmation changes nothing.
+    await row(page, 'erin').getByRole('button', { name: 'Block erin' }).click();
+    await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+    await shot(page, 'admin-confirm-desktop');
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+    await sleep(300);
+    assert.match(await row(page, 'erin').textContent(), /Active/);
+
+    // Block erin: her open chat page ends on the blocked page at once.
+    await row(page, 'erin').getByRole('button', { name: 'Block erin' }).click();
+    await confirm(page, 'Block erin?', 'Block user');
+    await page.locator('#dash-status').filter({ hasText: 'erin is now blocked.' }).waitFor();
+    await row(page, 'erin').filter({ hasText: 'Blocked' }).waitFor();
+    await erin.page.locator('#view-blocked').waitFor({ state: 'visible' });
+    await page.locator('#stat-blocked').filter({ hasText: '1' }).waitFor();
+    await page.getByLabel('Blocked only').check();
+    assert.equal(await page.locator('#users-body tr').count(), 1);
+    await page.getByLabel('Blocked only').uncheck();
+    await audit.locator('tr', { hasText: 'erin' }).filter({ hasText: 'Blocked' }).filter({ hasText: 'root' }).waitFor();
+
+    // Unblock her again.
+    await row(page, 'erin').getByRole('button', { name: 'Unblock erin' }).click();
+    await confirm(page, 'Unblock erin?', 'Unblock user');
+    await row(page, 'erin').filter({ hasText: 'Active' }).waitFor();
+    await page.locator('#stat-blocked').filter({ hasText: '0' }).waitFor();
+    await audit.locator('tr', { hasText: 'erin' }).filter({ hasText: 'Unblocked' }).waitFor();
+    // ...and she can chat again after a reload.
+    await erin.page.reload();
+    await erin.page.locator('#conn[data-state=connected]').waitFor({ state: 'attached' });
+
+    // Grant and revoke admin rights.
+    await row(page, 'frank').getByRole('button', { name: 'Make admin frank' }).click();
+    await confirm(page, 'Make frank an administrator?', 'Make admin');
+    await row(page, 'frank').locator('td[data-label=Role]').filter({ hasText: 'Admin' }).waitFor();
+    await row(page, 'frank').getByRole('button', { name: 'Revoke admin frank' }).click();
+    await confirm(page, 'Remove admin rights from frank?', 'Remove admin');
+    await row(page, 'frank').locator('td[data-label=Role]').filter({ hasText: 'User' }).waitFor();
+
+    // Both CSV files download through the bearer-authenticated fetch.
+    const [usersDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'users.csv' }).click()]);
+    assert.equal(usersDl.suggestedFilename(), 'users.csv');
+    const usersCsv = await readFile(await usersDl.path(), 'utf8');
+    assert.equal(usersCsv.replace(/^\uFEFF/, '').split(/\r?\n/)[0], 'id,username,email,role,blocked,warnings,created_at');
+    for (const name of ['root', 'erin', 'frank', 'grace']) assert.match(usersCsv, new RegExp(`\\b${name}\\b`));
+    assert.doesNotMatch(usersCsv, /\$2[aby]\$/, 'no password hashes in the export');
+
+    const [msgDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'messages.csv' }).click()]);
+    assert.equal(msgDl.suggestedFilename(), 'messages.csv');
+    const msgCsv = await readFile(await msgDl.path(), 'utf8');
+    assert.equal(msgCsv.replace(/^\uFEFF/, '').split(/\r?\n/)[0], 'id,sender_id,sender_username,content,timestamp');
+    assert.match(msgCsv, /hello from erin/);
+    assert.match(msgCsv, /erin says something new/);
+    assert.doesNotMatch(msgCsv, /you idiot/, 'a moderated message was never stored');
+    await page.locator('#dash-status').filter({ hasText: 'messages.csv downloaded.' }).waitFor();
+
+    await shot(page, 'admin-after-actions-desktop', { fullPage: true });
+    assert.deepEqual(admin.problems, []);
+    assert.deepEqual(erin.problems, []);
+  } finally {
+    await erin.context.close();
+    await admin.context.close();
+  }
+});
+
+test('admin dashboard on a phone and in dark mode', async () => {
+  for (const [name, viewport, colorScheme] of [['admin-phone', PHONE, 'light'], ['admin-desktop-dark', undefined, 'dark']]) {
+    const { context, page, problems } = await newPage(browser, { ...(viewport ? { viewport } : {}), colorScheme });
+    try {
+      const { token } = await (await fetch(`${server.url}/login`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: 'root', password: ADMIN_PASSWORD }),
+      })).json();
+      await openSignedIn(page, server.url, token, { path: '/admin' });
+      await row(page, 'grace').waitFor();
+      await page.locator('#live-log li').first().waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `no horizontal scrolling (${overflow}px)`);
+      await shot(page, name);
+      await shot(page, `${name}-full`, { fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  }
+});
+
+test('a non-admin and a signed-out visitor are refused the dashboard', async () => {
+  const { context, page, problems } = await newPage(browser);
+  try {
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole('heading', { name: 'Please sign in' }).waitFor();
+    assert.equal(await page.getByRole('link', { name: 'Go to sign in' }).getAttribute('href'), '/');
+    assert.equal(await page.locator('#dash').isVisible(), false);
+
+    await openSignedIn(page, server.url, users.grace.token);
+    assert.equal(await page.getByRole('link', { name: 'Dashboard' }).count(), 0, 'no dashboard link for a plain user');
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole('heading', { name: 'Administrators only' }).waitFor();
+    assert.match(await page.locator('#gate-text').textContent(), /grace/);
+    assert.equal(await page.locator('#dash').isVisible(), false);
+    assert.equal(await page.locator('#users-body tr').count(), 0, 'no user data rendered');
+    await shot(page, 'admin-refused-desktop');
+    await page.getByRole('link', { name: 'Back to the chat' }).click();
+    await page.locator('#conn[data-state=connected]').waitFor({ state: 'attached' });
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
+  const phone = await newPage(browser, { viewport: PHONE });
+  try {
+    await openSignedIn(phone.page, server.url, users.grace.token, { path: '/admin' });
+    await phone.page.getByRole('heading', { name: 'Administrators only' }).waitFor();
+    await shot(phone.page, 'admin-refused-phone');
+  } finally {
+    await phone.context.close();
+  }
+});

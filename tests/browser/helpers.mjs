@@ -1,0 +1,244 @@
+// Shared harness for the chatterbox browser tests: runs the real server binary ($CHATTERBOX_BIN) on
+// a throw-away database, creates accounts, and drives the system Chromium through playwright-core.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const OUTPUT_DIR = join(HERE, 'output');
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  // Without these Chromium keeps trying to reach Google services, which floods a closed network.
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+];
+
+function bin() {
+  const b = process.env.CHATTERBOX_BIN;
+  if (!b) throw new Error('CHATTERBOX_BIN is not set: point it at a built chatterbox binary');
+  return b;
+}
+
+// Every server we start is killed when the test process exits, whatever happened.
+const running = new Set();
+process.on('exit', () => {
+  for (const p of running) {
+    try { p.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+const LISTENING = /listening on (http:\/\/[^\s"',]+)/;
+
+/** A fresh temporary directory holding chat.db for one test file. */
+export function makeDbDir() {
+  const dir = mkdtempSync(join(tmpdir(), 'chatterbox-browser-'));
+  return { dir, db: join(dir, 'chat.db') };
+}
+
+/**
+ * Starts `chatterbox --db <db> serve` and resolves once it logs its URL.
+ * Pass `port` to reuse a port (server restart); binding may need a moment after a kill.
+ */
+export async function startServer({ db, port = 0, attempts = 20 } = {}) {
+  const where = db ? { db, dir: dirname(db) } : makeDbDir();
+  let lastError;
+  for (let i = 0; i < attempts; i += 1) {
+    try {
+      return await spawnServer(where, port);
+    } catch (e) {
+      lastError = e;
+      if (!port) break; // only a fixed port is worth retrying (still held by the old process)
+      await sleep(500);
+    }
+  }
+  throw lastError;
+}
+
+function spawnServer({ db, dir }, port) {
+  const args = ['--db', db, 'serve', '--listen', `127.0.0.1:${port}`, '--bcrypt-cost', '4', '--rate-limit-off'];
+  const proc = spawn(bin(), args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG || 'info' },
+  });
+  running.add(proc);
+  let output = '';
+  let exited = null;
+  const exitPromise = new Promise((resolve) => {
+    proc.on('exit', (code, signal) => {
+      exited = { code, signal };
+      running.delete(proc);
+      resolve(exited);
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not report its address within 30 s; output:\n${output}`));
+    }, 30000);
+    const onData = (chunk) => {
+      output += chunk.toString('utf8');
+      const m = output.replace(ANSI, '').match(LISTENING);
+      if (m && !server.url) {
+        clearTimeout(timer);
+        server.url = m[1].replace(/\/+$/, '');
+        server.port = Number(new URL(server.url).port);
+        resolve(server);
+      }
+    };
+    const server = {
+      url: null,
+      port: null,
+      db,
+      dir,
+      proc,
+      output: () => output,
+      get exited() { return exited; },
+      /** SIGTERM (graceful: clients get close code 1001), then SIGKILL if it lingers. */
+      async stop({ signal = 'SIGTERM', graceMs = 8000 } = {}) {
+        if (exited) return exited;
+        proc.kill(signal);
+        const res = await Promise.race([exitPromise, sleep(graceMs).then(() => null)]);
+        if (res) return res;
+        proc.kill('SIGKILL');
+        return exitPromise;
+      },
+    };
+    proc.stdout.on('data', onData);
+    proc.stderr.on('data', onData);
+    proc.on('exit', (code, signal) => {
+      if (!server.url) {
+        clearTimeout(timer);
+        reject(new Error(`server exited (${code ?? signal}) before listening; output:\n${output}`));
+      }
+    });
+  });
+}
+
+/** `chatterbox --db <db> user create NAME --email E --password-stdin [--admin]` */
+export function createUserCli(db, username, email, password, { admin = false } = {}) {
+  const args = ['--db', db, 'user', 'create', username, '--email', email, '--password-stdin'];
+  if (admin) args.push('--admin');
+  const res = spawnSync(bin(), args, { input: `${password}\n`, encoding: 'utf8', timeout: 30000, env: { ...process.env, NO_COLOR: '1' } });
+  if (res.status !== 0) {
+    throw new Error(`user create ${username} failed (${res.status ?? res.signal}): ${res.stderr}${res.stdout}`);
+  }
+}
+
+/** Registers through the REST API; resolves with { token, user }. */
+export async function registerApi(url, username, password = 'correct horse battery', email = `${username}@example.com`) {
+  const res = await fetch(`${url}/register`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, email, password }),
+  });
+  const body = await res.json().catch(() => null);
+  if (res.status !== 201 && res.status !== 200) {
+    throw new Error(`POST /register ${username}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  }
+  return { token: body.access_token, user: body.user };
+}
+
+export async function loginApi(url, username, password = 'correct horse battery') {
+  const res = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json().catch(() => null);
+  if (res.status !== 200) throw new Error(`POST /login ${username}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  return { token: body.access_token, user: body.user };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}
+
+/**
+ * A new isolated browser context and page. `problems` collects uncaught page errors, CSP
+ * violations and alert()/confirm() boxes, none of which a finished UI should produce.
+ */
+export async function newPage(browser, { viewport = DESKTOP, colorScheme = 'light', acceptDownloads = false } = {}) {
+  const context = await browser.newContext({ viewport, colorScheme, acceptDownloads, locale: 'en-GB', timezoneId: 'Europe/Berlin' });
+  context.setDefaultTimeout(15000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (msg.type() === 'error' && /Content Security Policy|Refused to (execute|apply|load)/i.test(text)) {
+      problems.push(`CSP: ${text}`);
+    }
+  });
+  page.on('dialog', async (d) => {
+    problems.push(`native ${d.type()} box: ${d.message()}`);
+    await d.dismiss().catch(() => {});
+  });
+  return { context, page, problems };
+}
+
+/** Opens the app already signed in, the way a returning user arrives (token in localStorage). */
+export async function openSignedIn(page, url, token, { path = '/', wait = path === '/' } = {}) {
+  await page.goto(`${url}/`);
+  await page.evaluate((t) => localStorage.setItem('chatterbox.token', t), token);
+  await page.goto(`${url}${path}`);
+  if (wait) await waitConnected(page);
+}
+
+export async function signInUi(page, url, username, password = 'correct horse battery') {
+  await page.goto(`${url}/`);
+  await page.locator('#signin-username').fill(username);
+  await page.locator('#signin-password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await waitConnected(page);
+}
+
+export async function waitConnected(page, timeout = 15000) {
+  await page.locator('#view-chat').waitFor({ state: 'visible', timeout });
+  await page.locator('#conn[data-state=connected]').waitFor({ state: 'attached', timeout });
+}
+
+export async function send(page, text) {
+  const box = page.locator('#composer-input');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** Waits for a message with exactly this text in the page's log. */
+export async function waitForMessage(page, text, timeout = 15000) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#log .msg .msg-text')].some((el) => el.textContent === t),
+    text,
+    { timeout },
+  );
+}
+
+/** Every rendered message as { id, user, text, own }. */
+export async function messagesIn(page) {
+  return page.$$eval('#log .msg', (els) => els.map((el) => ({
+    id: Number(el.dataset.id),
+    user: el.dataset.user,
+    text: el.querySelector('.msg-text').textContent,
+    own: el.classList.contains('own'),
+  })));
+}
+
+export async function shot(page, name, { fullPage = false } = {}) {
+  mkdirSync(OUTPUT_DIR, { recursive: true });
+  await page.screenshot({ path: join(OUTPUT_DIR, `${name}.png`), fullPage });
+}
+
+export function removeDir(dir) {
+  try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ }
+}
+
+export { sleep };

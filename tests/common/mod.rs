@@ -1,0 +1,259 @@
+//! Test harness: starts a real chatterbox server on 127.0.0.1:0 over a temporary database, and
+//! gives real HTTP and WebSocket clients for it.
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use chatterbox::{
+    chat::{moderation::Matcher, Chat, ChatConfig, Secret},
+    http::{AppState, HttpConfig},
+    server::ServerConfig,
+    store::{SqliteStore, Store},
+};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::{net::TcpStream, sync::oneshot, task::JoinHandle};
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+pub const PASSWORD: &str = "correct horse";
+
+/// Settings for one test server; `Default` is fast (bcrypt cost 4) and has no auth rate limit.
+pub struct Options {
+    pub chat: ChatConfig,
+    pub http: HttpConfig,
+    pub server: ServerConfig,
+    pub db: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            chat: ChatConfig { bcrypt_cost: 4, auth_rate: None, ..ChatConfig::default() },
+            http: HttpConfig::default(),
+            server: ServerConfig { account_poll: Duration::from_millis(100), ..ServerConfig::default() },
+            db: None,
+        }
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db: PathBuf,
+    pub chat: Arc<Chat>,
+    pub http: reqwest::Client,
+    dir: Option<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub async fn start() -> TestServer {
+    start_with(Options::default()).await
+}
+
+pub async fn start_with(opts: Options) -> TestServer {
+    let (dir, db) = match opts.db {
+        Some(db) => (None, db),
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            let db = dir.path().join("chat.db");
+            (Some(dir), db)
+        }
+    };
+    let path = db.clone();
+    let chat_config = opts.chat;
+    let chat = tokio::task::spawn_blocking(move || {
+        let (store, _) = SqliteStore::open_and_migrate(&path).unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        Chat::start(store, chat_config, Secret::Stored, Matcher::default_terms()).unwrap()
+    })
+    .await
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = Arc::new(AppState {
+        chat: Arc::clone(&chat),
+        http: opts.http,
+        shutdown: CancellationToken::new(),
+        sockets: TaskTracker::new(),
+    });
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(chatterbox::server::run(listener, state, opts.server, async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        base: format!("http://{addr}"),
+        db,
+        chat,
+        http: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        handle: Some(handle),
+    }
+}
+
+pub struct Account {
+    pub id: i64,
+    pub username: String,
+    pub token: String,
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Registers `name` (e-mail `name@example.com`, password `PASSWORD`).
+    pub async fn register(&self, name: &str) -> Account {
+        let resp = self
+            .http
+            .post(self.url("/register"))
+            .json(&json!({ "username": name, "email": format!("{name}@example.com"), "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 201, "register {name}");
+        let body: Value = resp.json().await.unwrap();
+        Account {
+            id: body["user"]["id"].as_i64().unwrap(),
+            username: name.to_string(),
+            token: body["access_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Registers `name` and makes it an admin directly in the store (as `make-admin` would).
+    pub async fn register_admin(&self, name: &str) -> Account {
+        let acc = self.register(name).await;
+        let store = Arc::clone(self.chat.store());
+        let id = acc.id;
+        tokio::task::spawn_blocking(move || store.set_admin(id, true).unwrap()).await.unwrap();
+        acc
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Option<Value>) -> reqwest::Response {
+        let mut req = self.http.post(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Opens the chat WebSocket with `?token=` (and `since`), and reads up to and including the
+    /// `presence` frame that ends the history; returns the client and the history frames.
+    pub async fn connect(&self, token: &str, since: Option<i64>) -> (WsClient, Vec<Value>) {
+        let mut url = format!("ws://{}/ws?token={token}", self.addr);
+        if let Some(s) = since {
+            url.push_str(&format!("&since={s}"));
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
+        let mut client = WsClient { ws };
+        let mut history = Vec::new();
+        loop {
+            let frame = client.next_json().await.expect("history frame");
+            if frame["type"] == "presence" {
+                break;
+            }
+            history.push(frame);
+        }
+        (client, history)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+
+    /// Keeps the temporary folder alive past `stop` (to restart on the same database).
+    pub fn keep_dir(&mut self) -> Option<tempfile::TempDir> {
+        self.dir.take()
+    }
+}
+
+pub struct WsClient {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+pub enum Next {
+    Json(Value),
+    Closed(Option<u16>, String),
+}
+
+impl WsClient {
+    pub async fn send_text(&mut self, text: &str) {
+        self.send_json(json!({ "type": "message", "text": text })).await;
+    }
+
+    pub async fn send_json(&mut self, v: Value) {
+        self.ws.send(Message::Text(v.to_string().into())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        self.ws.send(m).await.unwrap();
+    }
+
+    /// Next text frame as JSON, or the close code; skips pings. Panics after 10 s of silence.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            let msg = tokio::time::timeout(Duration::from_secs(10), self.ws.next())
+                .await
+                .expect("a frame within 10 s");
+            match msg {
+                Some(Ok(Message::Text(t))) => return Next::Json(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(c))) => {
+                    return Next::Closed(c.as_ref().map(|c| u16::from(c.code)), c.map(|c| c.reason.to_string()).unwrap_or_default())
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Next::Closed(None, String::new()),
+            }
+        }
+    }
+
+    pub async fn next_json(&mut self) -> Option<Value> {
+        match self.next().await {
+            Next::Json(v) => Some(v),
+            Next::Closed(..) => None,
+        }
+    }
+
+    /// Skips join/leave frames; returns the next frame of another type.
+    pub async fn next_non_presence(&mut self) -> Option<Value> {
+        loop {
+            let v = self.next_json().await?;
+            if v["type"] != "join" && v["type"] != "leave" {
+                return Some(v);
+            }
+        }
+    }
+
+    /// Expects the server to close the socket; returns the close code.
+    pub async fn expect_close(&mut self) -> Option<u16> {
+        loop {
+            match self.next().await {
+                Next::Json(_) => continue,
+                Next::Closed(code, _) => return code,
+            }
+        }
+    }
+}
