@@ -341,7 +341,7 @@ impl Chat {
                 }
             };
             if last.is_some_and(|l| l != rev) {
-                let online = self.hub.online_user_ids();
+                let online: std::collections::HashSet<i64> = self.hub.online_user_ids().into_iter().collect();
                 if !online.is_empty() {
                     match self.list_users(UserFilter { blocked_only: true, admins_only: false }).await {
                         Ok(blocked) => {

@@ -74,6 +74,9 @@ const MAX_SUFFIX: usize = 4;
 /// Within one whitespace-delimited chunk, at most this many adjacent pieces are glued together
 /// ("sh-it", "you're.an.id-iot"), which keeps the work linear; the whole chunk is glued as well.
 const MAX_SPAN: usize = 4;
+/// How many leading leet symbols or digits may be read as punctuation ("!!idiot", "@idiot").
+/// Each is a separate walk, so this must stay a small constant; trailing ones are free.
+const MAX_EDGE_STRIP: usize = 3;
 
 /// Plain inflections. "-y", "-ful", "-ish", "-proof", "-ity" are left out on purpose: they form
 /// new, mostly innocent words ("cocky", "hateful", "foolish", "foolproof", "stupidity"), and the
@@ -112,8 +115,11 @@ enum Kind {
     Symbol,
 }
 
-/// One character of folded text. Ambiguous readings ("1" may be i or l, and i/l are confused on
-/// purpose to catch "IDlOT") carry both candidates, so no spelling variant is ever enumerated.
+/// One character of folded text: its primary reading `a` and an alternative `b` (often the
+/// same). Ambiguous text ("1" may be i or l; i and l are confused on purpose to catch "IDlOT" and
+/// "sIut") carries both, so no spelling variant is ever enumerated. Terms use only `a`, which
+/// keeps the confusion one step deep: "!" reads as i, and i may stand for l, but "foo!" is not
+/// "fool".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Pos {
     a: char,
@@ -126,8 +132,8 @@ impl Pos {
         self.a == c || self.b == c
     }
 
-    fn same_set(self, other: Pos) -> bool {
-        (self.a == other.a && self.b == other.b) || (self.a == other.b && self.b == other.a)
+    fn chars(self) -> impl Iterator<Item = char> {
+        std::iter::once(self.a).chain((self.b != self.a).then_some(self.b))
     }
 }
 
@@ -135,6 +141,8 @@ enum Unit {
     Space,
     /// Punctuation and other symbols: they split words inside a chunk but are not whitespace.
     Glue,
+    /// Splits like glue, but may introduce a contraction or possessive ending.
+    Apostrophe,
     Word(Pos),
 }
 
@@ -246,9 +254,9 @@ fn classify(c: char) -> Unit {
         '+' => ('t', 't', Symbol),
         '€' => ('e', 'e', Symbol),
         '¢' => ('c', 'c', Symbol),
-        // Apostrophes separate like spaces so pieces are never glued across one: contractions
-        // and names would otherwise form terms ("who're", "Shi'ite's").
-        '\'' | '`' | '\u{2018}' | '\u{2019}' | '\u{02BB}' | '\u{02BC}' | '\u{2032}' => return Unit::Space,
+        '\'' | '`' | '\u{2018}' | '\u{2019}' | '\u{02BB}' | '\u{02BC}' | '\u{2032}' => {
+            return Unit::Apostrophe
+        }
         _ if c.is_whitespace() => return Unit::Space,
         _ if c.is_alphabetic() => (c, c, Letter),
         _ if c.is_numeric() => (c, c, Digit),
@@ -315,8 +323,8 @@ struct Phrase {
 #[derive(Debug, Clone)]
 struct Pattern {
     owner: Owner,
-    /// For each character a letter may be, the states whose letter it can be: a table for
-    /// a..z, which is nearly all lookups, and a short list for everything else.
+    /// For each letter, the states spelling it: a table for a..z, which is nearly all
+    /// look-ups, and a short list for other scripts.
     ascii: [u64; 26],
     other: Vec<(char, u64)>,
     /// Number of letters (states).
@@ -343,18 +351,16 @@ impl Pattern {
         let mut stretch = 0;
         for (s, p) in word.iter().enumerate() {
             let bit = 1u64 << s;
-            for c in [p.a, p.b] {
-                if let Some(slot) = ascii_slot(c) {
-                    ascii[slot] |= bit;
-                } else {
-                    match other.iter_mut().find(|(m, _)| *m == c) {
-                        Some((_, bits)) => *bits |= bit,
-                        None => other.push((c, bit)),
-                    }
+            if let Some(slot) = ascii_slot(p.a) {
+                ascii[slot] |= bit;
+            } else {
+                match other.iter_mut().find(|(m, _)| *m == p.a) {
+                    Some((_, bits)) => *bits |= bit,
+                    None => other.push((p.a, bit)),
                 }
             }
             let run_end = match word.get(s + 1) {
-                Some(next) => !p.same_set(*next),
+                Some(next) => next.a != p.a,
                 None => stretch_last,
             };
             if run_end {
@@ -380,21 +386,20 @@ impl Pattern {
         }
     }
 
-    fn mask(&self, p: Pos) -> u64 {
-        let m = self.char_mask(p.a);
+    /// The states `p` can advance into, and the states it can stretch. Stretching takes the
+    /// primary reading only: i and l stand in for each other ("IDlOT"), but letting one repeat
+    /// the other would turn "bullish" into "bullsh..." and "shilt" into "shit".
+    fn masks(&self, p: Pos) -> (u64, u64) {
+        let primary = self.char_mask(p.a);
         if p.b == p.a {
-            m
+            (primary, primary)
         } else {
-            m | self.char_mask(p.b)
+            (primary | self.char_mask(p.b), primary)
         }
     }
 
-    fn starts_with(&self, c: char) -> bool {
-        self.char_mask(c) & 1 != 0
-    }
-
-    fn step(&self, state: u64, mask: u64) -> u64 {
-        ((state << 1) | (state & self.stretch)) & mask
+    fn step(&self, state: u64, (advance, stretch): (u64, u64)) -> u64 {
+        ((state << 1) & advance) | (state & self.stretch & stretch)
     }
 
     /// Whether `tok[st..e]` is the pattern plus one of its suffixes, given `hist[i]`, the states
@@ -418,7 +423,7 @@ pub struct Matcher {
     terms: Vec<String>,
     patterns: Vec<Pattern>,
     phrases: Vec<Phrase>,
-    /// Patterns by the characters their first letter may be.
+    /// Patterns by their first letters.
     index_all: Index,
     index_runs: Index,
     /// Letters in the shortest pattern: shorter tokens need no look-up at all.
@@ -549,32 +554,14 @@ impl Matcher {
     }
 
     fn add_pattern(&mut self, word: &[Pos], pattern: Pattern) {
-        let Some(first) = word.first() else { return };
         let Ok(id) = u32::try_from(self.patterns.len()) else { return };
-        let mut firsts = vec![first.a];
-        if first.b != first.a {
-            firsts.push(first.b);
-        }
-        for c in firsts {
-            self.index_all.add(c, id);
-            if pattern.in_runs {
-                self.index_runs.add(c, id);
-            }
+        self.index_all.add(word, id);
+        if pattern.in_runs {
+            self.index_runs.add(word, id);
         }
         self.min_len = self.min_len.min(pattern.len);
         self.run_clamp = self.run_clamp.max(pattern.len + MAX_SUFFIX + 1);
         self.patterns.push(pattern);
-    }
-
-    /// Patterns whose first letter `p` can be, each once.
-    fn candidates(&self, index: &Index, p: Pos, out: &mut Vec<u32>) {
-        out.clear();
-        out.extend_from_slice(index.get(p.a));
-        if p.b != p.a {
-            out.extend(
-                index.get(p.b).iter().copied().filter(|&id| !self.patterns[id as usize].starts_with(p.a)),
-            );
-        }
     }
 }
 
@@ -582,27 +569,94 @@ fn ascii_slot(c: char) -> Option<usize> {
     c.is_ascii_lowercase().then(|| usize::from(c as u8 - b'a'))
 }
 
-/// Pattern ids by a character their first letter may be.
+/// Pattern ids by their first two letters, so a word only meets the patterns it could spell:
+/// with a large blocklist, indexing by the first letter alone leaves hundreds of candidates for
+/// every word (and for every letter of "s s s s ...").
 #[derive(Debug, Clone, Default)]
 struct Index {
-    ascii: [Vec<u32>; 26],
-    other: HashMap<char, Vec<u32>>,
+    /// One-letter patterns by their letter.
+    singles: HashMap<char, Vec<u32>>,
+    /// Longer patterns: a 26 x 26 table for a..z, which is nearly all look-ups, and a map.
+    ascii_pairs: Vec<Vec<u32>>,
+    other_pairs: HashMap<(char, char), Vec<u32>>,
 }
 
 impl Index {
-    fn add(&mut self, c: char, id: u32) {
-        match ascii_slot(c) {
-            Some(slot) => self.ascii[slot].push(id),
-            None => self.other.entry(c).or_default().push(id),
+    fn add(&mut self, word: &[Pos], id: u32) {
+        let Some(first) = word.first() else { return };
+        let Some(second) = word.get(1) else {
+            self.singles.entry(first.a).or_default().push(id);
+            return;
+        };
+        match pair_slot(first.a, second.a) {
+            Some(slot) => {
+                if self.ascii_pairs.is_empty() {
+                    self.ascii_pairs = vec![Vec::new(); 26 * 26];
+                }
+                self.ascii_pairs[slot].push(id);
+            }
+            None => self.other_pairs.entry((first.a, second.a)).or_default().push(id),
         }
     }
 
-    fn get(&self, c: char) -> &[u32] {
-        match ascii_slot(c) {
-            Some(slot) => &self.ascii[slot],
-            None => self.other.get(&c).map_or(&[], Vec::as_slice),
+    fn singles(&self, c: char) -> &[u32] {
+        if self.singles.is_empty() {
+            return &[];
+        }
+        self.singles.get(&c).map_or(&[], Vec::as_slice)
+    }
+
+    fn pairs(&self, c0: char, c1: char) -> &[u32] {
+        match pair_slot(c0, c1) {
+            Some(slot) => self.ascii_pairs.get(slot).map_or(&[], Vec::as_slice),
+            None if self.other_pairs.is_empty() => &[],
+            None => self.other_pairs.get(&(c0, c1)).map_or(&[], Vec::as_slice),
         }
     }
+
+    /// Patterns that could spell `tok` from `st`, each once (a pattern has one key). The
+    /// second letter is met either right after `st` or, if the first letter stretches, where
+    /// the stretch must end: at the first character whose primary reading differs.
+    fn token_candidates(&self, tok: &[Pos], st: usize, seconds: &mut Vec<char>, out: &mut Vec<u32>) {
+        out.clear();
+        for c0 in tok[st].chars() {
+            out.extend_from_slice(self.singles(c0));
+            seconds.clear();
+            for p in &tok[st + 1..] {
+                for c in p.chars() {
+                    if !seconds.contains(&c) {
+                        seconds.push(c);
+                    }
+                }
+                if p.a != c0 {
+                    break;
+                }
+            }
+            for &c1 in seconds.iter() {
+                out.extend_from_slice(self.pairs(c0, c1));
+            }
+        }
+    }
+
+    /// Patterns that can start a substring of a run ending with `prev`, `p`: substrings are
+    /// found from their last possible start, so a stretched first letter needs no look-up.
+    fn run_candidates(&self, prev: Option<Pos>, p: Pos, out: &mut Vec<u32>) {
+        out.clear();
+        for c in p.chars() {
+            out.extend_from_slice(self.singles(c));
+        }
+        if let Some(q) = prev {
+            for c0 in q.chars() {
+                for c1 in p.chars() {
+                    out.extend_from_slice(self.pairs(c0, c1));
+                }
+            }
+        }
+    }
+}
+
+fn pair_slot(c0: char, c1: char) -> Option<usize> {
+    Some(ascii_slot(c0)? * 26 + ascii_slot(c1)?)
 }
 
 /// The words of a term: whitespace separates words, punctuation inside a word is ignored.
@@ -620,7 +674,7 @@ fn term_words(term: &str) -> Vec<Vec<Pos>> {
                     words.push(Vec::new());
                 }
             }
-            Unit::Glue => {}
+            Unit::Glue | Unit::Apostrophe => {}
         }
         true
     });
@@ -642,15 +696,42 @@ fn push_clamped(buf: &mut Vec<Pos>, floor: usize, same: &mut usize, clamp: usize
     buf.push(p);
 }
 
+/// A maximal run of word characters inside a chunk, as a range of the chunk.
+#[derive(Clone, Copy)]
+struct Piece {
+    start: usize,
+    end: usize,
+    /// A contraction or possessive ending after an apostrophe ("'s", "'re").
+    clitic: bool,
+}
+
+/// Whether `tok`, which follows an apostrophe right after a word of `prev_len` characters, is a
+/// contraction or possessive ending; trailing symbols are punctuation here ("who're!"). After a
+/// single letter only the plural "'s" counts ("A's and S's"): other endings there are more
+/// likely an evasion ("s'h'i't").
+fn is_clitic(tok: &[Pos], prev_len: usize) -> bool {
+    const ENDINGS: &[&str] = &["s", "t", "d", "m", "re", "ve", "ll"];
+    let letters = tok.iter().rposition(|p| p.kind == Kind::Letter).map_or(0, |l| l + 1);
+    let core = &tok[..letters];
+    ENDINGS.iter().any(|ending| {
+        (prev_len > 1 || *ending == "s")
+            && ending.len() == core.len()
+            && ending.chars().zip(core).all(|(c, p)| p.kind == Kind::Letter && p.a == c)
+    })
+}
+
 /// The state of one `find` call, fed the folded text unit by unit.
 struct Scanner<'m> {
     m: &'m Matcher,
     best: Option<u32>,
     /// The current whitespace-delimited chunk and the word pieces in it.
     chunk: Vec<Pos>,
-    pieces: Vec<(usize, usize)>,
+    pieces: Vec<Piece>,
     piece_start: Option<usize>,
     same: usize,
+    /// An apostrophe directly follows the last piece, and the open piece directly followed one.
+    apostrophe_pending: bool,
+    after_apostrophe: bool,
     /// Automaton states over the current run of one-letter words, per pattern: reachable at
     /// all, and reachable through at least one non-digit (so "4 5 5" is a number, not "ass").
     run_any: Vec<u64>,
@@ -659,6 +740,7 @@ struct Scanner<'m> {
     run_clock: u64,
     run_active: Vec<u32>,
     run_next: Vec<u32>,
+    run_prev: Option<Pos>,
     /// Per phrase, bit w set when the last pieces matched its words 0..=w.
     progress: Vec<u64>,
     word_hits: Vec<u64>,
@@ -667,6 +749,9 @@ struct Scanner<'m> {
     joined: Vec<Pos>,
     hist: Vec<u64>,
     cands: Vec<u32>,
+    seconds: Vec<char>,
+    /// For a token without letters: how many leet symbols precede each position.
+    symbols: Vec<u32>,
 }
 
 impl<'m> Scanner<'m> {
@@ -678,12 +763,15 @@ impl<'m> Scanner<'m> {
             pieces: Vec::new(),
             piece_start: None,
             same: 0,
+            apostrophe_pending: false,
+            after_apostrophe: false,
             run_any: Vec::new(),
             run_lettered: Vec::new(),
             run_seen: Vec::new(),
             run_clock: 0,
             run_active: Vec::new(),
             run_next: Vec::new(),
+            run_prev: None,
             progress: vec![0; m.phrases.len()],
             word_hits: vec![0; m.phrases.len()],
             touched: Vec::new(),
@@ -691,6 +779,8 @@ impl<'m> Scanner<'m> {
             joined: Vec::new(),
             hist: Vec::new(),
             cands: Vec::new(),
+            seconds: Vec::new(),
+            symbols: Vec::new(),
         }
     }
 
@@ -698,12 +788,25 @@ impl<'m> Scanner<'m> {
     fn push(&mut self, unit: Unit) -> bool {
         match unit {
             Unit::Word(p) => {
-                let start = *self.piece_start.get_or_insert(self.chunk.len());
+                if self.piece_start.is_none() {
+                    self.piece_start = Some(self.chunk.len());
+                    self.after_apostrophe = std::mem::take(&mut self.apostrophe_pending);
+                }
+                let start = self.piece_start.unwrap_or(0);
                 push_clamped(&mut self.chunk, start, &mut self.same, self.m.run_clamp, p);
             }
-            Unit::Glue => self.close_piece(),
+            Unit::Apostrophe => {
+                let open = self.piece_start.is_some();
+                self.close_piece();
+                self.apostrophe_pending = open;
+            }
+            Unit::Glue => {
+                self.close_piece();
+                self.apostrophe_pending = false;
+            }
             Unit::Space => {
                 self.close_piece();
+                self.apostrophe_pending = false;
                 self.flush_chunk();
             }
         }
@@ -720,7 +823,15 @@ impl<'m> Scanner<'m> {
 
     fn close_piece(&mut self) {
         if let Some(start) = self.piece_start.take() {
-            self.pieces.push((start, self.chunk.len()));
+            let end = self.chunk.len();
+            // "who're", "Shi'ite's", "devotion's-hit": an ending after a word belongs to that
+            // word and must not be glued into anything.
+            let clitic = self.after_apostrophe
+                && self
+                    .pieces
+                    .last()
+                    .is_some_and(|prev| is_clitic(&self.chunk[start..end], prev.end - prev.start));
+            self.pieces.push(Piece { start, end, clitic });
         }
     }
 
@@ -731,8 +842,13 @@ impl<'m> Scanner<'m> {
     fn flush_chunk(&mut self) {
         let chunk = std::mem::take(&mut self.chunk);
         let pieces = std::mem::take(&mut self.pieces);
-        for &(s, e) in &pieces {
-            let tok = &chunk[s..e];
+        for piece in &pieces {
+            if piece.clitic {
+                // Part of the previous word: not a word of its own for phrases or runs.
+                self.run_reset();
+                continue;
+            }
+            let tok = &chunk[piece.start..piece.end];
             self.match_token(tok, true);
             self.advance_phrases();
             match single_char(tok) {
@@ -740,32 +856,8 @@ impl<'m> Scanner<'m> {
                 None => self.run_reset(),
             }
         }
-        if pieces.len() > 1 {
-            let mut joined = std::mem::take(&mut self.joined);
-            for i in 0..pieces.len() {
-                joined.clear();
-                let mut same = 0;
-                for (j, &(s, e)) in pieces.iter().enumerate().skip(i).take(MAX_SPAN) {
-                    for &p in &chunk[s..e] {
-                        push_clamped(&mut joined, 0, &mut same, self.m.run_clamp, p);
-                    }
-                    // One-character pieces are the run automaton's job already.
-                    if j > i && pieces[i..=j].iter().any(|&(s, e)| e - s > 1) {
-                        self.match_token(&joined, false);
-                    }
-                }
-            }
-            if pieces.len() > MAX_SPAN {
-                joined.clear();
-                let mut same = 0;
-                for &(s, e) in &pieces {
-                    for &p in &chunk[s..e] {
-                        push_clamped(&mut joined, 0, &mut same, self.m.run_clamp, p);
-                    }
-                }
-                self.match_token(&joined, false);
-            }
-            self.joined = joined;
+        for segment in pieces.split(|piece| piece.clitic) {
+            self.match_joined(&chunk, segment);
         }
         self.chunk = chunk;
         self.chunk.clear();
@@ -773,29 +865,76 @@ impl<'m> Scanner<'m> {
         self.pieces.clear();
     }
 
-    /// Whole-word test of one token against every pattern that can start it. Symbols and
-    /// digits at the edges are tried both as letters ("$hit", "@ss") and as punctuation
-    /// ("damn!", "idiot!!", "idiot2"), which is why up to two starts and two ends are tried.
+    /// Tries adjacent pieces of one chunk glued together ("sh-it", "i.d.i.o.t.s").
+    fn match_joined(&mut self, chunk: &[Pos], pieces: &[Piece]) {
+        if pieces.len() < 2 {
+            return;
+        }
+        let mut joined = std::mem::take(&mut self.joined);
+        for i in 0..pieces.len() {
+            joined.clear();
+            let mut same = 0;
+            for (j, piece) in pieces.iter().enumerate().skip(i).take(MAX_SPAN) {
+                for &p in &chunk[piece.start..piece.end] {
+                    push_clamped(&mut joined, 0, &mut same, self.m.run_clamp, p);
+                }
+                // One-character pieces are the run automaton's job already.
+                if j > i && pieces[i..=j].iter().any(|piece| piece.end - piece.start > 1) {
+                    self.match_token(&joined, false);
+                }
+            }
+        }
+        if pieces.len() > MAX_SPAN {
+            joined.clear();
+            let mut same = 0;
+            for piece in pieces {
+                for &p in &chunk[piece.start..piece.end] {
+                    push_clamped(&mut joined, 0, &mut same, self.m.run_clamp, p);
+                }
+            }
+            self.match_token(&joined, false);
+        }
+        self.joined = joined;
+    }
+
+    /// Whole-word test of one token against every pattern that can start it. Leet symbols and
+    /// digits at the edges may be letters ("$hit", "sh17") or punctuation ("damn!", "idiot2",
+    /// "f001!"), so the word may start at any of the first few of them and end at any of the
+    /// trailing ones. Ends are only tried as far as the walk survived, which keeps this linear.
     fn match_token(&mut self, tok: &[Pos], words: bool) {
         let m = self.m;
         let n = tok.len();
         if n < m.min_len {
             return;
         }
-        let (starts, ends) = match tok.iter().position(|p| p.kind == Kind::Letter) {
+        // Where the word proper may start and end: letters anchor it, and without letters only
+        // symbols can be punctuation, never digits ("2304@5554" is not "@55").
+        let (lead, min_end) = match tok.iter().position(|p| p.kind == Kind::Letter) {
             Some(f) => {
-                let l = tok.iter().rposition(|p| p.kind == Kind::Letter).map_or(n, |l| l + 1);
-                ([0, f], [n, l])
+                let l = tok.iter().rposition(|p| p.kind == Kind::Letter).unwrap_or(f);
+                self.symbols.clear();
+                (f, l + 1)
             }
-            // Leet symbols alone still spell something ("@$$"); digits alone are a number.
-            None if tok.iter().any(|p| p.kind == Kind::Symbol) => ([0, 0], [n, n]),
-            None => return,
+            None => {
+                let edge = |p: &&Pos| p.kind == Kind::Symbol;
+                let lead = tok.iter().take_while(edge).count().min(n - 1);
+                let trail = tok.iter().rev().take_while(edge).count();
+                // The word must still contain a leet symbol: digits alone are a number.
+                self.symbols.clear();
+                self.symbols.push(0);
+                for p in tok {
+                    let before = self.symbols.last().copied().unwrap_or(0);
+                    self.symbols.push(before + u32::from(p.kind == Kind::Symbol));
+                }
+                if self.symbols.last() == Some(&0) {
+                    return;
+                }
+                (lead, (n - trail).max(1))
+            }
         };
-        for (si, &st) in starts.iter().enumerate() {
-            if si == 1 && st == starts[0] {
-                continue;
-            }
-            m.candidates(&m.index_all, tok[st], &mut self.cands);
+        let starts = (0..=lead.min(MAX_EDGE_STRIP)).chain((lead > MAX_EDGE_STRIP).then_some(lead));
+        for st in starts {
+            m.index_all.token_candidates(tok, st, &mut self.seconds, &mut self.cands);
             for ci in 0..self.cands.len() {
                 let pat = &m.patterns[self.cands[ci] as usize];
                 if n - st < pat.len || (!words && matches!(pat.owner, Owner::Word { .. })) {
@@ -805,15 +944,16 @@ impl<'m> Scanner<'m> {
                 self.hist.push(0);
                 let mut state = 0;
                 for (i, &p) in tok[st..].iter().enumerate() {
-                    let mask = pat.mask(p);
-                    state = pat.step(state, mask) | if i == 0 { mask & 1 } else { 0 };
+                    let masks = pat.masks(p);
+                    state = pat.step(state, masks) | if i == 0 { masks.0 & 1 } else { 0 };
                     self.hist.push(state);
                     if state == 0 {
                         break;
                     }
                 }
-                for (ei, &e) in ends.iter().enumerate() {
-                    if (ei == 1 && e == ends[0]) || e <= st {
+                let max_end = n.min(st + self.hist.len() - 1 + MAX_SUFFIX);
+                for e in min_end.max(st + 1)..=max_end {
+                    if !self.symbols.is_empty() && self.symbols[e] == self.symbols[st] {
                         continue;
                     }
                     if pat.accepts(tok, st, e, &self.hist) {
@@ -864,7 +1004,7 @@ impl<'m> Scanner<'m> {
     }
 
     /// Feeds one one-letter word to the run automaton, which looks for a term starting at any
-    /// word of the run ("you a s s"), so a fresh start is injected at every step.
+    /// word of the run ("you a s s"), so fresh starts are injected at every step.
     fn run_step(&mut self, p: Pos) {
         let m = self.m;
         if self.run_any.is_empty() {
@@ -877,17 +1017,32 @@ impl<'m> Scanner<'m> {
         let active = std::mem::take(&mut self.run_active);
         let mut next = std::mem::take(&mut self.run_next);
         next.clear();
-        m.candidates(&m.index_runs, p, &mut self.cands);
-        for &id in active.iter().chain(self.cands.iter()) {
+        let prev = self.run_prev.replace(p);
+        m.index_runs.run_candidates(prev, p, &mut self.cands);
+        let fresh = self.cands.len();
+        let letter = p.kind != Kind::Digit;
+        let pair_letter = letter || prev.is_some_and(|q| q.kind != Kind::Digit);
+        for (k, &id) in self.cands.iter().chain(active.iter()).enumerate() {
             let i = id as usize;
             if self.run_seen[i] == clock {
                 continue;
             }
             self.run_seen[i] = clock;
             let pat = &m.patterns[i];
-            let mask = pat.mask(p);
-            let any = pat.step(self.run_any[i], mask) | (mask & 1);
-            let lettered = if p.kind == Kind::Digit { pat.step(self.run_lettered[i], mask) } else { any };
+            let masks = pat.masks(p);
+            // A new start: one-letter patterns at `p`, longer ones at `prev`.
+            let (start, start_letter) = match prev {
+                _ if k >= fresh => (0, false),
+                _ if pat.len == 1 => (masks.0 & 1, letter),
+                Some(q) => (pat.step(pat.masks(q).0 & 1, masks), pair_letter),
+                None => (0, false),
+            };
+            let any = pat.step(self.run_any[i], masks) | start;
+            let lettered = if letter {
+                any
+            } else {
+                pat.step(self.run_lettered[i], masks) | if start_letter { start } else { 0 }
+            };
             self.run_any[i] = any;
             self.run_lettered[i] = lettered;
             if lettered & pat.last != 0 {
@@ -909,6 +1064,7 @@ impl<'m> Scanner<'m> {
             self.run_lettered[id as usize] = 0;
         }
         self.run_active.clear();
+        self.run_prev = None;
     }
 }
 
@@ -1053,6 +1209,18 @@ mod tests {
         clean("the Shi'ite's view");
         clean("As's value");
         clean("who\u{2019}re they");
+        clean("oblivion's/hitters");
+        clean("devotion's-hit's");
+        clean("foo! bar");
+        clean("bullish|7794");
+        clean("$hilts");
+        clean("who're!");
+        clean("As's!");
+        clean("straight A's and S's, a S's");
+        hit("sh'it", "shit");
+        hit("s'h'i't", "shit");
+        hit("you're an idiot's idiot", "idiot");
+        hit("idiot'S", "idiot");
     }
 
     #[test]
@@ -1144,6 +1312,9 @@ mod tests {
         clean("call 5417 now");
         clean("scores: 4 5 5");
         clean("$5 and 3 items, 2nd place, 1st try");
+        clean("2304@5554 and 373@5564+");
+        clean("455!");
+        hit("@55!", "ass");
     }
 
     #[test]
@@ -1318,9 +1489,25 @@ mod tests {
         let foreign = Matcher::new(["дурак"]).unwrap();
         assert_eq!(foreign.find("ты дурак!"), Some("дурак"));
         assert_eq!(foreign.find("дураки"), None);
+        assert_eq!(foreign.find("ДУРАААК"), Some("дурак"));
         let cloned = foreign.clone();
         assert_eq!(cloned.len(), 1);
         assert!(format!("{cloned:?}").contains("Matcher"));
+    }
+
+    #[test]
+    fn ambiguous_and_short_custom_terms() {
+        let matcher = Matcher::from_list("ill\nli\nx\noops").unwrap();
+        assert_eq!(matcher.find("so 1ll today"), Some("ill"));
+        assert_eq!(matcher.find("I|l"), Some("ill"));
+        assert_eq!(matcher.find("l1"), Some("li"));
+        assert_eq!(matcher.find("xxx"), Some("x"));
+        assert_eq!(matcher.find("x's"), Some("x"));
+        assert_eq!(matcher.find("x y z"), Some("x"));
+        assert_eq!(matcher.find("oooops"), Some("oops"));
+        assert_eq!(matcher.find("ops"), None);
+        assert_eq!(matcher.find("o o p s"), Some("oops"));
+        assert_eq!(matcher.find("lip tax"), None);
     }
 
     #[test]
