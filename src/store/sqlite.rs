@@ -110,9 +110,14 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
         other => other,
     })?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    // A read-only file cannot switch journal mode; it may already be in WAL, so carry on and let
-    // the first write report the real problem.
-    let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+    // WAL is a property of the file, so it is switched on once, by the opener that may create and
+    // migrate the database; other openers inherit it. Switching it from a read-only command would
+    // rewrite the file header (`migrate --status` must change nothing). A read-only file cannot
+    // switch journal mode; it may already be in WAL, so carry on and let the first write report
+    // the real problem.
+    if create {
+        let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+    }
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;")?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
