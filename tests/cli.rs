@@ -499,9 +499,17 @@ fn database_from_a_newer_chatterbox_is_refused_untouched() {
     }
     assert!(!export_file.exists(), "a refused export left a file");
 
-    // Listing the migrations is still possible, shows the unknown one, and changes nothing.
-    let out = success(&db.run(&["migrate", "--status"], None));
-    assert!(out.contains("V1__initial") && out.contains("V999__from_the_future"), "{out}");
+    // Listing the migrations is still possible: it shows the unknown one as such, fails so a
+    // script notices, and changes nothing.
+    let out = db.run(&["migrate", "--status"], None);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("V1__initial"), "{listed}");
+    assert!(
+        listed.contains("V999__from_the_future") && listed.contains("unknown to this chatterbox"),
+        "{listed}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("written by a newer chatterbox"));
     assert!(snapshot(&db.path) == before, "migrate --status modified the database");
 }
 

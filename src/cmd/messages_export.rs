@@ -37,7 +37,15 @@ pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
             let rows = export::write_messages(&store, &filter, &mut out, args.raw)?;
             let tmp = out.into_inner().map_err(|e| e.into_error())?;
             tmp.as_file().sync_all()?;
-            tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+            // Keep the permissions of the file being replaced (a reader set up by the operator
+            // must still be able to read it); a new export stays private (0600): messages are
+            // personal data.
+            if let Ok(meta) = std::fs::metadata(path) {
+                let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+            }
+            tmp.persist(path)
+                .map_err(|e| e.error)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {rows} messages to {}", path.display());
         }
     }

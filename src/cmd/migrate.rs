@@ -8,11 +8,20 @@ pub fn run(db: &Path, args: &MigrateArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.status {
         let states = SqliteStore::migration_status(db)?;
-        for m in states {
-            match &m.applied_on {
-                Some(at) => writeln!(out, "applied  {}  ({at})", m.label())?,
-                None => writeln!(out, "pending  {}", m.label())?,
+        for m in &states {
+            match (&m.applied_on, m.known) {
+                (Some(at), true) => writeln!(out, "applied  {}  ({at})", m.label())?,
+                (Some(at), false) => {
+                    writeln!(out, "applied  {}  ({at})  unknown to this chatterbox", m.label())?
+                }
+                (None, _) => writeln!(out, "pending  {}", m.label())?,
             }
+        }
+        out.flush()?;
+        if states.iter().any(|m| !m.known) {
+            anyhow::bail!(
+                "this database was written by a newer chatterbox; upgrade chatterbox before using it"
+            );
         }
         return Ok(());
     }

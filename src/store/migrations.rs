@@ -19,6 +19,8 @@ pub struct MigrationState {
     pub name: String,
     /// RFC 3339 time it was applied, or None while pending.
     pub applied_on: Option<String>,
+    /// False for a migration the database has but this binary does not know (a newer version's).
+    pub known: bool,
 }
 
 impl MigrationState {
@@ -64,7 +66,7 @@ pub fn status(conn: &mut Connection) -> Result<Vec<MigrationState>> {
                 .find(|m| i64::from(m.version()) == version)
                 .and_then(|m| m.applied_on())
                 .map(|t| crate::timefmt::format(*t));
-            MigrationState { version, name, applied_on }
+            MigrationState { version, name, applied_on, known: true }
         })
         .collect();
     for m in &applied {
@@ -74,6 +76,7 @@ pub fn status(conn: &mut Connection) -> Result<Vec<MigrationState>> {
                 version: v,
                 name: m.name().to_string(),
                 applied_on: m.applied_on().map(|t| crate::timefmt::format(*t)),
+                known: false,
             });
         }
     }
@@ -120,6 +123,7 @@ pub fn apply(conn: &mut Connection) -> Result<Vec<MigrationState>> {
             version: i64::from(m.version()),
             name: m.name().to_string(),
             applied_on: Some(crate::timefmt::now()),
+            known: true,
         })
         .collect())
 }
