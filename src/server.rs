@@ -74,9 +74,15 @@ pub async fn run(
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let cancel = state.shutdown.clone();
+        // Shared with a WebSocket upgraded from this connection, which then keeps the slot
+        // until the socket closes.
+        let slot = http::ConnectionSlot(Arc::new(permit));
         let conn = http.serve_connection(
             TokioIo::new(stream),
-            service_fn(move |req| http::handle(Arc::clone(&state), peer, req)),
+            service_fn(move |mut req| {
+                req.extensions_mut().insert(slot.clone());
+                http::handle(Arc::clone(&state), peer, req)
+            }),
         );
         connections.spawn(async move {
             let conn = conn.with_upgrades();
@@ -90,7 +96,6 @@ pub async fn run(
                     let _ = conn.await;
                 }
             }
-            drop(permit);
         });
     }
     drop(listener);

@@ -64,6 +64,10 @@ pub struct AppState {
     pub sockets: TaskTracker,
 }
 
+/// A connection's place under `--max-connections`, attached to each of its requests.
+#[derive(Clone)]
+pub struct ConnectionSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);
+
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 

@@ -51,8 +51,10 @@ pub async fn upgrade(state: &Arc<AppState>, mut req: Request<Incoming>) -> Resul
         .max_frame_size(Some(state.http.max_frame_bytes));
     let (resp, websocket) = hyper_tungstenite::upgrade(&mut req, Some(config))
         .map_err(|e| ApiError::bad_request(format!("Invalid WebSocket handshake: {e}")))?;
+    let slot = req.extensions_mut().remove::<super::ConnectionSlot>();
     let state2 = Arc::clone(state);
     state.sockets.spawn(async move {
+        let _slot = slot;
         match websocket.await {
             Ok(ws) => Socket { state: state2, user, ws }.run(since).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket handshake did not complete"),
