@@ -22,7 +22,7 @@ fn file_for(path: &str) -> Option<String> {
     let rel = match path {
         "/" => "index.html".to_string(),
         "/admin" => "admin.html".to_string(),
-        "/favicon.ico" => "static/favicon.svg".to_string(),
+        "/favicon.ico" => "static/logo.svg".to_string(),
         p => p.strip_prefix('/')?.to_string(),
     };
     let safe = Path::new(&rel).components().all(|c| matches!(c, Component::Normal(_)))

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
   startServer, makeDbDir, createUserCli, launchBrowser, newPage, registerApi, openSignedIn,
-  signInUi, send, waitForMessage, shot, removeDir, PHONE, sleep,
+  signInUi, loginApi, send, waitForMessage, shot, removeDir, PHONE, sleep,
 } from './helpers.mjs';
 
 let server;
@@ -159,11 +159,7 @@ test('admin dashboard on a phone and in dark mode', async () => {
   for (const [name, viewport, colorScheme] of [['admin-phone', PHONE, 'light'], ['admin-desktop-dark', undefined, 'dark']]) {
     const { context, page, problems } = await newPage(browser, { ...(viewport ? { viewport } : {}), colorScheme });
     try {
-      const { token } = await (await fetch(`${server.url}/login`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ username: 'root', password: ADMIN_PASSWORD }),
-      })).json();
+      const { token } = await loginApi(server.url, 'root', ADMIN_PASSWORD);
       await openSignedIn(page, server.url, token, { path: '/admin' });
       await row(page, 'grace').waitFor();
       await page.locator('#live-log li').first().waitFor();

@@ -171,28 +171,35 @@ test('reading older messages: scroll stays put, new-messages button, older pages
   const b = await newPage(browser);
   try {
     await openSignedIn(a.page, server.url, users.alice.token);
-    // 120 numbered messages, sent over alice's own socket to be quick.
-    const sent = await a.page.evaluate(async (token) => new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+    // 120 numbered messages over three users' sockets, paced under the server's per-connection
+    // message rate (a burst of 10, then 5 per second).
+    const sent = await a.page.evaluate(async (tokens) => new Promise((resolve, reject) => {
       const want = new Set();
-      let lastSent = 0;
-      ws.onmessage = (ev) => {
-        const f = JSON.parse(ev.data);
-        if (f.type === 'presence' && lastSent === 0) {
-          for (let i = 1; i <= 120; i += 1) {
-            want.add(`bulk message ${i}`);
-            ws.send(JSON.stringify({ type: 'message', text: `bulk message ${i}` }));
+      const per = 40;
+      const sockets = tokens.map((token, k) => {
+        const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+        let started = false;
+        ws.onmessage = async (ev) => {
+          const f = JSON.parse(ev.data);
+          if (f.type === 'error') reject(new Error(f.detail));
+          if (k === 0 && f.type === 'message' && want.delete(f.text) && want.size === 0) {
+            for (const s of sockets) s.close();
+            resolve(tokens.length * per);
           }
-          lastSent = 120;
-        } else if (f.type === 'message' && want.delete(f.text) && want.size === 0) {
-          ws.close();
-          resolve(120);
-        } else if (f.type === 'error') {
-          reject(new Error(f.detail));
-        }
-      };
-      ws.onerror = () => reject(new Error('socket error'));
-    }), users.alice.token);
+          if (f.type === 'presence' && !started) {
+            started = true;
+            for (let i = 0; i < per; i += 1) {
+              const n = k * per + i + 1;
+              if (i >= 8) await new Promise((r) => setTimeout(r, 250));
+              ws.send(JSON.stringify({ type: 'message', text: `bulk message ${n}` }));
+            }
+          }
+        };
+        ws.onerror = () => reject(new Error('socket error'));
+        return ws;
+      });
+      for (let n = 1; n <= tokens.length * per; n += 1) want.add(`bulk message ${n}`);
+    }), [users.alice.token, users.bob.token, users.chloe.token]);
     assert.equal(sent, 120);
 
     await openSignedIn(b.page, server.url, users.bob.token);

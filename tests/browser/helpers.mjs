@@ -48,12 +48,12 @@ export function makeDbDir() {
  * Starts `chatterbox --db <db> serve` and resolves once it logs its URL.
  * Pass `port` to reuse a port (server restart); binding may need a moment after a kill.
  */
-export async function startServer({ db, port = 0, attempts = 20 } = {}) {
+export async function startServer({ db, port = 0, attempts = 20, extraArgs = [] } = {}) {
   const where = db ? { db, dir: dirname(db) } : makeDbDir();
   let lastError;
   for (let i = 0; i < attempts; i += 1) {
     try {
-      return await spawnServer(where, port);
+      return await spawnServer(where, port, extraArgs);
     } catch (e) {
       lastError = e;
       if (!port) break; // only a fixed port is worth retrying (still held by the old process)
@@ -63,8 +63,8 @@ export async function startServer({ db, port = 0, attempts = 20 } = {}) {
   throw lastError;
 }
 
-function spawnServer({ db, dir }, port) {
-  const args = ['--db', db, 'serve', '--listen', `127.0.0.1:${port}`, '--bcrypt-cost', '4', '--rate-limit-off'];
+function spawnServer({ db, dir }, port, extraArgs) {
+  const args = ['--db', db, 'serve', '--listen', `127.0.0.1:${port}`, '--bcrypt-cost', '4', '--rate-limit-off', ...extraArgs];
   const proc = spawn(bin(), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', RUST_LOG: process.env.RUST_LOG || 'info' },

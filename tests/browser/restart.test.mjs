@@ -1,8 +1,12 @@
-// Browser scenario: the server restarts (same database, same port) under open chat pages. The pages
+// Browser scenarios: the server restarts (same database, same port) under open chat pages. The pages
 // reconnect by themselves and resume with ?since=<last id>: nothing is lost and nothing is doubled.
+// A token the new server refuses at the WebSocket handshake sends the reader back to sign-in, with a note.
 
-import { test, after } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import {
   startServer, launchBrowser, newPage, registerApi, openSignedIn, send, waitForMessage,
   waitConnected, messagesIn, shot, removeDir, sleep,
@@ -11,6 +15,10 @@ import {
 let server;
 let browser;
 let dir;
+
+before(async () => {
+  browser = await launchBrowser();
+});
 
 after(async () => {
   await browser?.close();
@@ -33,12 +41,13 @@ test('pages survive a server restart without loss or duplicates', async () => {
   server = await startServer();
   dir = server.dir;
   const { db, port } = server;
-  browser = await launchBrowser();
   const erin = await registerApi(server.url, 'erin');
   const finn = await registerApi(server.url, 'finn');
 
   const reader = await newPage(browser); // erin: the page under test
   const other = await newPage(browser); // finn: another client that keeps talking
+  const readerSockets = [];
+  reader.page.on('websocket', (ws) => readerSockets.push(ws.url()));
   try {
     await openSignedIn(reader.page, server.url, erin.token);
     await openSignedIn(other.page, server.url, finn.token);
@@ -72,6 +81,9 @@ test('pages survive a server restart without loss or duplicates', async () => {
     await reader.context.setOffline(false);
     await waitConnected(reader.page, 45000);
     await waitForMessage(reader.page, 'while erin was away 3');
+    const resumed = new URL(readerSockets[readerSockets.length - 1]);
+    const lastBefore = Math.max(...(await messagesIn(reader.page)).filter((m) => m.text.startsWith('before')).map((m) => m.id));
+    assert.equal(resumed.searchParams.get('since'), String(lastBefore), 'resumed with ?since=<last id seen>');
     await send(other.page, 'after erin is back');
     texts.push('after erin is back');
     await waitForMessage(reader.page, 'after erin is back');
@@ -109,5 +121,31 @@ test('pages survive a server restart without loss or duplicates', async () => {
   } finally {
     await reader.context.close();
     await other.context.close();
+  }
+});
+
+test('a token the restarted server no longer accepts leads back to sign-in', async () => {
+  await server?.stop({ signal: 'SIGKILL' });
+  if (dir) removeDir(dir);
+  server = await startServer();
+  dir = server.dir;
+  const { db, port } = server;
+  const hana = await registerApi(server.url, 'hana');
+  const { context, page, problems } = await newPage(browser);
+  try {
+    await openSignedIn(page, server.url, hana.token);
+    // The operator restarts with a new signing secret: every issued token is now invalid, so the
+    // reconnect is refused at the handshake (401), which the browser sees only as a failed socket.
+    const secretFile = join(dir, 'jwt-secret');
+    writeFileSync(secretFile, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    await server.stop();
+    server = await startServer({ db, port, extraArgs: ['--jwt-secret-file', secretFile] });
+    const note = page.locator('#auth-note');
+    await note.filter({ hasText: 'Your session expired, please sign in again.' }).waitFor({ timeout: 45000 });
+    await page.locator('#form-signin').waitFor({ state: 'visible' });
+    assert.equal(await page.evaluate(() => localStorage.getItem('chatterbox.token')), null);
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
   }
 });

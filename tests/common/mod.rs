@@ -257,3 +257,88 @@ impl WsClient {
         }
     }
 }
+
+// ---- Helpers shared by tests/api.rs, tests/chat.rs and tests/lifecycle.rs ----
+
+/// `Options::default()` with the per-connection message rate limit effectively off, for tests
+/// that send many messages over one socket.
+pub fn unthrottled() -> Options {
+    let mut opts = Options::default();
+    opts.chat.message_rate = chatterbox::chat::ratelimit::Rate::new(1_000_000.0, 1_000_000.0);
+    opts
+}
+
+impl TestServer {
+    /// `ws://addr` + `path_and_query`.
+    pub fn ws_url(&self, path_and_query: &str) -> String {
+        format!("ws://{}{}", self.addr, path_and_query)
+    }
+
+    /// Opens a WebSocket with a prepared request (URL or request with headers) and reads the
+    /// history up to and including `presence`; the error is the handshake's.
+    pub async fn try_connect<R>(
+        &self,
+        req: R,
+    ) -> Result<(WsClient, Vec<Value>), tokio_tungstenite::tungstenite::Error>
+    where
+        R: tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+    {
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let mut client = WsClient { ws };
+        let mut history = Vec::new();
+        loop {
+            let frame = client.next_json().await.expect("history frame");
+            if frame["type"] == "presence" {
+                break;
+            }
+            history.push(frame);
+        }
+        Ok((client, history))
+    }
+
+    /// The handshake status of a WebSocket request the server must refuse.
+    pub async fn refused_status<R>(&self, req: R) -> u16
+    where
+        R: tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
+    {
+        match tokio_tungstenite::connect_async(req).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
+            Err(e) => panic!("expected an HTTP refusal, got {e}"),
+            Ok(_) => panic!("expected the handshake to be refused"),
+        }
+    }
+
+    /// The token-signing secret the server uses (as stored in its database).
+    pub async fn jwt_secret(&self) -> String {
+        let store = Arc::clone(self.chat.store());
+        tokio::task::spawn_blocking(move || store.setting_or_insert("jwt_secret", "x").unwrap())
+            .await
+            .unwrap()
+    }
+}
+
+impl WsClient {
+    /// Sends a chat message and waits for its echo (the acknowledgement), skipping other
+    /// frames; panics on an error or warning frame. Texts must be unique within a test.
+    pub async fn send_acked(&mut self, text: &str) -> Value {
+        self.send_text(text).await;
+        loop {
+            let v = self.next_json().await.expect("the echo of a sent message");
+            match v["type"].as_str() {
+                Some("message") if v["text"] == text.trim() => return v,
+                Some("error" | "warning" | "blocked") => panic!("{text:?} was not accepted: {v}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next `message` frame, skipping every other type; None once the socket closed.
+    pub async fn next_message(&mut self) -> Option<Value> {
+        loop {
+            let v = self.next_json().await?;
+            if v["type"] == "message" {
+                return Some(v);
+            }
+        }
+    }
+}

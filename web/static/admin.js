@@ -161,6 +161,7 @@ async function loadStats() {
     $('stat-online').textContent = nf.format(s.online ?? 0);
     $('stat-messages').textContent = nf.format(s.messages_today ?? 0);
     $('stat-blocked').textContent = nf.format(s.blocked ?? 0);
+    $('stat-blocked').closest('.stat').classList.toggle('nonzero', (s.blocked ?? 0) > 0);
     $('stats-updated').textContent = `Counts updated at ${formatTime(new Date())}`;
   } catch (e) {
     if (handleAuthError(e)) return;

@@ -288,6 +288,8 @@ function isOwn(user) {
 
 function resetChat() {
   log.replaceChildren();
+  // The first history burst is not news: screen readers should not read fifty old messages aloud.
+  log.setAttribute('aria-busy', 'true');
   messages.clear();
   oldestId = null;
   newestId = null;
@@ -364,6 +366,7 @@ function onFrame(frame) {
       renderPeople();
       if (firstSync) {
         firstSync = false;
+        log.removeAttribute('aria-busy');
         // Fewer than a page of history means the room has nothing older.
         if (firstSyncCount < PAGE) historyState = 'done';
         updateHistoryStatus();
@@ -676,6 +679,8 @@ function setConn({ state, retryIn }) {
       return;
   }
   conn.dataset.state = state === 'syncing' ? 'connecting' : state;
+  // Presence is only known while connected; the list is marked out of date in between.
+  $('people').classList.toggle('stale', state !== 'connected');
   conn.querySelector('.conn-text').textContent = text;
   banner.hidden = bannerMsg === null;
   if (bannerMsg !== null) bannerText.textContent = bannerMsg;
@@ -690,8 +695,11 @@ $('conn-retry').addEventListener('click', () => socket?.connectNow());
 const input = $('composer-input');
 
 function autoGrow() {
+  // A growing composer shrinks the log; a reader at the bottom should stay there.
+  const stick = isNearBottom();
   input.style.height = 'auto';
   input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
 }
 
 function updateComposer() {
