@@ -392,6 +392,8 @@ async fn bad_requests_get_json_errors_with_the_right_status() {
 async fn health_me_and_paged_history() {
     let server = common::start().await;
     assert_eq!(expect(server.get("/healthz", None).await, 200).await["status"], "ok");
+    let head = server.http.head(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(head.status(), 200, "load balancers probe with HEAD");
     let alice = server.register("alice").await;
     let me = expect(server.get("/me", Some(&alice.token)).await, 200).await;
     assert_eq!(me["username"], "alice");

@@ -323,6 +323,7 @@ async fn invalid_frames_get_an_error_frame_and_the_socket_stays_usable() {
         r#"{"text": 5}"#.to_string(),
         r#"{"type": "message", "text": ""}"#.to_string(),
         r#"{"type": "message", "text": "   \n\t "}"#.to_string(),
+        json!({ "type": "message", "text": "\u{200b}\u{200b} \u{feff}" }).to_string(),
         too_long,
     ];
     for frame in &frames {

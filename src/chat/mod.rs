@@ -59,6 +59,15 @@ impl Default for ChatConfig {
     }
 }
 
+/// Format characters that render as nothing (zero-width space and joiners, BOM, soft hyphen,
+/// word joiner and invisible operators, variation selectors).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
+}
+
 /// What happened to a message a user sent.
 #[derive(Debug, Clone)]
 pub enum Posted {
@@ -232,7 +241,8 @@ impl Chat {
     /// Trims and checks a chat message's text.
     pub fn validate_text<'a>(&self, text: &'a str) -> Result<&'a str> {
         let text = text.trim();
-        if text.is_empty() {
+        // Zero-width and other invisible characters alone would show as an empty bubble.
+        if text.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
             return Err(ChatError::Invalid { field: "text", detail: "Message is empty".into() });
         }
         let max = self.config.max_message_chars;

@@ -102,7 +102,7 @@ async fn route(
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method().clone();
     match (&method, segments.as_slice()) {
-        (&Method::GET, ["healthz"]) => health(state).await,
+        (&Method::GET | &Method::HEAD, ["healthz"]) => health(state).await,
         (&Method::POST, ["register"]) => account::register(state, peer, req, false).await,
         (&Method::POST, ["auth", "register"]) => account::register(state, peer, req, true).await,
         (&Method::POST, ["login"] | ["auth", "login"]) => account::login(state, peer, req).await,

@@ -222,7 +222,10 @@ impl WsClient {
             match msg {
                 Some(Ok(Message::Text(t))) => return Next::Json(serde_json::from_str(&t).unwrap()),
                 Some(Ok(Message::Close(c))) => {
-                    return Next::Closed(c.as_ref().map(|c| u16::from(c.code)), c.map(|c| c.reason.to_string()).unwrap_or_default())
+                    return Next::Closed(
+                        c.as_ref().map(|c| u16::from(c.code)),
+                        c.map(|c| c.reason.to_string()).unwrap_or_default(),
+                    )
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Next::Closed(None, String::new()),
