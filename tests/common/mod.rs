@@ -158,17 +158,7 @@ impl TestServer {
         if let Some(s) = since {
             url.push_str(&format!("&since={s}"));
         }
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-        let mut client = WsClient { ws };
-        let mut history = Vec::new();
-        loop {
-            let frame = client.next_json().await.expect("history frame");
-            if frame["type"] == "presence" {
-                break;
-            }
-            history.push(frame);
-        }
-        (client, history)
+        self.try_connect(url).await.expect("websocket connects")
     }
 
     /// Stops the server gracefully and waits for it.
