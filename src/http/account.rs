@@ -1,44 +1,153 @@
 //! Account routes: register, login, the current account, and chat history for signed-in users.
+//!
+//! Every JSON body here is a typed struct that also derives its OpenAPI schema, and every handler
+//! carries its `#[utoipa::path]`, so `GET /openapi.json` (see `openapi.rs`) cannot drift from
+//! what these handlers send.
 
 use std::{net::SocketAddr, sync::Arc};
 
 use hyper::{body::Incoming, Request, StatusCode};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-use crate::{chat::ChatError, store::User};
+use crate::{
+    chat::ChatError,
+    store::{Message, User},
+};
 
 use super::{
     authenticate,
     body::{json_response, ok_json, read_json, Response},
     error::ApiError,
+    openapi::{
+        BadRequest, Conflict, Forbidden, PayloadTooLarge, RequestTimeout, TooManyRequests, Unauthorized,
+        Unavailable, Unprocessable,
+    },
     query_i64, query_limit, AppState,
 };
 
-#[derive(Deserialize)]
-struct RegisterBody {
+/// A new account. Leading and trailing whitespace of `username` and `email` is trimmed.
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterBody {
+    /// 3 to 32 of the letters a-z and A-Z, digits and `_ . -`, with at least one letter or digit.
+    #[schema(
+        min_length = 3,
+        max_length = 32,
+        pattern = r"^[A-Za-z0-9_.-]*[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        example = "alice"
+    )]
     username: String,
+    /// A plausible address: one `@`, a dot-separated domain of at least two labels, no spaces.
+    /// At most 254 bytes.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]+@[^@.\s\x00-\x1f\x7f-\x9f-](?:[^@.\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f-])?(?:\.[^@.\s\x00-\x1f\x7f-\x9f-](?:[^@.\s\x00-\x1f\x7f-\x9f]*[^@.\s\x00-\x1f\x7f-\x9f-])?)+$",
+        example = "alice@example.com"
+    )]
     email: String,
+    /// At least 8 characters and at most 72 bytes of UTF-8 (bcrypt reads no further).
+    #[schema(min_length = 8, max_length = 72, example = "correct horse")]
     password: String,
 }
 
-#[derive(Deserialize)]
-struct LoginBody {
+/// Credentials: a password and a `username` or an `email` (either key takes either).
+// That one of the two keys is required is added to the schema in `openapi.rs`: a derive cannot
+// say it.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    /// A username or an e-mail address.
+    #[schema(nullable = false, example = "alice")]
     username: Option<String>,
-    /// The original logs in by e-mail; either key is accepted.
+    /// Used when `username` is absent (the original logged in by e-mail).
+    #[schema(nullable = false)]
     email: Option<String>,
     password: String,
 }
 
-fn token_body(user: &User, token: &str) -> serde_json::Value {
-    json!({
-        "access_token": token,
-        "token_type": "bearer",
-        "user": { "id": user.id, "username": user.username, "is_admin": user.is_admin },
-    })
+/// The answer to a registration or a login.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT for `Authorization: Bearer <token>` (and `?token=` on the WebSocket).
+    access_token: String,
+    token_type: TokenType,
+    user: TokenUser,
 }
 
-/// `compat` answers like the original's `/auth/register`: 200, and 400 for a taken name.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Bearer,
+}
+
+/// The account a token was issued for.
+#[derive(Serialize, ToSchema)]
+pub struct TokenUser {
+    id: i64,
+    username: String,
+    is_admin: bool,
+}
+
+impl TokenResponse {
+    fn new(user: &User, token: String) -> Self {
+        TokenResponse {
+            access_token: token,
+            token_type: TokenType::Bearer,
+            user: TokenUser { id: user.id, username: user.username.clone(), is_admin: user.is_admin },
+        }
+    }
+}
+
+/// The signed-in account.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    id: i64,
+    username: String,
+    email: String,
+    is_admin: bool,
+    is_blocked: bool,
+    /// Moderation violations so far.
+    warning_count: i64,
+    /// The violation that blocks the account.
+    warning_limit: i64,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    created_at: String,
+}
+
+/// A chat message as history shows it: the WebSocket's `message` frame without `type`.
+#[derive(Serialize, ToSchema)]
+pub struct ChatMessage {
+    id: i64,
+    /// The sender's username.
+    user: String,
+    text: String,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    timestamp: String,
+}
+
+impl From<Message> for ChatMessage {
+    fn from(m: Message) -> Self {
+        ChatMessage { id: m.id, user: m.username, text: m.content, timestamp: m.timestamp }
+    }
+}
+
+/// Creates an account and signs it in.
+// `compat` answers like the original's `/auth/register`: 200, and 400 for a taken name.
+#[utoipa::path(
+    post,
+    path = "/register",
+    tag = "accounts",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "The account was created; the token signs it in", body = TokenResponse),
+        (status = 400, response = BadRequest),
+        (status = 408, response = RequestTimeout),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn register(
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -50,7 +159,7 @@ pub async fn register(
     match state.chat.register(peer.ip(), body.username, body.email, body.password).await {
         Ok((user, token)) => {
             let status = if compat { StatusCode::OK } else { StatusCode::CREATED };
-            Ok(json_response(status, &token_body(&user, &token)))
+            Ok(json_response(status, &TokenResponse::new(&user, token)))
         }
         Err(ChatError::Conflict { field, detail }) if compat => {
             let detail = if field == "username" { "Username already exists".to_string() } else { detail };
@@ -60,6 +169,24 @@ pub async fn register(
     }
 }
 
+/// Signs in with a username or e-mail address and a password.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "accounts",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 429, response = TooManyRequests),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn login(
     state: &Arc<AppState>,
     peer: SocketAddr,
@@ -72,31 +199,61 @@ pub async fn login(
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Enter a username or e-mail address")
     })?;
     let (user, token) = state.chat.login(peer.ip(), login, body.password).await?;
-    Ok(ok_json(&token_body(&user, &token)))
+    Ok(ok_json(&TokenResponse::new(&user, token)))
 }
 
+/// The signed-in account, re-read from the database.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "accounts",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The account", body = Me),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Response, ApiError> {
     let user = authenticate(state, &req).await?;
-    Ok(ok_json(&json!({
-        "id": user.id,
-        "username": user.username,
-        "email": user.email,
-        "is_admin": user.is_admin,
-        "is_blocked": user.is_blocked,
-        "warning_count": user.warning_count,
-        "warning_limit": state.chat.config.warning_limit,
-        "created_at": user.created_at,
-    })))
+    Ok(ok_json(&Me {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        is_admin: user.is_admin,
+        is_blocked: user.is_blocked,
+        warning_count: user.warning_count,
+        warning_limit: state.chat.config.warning_limit,
+        created_at: user.created_at,
+    }))
 }
 
+/// Chat history: the newest messages older than `before`, oldest first.
+#[utoipa::path(
+    get,
+    path = "/messages",
+    operation_id = "history",
+    tag = "chat",
+    security(("bearer" = [])),
+    params(
+        ("before" = Option<i64>, Query, description = "Only messages with a smaller id; all when absent"),
+        ("limit" = Option<i64>, Query, minimum = 1,
+            description = "At most this many messages (default 50; larger values count as 200)"),
+    ),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = Vec<ChatMessage>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
 pub async fn history(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Response, ApiError> {
     authenticate(state, &req).await?;
     let before = query_i64(&req, "before")?;
     let limit = query_limit(&req, 50, 200)?;
     let messages = state.chat.messages_before(before, limit).await?;
-    let out: Vec<_> = messages
-        .iter()
-        .map(|m| json!({ "id": m.id, "user": m.username, "text": m.content, "timestamp": m.timestamp }))
-        .collect();
+    let out: Vec<ChatMessage> = messages.into_iter().map(ChatMessage::from).collect();
     Ok(ok_json(&out))
 }

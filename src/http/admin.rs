@@ -2,25 +2,145 @@
 //!
 //! The admin role is checked against the database on every request, so a revoked admin loses
 //! these routes at once even with an unexpired token.
+//!
+//! `route` resolves, checks the method and authenticates; one function per operation then
+//! answers, carrying its `#[utoipa::path]`, and every JSON answer goes through a struct that also
+//! derives its OpenAPI schema, so `GET /openapi.json` cannot drift from what is sent.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::{body::Incoming, header, Method, Request};
-use serde_json::json;
+use hyper::{body::Incoming, header, Method, Request, StatusCode};
+use serde::Serialize;
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 
 use crate::{
-    chat::{export, ChatError},
-    store::{MessageFilter, UserFilter},
+    chat::{export, Chat, ChatError},
+    store::{Action, Message, MessageFilter, User, UserFilter, Violation},
 };
 
 use super::{
     body::{ok_json, ChannelBody, ChannelWriter, Response},
     error::ApiError,
+    openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable},
     query_i64, query_limit, AppState,
 };
+
+/// Live counts for the dashboard.
+#[derive(Serialize, ToSchema)]
+pub struct Stats {
+    /// Accounts.
+    users: i64,
+    /// Accounts with at least one open WebSocket.
+    online: usize,
+    /// Messages since midnight UTC.
+    messages_today: i64,
+    /// Blocked accounts.
+    blocked: i64,
+}
+
+/// An account as the admin API shows it (never with a password hash).
+#[derive(Serialize, ToSchema)]
+pub struct AdminUser {
+    id: i64,
+    username: String,
+    email: String,
+    is_admin: bool,
+    is_blocked: bool,
+    warning_count: i64,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    created_at: String,
+}
+
+impl From<User> for AdminUser {
+    fn from(u: User) -> Self {
+        AdminUser {
+            id: u.id,
+            username: u.username,
+            email: u.email,
+            is_admin: u.is_admin,
+            is_blocked: u.is_blocked,
+            warning_count: u.warning_count,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A chat message with its sender's account id.
+#[derive(Serialize, ToSchema)]
+pub struct AdminMessage {
+    id: i64,
+    sender_id: i64,
+    /// The sender's username.
+    user: String,
+    text: String,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    timestamp: String,
+}
+
+impl From<Message> for AdminMessage {
+    fn from(m: Message) -> Self {
+        AdminMessage {
+            id: m.id,
+            sender_id: m.sender_id,
+            user: m.username,
+            text: m.content,
+            timestamp: m.timestamp,
+        }
+    }
+}
+
+/// What an audit-log entry records.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditAction {
+    /// A moderation violation that warned the account.
+    Warning,
+    Block,
+    Unblock,
+}
+
+/// One entry of the moderation audit log.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    id: i64,
+    user_id: i64,
+    username: String,
+    action: AuditAction,
+    /// The offending message (moderation entries only).
+    text: Option<String>,
+    /// The moderated term the message matched (moderation entries only).
+    term: Option<String>,
+    /// Why an operator blocked or unblocked, when given.
+    reason: Option<String>,
+    /// `moderation`, the acting admin's username, or `cli`.
+    actor: String,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    timestamp: String,
+}
+
+impl From<Violation> for AuditEntry {
+    fn from(v: Violation) -> Self {
+        let action = match v.action {
+            Action::Warning => AuditAction::Warning,
+            Action::Block => AuditAction::Block,
+            Action::Unblock => AuditAction::Unblock,
+        };
+        AuditEntry {
+            id: v.id,
+            user_id: v.user_id,
+            username: v.username,
+            action,
+            text: v.text,
+            term: v.term,
+            reason: v.reason,
+            actor: v.actor,
+            timestamp: v.timestamp,
+        }
+    }
+}
 
 pub async fn route(
     state: &Arc<AppState>,
@@ -37,82 +157,237 @@ pub async fn route(
     if !known {
         return Err(ApiError::not_found());
     }
-    let allowed = match segments {
-        ["users", _, "block" | "unblock"] => method == Method::POST,
-        ["users", _, "admin"] => method == Method::POST || method == Method::DELETE,
-        _ => method == Method::GET,
+    let allow = match segments {
+        ["users", _, "block" | "unblock"] => "POST",
+        ["users", _, "admin"] => "POST, DELETE",
+        _ => "GET",
     };
-    if !allowed {
-        return Err(ApiError::method_not_allowed());
+    if !allow.split(", ").any(|m| m == method.as_str()) {
+        return Err(ApiError::method_not_allowed(allow));
     }
     let token = super::bearer(&req, false)
         .ok_or(ApiError::from(ChatError::Unauthenticated("missing bearer token")))?;
     let admin = state.chat.authenticate_admin(&token).await?;
     let chat = &state.chat;
     match segments {
-        ["stats"] => {
-            let (counts, online) = chat.counts().await?;
-            Ok(ok_json(&json!({
-                "users": counts.users,
-                "online": online,
-                "messages_today": counts.messages_since,
-                "blocked": counts.blocked,
-            })))
-        }
-        ["users"] => {
-            let blocked_only = match super::query_param(&req, "blocked").as_deref() {
-                None | Some("") | Some("false") | Some("0") => false,
-                Some("true") | Some("1") => true,
-                Some(_) => return Err(ApiError::bad_request("blocked must be true or false")),
-            };
-            let users = chat.list_users(UserFilter { blocked_only, admins_only: false }).await?;
-            Ok(ok_json(&users))
-        }
-        ["messages"] => {
-            let before = query_i64(&req, "before")?;
-            let limit = query_limit(&req, 100, 500)?;
-            let messages = chat.messages_before(before, limit).await?;
-            let out: Vec<_> = messages
-                .iter()
-                .map(|m| {
-                    json!({ "id": m.id, "sender_id": m.sender_id, "user": m.username, "text": m.content, "timestamp": m.timestamp })
-                })
-                .collect();
-            Ok(ok_json(&out))
-        }
-        ["violations"] => {
-            let before = query_i64(&req, "before")?;
-            let limit = query_limit(&req, 100, 500)?;
-            Ok(ok_json(&chat.violations(before, limit).await?))
-        }
+        ["stats"] => stats(chat).await,
+        ["users"] => users(chat, &req).await,
+        ["messages"] => messages(chat, &req).await,
+        ["violations"] => violations(chat, &req).await,
         ["users", id, action] => {
             let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-            let user = match (*action, &method) {
-                ("block", _) => chat.set_blocked(&admin, id, true).await?,
-                ("unblock", _) => chat.set_blocked(&admin, id, false).await?,
-                ("admin", &Method::POST) => chat.set_admin(&admin, id, true).await?,
-                _ => {
-                    if id == admin.id {
-                        return Err(ApiError::new(
-                            hyper::StatusCode::CONFLICT,
-                            "You cannot revoke your own admin role; ask another admin or use the CLI",
-                        ));
-                    }
-                    chat.set_admin(&admin, id, false).await?
-                }
-            };
-            Ok(ok_json(&user))
+            match (*action, &method) {
+                ("block", _) => block(chat, &admin, id).await,
+                ("unblock", _) => unblock(chat, &admin, id).await,
+                ("admin", &Method::POST) => grant_admin(chat, &admin, id).await,
+                _ => revoke_admin(chat, &admin, id).await,
+            }
         }
-        ["download", what] => Ok(download(state, what)),
+        ["download", "users"] => Ok(download_users(state)),
+        ["download", _] => Ok(download_messages(state)),
         _ => Err(ApiError::not_found()),
     }
 }
 
+/// `?blocked=`: absent, empty, `false` and `0` mean every account.
+fn blocked_only(req: &Request<Incoming>) -> Result<bool, ApiError> {
+    match super::query_param(req, "blocked").as_deref() {
+        None | Some("") | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(_) => Err(ApiError::bad_request("blocked must be true or false")),
+    }
+}
+
+/// Counts of accounts, online accounts, today's messages and blocked accounts.
+#[utoipa::path(get, path = "/admin/stats", operation_id = "admin_stats", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The counts", body = Stats),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn stats(chat: &Chat) -> Result<Response, ApiError> {
+    let (counts, online) = chat.counts().await?;
+    Ok(ok_json(&Stats {
+        users: counts.users,
+        online,
+        messages_today: counts.messages_since,
+        blocked: counts.blocked,
+    }))
+}
+
+/// Every account, or only the blocked ones.
+#[utoipa::path(get, path = "/admin/users", operation_id = "admin_users", tag = "admin", security(("bearer" = [])),
+    params(
+        ("blocked" = Option<bool>, Query, description = "Only blocked accounts when true (`1` and `0` work too)"),
+    ),
+    responses(
+        (status = 200, description = "Accounts, by id", body = Vec<AdminUser>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn users(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let filter = UserFilter { blocked_only: blocked_only(req)?, admins_only: false };
+    let users = chat.list_users(filter).await?;
+    Ok(ok_json(&users.into_iter().map(AdminUser::from).collect::<Vec<_>>()))
+}
+
+/// Chat messages with their senders' ids: the newest older than `before`, oldest first.
+#[utoipa::path(get, path = "/admin/messages", operation_id = "admin_messages", tag = "admin", security(("bearer" = [])),
+    params(
+        ("before" = Option<i64>, Query, description = "Only messages with a smaller id; all when absent"),
+        ("limit" = Option<i64>, Query, minimum = 1,
+            description = "At most this many messages (default 100; larger values count as 500)"),
+    ),
+    responses(
+        (status = 200, description = "Messages, oldest first", body = Vec<AdminMessage>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn messages(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let before = query_i64(req, "before")?;
+    let limit = query_limit(req, 100, 500)?;
+    let messages = chat.messages_before(before, limit).await?;
+    Ok(ok_json(&messages.into_iter().map(AdminMessage::from).collect::<Vec<_>>()))
+}
+
+/// The moderation audit log, newest first: warnings, blocks and unblocks.
+#[utoipa::path(get, path = "/admin/violations", operation_id = "admin_violations", tag = "admin", security(("bearer" = [])),
+    params(
+        ("before" = Option<i64>, Query, description = "Only entries with a smaller id; all when absent"),
+        ("limit" = Option<i64>, Query, minimum = 1,
+            description = "At most this many entries (default 100; larger values count as 500)"),
+    ),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<AuditEntry>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn violations(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let before = query_i64(req, "before")?;
+    let limit = query_limit(req, 100, 500)?;
+    let entries = chat.violations(before, limit).await?;
+    Ok(ok_json(&entries.into_iter().map(AuditEntry::from).collect::<Vec<_>>()))
+}
+
+/// Blocks an account (audited); its open WebSockets close with 1008. Never one's own.
+#[utoipa::path(post, path = "/admin/users/{id}/block", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account, now blocked", body = AdminUser),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn block(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+    // A self-block would lock this admin out at once (possibly the last one); the dashboard
+    // refuses it as well.
+    if id == admin.id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "You cannot block your own account; ask another admin or use the CLI",
+        ));
+    }
+    Ok(ok_json(&AdminUser::from(chat.set_blocked(admin, id, true).await?)))
+}
+
+/// Unblocks an account (audited) and resets its warning count.
+#[utoipa::path(post, path = "/admin/users/{id}/unblock", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account, now unblocked", body = AdminUser),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn unblock(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+    Ok(ok_json(&AdminUser::from(chat.set_blocked(admin, id, false).await?)))
+}
+
+/// Grants the admin role.
+#[utoipa::path(post, path = "/admin/users/{id}/admin", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account, now an admin", body = AdminUser),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn grant_admin(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+    Ok(ok_json(&AdminUser::from(chat.set_admin(admin, id, true).await?)))
+}
+
+/// Revokes the admin role. Never one's own.
+#[utoipa::path(delete, path = "/admin/users/{id}/admin", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    responses(
+        (status = 200, description = "The account, no longer an admin", body = AdminUser),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn revoke_admin(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+    if id == admin.id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "You cannot revoke your own admin role; ask another admin or use the CLI",
+        ));
+    }
+    Ok(ok_json(&AdminUser::from(chat.set_admin(admin, id, false).await?)))
+}
+
+/// Every account as CSV: id,username,email,role,blocked,warnings,created_at.
+#[utoipa::path(get, path = "/admin/download/users", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`users.csv`, streamed", content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "attachment; filename=users.csv"))),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+fn download_users(state: &Arc<AppState>) -> Response {
+    download(state, true)
+}
+
+/// Every message as CSV: id,sender_id,sender_username,content,timestamp.
+#[utoipa::path(get, path = "/admin/download/messages", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`messages.csv`, streamed", content_type = "text/csv", body = String,
+            headers(("Content-Disposition" = String, description = "attachment; filename=messages.csv"))),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+fn download_messages(state: &Arc<AppState>) -> Response {
+    download(state, false)
+}
+
 /// Streams a CSV export from a blocking thread, chunk by chunk, in constant memory.
-fn download(state: &Arc<AppState>, what: &str) -> Response {
+fn download(state: &Arc<AppState>, users: bool) -> Response {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = Arc::clone(state.chat.store());
-    let users = what == "users";
     tokio::task::spawn_blocking(move || {
         let mut w = ChannelWriter::new(tx);
         let result = if users {

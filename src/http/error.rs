@@ -16,11 +16,13 @@ pub struct ApiError {
     pub detail: String,
     pub field: Option<&'static str>,
     pub retry_after: Option<u64>,
+    /// The methods a 405 path does answer (`Allow` header, as RFC 9110 requires).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        ApiError { status, detail: detail.into(), field: None, retry_after: None }
+        ApiError { status, detail: detail.into(), field: None, retry_after: None, allow: None }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -31,8 +33,8 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "Not found")
     }
 
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        ApiError { allow: Some(allow), ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed") }
     }
 
     pub fn into_response(self) -> Response {
@@ -43,6 +45,9 @@ impl ApiError {
         let mut resp = json_response(self.status, &body);
         if let Some(secs) = self.retry_after {
             resp.headers_mut().insert(header::RETRY_AFTER, secs.into());
+        }
+        if let Some(allow) = self.allow {
+            resp.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static(allow));
         }
         if self.status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
@@ -88,6 +93,6 @@ impl From<ChatError> for ApiError {
             ChatError::Store(StoreError::Busy) => Some(1),
             _ => None,
         };
-        ApiError { status, detail, field, retry_after }
+        ApiError { status, detail, field, retry_after, allow: None }
     }
 }

@@ -8,6 +8,7 @@ mod admin;
 pub mod body;
 pub mod error;
 pub mod frames;
+mod openapi;
 mod web;
 mod ws;
 
@@ -109,12 +110,17 @@ async fn route(
         (&Method::GET, ["me"]) => account::me(state, req).await,
         (&Method::GET, ["messages"] | ["chat", "messages"]) => account::history(state, req).await,
         (&Method::GET, ["ws"] | ["chat", "ws"]) => ws::upgrade(state, req).await,
+        (_, ["openapi.json"]) => openapi::serve(&method),
         (_, ["admin", _, ..]) => admin::route(state, req, &segments[1..]).await,
         (&Method::GET | &Method::HEAD, _) if web::is_page(&path) => web::serve(state, &path).await,
-        (_, ["healthz" | "register" | "login" | "me" | "messages" | "ws"])
-        | (_, ["auth", "register" | "login"])
-        | (_, ["chat", "messages" | "ws"]) => Err(ApiError::method_not_allowed()),
-        _ if web::is_page(&path) => Err(ApiError::method_not_allowed()),
+        (_, ["healthz"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
+        (_, ["register" | "login"] | ["auth", "register" | "login"]) => {
+            Err(ApiError::method_not_allowed("POST"))
+        }
+        (_, ["me" | "messages" | "ws"] | ["chat", "messages" | "ws"]) => {
+            Err(ApiError::method_not_allowed("GET"))
+        }
+        _ if web::is_page(&path) => Err(ApiError::method_not_allowed("GET, HEAD")),
         _ => Err(ApiError::not_found()),
     }
 }
