@@ -22,7 +22,9 @@ use crate::store::Message;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    Message(Message),
+    /// One committed batch of messages, in id order: one event per commit rather than per
+    /// message, so each receiver pays one channel operation and one wake-up per batch.
+    Messages(Vec<Message>),
     Join(String),
     Leave(String),
 }
@@ -30,7 +32,7 @@ pub enum EventKind {
 #[derive(Debug)]
 pub struct Event {
     pub kind: EventKind,
-    encoded: OnceLock<Utf8Bytes>,
+    encoded: OnceLock<Vec<Utf8Bytes>>,
 }
 
 impl Event {
@@ -38,17 +40,17 @@ impl Event {
         Event { kind, encoded: OnceLock::new() }
     }
 
-    /// The message id, for events that are stored messages.
-    pub fn message_id(&self) -> Option<i64> {
+    /// The id of the `i`-th frame, for frames that are stored messages.
+    pub fn message_id(&self, i: usize) -> Option<i64> {
         match &self.kind {
-            EventKind::Message(m) => Some(m.id),
+            EventKind::Messages(ms) => ms.get(i).map(|m| m.id),
             _ => None,
         }
     }
 
-    /// The wire form, computed by `encode` the first time and shared afterwards.
-    pub fn encoded(&self, encode: impl FnOnce(&EventKind) -> Utf8Bytes) -> Utf8Bytes {
-        self.encoded.get_or_init(|| encode(&self.kind)).clone()
+    /// The wire frames, computed by `encode` the first time and shared by every receiver.
+    pub fn frames(&self, encode: impl FnOnce(&EventKind) -> Vec<Utf8Bytes>) -> &[Utf8Bytes] {
+        self.encoded.get_or_init(|| encode(&self.kind))
     }
 }
 
@@ -178,9 +180,22 @@ impl Hub {
 
     /// Sorted usernames of everyone with at least one socket.
     pub fn online_usernames(&self) -> Vec<String> {
+        self.online_sample(usize::MAX).0
+    }
+
+    /// The first `limit` online usernames in sorted order, and how many are online in all.
+    /// Bounded because the list goes to every socket that connects: a full list of a big room
+    /// costs time per connect and leaves every socket's write buffer sized for it.
+    pub fn online_sample(&self, limit: usize) -> (Vec<String>, usize) {
         let mut names: Vec<String> = self.lock().values().map(|e| e.username.clone()).collect();
-        names.sort_by_key(|n| n.to_lowercase());
-        names
+        let total = names.len();
+        let key = |a: &String, b: &String| a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b));
+        if names.len() > limit {
+            names.select_nth_unstable_by(limit, key);
+            names.truncate(limit);
+        }
+        names.sort_by(key);
+        (names, total)
     }
 
     pub fn online_user_ids(&self) -> Vec<i64> {
@@ -209,6 +224,18 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().kind, EventKind::Leave("alice".into()));
         assert!(rx.try_recv().is_err());
         assert_eq!(hub.online_count(), 0);
+    }
+
+    #[test]
+    fn presence_sample_is_the_sorted_head_and_the_full_count() {
+        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16))));
+        let _p: Vec<_> = ["carol", "alice", "Bob", "dave"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| hub.join(i as i64, n))
+            .collect();
+        assert_eq!(hub.online_sample(2), (vec!["alice".to_string(), "Bob".to_string()], 4));
+        assert_eq!(hub.online_sample(10).0.len(), 4);
     }
 
     #[tokio::test]

@@ -54,7 +54,9 @@ impl Default for ChatConfig {
             history_limit: 50,
             message_rate: Rate::new(10.0, 5.0),
             auth_rate: Some(Rate::new(10.0, 0.2)),
-            broadcast_capacity: 8 * writer::MAX_BATCH,
+            // Counted in hub events (a committed batch each): a client more than this many
+            // batches behind is disconnected and resumes with `?since=`.
+            broadcast_capacity: 1024,
         }
     }
 }

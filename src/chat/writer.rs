@@ -18,7 +18,7 @@ use super::{
 };
 
 /// The most messages committed in one transaction.
-pub const MAX_BATCH: usize = 1024;
+pub const MAX_BATCH: usize = 256;
 /// Submissions waiting for the writer; beyond this, senders wait (backpressure on the sockets).
 const QUEUE: usize = 4 * MAX_BATCH;
 
@@ -108,8 +108,8 @@ fn commit(
     };
     match result {
         Ok(stored) => {
+            hub.publish(EventKind::Messages(stored.clone()));
             for (m, ack) in stored.into_iter().zip(acks.drain(..)) {
-                hub.publish(EventKind::Message(m.clone()));
                 let _ = ack.send(Ok(m));
             }
         }

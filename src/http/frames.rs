@@ -48,16 +48,18 @@ pub fn message(m: &Message) -> Utf8Bytes {
     }))
 }
 
-pub fn event(kind: &EventKind) -> Utf8Bytes {
+/// The frames of a hub event: one per message of a committed batch, or one presence change.
+pub fn event(kind: &EventKind) -> Vec<Utf8Bytes> {
     match kind {
-        EventKind::Message(m) => message(m),
-        EventKind::Join(user) => encode(json!({ "type": "join", "user": user })),
-        EventKind::Leave(user) => encode(json!({ "type": "leave", "user": user })),
+        EventKind::Messages(ms) => ms.iter().map(message).collect(),
+        EventKind::Join(user) => vec![encode(json!({ "type": "join", "user": user }))],
+        EventKind::Leave(user) => vec![encode(json!({ "type": "leave", "user": user }))],
     }
 }
 
-pub fn presence(online: &[String]) -> Utf8Bytes {
-    encode(json!({ "type": "presence", "online": online }))
+/// `online` may be the first part of the list only; `count` is always the whole room.
+pub fn presence(online: &[String], count: usize) -> Utf8Bytes {
+    encode(json!({ "type": "presence", "online": online, "count": count }))
 }
 
 pub fn error(detail: &str) -> Utf8Bytes {

@@ -29,6 +29,8 @@ use super::{body::Response, error::ApiError, frames, query_i64, AppState};
 
 /// Messages replayed per database query when a client resumes with `?since=`.
 const REPLAY_CHUNK: usize = 1000;
+/// Most usernames listed in the `presence` frame; later changes arrive as join/leave.
+const PRESENCE_NAMES: usize = 200;
 /// Broadcast frames written before one flush, so a busy room costs one syscall per batch.
 const WRITE_BATCH: usize = 64;
 
@@ -160,8 +162,8 @@ impl Socket {
                 }
             }
         }
-        let online = chat.hub().online_usernames();
-        self.send(frames::presence(&online)).await?;
+        let (online, count) = chat.hub().online_sample(PRESENCE_NAMES);
+        self.send(frames::presence(&online, count)).await?;
         Ok(last)
     }
 
@@ -190,16 +192,14 @@ impl Socket {
                     while let Some(event) = next.take() {
                         match event {
                             Ok(ev) => {
-                                if let Some(id) = ev.message_id() {
-                                    if id <= last {
-                                        // Already sent during the history replay.
-                                    } else {
+                                for (i, frame) in ev.frames(frames::event).iter().enumerate() {
+                                    if let Some(id) = ev.message_id(i) {
+                                        if id <= last {
+                                            continue; // already sent during the history replay
+                                        }
                                         last = id;
-                                        if let Err(end) = self.feed(ev.encoded(frames::event)).await { return end; }
-                                        written += 1;
                                     }
-                                } else {
-                                    if let Err(end) = self.feed(ev.encoded(frames::event)).await { return end; }
+                                    if let Err(end) = self.feed(frame.clone()).await { return end; }
                                     written += 1;
                                 }
                             }

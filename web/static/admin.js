@@ -441,21 +441,29 @@ function startLive() {
 }
 
 let liveOnline = new Set();
+let liveUnlisted = 0; // online users the presence frame counted but did not name
 
 function renderLiveOnline() {
   const names = [...liveOnline].sort((a, b) => a.localeCompare(b));
-  $('live-online').textContent = names.length ? `Online (${names.length}): ${names.join(', ')}` : 'Nobody online.';
+  const total = names.length + liveUnlisted;
+  const more = liveUnlisted > 0 ? ` and ${liveUnlisted} more` : '';
+  $('live-online').textContent = total ? `Online (${total}): ${names.join(', ')}${more}` : 'Nobody online.';
 }
 
 function onLiveFrame(f) {
   if (closed) return;
   if (f.type === 'presence') {
     liveOnline = new Set(Array.isArray(f.online) ? f.online.map(String) : []);
+    liveUnlisted = Number.isInteger(f.count) ? Math.max(0, f.count - liveOnline.size) : 0;
     renderLiveOnline();
     return;
   }
   if (f.type === 'join') { liveOnline.add(String(f.user)); renderLiveOnline(); return; }
-  if (f.type === 'leave') { liveOnline.delete(String(f.user)); renderLiveOnline(); return; }
+  if (f.type === 'leave') {
+    if (!liveOnline.delete(String(f.user)) && liveUnlisted > 0) liveUnlisted -= 1;
+    renderLiveOnline();
+    return;
+  }
   if (f.type !== 'message' || !Number.isInteger(f.id) || liveIds.has(f.id)) return;
   liveIds.add(f.id);
   const scroller = $('live-scroller');

@@ -280,6 +280,7 @@ let firstSyncCount = 0;
 let unseen = 0;
 let unreadWhileHidden = 0;
 let online = new Set();
+let unlisted = 0; // online users the server's presence frame counted but did not name
 let wasConnected = false;
 
 function isOwn(user) {
@@ -363,6 +364,8 @@ function onFrame(frame) {
       break;
     case 'presence':
       online = new Set(Array.isArray(frame.online) ? frame.online.map(String) : []);
+      // Big rooms get only the first names; the count covers everyone.
+      unlisted = Number.isInteger(frame.count) ? Math.max(0, frame.count - online.size) : 0;
       renderPeople();
       if (firstSync) {
         firstSync = false;
@@ -379,7 +382,7 @@ function onFrame(frame) {
       renderPeople();
       break;
     case 'leave':
-      if (frame.user) online.delete(String(frame.user));
+      if (frame.user && !online.delete(String(frame.user)) && unlisted > 0) unlisted -= 1;
       renderPeople();
       break;
     case 'warning':
@@ -537,8 +540,9 @@ function renderPeople() {
       isOwn(name) ? h('span', { cls: 'person-you', text: '(you)' }) : null,
     ],
   })));
-  $('people-count').textContent = String(names.length);
-  $('people-toggle-count').textContent = String(names.length);
+  if (unlisted > 0) list.append(h('li', { cls: 'person person-more', text: `and ${unlisted} more` }));
+  $('people-count').textContent = String(names.length + unlisted);
+  $('people-toggle-count').textContent = String(names.length + unlisted);
 }
 
 /* ------------------------------------------------------------------ chat: scrolling & history */
