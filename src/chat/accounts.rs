@@ -4,7 +4,7 @@
 //! These functions block (bcrypt, SQLite); the daemon calls them on blocking threads and the CLI
 //! calls them directly, so both paths run the very same rules.
 
-use crate::store::{AdminAction, Store, StoreError, User};
+use crate::store::{AdminAction, Credentials, Store, StoreError, User};
 
 use super::{
     auth,
@@ -118,8 +118,12 @@ fn taken(field: &'static str) -> ChatError {
 /// Checks a login. A wrong password and an unknown account give the same error after the same
 /// bcrypt work; a blocked account is only told so once its password is right.
 pub fn authenticate(store: &dyn Store, login: &str, password: &str, dummy_hash: &str) -> Result<User> {
-    let login = login.trim();
-    match store.credentials(login)? {
+    check_password(store.credentials(login.trim())?, password, dummy_hash)
+}
+
+/// The bcrypt half of `authenticate`, for callers that looked the account up first.
+pub fn check_password(found: Option<Credentials>, password: &str, dummy_hash: &str) -> Result<User> {
+    match found {
         Some(creds) => {
             if !auth::verify_password(password, &creds.password_hash) {
                 return Err(ChatError::BadCredentials);

@@ -211,9 +211,20 @@ impl Chat {
     }
 
     pub async fn login(&self, ip: IpAddr, login: String, password: String) -> Result<(User, String)> {
-        self.limit(ip, Some(&login))?;
+        self.limit(ip, None)?;
+        // The per-account limit is keyed by the account itself, so guesses by username and by
+        // e-mail share one budget; unknown names are keyed by what was typed.
+        let typed = login.trim().to_string();
+        let found = self.blocking(move |s| Ok(s.credentials(&typed)?)).await?;
+        let key = match &found {
+            Some(c) => format!("#{}", c.user.id),
+            None => login.trim().to_lowercase(),
+        };
+        if self.config.auth_rate.is_some() {
+            self.account_limiter.check(&key).map_err(ChatError::RateLimited)?;
+        }
         let dummy = self.dummy_hash.clone();
-        let user = self.bcrypt(move |s| accounts::authenticate(s, &login, &password, &dummy)).await?;
+        let user = self.bcrypt(move |_| accounts::check_password(found, &password, &dummy)).await?;
         let token = self.issue_token(&user)?;
         Ok((user, token))
     }

@@ -9,11 +9,9 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, header, Method, Request, StatusCode};
 use serde::Serialize;
-use tokio::sync::mpsc;
 use utoipa::ToSchema;
 
 use crate::{
@@ -22,7 +20,7 @@ use crate::{
 };
 
 use super::{
-    body::{ok_json, ChannelBody, ChannelWriter, Response},
+    body::{channel_body, ok_json, Response},
     error::ApiError,
     openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable},
     query_i64, query_limit, AppState,
@@ -386,22 +384,21 @@ fn download_messages(state: &Arc<AppState>) -> Response {
 
 /// Streams a CSV export from a blocking thread, chunk by chunk, in constant memory.
 fn download(state: &Arc<AppState>, users: bool) -> Response {
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let (body, mut w) = channel_body(state.http.download_stall_timeout);
     let store = Arc::clone(state.chat.store());
     tokio::task::spawn_blocking(move || {
-        let mut w = ChannelWriter::new(tx);
         let result = if users {
             export::write_users(&*store, UserFilter::default(), &mut w, false)
         } else {
             export::write_messages(&*store, &MessageFilter::default(), &mut w, false)
         };
         if let Err(e) = result {
-            tracing::warn!(error = %e, "CSV download failed");
-            w.fail(std::io::Error::other("export failed"));
+            tracing::warn!(error = %e, "CSV download abandoned");
+            w.fail();
         }
     });
     let filename = if users { "users.csv" } else { "messages.csv" };
-    let mut resp = hyper::Response::new(ChannelBody::new(rx).boxed());
+    let mut resp = hyper::Response::new(body.boxed());
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/csv; charset=utf-8"));
     h.insert(

@@ -4,6 +4,10 @@
 use std::{
     convert::Infallible,
     pin::Pin,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     task::{Context, Poll},
     time::Duration,
 };
@@ -75,12 +79,23 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// with the channel's bound as backpressure.
 pub struct ChannelBody {
     rx: mpsc::Receiver<Result<Bytes, std::io::Error>>,
+    failed: Arc<AtomicBool>,
 }
 
-impl ChannelBody {
-    pub fn new(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> Self {
-        ChannelBody { rx }
-    }
+/// A streamed body and the `Write` that feeds it from a blocking thread. The channel's small
+/// bound is the backpressure; a client that takes no chunk for `stall_timeout` is abandoned.
+pub fn channel_body(stall_timeout: Duration) -> (ChannelBody, ChannelWriter) {
+    let (tx, rx) = mpsc::channel(4);
+    let failed = Arc::new(AtomicBool::new(false));
+    let body = ChannelBody { rx, failed: Arc::clone(&failed) };
+    let writer = ChannelWriter {
+        tx,
+        buf: Vec::with_capacity(CHUNK),
+        runtime: tokio::runtime::Handle::current(),
+        stall_timeout,
+        failed,
+    };
+    (body, writer)
 }
 
 impl http_body::Body for ChannelBody {
@@ -91,36 +106,47 @@ impl http_body::Body for ChannelBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        self.rx.poll_recv(cx).map(|o| o.map(|r| r.map(Frame::data)))
+        match self.rx.poll_recv(cx) {
+            // The producer gave up: end with an error, so hyper aborts the transfer instead of
+            // closing the body normally and a cut-off export never looks complete.
+            Poll::Ready(None) if self.failed.load(Ordering::Acquire) => {
+                Poll::Ready(Some(Err(std::io::Error::other("the export was aborted"))))
+            }
+            other => other.map(|o| o.map(|r| r.map(Frame::data))),
+        }
     }
 }
 
-/// A `Write` that sends its bytes into a `ChannelBody` in chunks; used from blocking threads.
+/// A `Write` that sends its bytes into a `ChannelBody` in chunks; used from blocking threads
+/// (it waits for the client with the runtime's timer while the producer holds its resources:
+/// a blocking thread and, for exports, a database read snapshot that keeps the WAL from being
+/// reset).
 pub struct ChannelWriter {
     tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    runtime: tokio::runtime::Handle,
+    stall_timeout: Duration,
+    failed: Arc<AtomicBool>,
 }
 
 const CHUNK: usize = 32 * 1024;
 
 impl ChannelWriter {
-    pub fn new(tx: mpsc::Sender<Result<Bytes, std::io::Error>>) -> Self {
-        ChannelWriter { tx, buf: Vec::with_capacity(CHUNK) }
-    }
-
     fn send(&mut self) -> std::io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
         }
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+        match self.runtime.block_on(tokio::time::timeout(self.stall_timeout, self.tx.send(Ok(chunk)))) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away")),
+            Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "client stopped reading")),
+        }
     }
 
     /// Ends the body with an error so the client sees a truncated transfer, not a short file.
-    pub fn fail(self, e: std::io::Error) {
-        let _ = self.tx.blocking_send(Err(e));
+    pub fn fail(self) {
+        self.failed.store(true, Ordering::Release);
     }
 }
 

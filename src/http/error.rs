@@ -75,6 +75,7 @@ impl From<ChatError> for ApiError {
         let detail = match &e {
             ChatError::Store(StoreError::Busy) => "The server is busy; try again in a moment".to_string(),
             ChatError::Store(StoreError::DiskFull) | ChatError::Store(StoreError::ReadOnly(_)) => {
+                tracing::warn!(error = %e, "cannot write to the database");
                 "The server cannot save data right now; try again later".to_string()
             }
             ChatError::Store(_) | ChatError::Internal(_) => {

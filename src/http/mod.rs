@@ -40,6 +40,8 @@ pub struct HttpConfig {
     /// Per-socket bound on queued outgoing bytes before the socket counts as stuck.
     pub ws_write_timeout: Duration,
     pub ws_ping_interval: Duration,
+    /// A download (CSV export) whose client reads nothing for this long is abandoned.
+    pub download_stall_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -51,6 +53,7 @@ impl Default for HttpConfig {
             max_frame_bytes: 64 * 1024,
             ws_write_timeout: Duration::from_secs(10),
             ws_ping_interval: Duration::from_secs(30),
+            download_stall_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -87,7 +87,9 @@ impl SqliteStore {
 
     fn conn(&self) -> Result<Pooled<'_>> {
         let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match reused {
+        // A connection SQLite opened read-only (the file was not writable then) stays read-only
+        // forever; drop it so the daemon recovers by itself once the file is writable again.
+        let conn = match reused.filter(|c| !c.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)) {
             Some(c) => c,
             None => open_connection(&self.path, false)?,
         };
@@ -121,7 +123,11 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     // NORMAL in WAL mode: a commit is durable once it is in the WAL file, which survives a
     // crash or kill of the process (what "acknowledged" promises); only an OS crash or power
     // loss can drop the last commits. FULL would add an fsync per commit on the message path.
-    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+    // journal_size_limit: after a checkpoint the WAL file is truncated to at most 16 MiB
+    // instead of keeping the size of its largest burst on disk forever.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA journal_size_limit = 16777216;",
+    )?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
@@ -213,8 +219,11 @@ impl Store for SqliteStore {
     }
 
     fn create_user(&self, new: &NewUser<'_>) -> Result<User> {
-        let conn = self.conn()?;
-        let id: i64 = conn
+        let mut conn = self.conn()?;
+        // An explicit transaction: in autocommit mode an `INSERT ... RETURNING` commits when the
+        // statement is reset, and a failed commit (disk full) would go unreported.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id: i64 = tx
             .prepare_cached(
                 "INSERT INTO users (username, email, password_hash, is_admin, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
@@ -223,7 +232,9 @@ impl Store for SqliteStore {
                 params![new.username, new.email, new.password_hash, new.is_admin, new.created_at],
                 |r| r.get(0),
             )?;
-        get_user(&conn, id)
+        let user = get_user(&tx, id)?;
+        tx.commit()?;
+        Ok(user)
     }
 
     fn user_by_id(&self, id: i64) -> Result<Option<User>> {

@@ -335,3 +335,48 @@ impl WsClient {
         }
     }
 }
+
+// ---- Helpers shared by tests/attacks.rs and tests/faults.rs ----
+
+impl TestServer {
+    /// Creates `name` (e-mail `name@example.com`, password `PASSWORD`) directly in the store and
+    /// signs a token for it as a login would: no HTTP request, so no rate-limit token is spent
+    /// and no connection is left in the client's pool.
+    pub async fn account_in_store(&self, name: &str) -> Account {
+        let store = Arc::clone(self.chat.store());
+        let username = name.to_string();
+        let user = tokio::task::spawn_blocking(move || {
+            let email = format!("{username}@example.com");
+            let new = chatterbox::chat::accounts::NewAccount {
+                username: &username,
+                email: &email,
+                password: PASSWORD,
+                is_admin: false,
+            };
+            chatterbox::chat::accounts::create_account(&*store, &new, 4).unwrap()
+        })
+        .await
+        .unwrap();
+        let token = self.chat.issue_token(&user).unwrap();
+        Account { id: user.id, username: user.username, token }
+    }
+}
+
+impl WsClient {
+    /// Like `next`, but waits up to `wait` instead of 10 s; None if nothing came in time.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Next> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.ws.next()).await.ok()?;
+            return Some(match msg {
+                Some(Ok(Message::Text(t))) => Next::Json(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Close(c))) => Next::Closed(
+                    c.as_ref().map(|c| u16::from(c.code)),
+                    c.map(|c| c.reason.to_string()).unwrap_or_default(),
+                ),
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => Next::Closed(None, String::new()),
+            });
+        }
+    }
+}
