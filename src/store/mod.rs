@@ -44,7 +44,10 @@ impl From<rusqlite::Error> for StoreError {
         use rusqlite::ErrorCode as C;
         match e.sqlite_error_code() {
             Some(C::DatabaseBusy) | Some(C::DatabaseLocked) => StoreError::Busy,
-            Some(C::ReadOnly) => StoreError::ReadOnly(e.to_string()),
+            Some(C::ReadOnly) => {
+                sqlite::note_read_only();
+                StoreError::ReadOnly(e.to_string())
+            }
             Some(C::DiskFull) => StoreError::DiskFull,
             Some(C::ConstraintViolation) => {
                 let text = e.to_string();

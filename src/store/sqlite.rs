@@ -132,6 +132,18 @@ fn open_connection(path: &Path, create: bool) -> Result<Connection> {
     Ok(conn)
 }
 
+thread_local! {
+    /// Set when a statement on this thread failed because the database was read-only. Store
+    /// calls run synchronously on one thread, so the connection in use is the one that failed.
+    static READ_ONLY_SEEN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Records a read-only failure so the connection that hit it is not reused: SQLite may have
+/// opened the file, or only its `-shm` index, read-only, and such a connection stays so forever.
+pub(super) fn note_read_only() {
+    READ_ONLY_SEEN.with(|c| c.set(true));
+}
+
 /// A connection borrowed from the pool; returned on drop.
 struct Pooled<'a> {
     store: &'a SqliteStore,
@@ -153,6 +165,9 @@ impl DerefMut for Pooled<'_> {
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
+        if READ_ONLY_SEEN.with(|c| c.replace(false)) {
+            return; // dropped: the next checkout opens a fresh connection
+        }
         if let Some(conn) = self.conn.take() {
             let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < MAX_IDLE {
