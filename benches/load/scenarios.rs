@@ -748,26 +748,7 @@ async fn login_storm(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     );
     let mut pj = Vec::new();
     for (p, label, m) in [(1, "before", phase1), (2, "during storm", storm), (3, "after", after)] {
-        let st = shared.phase(p);
-        let wall = m.0 .3;
-        let (p50, p99, max) =
-            (st.hist.quantile(0.5), st.hist.quantile(0.99), (st.hist.count > 0).then_some(st.hist.max));
-        tb.row(vec![
-            label.into(),
-            format!("{wall:.1}"),
-            int(st.accepted as f64 / wall),
-            int(st.delivered as f64 / wall),
-            ms(p50),
-            ms(p99),
-            ms(max),
-            pct(m.0 .1),
-            pct(m.0 .2),
-            pct(m.1),
-        ]);
-        pj.push(json!({"phase": label, "secs": round2(wall), "accepted_rate": round2(st.accepted as f64 / wall),
-            "delivered_frames_per_sec": round2(st.delivered as f64 / wall), "p50_ms": ms_f(p50), "p99_ms": ms_f(p99),
-            "max_ms": ms_f(max), "server_cpu_pct": m.0 .1.map(round2),
-            "loadgen_cpu_pct": m.0 .2.map(round2), "others_cpu_pct": m.1.map(round2)}));
+        phase_row(&mut tb, &mut pj, label, &shared.phase(p), m.0 .3, m.0 .1, m.0 .2, m.1);
     }
     let ls = login_hist.snapshot();
     let mut lt = Table::kv("login-storm: logins (real POST /login, bcrypt cost 12)");
@@ -1037,26 +1018,7 @@ async fn slow_reader(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     let mut pj = Vec::new();
     for (p, label, m) in [(1, "without slow reader", p1), (2, "slow reader connected", p2), (3, "after", p3)]
     {
-        let st = shared.phase(p);
-        let wall = m.0 .3;
-        let (p50, p99, max) =
-            (st.hist.quantile(0.5), st.hist.quantile(0.99), (st.hist.count > 0).then_some(st.hist.max));
-        tb.row(vec![
-            label.into(),
-            format!("{wall:.1}"),
-            int(st.accepted as f64 / wall),
-            int(st.delivered as f64 / wall),
-            ms(p50),
-            ms(p99),
-            ms(max),
-            pct(m.0 .1),
-            pct(m.0 .2),
-            pct(m.1),
-        ]);
-        pj.push(json!({"phase": label, "secs": round2(wall), "accepted_rate": round2(st.accepted as f64 / wall),
-            "delivered_frames_per_sec": round2(st.delivered as f64 / wall), "p50_ms": ms_f(p50), "p99_ms": ms_f(p99),
-            "max_ms": ms_f(max), "server_cpu_pct": m.0 .1.map(round2),
-            "loadgen_cpu_pct": m.0 .2.map(round2), "others_cpu_pct": m.1.map(round2)}));
+        phase_row(&mut tb, &mut pj, label, &shared.phase(p), m.0 .3, m.0 .1, m.0 .2, m.1);
     }
     let mut sum = Table::kv("slow-reader: summary");
     sum.add(
@@ -1094,4 +1056,37 @@ async fn slow_reader(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     });
     totals(&mut sum, &mut j, &conns, &shared, drained, t, &mark, &rss);
     Ok(Report { tables: vec![tb, sum], json: j, notes: Vec::new() })
+}
+
+/// One chat phase (before / during / after) as a table row and a JSON object: the login-storm
+/// and slow-reader scenarios report their phases the same way.
+#[allow(clippy::too_many_arguments)]
+fn phase_row(
+    tb: &mut Table,
+    pj: &mut Vec<Value>,
+    label: &str,
+    st: &crate::client::PhaseStats,
+    wall: f64,
+    server: Option<f64>,
+    generator: Option<f64>,
+    others: Option<f64>,
+) {
+    let (p50, p99, max) =
+        (st.hist.quantile(0.5), st.hist.quantile(0.99), (st.hist.count > 0).then_some(st.hist.max));
+    tb.row(vec![
+        label.into(),
+        format!("{wall:.1}"),
+        int(st.accepted as f64 / wall),
+        int(st.delivered as f64 / wall),
+        ms(p50),
+        ms(p99),
+        ms(max),
+        pct(server),
+        pct(generator),
+        pct(others),
+    ]);
+    pj.push(json!({"phase": label, "secs": round2(wall), "accepted_rate": round2(st.accepted as f64 / wall),
+        "delivered_frames_per_sec": round2(st.delivered as f64 / wall), "p50_ms": ms_f(p50), "p99_ms": ms_f(p99),
+        "max_ms": ms_f(max), "server_cpu_pct": server.map(round2),
+        "loadgen_cpu_pct": generator.map(round2), "others_cpu_pct": others.map(round2)}));
 }
