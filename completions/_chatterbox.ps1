@@ -49,6 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--message-rate', '--message-rate', [CompletionResultType]::ParameterName, 'Sustained messages per second per connection')
             [CompletionResult]::new('--auth-burst', '--auth-burst', [CompletionResultType]::ParameterName, 'Login and registration attempts allowed in a burst, per client address and per account')
             [CompletionResult]::new('--auth-per-minute', '--auth-per-minute', [CompletionResultType]::ParameterName, 'Sustained login and registration attempts per minute, per address and per account')
+            [CompletionResult]::new('--max-pending-logins', '--max-pending-logins', [CompletionResultType]::ParameterName, 'Logins and registrations allowed to wait for password hashing at once; more are refused with 503 and Retry-After')
             [CompletionResult]::new('--web-dir', '--web-dir', [CompletionResultType]::ParameterName, 'Serve the web UI from this folder instead of the copy built into the binary')
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Seconds that shutdown waits for connections and pending writes')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most simultaneous connections (HTTP and WebSocket)')

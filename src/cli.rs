@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// Sustained login and registration attempts per minute, per address and per account
     #[arg(long, env = "CHATTERBOX_AUTH_PER_MINUTE", default_value_t = 12.0, value_name = "N")]
     pub auth_per_minute: f64,
+    /// Logins and registrations allowed to wait for password hashing at once; more are
+    /// refused with 503 and Retry-After
+    #[arg(long, env = "CHATTERBOX_MAX_PENDING_LOGINS", default_value_t = 256, value_name = "N")]
+    pub max_pending_logins: usize,
     /// Turn off login and registration rate limits (for tests and trusted networks only)
     #[arg(long, env = "CHATTERBOX_RATE_LIMIT_OFF")]
     pub rate_limit_off: bool,

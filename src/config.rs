@@ -81,6 +81,7 @@ impl ServeConfig {
         at_least("--auth-burst", args.auth_burst >= 1, "1")?;
         at_least("--auth-per-minute", args.auth_per_minute > 0.0, "more than 0")?;
         at_least("--max-connections", args.max_connections >= 1, "1")?;
+        at_least("--max-pending-logins", args.max_pending_logins >= 1, "1")?;
         let secret = match (&args.jwt_secret_file, jwt_secret_env) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -128,6 +129,7 @@ impl ServeConfig {
                 message_rate: Rate::new(f64::from(args.message_burst), args.message_rate),
                 auth_rate: (!args.rate_limit_off)
                     .then(|| Rate::new(f64::from(args.auth_burst), args.auth_per_minute / 60.0)),
+                max_pending_logins: args.max_pending_logins,
                 ..ChatConfig::default()
             },
             http: HttpConfig { web_dir: args.web_dir.clone(), max_frame_bytes, ..HttpConfig::default() },

@@ -320,6 +320,48 @@ async fn a_registration_flood_from_one_address_gets_429_while_the_chat_goes_on()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_storm_beyond_the_hashing_queue_gets_503_at_once_and_the_server_recovers() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    // The real cost, so that each hash takes long enough for the storm to pile up behind it.
+    opts.chat.bcrypt_cost = 12;
+    opts.chat.max_pending_logins = 2;
+    let server = common::start_with(opts).await;
+    // Through the API, so that alice's hash has the server's cost.
+    assert_eq!(register_name(&server.http, &server, "alice").await.status, 201);
+    let bob = server.account_in_store("bob").await;
+    let carol = server.account_in_store("carol").await;
+    let (mut b, _) = server.connect(&bob.token, None).await;
+    let (mut c, _) = server.connect(&carol.token, None).await;
+
+    let s = &server;
+    let storm = join_all((0..40).map(|_| async move { login_from(&s.http, s, "alice", PASSWORD).await }));
+    let chat = async {
+        for i in 0..3 {
+            relay(&mut b, &mut c, &format!("during the storm {i}")).await;
+        }
+    };
+    let (answers, ()) = tokio::join!(storm, chat);
+    let signed_in = answers.iter().filter(|a| a.status == 200).count();
+    let refused: Vec<&Answer> = answers.iter().filter(|a| a.status != 200).collect();
+    eprintln!("{signed_in} of 40 signed in, {} refused", refused.len());
+    assert!(signed_in >= 1, "the first logins are hashed: {answers:?}");
+    assert!(!refused.is_empty(), "40 logins at once cannot all fit a queue of 2");
+    for a in refused {
+        assert_eq!(a.status, 503, "{a:?}");
+        assert_eq!(a.retry_after, Some(5), "{a:?}");
+        let detail = a.body["detail"].as_str().unwrap();
+        assert!(detail.contains("try again"), "{detail}");
+    }
+    // Once the storm has passed, signing in works again: refused logins left no slot taken.
+    let after = login_from(&server.http, &server, "alice", PASSWORD).await;
+    assert_eq!(after.status, 200, "{after:?}");
+    assert_eq!(register_name(&server.http, &server, "newcomer").await.status, 201);
+    relay(&mut c, &mut b, "after the storm").await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_guessing_is_limited_per_account_whatever_the_address() {
     let _process = shared().await;
     let mut opts = Options::default();

@@ -28,6 +28,9 @@ pub enum ChatError {
     UnknownUserId(i64),
     #[error("Too many attempts; try again in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
+    /// Too many logins and registrations are already waiting for password hashing.
+    #[error("The server is busy signing other people in; try again in a few seconds")]
+    Overloaded,
     #[error("The server is shutting down")]
     ShuttingDown,
     #[error(transparent)]

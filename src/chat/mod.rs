@@ -15,7 +15,14 @@ pub mod moderation;
 pub mod ratelimit;
 pub mod writer;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -42,6 +49,9 @@ pub struct ChatConfig {
     /// Logins and registrations per client address and per account name; None turns them off.
     pub auth_rate: Option<Rate>,
     pub broadcast_capacity: usize,
+    /// Logins and registrations waiting for or running bcrypt; beyond it they are refused at
+    /// once (503 with Retry-After) instead of queueing for minutes behind a storm.
+    pub max_pending_logins: usize,
 }
 
 impl Default for ChatConfig {
@@ -57,6 +67,7 @@ impl Default for ChatConfig {
             // Counted in hub events (a committed batch each): a client more than this many
             // batches behind is disconnected and resumes with `?since=`.
             broadcast_capacity: 1024,
+            max_pending_logins: 256,
         }
     }
 }
@@ -89,7 +100,9 @@ pub struct Chat {
     keys: auth::TokenKeys,
     matcher: Matcher,
     dummy_hash: String,
-    bcrypt_slots: Semaphore,
+    bcrypt_slots: Arc<Semaphore>,
+    /// Callers inside `bcrypt()`, waiting or hashing; bounded by `max_pending_logins`.
+    bcrypt_pending: Arc<AtomicUsize>,
     ip_limiter: KeyedLimiter<IpAddr>,
     account_limiter: KeyedLimiter<String>,
 }
@@ -97,6 +110,22 @@ pub struct Chat {
 impl std::fmt::Debug for Chat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chat").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// One caller counted in `Chat::bcrypt_pending` for as long as it lives.
+struct PendingGuard(Arc<AtomicUsize>);
+
+impl PendingGuard {
+    fn enter(count: Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
+        Some(PendingGuard(count))
+    }
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -135,7 +164,8 @@ impl Chat {
             writer,
             matcher,
             dummy_hash,
-            bcrypt_slots: Semaphore::new(parallel),
+            bcrypt_slots: Arc::new(Semaphore::new(parallel)),
+            bcrypt_pending: Arc::new(AtomicUsize::new(0)),
         }))
     }
 
@@ -157,14 +187,26 @@ impl Chat {
         tokio::task::spawn_blocking(move || f(&*store)).await?
     }
 
-    /// bcrypt work: bounded in parallelism, on a blocking thread.
+    /// bcrypt work: bounded in parallelism, on a blocking thread, with a bounded queue in
+    /// front. Each caller holds an HTTP connection while it waits, and at cost 12 a core does
+    /// about four hashes a second: past the bound, a fast "try again" beats a minute's wait.
+    /// The blocking task owns its slot: a client that hangs up mid-hash cannot free the slot
+    /// for another hash while its own still runs.
     async fn bcrypt<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let _slot = self.bcrypt_slots.acquire().await.map_err(|_| ChatError::ShuttingDown)?;
-        self.blocking(f).await
+        let pending = PendingGuard::enter(Arc::clone(&self.bcrypt_pending), self.config.max_pending_logins)
+            .ok_or(ChatError::Overloaded)?;
+        let slot =
+            Arc::clone(&self.bcrypt_slots).acquire_owned().await.map_err(|_| ChatError::ShuttingDown)?;
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || {
+            let _held = (pending, slot);
+            f(&*store)
+        })
+        .await?
     }
 
     fn limit(&self, ip: IpAddr, account: Option<&str>) -> Result<()> {

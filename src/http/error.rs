@@ -65,7 +65,7 @@ impl From<ChatError> for ApiError {
             ChatError::Blocked | ChatError::NotAdmin => StatusCode::FORBIDDEN,
             ChatError::UnknownUser(_) | ChatError::UnknownUserId(_) => StatusCode::NOT_FOUND,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ChatError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Store(StoreError::DiskFull) | ChatError::Store(StoreError::ReadOnly(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -92,6 +92,7 @@ impl From<ChatError> for ApiError {
         let retry_after = match &e {
             ChatError::RateLimited(d) => Some(d.as_secs_f64().ceil().max(1.0) as u64),
             ChatError::Store(StoreError::Busy) => Some(1),
+            ChatError::Overloaded => Some(5),
             _ => None,
         };
         ApiError { status, detail, field, retry_after, allow: None }
