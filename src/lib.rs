@@ -19,8 +19,9 @@
 //! - `server`: accept loop, per-connection tasks, graceful shutdown.
 //! - `http/`: routing, JSON shapes, errors to statuses (`http::error`, the only place),
 //!   the WebSocket protocol (`http::ws`, `http::frames`), static files.
-//! - `chat/`: the domain: `Chat` service, accounts, JWT and bcrypt, moderation matcher,
-//!   rate limits, broadcast hub, message writer, CSV export.
+//! - `chat/`: the domain: `Chat` service, accounts, JWT and bcrypt (on the low-priority
+//!   hashing pool, `chat::hasher`), moderation matcher, rate limits, broadcast hub, message
+//!   writer, CSV export.
 //! - `store/`: the `Store` trait, its records, the SQLite backend and migrations (`sql/`).
 //! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
 //!
@@ -31,8 +32,8 @@
 //!   except through `chat`, so a second store backend or a pub/sub fan-out (`chat::hub::Fanout`)
 //!   plugs in without changing `http`.
 //! - No global state: the store and `Chat` are passed explicitly; tests run many servers at once.
-//! - Nothing blocking runs on the async reactor: bcrypt and SQLite run on blocking threads or the
-//!   writer thread.
+//! - Nothing blocking runs on the async reactor: SQLite runs on blocking threads or the writer
+//!   thread, bcrypt on the hashing pool at a lower CPU priority than the chat.
 //! - A message is broadcast only after it is committed; broadcast ids strictly increase.
 //! - Every queue is bounded; a client that cannot keep up is disconnected, never buffered.
 //! - Password hashes never leave `store` except to check a login; tokens and passwords are never

@@ -361,6 +361,34 @@ async fn a_login_storm_beyond_the_hashing_queue_gets_503_at_once_and_the_server_
     server.stop().await;
 }
 
+/// Niceness of every thread of this process whose name starts with `prefix` (Linux truncates
+/// thread names to 15 bytes).
+fn thread_nice(prefix: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        if stat[open + 1..close].starts_with(prefix) {
+            // Fields after the name start at field 3 (state); nice is field 19.
+            out.push(stat[close + 1..].split_whitespace().nth(16).unwrap().parse().unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_hashing_runs_on_low_priority_threads_so_a_storm_yields_to_the_chat() {
+    let _process = shared().await;
+    let server = common::start().await;
+    // A login makes sure the pool has started and run a job.
+    let alice = register_name(&server.http, &server, "alice").await;
+    assert_eq!(alice.status, 201, "{alice:?}");
+    let nice = thread_nice("chatterbox-hash");
+    assert!(!nice.is_empty(), "no hashing thread found");
+    assert!(nice.iter().all(|&n| n == 10), "hashing threads' nice values: {nice:?}");
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn password_guessing_is_limited_per_account_whatever_the_address() {
     let _process = shared().await;

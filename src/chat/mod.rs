@@ -2,34 +2,28 @@
 //! to a store for the daemon.
 //!
 //! `Chat` is the daemon's whole state, passed explicitly (no globals) so tests can run many
-//! servers in one process. Its async methods move every blocking call (bcrypt, SQLite) onto
-//! blocking threads; bcrypt additionally goes through a semaphore sized to the machine, so a
-//! login storm queues instead of occupying every blocking thread.
+//! servers in one process. Its async methods move every blocking call off the reactor: SQLite
+//! onto tokio's blocking threads, bcrypt onto the low-priority hashing pool (`hasher`), whose
+//! bounded queue makes a login storm wait or be refused instead of starving the chat.
 
 pub mod accounts;
 pub mod auth;
 pub mod error;
 pub mod export;
+pub mod hasher;
 pub mod hub;
 pub mod moderation;
 pub mod ratelimit;
 pub mod writer;
 
-use std::{
-    net::IpAddr,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{Counts, Message, NewMessage, Store, User, UserFilter, Violation};
 
 pub use error::{ChatError, Result};
+use hasher::Hasher;
 use hub::{Control, Hub, LocalFanout};
 use moderation::Matcher;
 use ratelimit::{KeyedLimiter, Rate};
@@ -49,8 +43,8 @@ pub struct ChatConfig {
     /// Logins and registrations per client address and per account name; None turns them off.
     pub auth_rate: Option<Rate>,
     pub broadcast_capacity: usize,
-    /// Logins and registrations waiting for or running bcrypt; beyond it they are refused at
-    /// once (503 with Retry-After) instead of queueing for minutes behind a storm.
+    /// Logins and registrations waiting for bcrypt; beyond it they are refused at once (503
+    /// with Retry-After) instead of queueing for minutes behind a storm.
     pub max_pending_logins: usize,
 }
 
@@ -100,9 +94,7 @@ pub struct Chat {
     keys: auth::TokenKeys,
     matcher: Matcher,
     dummy_hash: String,
-    bcrypt_slots: Arc<Semaphore>,
-    /// Callers inside `bcrypt()`, waiting or hashing; bounded by `max_pending_logins`.
-    bcrypt_pending: Arc<AtomicUsize>,
+    hasher: Hasher,
     ip_limiter: KeyedLimiter<IpAddr>,
     account_limiter: KeyedLimiter<String>,
 }
@@ -110,22 +102,6 @@ pub struct Chat {
 impl std::fmt::Debug for Chat {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chat").field("config", &self.config).finish_non_exhaustive()
-    }
-}
-
-/// One caller counted in `Chat::bcrypt_pending` for as long as it lives.
-struct PendingGuard(Arc<AtomicUsize>);
-
-impl PendingGuard {
-    fn enter(count: Arc<AtomicUsize>, max: usize) -> Option<Self> {
-        count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).ok()?;
-        Some(PendingGuard(count))
-    }
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -153,6 +129,8 @@ impl Chat {
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let dummy_hash = auth::hash_password(&auth::generate_secret()?, config.bcrypt_cost)?;
         let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let hasher = Hasher::start(parallel, config.max_pending_logins)
+            .map_err(|e| ChatError::Internal(format!("cannot start the hashing threads: {e}")))?;
         let auth_rate = config.auth_rate.unwrap_or(Rate::new(f64::MAX, f64::MAX));
         Ok(Arc::new(Chat {
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
@@ -164,8 +142,7 @@ impl Chat {
             writer,
             matcher,
             dummy_hash,
-            bcrypt_slots: Arc::new(Semaphore::new(parallel)),
-            bcrypt_pending: Arc::new(AtomicUsize::new(0)),
+            hasher,
         }))
     }
 
@@ -187,26 +164,14 @@ impl Chat {
         tokio::task::spawn_blocking(move || f(&*store)).await?
     }
 
-    /// bcrypt work: bounded in parallelism, on a blocking thread, with a bounded queue in
-    /// front. Each caller holds an HTTP connection while it waits, and at cost 12 a core does
-    /// about four hashes a second: past the bound, a fast "try again" beats a minute's wait.
-    /// The blocking task owns its slot: a client that hangs up mid-hash cannot free the slot
-    /// for another hash while its own still runs.
+    /// bcrypt work (and the store calls that go with it), on the hashing pool.
     async fn bcrypt<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pending = PendingGuard::enter(Arc::clone(&self.bcrypt_pending), self.config.max_pending_logins)
-            .ok_or(ChatError::Overloaded)?;
-        let slot =
-            Arc::clone(&self.bcrypt_slots).acquire_owned().await.map_err(|_| ChatError::ShuttingDown)?;
         let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || {
-            let _held = (pending, slot);
-            f(&*store)
-        })
-        .await?
+        self.hasher.run(move || f(&*store)).await
     }
 
     fn limit(&self, ip: IpAddr, account: Option<&str>) -> Result<()> {
