@@ -411,6 +411,15 @@ pub fn machine_busy_secs() -> Option<f64> {
     Some(busy as f64 / hz)
 }
 
+/// CPU seconds the hypervisor gave to other guests while this VM wanted to run (all CPUs; the
+/// steal column of /proc/stat).
+pub fn machine_steal_secs() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let steal: u64 = text.lines().next()?.split_whitespace().nth(8)?.parse().ok()?;
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(steal as f64 / hz)
+}
+
 /// (VmRSS, VmHWM) in KiB from /proc/PID/status.
 pub fn mem_kib(pid: Option<u32>) -> Option<(u64, u64)> {
     let pid = pid?;
