@@ -79,6 +79,22 @@ pub struct NewAccount<'a> {
 
 /// Validates, hashes the password (slow: bcrypt) and stores a new account.
 pub fn create_account(store: &dyn Store, new: &NewAccount<'_>, bcrypt_cost: u32) -> Result<User> {
+    store_account(store, &prepare_account(store, new, bcrypt_cost)?)
+}
+
+/// A validated account with its password hashed, ready to be stored.
+#[derive(Debug)]
+pub struct PreparedAccount {
+    username: String,
+    email_lower: String,
+    password_hash: String,
+    is_admin: bool,
+}
+
+/// The slow half of `create_account`: validation, a read, and bcrypt. The daemon runs it on the
+/// low-priority hashing pool and `store_account` elsewhere, so no write transaction is ever held
+/// by a thread the scheduler puts last.
+pub fn prepare_account(store: &dyn Store, new: &NewAccount<'_>, bcrypt_cost: u32) -> Result<PreparedAccount> {
     let username = new.username.trim();
     let email = new.email.trim();
     validate_username(username)?;
@@ -89,15 +105,23 @@ pub fn create_account(store: &dyn Store, new: &NewAccount<'_>, bcrypt_cost: u32)
     if store.user_by_username(username)?.is_some() {
         return Err(taken("username"));
     }
-    let hash = auth::hash_password(new.password, bcrypt_cost)?;
+    Ok(PreparedAccount {
+        username: username.to_string(),
+        email_lower: email.to_lowercase(),
+        password_hash: auth::hash_password(new.password, bcrypt_cost)?,
+        is_admin: new.is_admin,
+    })
+}
+
+/// The quick half of `create_account`: one insert.
+pub fn store_account(store: &dyn Store, account: &PreparedAccount) -> Result<User> {
     let created_at = crate::timefmt::now();
-    let email_lower = email.to_lowercase();
     store
         .create_user(&crate::store::NewUser {
-            username,
-            email: &email_lower,
-            password_hash: &hash,
-            is_admin: new.is_admin,
+            username: &account.username,
+            email: &account.email_lower,
+            password_hash: &account.password_hash,
+            is_admin: account.is_admin,
             created_at: &created_at,
         })
         .map_err(|e| match e {

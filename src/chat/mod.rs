@@ -164,7 +164,8 @@ impl Chat {
         tokio::task::spawn_blocking(move || f(&*store)).await?
     }
 
-    /// bcrypt work (and the store calls that go with it), on the hashing pool.
+    /// bcrypt work (with the reads that go with it), on the hashing pool. Never a write: a
+    /// low-priority thread holding SQLite's write lock would stall the message writer.
     async fn bcrypt<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
@@ -198,9 +199,9 @@ impl Chat {
     ) -> Result<(User, String)> {
         self.limit(ip, Some(&username))?;
         let cost = self.config.bcrypt_cost;
-        let user = self
+        let prepared = self
             .bcrypt(move |s| {
-                accounts::create_account(
+                accounts::prepare_account(
                     s,
                     &accounts::NewAccount {
                         username: &username,
@@ -212,6 +213,7 @@ impl Chat {
                 )
             })
             .await?;
+        let user = self.blocking(move |s| accounts::store_account(s, &prepared)).await?;
         tracing::info!(user = %user.username, id = user.id, "account registered");
         let token = self.issue_token(&user)?;
         Ok((user, token))
