@@ -249,6 +249,11 @@ impl CpuMark {
     }
 }
 
+/// "p50 / p99 / max ms" of a latency snapshot.
+fn p50_p99_max(h: &crate::hist::Snap) -> String {
+    format!("{} / {} / {} ms", ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms((h.count > 0).then_some(h.max)))
+}
+
 /// "other CPU %" with the part the VM host stole in brackets.
 fn others_cell(others: Option<f64>, stolen: Option<f64>) -> String {
     format!("{} ({})", pct(others), pct(stolen))
@@ -271,16 +276,7 @@ fn open_rows(tb: &mut Table, open: &client::OpenReport) {
         "connections opened",
         format!("{} of {} in {:.2} s ({} retries)", open.opened, open.wanted, open.secs, open.retries),
     );
-    let l = &open.latency;
-    tb.add(
-        "time to open one (connect to presence) p50 / p99 / max",
-        format!(
-            "{} / {} / {} ms",
-            ms(l.quantile(0.5)),
-            ms(l.quantile(0.99)),
-            ms((l.count > 0).then_some(l.max))
-        ),
-    );
+    tb.add("time to open one (connect to presence) p50 / p99 / max", p50_p99_max(&open.latency));
     if !open.errors.is_empty() {
         tb.add("connection errors", open.errors_text());
     }
@@ -788,15 +784,7 @@ async fn login_storm(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     if !finished {
         lt.add("unfinished", "some logins were still running after 900 s".to_string());
     }
-    lt.add(
-        "login latency p50 / p99 / max",
-        format!(
-            "{} / {} / {} ms",
-            ms(ls.quantile(0.5)),
-            ms(ls.quantile(0.99)),
-            ms((ls.count > 0).then_some(ls.max))
-        ),
-    );
+    lt.add("login latency p50 / p99 / max", p50_p99_max(&ls));
     lt.add("storm duration", format!("{:.1} s ({:.1} logins/s)", storm.0 .3, ok as f64 / storm.0 .3));
     let mut sum = Table::kv("login-storm: summary");
     open_rows(&mut sum, &open);
