@@ -249,6 +249,20 @@ impl CpuMark {
     }
 }
 
+/// Opens clients 0..n for a chatting scenario, which cannot run with any of them missing.
+async fn open_all(
+    shared: &Arc<Shared>,
+    t: &Target,
+    n: usize,
+    concurrency: usize,
+) -> Result<(Vec<Conn>, client::OpenReport), String> {
+    let (conns, open) = open_many(shared, t.addr, urls(t, 0..n), concurrency).await;
+    if open.failed > 0 {
+        return Err(format!("{} of {n} connections failed: {}", open.failed, open.errors_text()));
+    }
+    Ok((conns, open))
+}
+
 /// "p50 / p99 / max ms" of a latency snapshot.
 fn p50_p99_max(h: &crate::hist::Snap) -> String {
     format!("{} / {} / {} ms", ms(h.quantile(0.5)), ms(h.quantile(0.99)), ms((h.count > 0).then_some(h.max)))
@@ -518,10 +532,7 @@ async fn stepped(
     let o = &ctx.opts;
     let shared = Shared::new(ctx.base);
     eprintln!("load: {name}: opening {n} connections");
-    let (mut conns, open) = open_many(&shared, t.addr, urls(t, 0..n), o.open_concurrency).await;
-    if open.failed > 0 {
-        return Err(format!("{} of {n} connections failed: {}", open.failed, open.errors_text()));
-    }
+    let (mut conns, open) = open_all(&shared, t, n, o.open_concurrency).await?;
     let (settle, _) = quiesce(&shared, Duration::from_millis(300), Duration::from_secs(120)).await;
     let (plan_tx, plan_rx) = watch::channel(Plan::default());
     let s = start_senders(&mut conns, s, &shared, &plan_rx, o.size);
@@ -681,10 +692,7 @@ async fn login_storm(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     };
     let dur = o.duration.unwrap_or(5.0);
     let shared = Shared::new(ctx.base);
-    let (mut conns, open) = open_many(&shared, t.addr, urls(t, 0..n), o.open_concurrency).await;
-    if open.failed > 0 {
-        return Err(format!("{} of {n} connections failed: {}", open.failed, open.errors_text()));
-    }
+    let (mut conns, open) = open_all(&shared, t, n, o.open_concurrency).await?;
     quiesce(&shared, Duration::from_millis(300), Duration::from_secs(60)).await;
     let (plan_tx, plan_rx) = watch::channel(Plan::default());
     let s = start_senders(&mut conns, o.senders.unwrap_or(n), &shared, &plan_rx, o.size);
@@ -921,10 +929,7 @@ async fn slow_reader(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     let base_secs = o.duration.unwrap_or(10.0);
     let max_slow = base_secs * 12.0;
     let shared = Shared::new(ctx.base);
-    let (mut conns, open) = open_many(&shared, t.addr, urls(t, 0..n), o.open_concurrency).await;
-    if open.failed > 0 {
-        return Err(format!("{} of {n} connections failed: {}", open.failed, open.errors_text()));
-    }
+    let (mut conns, open) = open_all(&shared, t, n, o.open_concurrency).await?;
     quiesce(&shared, Duration::from_millis(300), Duration::from_secs(60)).await;
     let (plan_tx, plan_rx) = watch::channel(Plan::default());
     let s = start_senders(&mut conns, o.senders.unwrap_or(10), &shared, &plan_rx, o.size);
