@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use super::{ChatError, Result};
 
 /// Niceness of the hashing threads (0 is normal; 19 is the lowest priority).
+#[cfg(target_os = "linux")]
 const NICE: i32 = 10;
 
 type Job = Box<dyn FnOnce() + Send>;
