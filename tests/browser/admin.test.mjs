@@ -6,22 +6,17 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
-  startServer, makeDbDir, createUserCli, launchBrowser, newPage, registerApi, openSignedIn,
+  startServerWithAdmin, launchBrowser, newPage, registerApi, openSignedIn,
   signInUi, loginApi, send, waitForMessage, shot, removeDir, PHONE, sleep,
 } from './helpers.mjs';
 
 let server;
 let browser;
-let dir;
 const users = {};
 const ADMIN_PASSWORD = 'admin password 123';
 
 before(async () => {
-  const where = makeDbDir();
-  dir = where.dir;
-  // The first admin can only come from the operator CLI; create it before the server starts.
-  createUserCli(where.db, 'root', 'root@example.com', ADMIN_PASSWORD, { admin: true });
-  server = await startServer({ db: where.db });
+  server = await startServerWithAdmin(ADMIN_PASSWORD);
   browser = await launchBrowser();
   for (const name of ['erin', 'frank', 'grace']) users[name] = await registerApi(server.url, name);
 });
@@ -29,7 +24,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await server?.stop();
-  if (dir) removeDir(dir);
+  if (server) removeDir(server.dir);
 });
 
 const row = (page, username) => page.locator(`#users-body tr[data-user="${username}"]`);

@@ -3,6 +3,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +135,26 @@ export function createUserCli(db, username, email, password, { admin = false } =
   }
 }
 
+/** `chatterbox --db <db> user block NAME [--reason TEXT]`; a running server picks it up at once. */
+export function blockUserCli(db, username, reason) {
+  const args = ['--db', db, 'user', 'block', username];
+  if (reason) args.push('--reason', reason);
+  const res = spawnSync(bin(), args, { encoding: 'utf8', timeout: 30000, env: { ...process.env, NO_COLOR: '1' } });
+  if (res.status !== 0) {
+    throw new Error(`user block ${username} failed (${res.status ?? res.signal}): ${res.stderr}${res.stdout}`);
+  }
+}
+
+/**
+ * A server on a fresh database whose first account is the admin `root` (only the operator CLI can
+ * make the first admin, so it is created before the server starts).
+ */
+export async function startServerWithAdmin(password) {
+  const { db } = makeDbDir();
+  createUserCli(db, 'root', 'root@example.com', password, { admin: true });
+  return startServer({ db });
+}
+
 /** Registers through the REST API; resolves with { token, user }. */
 export async function registerApi(url, username, password = 'correct horse battery', email = `${username}@example.com`) {
   const res = await fetch(`${url}/register`, {
@@ -242,3 +263,34 @@ export function removeDir(dir) {
 }
 
 export { sleep };
+
+const AXE_PATH = join(HERE, 'node_modules', 'axe-core', 'axe.min.js');
+let axeSource;
+
+/**
+ * Runs axe-core on the page as it is now and fails on any serious or critical violation, listing
+ * each one (rule, impact, offending elements) so the failure says what to fix.
+ */
+export async function checkA11y(page, label, { failOn = ['serious', 'critical'] } = {}) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    // Not page.addScriptTag: that inserts an inline <script>, which the server's CSP refuses (and
+    // newPage would report). Evaluating over the DevTools protocol is not subject to the CSP.
+    axeSource ??= await readFile(AXE_PATH, 'utf8');
+    await page.evaluate(axeSource);
+  }
+  const violations = await page.evaluate(async () => {
+    const res = await window.axe.run(document, { resultTypes: ['violations'] });
+    return res.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').trim()})` : ''}`),
+    }));
+  });
+  const bad = violations.filter((v) => failOn.includes(v.impact));
+  if (bad.length) {
+    const text = bad.map((v) => `  ${v.id} [${v.impact}] ${v.help}\n${v.targets.map((t) => `    - ${t}`).join('\n')}`).join('\n');
+    throw new Error(`accessibility violations on "${label}":\n${text}`);
+  }
+  return violations;
+}

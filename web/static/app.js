@@ -79,8 +79,8 @@ $('loading-retry').addEventListener('click', () => {
 /* ------------------------------------------------------------------ sign in / create account */
 
 const forms = {
-  signin: { tab: $('tab-signin'), form: $('form-signin'), prefix: 'signin' },
-  register: { tab: $('tab-register'), form: $('form-register'), prefix: 'register' },
+  signin: { tab: $('tab-signin'), panel: $('panel-signin'), form: $('form-signin'), prefix: 'signin' },
+  register: { tab: $('tab-register'), panel: $('panel-register'), form: $('form-register'), prefix: 'register' },
 };
 
 function selectTab(name, focus = false) {
@@ -88,7 +88,7 @@ function selectTab(name, focus = false) {
     const on = key === name;
     f.tab.setAttribute('aria-selected', String(on));
     f.tab.tabIndex = on ? 0 : -1;
-    f.form.hidden = !on;
+    f.panel.hidden = !on;
   }
   if (focus) forms[name].tab.focus();
 }

@@ -1,0 +1,203 @@
+// Accessibility: axe-core finds no serious or critical violation on any screen of the web UI:
+// sign-in, create account, their error states, the chat room (empty, with messages, with a
+// warning, the people panel, offline), the blocked page and every view of the admin dashboard,
+// in light and dark, on a desktop and a phone. Each screen is also photographed for review.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServerWithAdmin, blockUserCli, launchBrowser, newPage, registerApi, loginApi, openSignedIn,
+  send, waitForMessage, shot, removeDir, checkA11y, DESKTOP, PHONE,
+} from './helpers.mjs';
+
+const VARIANTS = [
+  ['light', 'desktop', DESKTOP],
+  ['dark', 'desktop', DESKTOP],
+  ['light', 'phone', PHONE],
+  ['dark', 'phone', PHONE],
+];
+const ADMIN_PASSWORD = 'admin password 123';
+
+let server;
+let browser;
+let adminToken;
+
+before(async () => {
+  server = await startServerWithAdmin(ADMIN_PASSWORD);
+  browser = await launchBrowser();
+  adminToken = (await loginApi(server.url, 'root', ADMIN_PASSWORD)).token;
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (server) removeDir(server.dir);
+});
+
+/**
+ * Runs `scenario(page, variant, context)` once per colour scheme and device, each in a fresh
+ * context; no scenario may leave page errors, CSP violations or native dialogs behind.
+ */
+async function eachVariant(scenario) {
+  for (const [colorScheme, device, viewport] of VARIANTS) {
+    const { context, page, problems } = await newPage(browser, { viewport });
+    try {
+      await page.emulateMedia({ colorScheme });
+      await scenario(page, `${colorScheme}-${device}`, context);
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  }
+}
+
+/** Checks the screen as it is now, then keeps a screenshot of it. */
+async function screen(page, name, variant) {
+  const label = `${name} (${variant})`;
+  await checkA11y(page, label);
+  await shot(page, `a11y-${name}-${variant}`);
+}
+
+// The empty room first: every later test adds messages.
+test('chat room without messages', async () => {
+  await eachVariant(async (page, variant) => {
+    const { token } = await registerApi(server.url, `empty_${variant.replace('-', '_')}`);
+    await openSignedIn(page, server.url, token);
+    await page.locator('#empty-state').waitFor({ state: 'visible' });
+    await screen(page, 'chat-empty', variant);
+  });
+});
+
+test('sign-in, create account and their error states', async () => {
+  await eachVariant(async (page, variant) => {
+    await page.goto(`${server.url}/`);
+    await page.locator('#form-signin').waitFor({ state: 'visible' });
+    await screen(page, 'signin', variant);
+
+    // Empty fields: an error under each.
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.locator('#signin-password-error').waitFor({ state: 'visible' });
+    await screen(page, 'signin-field-errors', variant);
+
+    // Wrong password: the form's error banner.
+    await page.locator('#signin-username').fill('root');
+    await page.locator('#signin-password').fill('not the password');
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.locator('#form-signin .form-error').waitFor({ state: 'visible' });
+    await screen(page, 'signin-wrong-password', variant);
+
+    await page.getByRole('tab', { name: 'Create account' }).click();
+    await page.locator('#form-register').waitFor({ state: 'visible' });
+    await screen(page, 'register', variant);
+
+    // Errors from the server beside their fields (a taken name, a short password).
+    await page.locator('#register-username').fill('root');
+    await page.locator('#register-email').fill(`taken-${variant}@example.com`);
+    await page.locator('#register-password').fill('short');
+    await page.getByRole('button', { name: 'Create account', exact: true }).click();
+    await page.locator('#form-register .field-error:not([hidden])').first().waitFor();
+    await screen(page, 'register-errors', variant);
+
+    // An expired session comes back to sign-in with a note.
+    await page.evaluate(() => localStorage.setItem('chatterbox.token', 'not-a-valid-token'));
+    await page.goto(`${server.url}/`);
+    await page.locator('#auth-note').waitFor({ state: 'visible' });
+    await screen(page, 'session-expired', variant);
+  });
+});
+
+test('chat room with messages, a warning, the people list, offline, and the blocked page', async () => {
+  const { token: bystander } = await registerApi(server.url, 'bystander');
+  const other = await newPage(browser);
+  try {
+    await openSignedIn(other.page, server.url, bystander);
+    await send(other.page, 'Hello, everyone 👋');
+    await eachVariant(async (page, variant, context) => {
+      const name = `chatter_${variant.replace('-', '_')}`;
+      // The test holds the chat socket, so it can drop it the way a lost network would.
+      let socket = null;
+      await page.routeWebSocket(/\/ws/, (ws) => {
+        socket = ws;
+        ws.connectToServer();
+      });
+      const { token } = await registerApi(server.url, name);
+      await openSignedIn(page, server.url, token);
+      await send(page, `a message from ${variant}`);
+      await waitForMessage(page, `a message from ${variant}`);
+      await send(page, 'you idiot');
+      await page.locator('#log .notice-warning').waitFor();
+      await screen(page, 'chat-warning', variant);
+
+      if (variant.endsWith('phone')) {
+        await page.locator('#people-toggle').click();
+        await page.locator('#people.open').waitFor();
+        await screen(page, 'chat-people', variant);
+        await page.locator('#people-toggle').click();
+      }
+
+      // The network goes away: the badge and the banner say so.
+      await context.setOffline(true);
+      await socket.close({ code: 1011 });
+      await page.locator('#conn[data-state=offline]').waitFor({ state: 'attached' });
+      await page.locator('#conn-banner').waitFor({ state: 'visible' });
+      await screen(page, 'chat-offline', variant);
+      await context.setOffline(false);
+      await page.locator('#conn[data-state=connected]').waitFor({ state: 'attached' });
+
+      blockUserCli(server.db, name, 'Spamming the room');
+      await page.locator('#view-blocked').waitFor({ state: 'visible' });
+      await screen(page, 'blocked', variant);
+    });
+  } finally {
+    await other.context.close();
+  }
+});
+
+test('every view of the admin dashboard', async () => {
+  const { token: plain } = await registerApi(server.url, 'plain_user');
+  await registerApi(server.url, 'troll');
+  blockUserCli(server.db, 'troll', 'Insulted other users');
+  await eachVariant(async (page, variant) => {
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole('heading', { name: 'Please sign in' }).waitFor();
+    await screen(page, 'admin-signed-out', variant);
+
+    await openSignedIn(page, server.url, plain, { path: '/admin' });
+    await page.getByRole('heading', { name: 'Administrators only' }).waitFor();
+    await screen(page, 'admin-refused', variant);
+
+    await openSignedIn(page, server.url, adminToken, { path: '/admin' });
+    await page.locator('#users-body tr[data-user=plain_user]').waitFor();
+    await page.locator('#live-log li').first().waitFor();
+    await page.locator('#live-conn[data-state=connected]').waitFor({ state: 'attached' });
+    await page.locator('#audit-body tr').first().waitFor();
+    await screen(page, 'admin', variant);
+    await shot(page, `a11y-admin-full-${variant}`, { fullPage: true });
+
+    await page.getByLabel('Blocked only').check();
+    await page.locator('#users-body tr').first().waitFor();
+    await screen(page, 'admin-blocked-only', variant);
+    await page.getByLabel('Search users by name or e-mail').fill('nobody-matches-this');
+    await page.locator('#users-empty').waitFor({ state: 'visible' });
+    await screen(page, 'admin-no-match', variant);
+    await page.getByLabel('Search users by name or e-mail').fill('');
+    await page.getByLabel('Blocked only').uncheck();
+
+    await page.locator('#users-body tr[data-user=plain_user]').getByRole('button', { name: 'Make admin plain_user' }).click();
+    await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+    await screen(page, 'admin-confirm', variant);
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+
+    // A refused action: the error banner (nobody can block their own account).
+    await page.evaluate(() => {
+      document.getElementById('dash-error-text').textContent = 'Could not block user root: You cannot block your own account';
+      document.getElementById('dash-error').hidden = false;
+    });
+    await screen(page, 'admin-error', variant);
+    await page.getByRole('button', { name: 'Dismiss' }).click();
+
+    await page.getByRole('button', { name: 'users.csv' }).click();
+    await page.locator('#dash-status').waitFor({ state: 'visible' });
+    await screen(page, 'admin-status', variant);
+  });
+});
