@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use chatterbox::chat::{
-    accounts::{create_account, NewAccount},
+    accounts::{create_account, set_blocked, NewAccount},
     ratelimit::Rate,
 };
 use common::{Account, TestServer, PASSWORD};
@@ -594,6 +594,50 @@ async fn admin_user_list_hides_password_hashes_and_filters_blocked() {
     let all = expect(server.get("/admin/users?blocked=false", Some(&admin.token)).await, 200).await;
     assert_eq!(all.as_array().unwrap().len(), 3);
     expect_error(server.get("/admin/users?blocked=maybe", Some(&admin.token)).await, 400).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_user_list_says_why_each_blocked_account_is_blocked() {
+    let server = common::start().await;
+    let admin = server.register_admin("root").await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let carol = server.register("carol").await;
+    // alice: blocked, unblocked, blocked again by the operator: the latest reason counts.
+    let store = server.chat.store();
+    for (blocked, reason) in [(true, "first time"), (false, "appeal"), (true, "Spamming links")] {
+        set_blocked(&**store, alice.id, blocked, "cli", Some(reason)).unwrap();
+    }
+    // bob: blocked automatically after repeated violations; carol: by an admin, without a reason.
+    let (mut ws, _) = server.connect(&bob.token, None).await;
+    for _ in 0..3 {
+        ws.send_text("you idiot").await;
+    }
+    assert_eq!(ws.expect_close().await, Some(1008));
+    block(&server, &admin, carol.id).await;
+
+    let users = expect(server.get("/admin/users", Some(&admin.token)).await, 200).await;
+    let block_of = |name: &str| {
+        users.as_array().unwrap().iter().find(|u| u["username"] == name).unwrap().get("block").cloned()
+    };
+    assert_eq!(block_of("root"), None, "no block for an active account");
+    let alice_block = block_of("alice").unwrap();
+    assert_eq!((&alice_block["reason"], &alice_block["by"]), (&json!("Spamming links"), &json!("cli")));
+    assert!(alice_block["at"].as_str().unwrap().ends_with('Z'));
+    let bob_block = block_of("bob").unwrap();
+    assert_eq!((&bob_block["reason"], &bob_block["by"]), (&Value::Null, &json!("moderation")));
+    assert_eq!(bob_block["term"], "idiot");
+    let carol_block = block_of("carol").unwrap();
+    assert_eq!((&carol_block["reason"], &carol_block["by"]), (&Value::Null, &json!("root")));
+    let blocked = expect(server.get("/admin/users?blocked=true", Some(&admin.token)).await, 200).await;
+    assert!(blocked.as_array().unwrap().iter().all(|u| u["block"].is_object()), "{blocked}");
+
+    // Unblocked again: the old reason is gone from the listing (the audit log keeps it).
+    set_blocked(&**store, alice.id, false, "cli", None).unwrap();
+    let users = expect(server.get("/admin/users", Some(&admin.token)).await, 200).await;
+    let alice_now = users.as_array().unwrap().iter().find(|u| u["username"] == "alice").unwrap();
+    assert!(alice_now.get("block").is_none(), "{alice_now}");
     server.stop().await;
 }
 

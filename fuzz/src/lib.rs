@@ -159,6 +159,9 @@ impl Store for Rows {
     fn violations(&self, _: Option<i64>, _: usize) -> chatterbox::store::Result<Vec<Violation>> {
         only_exports()
     }
+    fn latest_blocks(&self) -> chatterbox::store::Result<Vec<Violation>> {
+        only_exports()
+    }
     fn insert_messages(&self, _: &[NewMessage], _: &str) -> chatterbox::store::Result<Vec<Message>> {
         only_exports()
     }

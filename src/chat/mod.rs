@@ -319,6 +319,10 @@ impl Chat {
         self.blocking(move |s| Ok(s.list_users(filter)?)).await
     }
 
+    pub async fn latest_blocks(&self) -> Result<Vec<Violation>> {
+        self.blocking(|s| Ok(s.latest_blocks()?)).await
+    }
+
     pub async fn violations(&self, before: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
         self.blocking(move |s| Ok(s.violations(before, limit)?)).await
     }

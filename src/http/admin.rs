@@ -7,7 +7,7 @@
 //! answers, carrying its `#[utoipa::path]`, and every JSON answer goes through a struct that also
 //! derives its OpenAPI schema, so `GET /openapi.json` cannot drift from what is sent.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, header, Method, Request, StatusCode};
@@ -50,6 +50,23 @@ pub struct AdminUser {
     warning_count: i64,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     created_at: String,
+    /// Why a blocked account is blocked (its latest block in the audit log). Only in
+    /// `GET /admin/users`, and only for blocked accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    block: Option<BlockInfo>,
+}
+
+/// The latest block of a blocked account.
+#[derive(Serialize, ToSchema)]
+pub struct BlockInfo {
+    /// The operator's reason, when one was given.
+    reason: Option<String>,
+    /// `moderation` (automatic, after repeated violations), the acting admin's username, or `cli`.
+    by: String,
+    /// The moderated term that triggered an automatic block.
+    term: Option<String>,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    at: String,
 }
 
 impl From<User> for AdminUser {
@@ -62,7 +79,14 @@ impl From<User> for AdminUser {
             is_blocked: u.is_blocked,
             warning_count: u.warning_count,
             created_at: u.created_at,
+            block: None,
         }
+    }
+}
+
+impl From<Violation> for BlockInfo {
+    fn from(v: Violation) -> Self {
+        BlockInfo { reason: v.reason, by: v.actor, term: v.term, at: v.timestamp }
     }
 }
 
@@ -231,7 +255,13 @@ async fn stats(chat: &Chat) -> Result<Response, ApiError> {
 async fn users(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let filter = UserFilter { blocked_only: blocked_only(req)?, admins_only: false };
     let users = chat.list_users(filter).await?;
-    Ok(ok_json(&users.into_iter().map(AdminUser::from).collect::<Vec<_>>()))
+    let mut blocks: HashMap<i64, Violation> =
+        chat.latest_blocks().await?.into_iter().map(|v| (v.user_id, v)).collect();
+    let listed = users.into_iter().map(|u| {
+        let block = if u.is_blocked { blocks.remove(&u.id).map(BlockInfo::from) } else { None };
+        AdminUser { block, ..AdminUser::from(u) }
+    });
+    Ok(ok_json(&listed.collect::<Vec<_>>()))
 }
 
 /// Chat messages with their senders' ids: the newest older than `before`, oldest first.

@@ -209,6 +209,8 @@ pub trait Store: Send + Sync + 'static {
         timestamp: &str,
     ) -> Result<ViolationOutcome>;
     fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>>;
+    /// The latest block entry of every account that is blocked now: why it is blocked.
+    fn latest_blocks(&self) -> Result<Vec<Violation>>;
 
     /// Inserts a batch in one transaction with the given timestamp; returns the stored rows in
     /// order. Either every message is committed or none is.

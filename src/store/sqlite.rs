@@ -199,6 +199,24 @@ fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     })
 }
 
+/// The columns `violation_row` reads, from `violations v` joined with `users u`.
+const VIOLATION_COLS: &str =
+    "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp";
+
+fn violation_row(r: &Row<'_>) -> rusqlite::Result<Violation> {
+    Ok(Violation {
+        id: r.get(0)?,
+        user_id: r.get(1)?,
+        username: r.get(2)?,
+        action: action_from(&r.get::<_, String>(3)?),
+        text: r.get(4)?,
+        term: r.get(5)?,
+        reason: r.get(6)?,
+        actor: r.get(7)?,
+        timestamp: r.get(8)?,
+    })
+}
+
 fn action_from(s: &str) -> Action {
     match s {
         "block" => Action::Block,
@@ -359,26 +377,24 @@ impl Store for SqliteStore {
 
     fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp \
-             FROM violations v JOIN users u ON u.id = v.user_id \
-             WHERE v.id < ?1 ORDER BY v.id DESC LIMIT ?2",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {VIOLATION_COLS} FROM violations v JOIN users u ON u.id = v.user_id \
+             WHERE v.id < ?1 ORDER BY v.id DESC LIMIT ?2"
+        ))?;
         let rows = stmt
-            .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], |r| {
-                Ok(Violation {
-                    id: r.get(0)?,
-                    user_id: r.get(1)?,
-                    username: r.get(2)?,
-                    action: action_from(&r.get::<_, String>(3)?),
-                    text: r.get(4)?,
-                    term: r.get(5)?,
-                    reason: r.get(6)?,
-                    actor: r.get(7)?,
-                    timestamp: r.get(8)?,
-                })
-            })?
+            .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], violation_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn latest_blocks(&self) -> Result<Vec<Violation>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {VIOLATION_COLS} FROM users u JOIN violations v ON v.id = \
+               (SELECT MAX(id) FROM violations WHERE user_id = u.id AND action = 'block') \
+             WHERE u.is_blocked = 1 ORDER BY u.id"
+        ))?;
+        let rows = stmt.query_map([], violation_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import {
-  startServerWithAdmin, launchBrowser, newPage, registerApi, openSignedIn,
+  startServerWithAdmin, blockUserCli, launchBrowser, newPage, registerApi, openSignedIn,
   signInUi, loginApi, send, waitForMessage, shot, removeDir, PHONE, sleep,
 } from './helpers.mjs';
 
@@ -146,6 +146,41 @@ test('admin dashboard: block/unblock, grant/revoke, live view, audit log, CSV do
     assert.deepEqual(erin.problems, []);
   } finally {
     await erin.context.close();
+    await admin.context.close();
+  }
+});
+
+test('the dashboard shows why an account is blocked, in the table and the moderation log', async () => {
+  const ivan = await registerApi(server.url, 'ivan');
+  await registerApi(server.url, 'henry');
+  // henry: blocked by the operator with a reason; ivan: blocked automatically by moderation.
+  blockUserCli(server.db, 'henry', 'Posted spam links');
+  const ivanPage = await newPage(browser);
+  const admin = await newPage(browser);
+  try {
+    await openSignedIn(ivanPage.page, server.url, ivan.token);
+    for (let i = 0; i < 3; i += 1) await send(ivanPage.page, 'you idiot');
+    await ivanPage.page.locator('#view-blocked').waitFor({ state: 'visible' });
+
+    const { token } = await loginApi(server.url, 'root', ADMIN_PASSWORD);
+    const page = admin.page;
+    await openSignedIn(page, server.url, token, { path: '/admin' });
+    const status = (name) => row(page, name).locator('td[data-label=Status]');
+    await status('henry').filter({ hasText: 'Blocked' }).waitFor();
+    assert.match(await status('henry').textContent(), /Posted spam links/);
+    assert.match(await status('henry').textContent(), /by cli/);
+    assert.match(await status('ivan').textContent(), /Automatic: repeated rule violations \(last: “idiot”\)/);
+    assert.equal(await status('grace').textContent(), 'Active');
+    await page.getByLabel('Blocked only').check();
+    await status('henry').filter({ hasText: 'Posted spam links' }).waitFor();
+    const audit = page.locator('#audit-body');
+    await audit.locator('tr', { hasText: 'henry' }).filter({ hasText: 'Reason: Posted spam links' }).waitFor();
+    await shot(page, 'admin-block-reasons-desktop', { fullPage: true });
+    await page.setViewportSize(PHONE);
+    await shot(page, 'admin-block-reasons-phone', { fullPage: true });
+    assert.deepEqual(admin.problems, []);
+  } finally {
+    await ivanPage.context.close();
     await admin.context.close();
   }
 });

@@ -202,6 +202,28 @@ function actionButton(label, who, kind, key, onClick, disabledWhy) {
   return b;
 }
 
+/** Why an account is blocked, in words: the operator's reason, or how it came about. */
+function blockReason(b) {
+  if (!b) return null;
+  if (b.reason) return b.reason;
+  if (b.by === 'moderation') return b.term ? `Automatic: repeated rule violations (last: “${b.term}”)` : 'Automatic: repeated rule violations';
+  return 'No reason given';
+}
+
+function statusOf(u) {
+  if (!u.is_blocked) return badge('Active', 'success');
+  const b = u.block;
+  const by = b && b.by !== 'moderation' ? `by ${b.by}` : null;
+  return h('div', {
+    cls: 'status-cell',
+    children: [
+      badge('Blocked', 'danger'),
+      b ? h('span', { cls: 'block-reason', text: blockReason(b) }) : null,
+      by ? h('span', { cls: 'block-by muted', text: by }) : null,
+    ],
+  });
+}
+
 function renderUsers() {
   const q = $('user-search').value.trim().toLowerCase();
   const blockedOnly = $('blocked-only').checked;
@@ -243,7 +265,7 @@ function renderUsers() {
         cell('User', name, 'cell-user'),
         cell('E-mail', h('span', { cls: 'email', text: u.email || '' })),
         cell('Role', u.is_admin ? badge('Admin', 'accent') : badge('User', 'muted')),
-        cell('Status', u.is_blocked ? badge('Blocked', 'danger') : badge('Active', 'success')),
+        cell('Status', statusOf(u)),
         cell('Warnings', h('span', { text: String(u.warning_count ?? 0) }), 'num'),
         cell('Joined', joined
           ? h('time', { text: formatShort(joined), attrs: { datetime: joined.toISOString(), title: formatFull(joined) } })
@@ -384,6 +406,7 @@ function renderAudit() {
     if (v.term) termCell.append(h('code', { cls: 'term', text: v.term }));
     else termCell.append(h('span', { cls: 'muted', text: '—' }));
     if (v.text) termCell.append(h('div', { cls: 'audit-text muted', text: v.text, attrs: { title: v.text } }));
+    if (v.reason) termCell.append(h('div', { cls: 'audit-reason', text: `Reason: ${v.reason}` }));
     return h('tr', {
       children: [
         h('td', { attrs: { 'data-label': 'When' }, children: [h('time', { text: formatShort(when), attrs: { datetime: when.toISOString(), title: formatFull(when) } })] }),
