@@ -185,6 +185,35 @@ test('the dashboard shows why an account is blocked, in the table and the modera
   }
 });
 
+test('"Online now" follows the live presence list at once', async () => {
+  const admin = await newPage(browser);
+  const visitor = await newPage(browser);
+  try {
+    const { token } = await loginApi(server.url, 'root', ADMIN_PASSWORD);
+    await openSignedIn(admin.page, server.url, token, { path: '/admin' });
+    const page = admin.page;
+    const agree = async (n) => {
+      await page.locator('#live-online').filter({ hasText: `Online (${n})` }).waitFor();
+      // Read in the same moment as the list: the stats card must already agree, not on its next poll.
+      const [list, stat] = await page.evaluate(() => [
+        document.getElementById('live-online').textContent,
+        document.getElementById('stat-online').textContent,
+      ]);
+      assert.match(list, new RegExp(`^Online \\(${n}\\)`));
+      assert.equal(stat, String(n), `"Online now" ${stat} beside "${list}"`);
+    };
+    await agree(1);
+    await openSignedIn(visitor.page, server.url, users.grace.token);
+    await agree(2);
+    await visitor.context.close();
+    await agree(1);
+    assert.deepEqual(admin.problems, []);
+  } finally {
+    await visitor.context.close().catch(() => {});
+    await admin.context.close();
+  }
+});
+
 test('admin dashboard on a phone and in dark mode', async () => {
   for (const [name, viewport, colorScheme] of [['admin-phone', PHONE, 'light'], ['admin-desktop-dark', undefined, 'dark']]) {
     const { context, page, problems } = await newPage(browser, { ...(viewport ? { viewport } : {}), colorScheme });

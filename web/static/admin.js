@@ -158,7 +158,7 @@ async function loadStats() {
   try {
     const s = await api('/admin/stats');
     $('stat-users').textContent = nf.format(s.users ?? 0);
-    $('stat-online').textContent = nf.format(s.online ?? 0);
+    if (!presenceLive) $('stat-online').textContent = nf.format(s.online ?? 0);
     $('stat-messages').textContent = nf.format(s.messages_today ?? 0);
     $('stat-blocked').textContent = nf.format(s.blocked ?? 0);
     $('stat-blocked').closest('.stat').classList.toggle('nonzero', (s.blocked ?? 0) > 0);
@@ -444,6 +444,8 @@ function startLive() {
         stopped: 'Stopped',
       }[state];
       if (!text) return;
+      // Until the next presence frame the list may be stale; the stats poll takes over meanwhile.
+      if (state !== 'connected') presenceLive = false;
       conn.dataset.state = state === 'syncing' ? 'connecting' : state;
       conn.querySelector('.conn-text').textContent = text;
     },
@@ -463,6 +465,7 @@ function startLive() {
   live.start();
 }
 
+let presenceLive = false; // the live socket's presence list is current: it drives "Online now"
 let liveOnline = new Set();
 let liveUnlisted = 0; // online users the presence frame counted but did not name
 
@@ -471,6 +474,8 @@ function renderLiveOnline() {
   const total = names.length + liveUnlisted;
   const more = liveUnlisted > 0 ? ` and ${liveUnlisted} more` : '';
   $('live-online').textContent = total ? `Online (${total}): ${names.join(', ')}${more}` : 'Nobody online.';
+  // The live presence is newer than the last stats poll: "Online now" shows the same number.
+  if (presenceLive) $('stat-online').textContent = nf.format(total);
 }
 
 function onLiveFrame(f) {
@@ -478,6 +483,7 @@ function onLiveFrame(f) {
   if (f.type === 'presence') {
     liveOnline = new Set(Array.isArray(f.online) ? f.online.map(String) : []);
     liveUnlisted = Number.isInteger(f.count) ? Math.max(0, f.count - liveOnline.size) : 0;
+    presenceLive = true;
     renderLiveOnline();
     return;
   }
