@@ -609,7 +609,17 @@ async fn admin_user_list_says_why_each_blocked_account_is_blocked() {
     for (blocked, reason) in [(true, "first time"), (false, "appeal"), (true, "Spamming links")] {
         set_blocked(&**store, alice.id, blocked, "cli", Some(reason)).unwrap();
     }
-    // bob: blocked automatically after repeated violations; carol: by an admin, without a reason.
+    // bob: blocked automatically after repeated violations; carol: by an admin, without a reason
+    // (an empty body); dave: by an admin, with one.
+    let dave = server.register("dave").await;
+    let path = format!("/admin/users/{}/block", dave.id);
+    let too_long = json!({ "reason": "x".repeat(501) });
+    let err = expect_error(server.post(&path, Some(&admin.token), Some(too_long)).await, 422).await;
+    assert_eq!(err["field"], "reason");
+    let malformed = server.http.post(server.url(&path)).bearer_auth(&admin.token).body("{\"reason\": ");
+    expect_error(malformed.send().await.unwrap(), 400).await;
+    let reason = json!({ "reason": "  Threatened another user  " });
+    expect(server.post(&path, Some(&admin.token), Some(reason)).await, 200).await;
     let (mut ws, _) = server.connect(&bob.token, None).await;
     for _ in 0..3 {
         ws.send_text("you idiot").await;
@@ -630,6 +640,11 @@ async fn admin_user_list_says_why_each_blocked_account_is_blocked() {
     assert_eq!(bob_block["term"], "idiot");
     let carol_block = block_of("carol").unwrap();
     assert_eq!((&carol_block["reason"], &carol_block["by"]), (&Value::Null, &json!("root")));
+    let dave_block = block_of("dave").unwrap();
+    assert_eq!(
+        (&dave_block["reason"], &dave_block["by"]),
+        (&json!("Threatened another user"), &json!("root"))
+    );
     let blocked = expect(server.get("/admin/users?blocked=true", Some(&admin.token)).await, 200).await;
     assert!(blocked.as_array().unwrap().iter().all(|u| u["block"].is_object()), "{blocked}");
 

@@ -333,10 +333,18 @@ impl Chat {
     }
 
     /// An admin blocks or unblocks an account; a block closes the account's live sockets.
-    pub async fn set_blocked(&self, admin: &User, user_id: i64, blocked: bool) -> Result<User> {
+    /// Blocks or unblocks for an admin; `reason` goes to the audit log.
+    pub async fn set_blocked(
+        &self,
+        admin: &User,
+        user_id: i64,
+        blocked: bool,
+        reason: Option<String>,
+    ) -> Result<User> {
         let actor = admin.username.clone();
-        let (user, changed) =
-            self.blocking(move |s| accounts::set_blocked(s, user_id, blocked, &actor, None)).await?;
+        let (user, changed) = self
+            .blocking(move |s| accounts::set_blocked(s, user_id, blocked, &actor, reason.as_deref()))
+            .await?;
         if changed {
             tracing::info!(admin = %admin.username, user = %user.username, blocked, "account block changed");
         }

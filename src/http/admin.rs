@@ -11,7 +11,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, header, Method, Request, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
@@ -20,9 +20,12 @@ use crate::{
 };
 
 use super::{
-    body::{channel_body, ok_json, Response},
+    body::{channel_body, ok_json, read_optional_json, Response},
     error::ApiError,
-    openapi::{BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable},
+    openapi::{
+        BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized,
+        Unavailable, Unprocessable,
+    },
     query_i64, query_limit, AppState,
 };
 
@@ -199,7 +202,7 @@ pub async fn route(
         ["users", id, action] => {
             let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
             match (*action, &method) {
-                ("block", _) => block(chat, &admin, id).await,
+                ("block", _) => block(state, &admin, id, req).await,
                 ("unblock", _) => unblock(chat, &admin, id).await,
                 ("admin", &Method::POST) => grant_admin(chat, &admin, id).await,
                 _ => revoke_admin(chat, &admin, id).await,
@@ -308,19 +311,41 @@ async fn violations(chat: &Chat, req: &Request<Incoming>) -> Result<Response, Ap
     Ok(ok_json(&entries.into_iter().map(AuditEntry::from).collect::<Vec<_>>()))
 }
 
-/// Blocks an account (audited); its open WebSockets close with 1008. Never one's own.
+/// The longest block reason the API keeps, in characters.
+const MAX_REASON_CHARS: usize = 500;
+
+/// The optional body of a block: why, for the audit log and the dashboard.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BlockBody {
+    /// At most 500 characters; blank means none.
+    reason: Option<String>,
+}
+
+/// Blocks an account (audited, with an optional reason); its open WebSockets close with 1008.
+/// Never one's own. The body may be empty.
 #[utoipa::path(post, path = "/admin/users/{id}/block", tag = "admin", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The account's id")),
+    request_body(content = Option<BlockBody>, description = "Optional: why the account is blocked"),
     responses(
         (status = 200, description = "The account, now blocked", body = AdminUser),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
         (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
         (status = 503, response = Unavailable),
     )
 )]
-async fn block(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+async fn block(
+    state: &AppState,
+    admin: &User,
+    id: i64,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
     // A self-block would lock this admin out at once (possibly the last one); the dashboard
     // refuses it as well.
     if id == admin.id {
@@ -329,7 +354,19 @@ async fn block(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError>
             "You cannot block your own account; ask another admin or use the CLI",
         ));
     }
-    Ok(ok_json(&AdminUser::from(chat.set_blocked(admin, id, true).await?)))
+    let body: BlockBody =
+        read_optional_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
+    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ApiError {
+            field: Some("reason"),
+            ..ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("The reason may have at most {MAX_REASON_CHARS} characters"),
+            )
+        });
+    }
+    Ok(ok_json(&AdminUser::from(state.chat.set_blocked(admin, id, true, reason).await?)))
 }
 
 /// Unblocks an account (audited) and resets its warning count.
@@ -344,7 +381,7 @@ async fn block(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError>
     )
 )]
 async fn unblock(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
-    Ok(ok_json(&AdminUser::from(chat.set_blocked(admin, id, false).await?)))
+    Ok(ok_json(&AdminUser::from(chat.set_blocked(admin, id, false, None).await?)))
 }
 
 /// Grants the admin role.

@@ -47,6 +47,23 @@ pub async fn read_json<T: DeserializeOwned>(
     limit: usize,
     timeout: Duration,
 ) -> Result<T, ApiError> {
+    parse_json(&read_bytes(body, limit, timeout).await?)
+}
+
+/// Like `read_json`, but an empty body means `T::default()` (for requests whose body is optional).
+pub async fn read_optional_json<T: DeserializeOwned + Default>(
+    body: Incoming,
+    limit: usize,
+    timeout: Duration,
+) -> Result<T, ApiError> {
+    let bytes = read_bytes(body, limit, timeout).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(&bytes)
+}
+
+async fn read_bytes(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
     let collected = tokio::time::timeout(timeout, Limited::new(body, limit).collect())
         .await
         .map_err(|_| ApiError::new(StatusCode::REQUEST_TIMEOUT, "The request body took too long"))?;
@@ -60,7 +77,7 @@ pub async fn read_json<T: DeserializeOwned>(
         }
         Err(_) => return Err(ApiError::bad_request("The request body could not be read")),
     };
-    parse_json(&bytes)
+    Ok(bytes)
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

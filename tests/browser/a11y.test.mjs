@@ -183,7 +183,7 @@ test('every view of the admin dashboard', async () => {
     await page.getByLabel('Search users by name or e-mail').fill('');
     await page.getByLabel('Blocked only').uncheck();
 
-    await page.locator('#users-body tr[data-user=plain_user]').getByRole('button', { name: 'Make admin plain_user' }).click();
+    await page.locator('#users-body tr[data-user=plain_user]').getByRole('button', { name: 'Block plain_user' }).click();
     await page.locator('dialog#confirm').waitFor({ state: 'visible' });
     await screen(page, 'admin-confirm', variant);
     await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();

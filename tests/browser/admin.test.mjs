@@ -94,11 +94,14 @@ test('admin dashboard: block/unblock, grant/revoke, live view, audit log, CSV do
     await sleep(300);
     assert.match(await row(page, 'erin').textContent(), /Active/);
 
-    // Block erin: her open chat page ends on the blocked page at once.
+    // Block erin, with a reason: her open chat page ends on the blocked page at once.
     await row(page, 'erin').getByRole('button', { name: 'Block erin' }).click();
+    await page.getByLabel('Reason (optional)').fill('Keeps insulting people');
     await confirm(page, 'Block erin?', 'Block user');
     await page.locator('#dash-status').filter({ hasText: 'erin is now blocked.' }).waitFor();
     await row(page, 'erin').filter({ hasText: 'Blocked' }).waitFor();
+    assert.match(await row(page, 'erin').locator('td[data-label=Status]').textContent(), /Keeps insulting people\s*by root/);
+    await audit.locator('tr', { hasText: 'erin' }).filter({ hasText: 'Reason: Keeps insulting people' }).waitFor();
     await erin.page.locator('#view-blocked').waitFor({ state: 'visible' });
     await page.locator('#stat-blocked').filter({ hasText: '1' }).waitFor();
     await page.getByLabel('Blocked only').check();

@@ -292,6 +292,7 @@ const ACTIONS = {
     text: (u) => `${u.username} will be signed out at once and will not be able to sign in or chat until unblocked.`,
     ok: 'Block user',
     danger: true,
+    askReason: true,
     request: (u) => ['POST', `/admin/users/${u.id}/block`],
     done: (u) => `${u.username} is now blocked.`,
   },
@@ -321,11 +322,12 @@ const ACTIONS = {
 
 async function act(user, kind) {
   const a = ACTIONS[kind];
-  const ok = await confirmDialog({ title: a.title(user), text: a.text(user), ok: a.ok, danger: !!a.danger });
+  const ok = await confirmDialog({ title: a.title(user), text: a.text(user), ok: a.ok, danger: !!a.danger, askReason: !!a.askReason });
   if (!ok || closed) return;
   const [method, path] = a.request(user);
+  const reason = a.askReason ? $('confirm-reason').value.trim() : '';
   try {
-    await api(path, { method });
+    await api(path, { method, ...(reason ? { body: { reason } } : {}) });
     showStatus(a.done(user));
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) { expired(); return; }
@@ -347,10 +349,12 @@ async function act(user, kind) {
 
 /* ------------------------------------------------------------------ confirmation dialog */
 
-function confirmDialog({ title, text, ok, danger }) {
+function confirmDialog({ title, text, ok, danger, askReason = false }) {
   const dialog = $('confirm');
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
+  $('confirm-reason-field').hidden = !askReason;
+  $('confirm-reason').value = '';
   const okBtn = $('confirm-ok');
   okBtn.textContent = ok;
   okBtn.className = `btn ${danger ? 'btn-danger' : 'btn-primary'}`;
@@ -362,6 +366,7 @@ function confirmDialog({ title, text, ok, danger }) {
       if (opener && opener.isConnected) opener.focus();
     }, { once: true });
     dialog.showModal();
+    if (askReason) $('confirm-reason').focus();
   });
 }
 
@@ -402,11 +407,17 @@ function renderAudit() {
   const rows = violations.map((v) => {
     const when = parseTime(v.timestamp);
     const [label, kind] = ACTION_LABEL[v.action] || [String(v.action), 'muted'];
-    const termCell = h('td', { attrs: { 'data-label': 'Matched term' } });
-    if (v.term) termCell.append(h('code', { cls: 'term', text: v.term }));
-    else termCell.append(h('span', { cls: 'muted', text: '—' }));
-    if (v.text) termCell.append(h('div', { cls: 'audit-text muted', text: v.text, attrs: { title: v.text } }));
-    if (v.reason) termCell.append(h('div', { cls: 'audit-reason', text: `Reason: ${v.reason}` }));
+    // One block inside the cell, so the phone layout (label left, value right) keeps it together.
+    const details = h('div', {
+      cls: 'audit-details',
+      children: [
+        v.term ? h('code', { cls: 'term', text: v.term }) : null,
+        v.text ? h('div', { cls: 'audit-text muted', text: v.text, attrs: { title: v.text } }) : null,
+        v.reason ? h('div', { cls: 'audit-reason', text: `Reason: ${v.reason}` }) : null,
+      ],
+    });
+    if (!details.childElementCount) details.append(h('span', { cls: 'muted', text: '—' }));
+    const termCell = h('td', { attrs: { 'data-label': 'Details' }, children: [details] });
     return h('tr', {
       children: [
         h('td', { attrs: { 'data-label': 'When' }, children: [h('time', { text: formatShort(when), attrs: { datetime: when.toISOString(), title: formatFull(when) } })] }),
