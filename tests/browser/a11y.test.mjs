@@ -1,7 +1,8 @@
 // Accessibility: axe-core finds no serious or critical violation on any screen of the web UI:
-// sign-in, create account, their error states, the chat room (empty, with messages, with a
-// warning, the people panel, offline), the blocked page and every view of the admin dashboard,
-// in light and dark, on a desktop and a phone. Each screen is also photographed for review.
+// sign-in, create account, their error states (wrong input, expired session, server
+// unreachable), the chat room (empty, with messages, with a warning, the people panel, offline),
+// the blocked page and every view of the admin dashboard, in light and dark, on a desktop and a
+// phone. Each screen is also photographed for review.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -103,6 +104,18 @@ test('sign-in, create account and their error states', async () => {
     await page.goto(`${server.url}/`);
     await page.locator('#auth-note').waitFor({ state: 'visible' });
     await screen(page, 'session-expired', variant);
+
+    // The server cannot be reached while the session is checked: the loading screen says so.
+    const { token } = await loginApi(server.url, 'root', ADMIN_PASSWORD);
+    await page.evaluate((t) => localStorage.setItem('chatterbox.token', t), token);
+    await page.route('**/me', (route) => route.abort());
+    await page.goto(`${server.url}/`);
+    await page.locator('#loading-retry').waitFor({ state: 'visible' });
+    await screen(page, 'loading-error', variant);
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole('heading', { name: 'Cannot reach the server' }).waitFor();
+    await screen(page, 'admin-unreachable', variant);
+    await page.unroute('**/me');
   });
 });
 
