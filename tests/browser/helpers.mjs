@@ -268,8 +268,9 @@ const AXE_PATH = join(HERE, 'node_modules', 'axe-core', 'axe.min.js');
 let axeSource;
 
 /**
- * Runs axe-core on the page as it is now and fails on any serious or critical violation, listing
- * each one (rule, impact, offending elements) so the failure says what to fix.
+ * Runs axe-core on the page as it is now and fails on any violation whose impact is in `failOn`
+ * (serious or critical unless told otherwise), listing each one (rule, impact, offending elements)
+ * so the failure says what to fix. Resolves with every violation found, failing or not.
  */
 export async function checkA11y(page, label, { failOn = ['serious', 'critical'] } = {}) {
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
