@@ -65,7 +65,7 @@ pub struct ServeArgs {
     /// bcrypt cost for new password hashes (4-31; each step doubles the work)
     #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = 12, value_name = "N")]
     pub bcrypt_cost: u32,
-    /// How long a sign-in lasts: seconds, or a number with s, m, h or d
+    /// How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)
     #[arg(long, env = "CHATTERBOX_TOKEN_TTL", default_value = "24h", value_name = "DURATION")]
     pub token_ttl: String,
     /// File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated

@@ -18,6 +18,8 @@ pub enum ConfigError {
     BcryptCost(u32),
     #[error("invalid --token-ttl {0:?}: use seconds or a number with s, m, h or d (for example 24h)")]
     TokenTtl(String),
+    #[error("invalid --token-ttl {0:?}: at most {MAX_TOKEN_TTL_DAYS}d (10 years)")]
+    TokenTtlTooLong(String),
     #[error("{0} must be at least {1}")]
     TooSmall(&'static str, String),
     #[error("cannot read {what} {path}: {source}")]
@@ -38,6 +40,10 @@ pub struct ServeConfig {
     pub secret: Secret,
     pub matcher: Matcher,
 }
+
+/// The longest sign-in: long enough for any real use, and far enough from the limits that
+/// `now + ttl` always fits a JWT `exp` (i64 seconds) and a date the time crate can show.
+pub const MAX_TOKEN_TTL_DAYS: u64 = 3650;
 
 /// Parses `90`, `90s`, `15m`, `24h`, `7d`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
@@ -67,6 +73,9 @@ impl ServeConfig {
         }
         let ttl =
             parse_duration(&args.token_ttl).ok_or_else(|| ConfigError::TokenTtl(args.token_ttl.clone()))?;
+        if ttl > Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400) {
+            return Err(ConfigError::TokenTtlTooLong(args.token_ttl.clone()));
+        }
         let at_least = |name: &'static str, ok: bool, min: &str| {
             if ok {
                 Ok(())
@@ -146,8 +155,27 @@ impl ServeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, ConfigError, ServeConfig};
+    use crate::cli::{Cli, Command, ServeArgs};
+    use clap::Parser;
     use std::time::Duration;
+
+    fn serve_args(token_ttl: &str) -> ServeArgs {
+        match Cli::try_parse_from(["chatterbox", "serve", "--token-ttl", token_ttl]).unwrap().command {
+            Command::Serve(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn token_ttl_is_at_most_ten_years() {
+        let ttl = |s: &str| ServeConfig::from_args(&serve_args(s), None).map(|c| c.chat.token_ttl_secs);
+        assert_eq!(ttl("3650d").unwrap(), 3650 * 86_400);
+        assert_eq!(ttl("315360000").unwrap(), 3650 * 86_400);
+        for too_long in ["3651d", "315360001", "9999999999999d", "18446744073709551615"] {
+            assert!(matches!(ttl(too_long), Err(ConfigError::TokenTtlTooLong(_))), "{too_long}");
+        }
+    }
 
     #[test]
     fn durations() {

@@ -1091,3 +1091,31 @@ fn export_reads_committed_rows_while_another_connection_writes() {
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[3].content, "not committed");
 }
+
+#[test]
+fn serve_refuses_a_token_ttl_too_long_to_represent() {
+    use std::io::BufRead;
+
+    let db = TestDb::missing();
+    let mut cmd = chatterbox();
+    cmd.arg("--db").arg(&db.path).args(["serve", "--listen", "127.0.0.1:0", "--token-ttl", "9999999999999d"]);
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut log = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("listening on") {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the server started with a token lifetime it cannot represent:\n{log}{line}");
+        }
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let status = child.wait().unwrap();
+    // Like every other invalid `serve` option: exit 1 with one line saying what is allowed.
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.starts_with("chatterbox: error: invalid --token-ttl \"9999999999999d\""), "{log}");
+    assert!(log.contains("at most 3650d"), "{log}");
+    assert!(!db.path.exists(), "the database was created");
+}
