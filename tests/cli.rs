@@ -1092,6 +1092,78 @@ fn export_reads_committed_rows_while_another_connection_writes() {
     assert_eq!(rows[3].content, "not committed");
 }
 
+/// Runs `chatterbox --db DB ARGS...` with stdout on a pseudo-terminal; its stdout in the result
+/// is what the terminal received, with the terminal's CR LF turned back into LF.
+fn run_on_terminal(db: &Path, args: &[&str]) -> Output {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: openpty fills in two new descriptors; no name buffer or termios is passed.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened by openpty and are owned by nothing else.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = chatterbox();
+    cmd.arg("--db").arg(db).args(args).stdin(Stdio::null()).stdout(Stdio::from(slave)).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start chatterbox");
+    // The parent's copy of the terminal's end must close, or the reader never sees the end.
+    drop(cmd);
+    let reader = thread::spawn(move || {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Once the child is gone, the master reports EIO: that is the end.
+        while let Ok(n @ 1..) = std::io::Read::read(&mut &master, &mut buf) {
+            data.extend_from_slice(&buf[..n]);
+        }
+        data
+    });
+    let mut out = child.wait_with_output().expect("wait for chatterbox");
+    let shown = String::from_utf8(reader.join().unwrap()).expect("terminal output is UTF-8");
+    out.stdout = shown.replace("\r\n", "\n").into_bytes();
+    out
+}
+
+/// No byte or character that would act on a terminal (other than line feeds).
+fn assert_terminal_safe(text: &str, what: &str) {
+    let bad = text.chars().find(|&c| {
+        (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    assert_eq!(bad, None, "{what} passes a control character to the terminal:\n{text}");
+}
+
+#[test]
+fn user_list_escapes_control_characters_for_people() {
+    let db = TestDb::migrated();
+    let store = db.store();
+    add_user(&store, "eve\u{1b}[8m", false);
+    add_user(&store, "\u{202e}nimda", true);
+    add_user(&store, "bell\u{7}\u{9b}", false);
+
+    // The table is for people: escaped even in a pipe.
+    let table = success(&db.run(&["user", "list"], None));
+    assert_terminal_safe(&table, "user list (table)");
+    for shown in ["eve\\x1b[8m", "\\u{202e}nimda", "bell\\x07\\u{9b}", "eve\\x1b[8m@example.com"] {
+        assert!(table.contains(shown), "table lacks {shown:?}:\n{table}");
+    }
+
+    // CSV in a pipe is exact; on a terminal, escaped.
+    let csv = success(&db.run(&["user", "list", "--format", "csv"], None));
+    assert!(
+        csv.contains("eve\u{1b}[8m,") && csv.contains("\u{202e}nimda,") && csv.contains("bell\u{7}\u{9b},")
+    );
+    let shown = success(&run_on_terminal(&db.path, &["user", "list", "--format", "csv"]));
+    assert_terminal_safe(&shown, "user list --format csv");
+    assert!(shown.contains("eve\\x1b[8m,") && shown.contains("\\u{202e}nimda,"), "{shown}");
+
+    // JSON escapes them its own way: safe text, exact values.
+    let json = success(&db.run(&["user", "list", "--format", "json"], None));
+    assert_terminal_safe(&json, "user list --format json");
+    let users: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["eve\u{1b}[8m", "\u{202e}nimda", "bell\u{7}\u{9b}"]);
+}
+
 #[test]
 fn serve_refuses_a_token_ttl_too_long_to_represent() {
     use std::io::BufRead;
