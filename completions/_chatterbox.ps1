@@ -165,8 +165,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;messages;export' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file renamed into place) instead of stdout')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file renamed into place) instead of stdout')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout (`-`): a regular file is replaced atomically (a temporary file renamed into place, through a symlink to its target); a FIFO or device is written into')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout (`-`): a regular file is replaced atomically (a temporary file renamed into place, through a symlink to its target); a FIFO or device is written into')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)')
             [CompletionResult]::new('--after-id', '--after-id', [CompletionResultType]::ParameterName, 'Only messages with an id greater than N (for incremental exports)')

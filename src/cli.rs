@@ -197,14 +197,16 @@ pub struct ExportArgs {
     /// Write CSV (the export format; accepted for explicitness)
     #[arg(long)]
     pub csv: bool,
-    /// Write to this file (atomically: a temporary file renamed into place) instead of stdout
+    /// Write to this file instead of stdout (`-`): a regular file is replaced atomically (a
+    /// temporary file renamed into place, through a symlink to its target); a FIFO or device is
+    /// written into
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = crate::timefmt::parse_bound)]
     pub since: Option<String>,
     /// Only messages before this time (RFC 3339, or a date meaning midnight UTC)
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = crate::timefmt::parse_bound)]
     pub until: Option<String>,
     /// Only messages with an id greater than N (for incremental exports)
     #[arg(long, value_name = "N")]

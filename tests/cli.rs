@@ -313,6 +313,8 @@ fn usage_errors_exit_2() {
         (&["user", "create", "dave"], "--email"),
         (&["messages"], "Usage"),
         (&["messages", "export", "--after-id", "abc"], "--after-id"),
+        (&["messages", "export", "--since", "garbage"], "--since"),
+        (&["messages", "export", "--until", "garbage"], "--until"),
         (&["migrate", "--status=yes"], "--status"),
     ];
     for (args, expected) in cases {
@@ -1027,14 +1029,13 @@ fn export_filters_by_time_and_id() {
         ("--until", ""),
         ("--since", "1700000000"),
     ] {
-        let out = db.run(&["messages", "export", "--csv", flag, value], None);
-        let err = failure(&out);
+        // A usage error (exit 2), like any other invalid option value.
+        let err = usage_error(&db.run(&["messages", "export", "--csv", flag, value], None));
         assert!(err.contains(flag), "{flag} {value:?}: {err}");
         assert!(err.contains("RFC 3339"), "{flag} {value:?} should say what is expected: {err}");
-        assert!(out.stdout.is_empty(), "{flag} {value:?} wrote to stdout\n{}", describe(&out));
     }
     let out_file = db.dir.path().join("bad.csv");
-    failure(&db.run(&["messages", "export", "--since", "nope", "-o", out_file.to_str().unwrap()], None));
+    usage_error(&db.run(&["messages", "export", "--since", "nope", "-o", out_file.to_str().unwrap()], None));
     assert!(!out_file.exists());
 }
 
@@ -1092,6 +1093,178 @@ fn export_reads_committed_rows_while_another_connection_writes() {
     assert_eq!(rows[3].content, "not committed");
 }
 
+#[test]
+fn export_output_follows_a_symlink_and_keeps_it() {
+    let (db, msgs) = tricky_db();
+    let expected = success(&db.run(&["messages", "export"], None));
+    let (exports, real) = (db.dir.path().join("exports"), db.dir.path().join("real"));
+    std::fs::create_dir(&exports).unwrap();
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join("messages.csv"), "previous export\n").unwrap();
+    std::os::unix::fs::symlink("../real/messages.csv", exports.join("latest.csv")).unwrap();
+    // A link to a file that does not exist yet.
+    std::os::unix::fs::symlink("../real/new.csv", exports.join("new.csv")).unwrap();
+
+    for (name, points_to) in [("latest.csv", "../real/messages.csv"), ("new.csv", "../real/new.csv")] {
+        let link = exports.join(name);
+        let out = db.run(&["messages", "export", "--output", link.to_str().unwrap()], None);
+        assert!(stderr(&out).contains(&format!("wrote {} messages", msgs.len())), "{}", describe(&out));
+        assert!(success(&out).is_empty());
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "{name} was replaced");
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(points_to));
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), expected, "{name}");
+    }
+    // The link target was replaced in its own folder; no temporary file anywhere.
+    assert_eq!(file_names(&exports), ["latest.csv", "new.csv"]);
+    assert_eq!(file_names(&real), ["messages.csv", "new.csv"]);
+
+    // A symlink loop is a clear failure.
+    std::os::unix::fs::symlink("loop-b", exports.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", exports.join("loop-b")).unwrap();
+    let err = failure(&db.run(&["messages", "export", "-o", exports.join("loop-a").to_str().unwrap()], None));
+    assert!(err.contains("symbolic links"), "{err}");
+}
+
+#[test]
+fn export_output_writes_into_a_fifo() {
+    use std::os::unix::{fs::FileTypeExt, fs::OpenOptionsExt, io::AsRawFd};
+
+    let (db, _) = tricky_db();
+    let expected = success(&db.run(&["messages", "export"], None));
+    let fifo = db.dir.path().join("export.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+
+    // The reader is opened without blocking, and a writer of our own keeps it from seeing the
+    // end until the export has run, whether or not the export ever opens the FIFO.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open reader");
+    let keep_open = std::fs::OpenOptions::new().write(true).open(&fifo).expect("open writer");
+    // SAFETY: fcntl on a descriptor we own, only changing its O_NONBLOCK flag.
+    unsafe {
+        let flags = libc::fcntl(reader.as_raw_fd(), libc::F_GETFL);
+        assert_eq!(libc::fcntl(reader.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK), 0);
+    }
+    let drain = thread::spawn(move || {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut &reader, &mut data).expect("read the FIFO");
+        data
+    });
+    let out = db.run(&["messages", "export", "--output", fifo.to_str().unwrap()], None);
+    drop(keep_open);
+    let received = drain.join().unwrap();
+    success(&out);
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+    assert_eq!(String::from_utf8(received).unwrap(), expected);
+    assert_eq!(file_names(db.dir.path()), ["chatterbox.db", "export.fifo"]);
+}
+
+#[test]
+fn export_output_dash_is_stdout() {
+    let (db, _) = tricky_db();
+    let expected = success(&db.run(&["messages", "export"], None));
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = chatterbox();
+    cmd.current_dir(cwd.path()).arg("--db").arg(&db.path).args(["messages", "export", "--output", "-"]);
+    let out = run_command(cmd, None);
+    assert_eq!(success(&out), expected);
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+    assert_eq!(file_names(cwd.path()), Vec::<String>::new(), "a file was created");
+}
+
+#[test]
+fn export_output_to_dev_null_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let (db, msgs) = tricky_db();
+    let out = db.run(&["messages", "export", "--output", "/dev/null"], None);
+    assert!(
+        stderr(&out).contains(&format!("wrote {} messages to /dev/null", msgs.len())),
+        "{}",
+        describe(&out)
+    );
+    success(&out);
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+}
+
+#[test]
+fn interrupted_export_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let db = TestDb::migrated();
+    let store = db.store();
+    let alice = add_user(&store, "alice", false);
+    let contents: Vec<String> = (0..200_000)
+        .map(|i| format!("message {i}: long enough that the export takes a while to write"))
+        .collect();
+    add_messages(&store, &alice, &contents, &timefmt::now());
+    drop(store);
+    let dir = db.dir.path().join("exports");
+    std::fs::create_dir(&dir).unwrap();
+    let target = dir.join("messages.csv");
+
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        std::fs::write(&target, "previous export\n").unwrap();
+        let mut cmd = chatterbox();
+        cmd.arg("--db").arg(&db.path).args(["messages", "export", "--output", target.to_str().unwrap()]);
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let pid = child.id() as libc::pid_t;
+        // Wait for the temporary file, then freeze the export to know it is still mid-way.
+        while file_names(&dir).len() < 2 {
+            assert!(child.try_wait().unwrap().is_none(), "the export ended before it could be interrupted");
+        }
+        // SAFETY: kill on our own child's pid, which cannot have been reused: it is not reaped.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "previous export\n",
+            "the export finished before it could be interrupted; it needs more rows"
+        );
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(pid, signal);
+            libc::kill(pid, libc::SIGCONT);
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(signal),
+            "the export must end by the signal\n{}",
+            describe(&out)
+        );
+        assert_eq!(file_names(&dir), ["messages.csv"], "a temporary file was left behind (signal {signal})");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous export\n");
+    }
+}
+
+const TERMINAL_TRAPS: &[&str] = &[
+    "\u{1b}]0;pwned\u{7}title",
+    "\u{1b}[2J\u{1b}[Hcleared",
+    "\u{202e}gnp.exe",
+    "csi\u{9b}31m",
+    "del\u{7f}",
+    "cr\roverwrite",
+    "tab\there",
+    "line one\nline two",
+];
+
+/// What a terminal shows of each of `TERMINAL_TRAPS`.
+const TERMINAL_SHOWN: &[&str] = &[
+    "\\x1b]0;pwned\\x07title",
+    "\\x1b[2J\\x1b[Hcleared",
+    "\\u{202e}gnp.exe",
+    "csi\\u{9b}31m",
+    "del\\x7f",
+    "cr\\roverwrite",
+    "tab\\there",
+    "line one\nline two",
+];
+
 /// Runs `chatterbox --db DB ARGS...` with stdout on a pseudo-terminal; its stdout in the result
 /// is what the terminal received, with the terminal's CR LF turned back into LF.
 fn run_on_terminal(db: &Path, args: &[&str]) -> Output {
@@ -1130,6 +1303,29 @@ fn assert_terminal_safe(text: &str, what: &str) {
         (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
     });
     assert_eq!(bad, None, "{what} passes a control character to the terminal:\n{text}");
+}
+
+#[test]
+fn export_to_a_terminal_escapes_control_characters() {
+    let db = TestDb::migrated();
+    let store = db.store();
+    let eve = add_user(&store, "eve\u{1b}[8m", false);
+    let msgs = add_messages(&store, &eve, TERMINAL_TRAPS, &timefmt::now());
+
+    let out = run_on_terminal(&db.path, &["messages", "export"]);
+    let shown = success(&out);
+    assert_terminal_safe(&shown, "messages export");
+    let rows = parse_export(shown.as_bytes());
+    assert_eq!(rows.iter().map(|r| r.content.as_str()).collect::<Vec<_>>(), TERMINAL_SHOWN);
+    assert!(rows.iter().all(|r| r.sender_username == "eve\\x1b[8m"), "{rows:?}");
+    // --output - is stdout, so it is escaped the same way.
+    assert_eq!(success(&run_on_terminal(&db.path, &["messages", "export", "-o", "-"])), shown);
+
+    // To a pipe (and so to a file), the export stays exact.
+    let rows = parse_export(success(&db.run(&["messages", "export", "--raw"], None)).as_bytes());
+    assert_eq!(rows.iter().map(|r| r.content.clone()).collect::<Vec<_>>(), TERMINAL_TRAPS);
+    assert_eq!(ids(&rows), msg_ids(&msgs));
+    assert!(rows.iter().all(|r| r.sender_username == eve.username));
 }
 
 #[test]
