@@ -51,6 +51,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--auth-per-minute', '--auth-per-minute', [CompletionResultType]::ParameterName, 'Sustained login and registration attempts per minute, per address and per account')
             [CompletionResult]::new('--max-pending-logins', '--max-pending-logins', [CompletionResultType]::ParameterName, 'Logins and registrations allowed to wait for password hashing at once; more are refused with 503 and Retry-After')
             [CompletionResult]::new('--web-dir', '--web-dir', [CompletionResultType]::ParameterName, 'Serve the web UI from this folder instead of the copy built into the binary')
+            [CompletionResult]::new('--cors-origin', '--cors-origin', [CompletionResultType]::ParameterName, 'Let pages from this origin (scheme://host[:port]) call the API and open the chat, like the original''s frontend on its own dev server; repeat for more (none by default)')
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Seconds that shutdown waits for connections and pending writes')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most simultaneous connections (HTTP and WebSocket)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')

@@ -50,6 +50,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auth-bur
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auth-per-minute -d 'Sustained login and registration attempts per minute, per address and per account' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-pending-logins -d 'Logins and registrations allowed to wait for password hashing at once; more are refused with 503 and Retry-After' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l web-dir -d 'Serve the web UI from this folder instead of the copy built into the binary' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l cors-origin -d 'Let pages from this origin (scheme://host[:port]) call the API and open the chat, like the original\'s frontend on its own dev server; repeat for more (none by default)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l grace-period -d 'Seconds that shutdown waits for connections and pending writes' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections -d 'Most simultaneous connections (HTTP and WebSocket)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F

@@ -106,6 +106,15 @@ pub struct ServeArgs {
     /// Serve the web UI from this folder instead of the copy built into the binary
     #[arg(long, env = "CHATTERBOX_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Let pages from this origin (scheme://host[:port]) call the API and open the chat, like
+    /// the original's frontend on its own dev server; repeat for more (none by default)
+    #[arg(
+        long = "cors-origin",
+        env = "CHATTERBOX_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
     /// Seconds that shutdown waits for connections and pending writes
     #[arg(long, env = "CHATTERBOX_GRACE_PERIOD", default_value_t = 10, value_name = "SECS")]
     pub grace_period: u64,

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use crate::{
     chat::{moderation::Matcher, ratelimit::Rate, ChatConfig, Secret},
     cli::ServeArgs,
-    http::HttpConfig,
+    http::{cors::CorsOrigins, HttpConfig},
     server::ServerConfig,
 };
 
@@ -30,6 +30,8 @@ pub enum ConfigError {
     ShortSecret,
     #[error("--web-dir {0} is not a folder")]
     WebDir(PathBuf),
+    #[error("--cors-origin: {0}")]
+    CorsOrigin(String),
 }
 
 pub struct ServeConfig {
@@ -125,6 +127,7 @@ impl ServeConfig {
                 return Err(ConfigError::WebDir(dir.clone()));
             }
         }
+        let cors = CorsOrigins::parse(&args.cors_origins).map_err(ConfigError::CorsOrigin)?;
         // The message frame carries up to max chars of 4 UTF-8 bytes each plus JSON escaping.
         let max_frame_bytes = (args.max_message_chars * 6 + 1024).max(16 * 1024);
         Ok(ServeConfig {
@@ -141,7 +144,12 @@ impl ServeConfig {
                 max_pending_logins: args.max_pending_logins,
                 ..ChatConfig::default()
             },
-            http: HttpConfig { web_dir: args.web_dir.clone(), max_frame_bytes, ..HttpConfig::default() },
+            http: HttpConfig {
+                web_dir: args.web_dir.clone(),
+                max_frame_bytes,
+                cors,
+                ..HttpConfig::default()
+            },
             server: ServerConfig {
                 grace_period: Duration::from_secs(args.grace_period),
                 max_connections: args.max_connections,

@@ -158,7 +158,7 @@ async fn handshake_is_refused_without_a_valid_token_for_blocked_users_and_cross_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connects_by_query_token_bearer_header_same_origin_and_the_original_path() {
+async fn connects_by_query_token_bearer_header_and_same_origin() {
     let server = common::start().await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
@@ -166,8 +166,7 @@ async fn connects_by_query_token_bearer_header_same_origin_and_the_original_path
     let header = format!("Bearer {}", alice.token);
     let (mut a, _) =
         server.try_connect(request(&server, "/ws", &[("authorization", &header)])).await.unwrap();
-    let (mut b, _) =
-        server.try_connect(server.ws_url(&format!("/chat/ws?token={}", bob.token))).await.unwrap();
+    let (mut b, _) = server.try_connect(server.ws_url(&format!("/ws?token={}", bob.token))).await.unwrap();
     let origin = format!("http://{}", server.addr);
     let path = format!("/ws?token={}", carol.token);
     let (mut c, _) = server.try_connect(request(&server, &path, &[("origin", &origin)])).await.unwrap();

@@ -33,11 +33,13 @@ pub enum EventKind {
 pub struct Event {
     pub kind: EventKind,
     encoded: OnceLock<Vec<Utf8Bytes>>,
+    /// The same frames in the second wire dialect (the original's, on its path).
+    encoded_alt: OnceLock<Vec<Utf8Bytes>>,
 }
 
 impl Event {
     pub fn new(kind: EventKind) -> Self {
-        Event { kind, encoded: OnceLock::new() }
+        Event { kind, encoded: OnceLock::new(), encoded_alt: OnceLock::new() }
     }
 
     /// The id of the `i`-th frame, for frames that are stored messages.
@@ -51,6 +53,11 @@ impl Event {
     /// The wire frames, computed by `encode` the first time and shared by every receiver.
     pub fn frames(&self, encode: impl FnOnce(&EventKind) -> Vec<Utf8Bytes>) -> &[Utf8Bytes] {
         self.encoded.get_or_init(|| encode(&self.kind))
+    }
+
+    /// `frames` for the second dialect, also computed once and shared.
+    pub fn frames_alt(&self, encode: impl FnOnce(&EventKind) -> Vec<Utf8Bytes>) -> &[Utf8Bytes] {
+        self.encoded_alt.get_or_init(|| encode(&self.kind))
     }
 }
 

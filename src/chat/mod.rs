@@ -328,6 +328,13 @@ impl Chat {
         Ok((counts, self.hub.online_count()))
     }
 
+    /// The counts with every message ever sent, not only today's: the original's dashboard
+    /// shows the total.
+    pub async fn counts_all_time(&self) -> Result<Counts> {
+        // Stored timestamps are text, and every one sorts after the empty string.
+        self.blocking(|s| Ok(s.counts("")?)).await
+    }
+
     /// An admin blocks or unblocks an account; a block closes the account's live sockets.
     pub async fn set_blocked(&self, admin: &User, user_id: i64, blocked: bool) -> Result<User> {
         let actor = admin.username.clone();

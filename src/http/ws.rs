@@ -25,7 +25,12 @@ use crate::{
     store::User,
 };
 
-use super::{body::Response, error::ApiError, frames, query_i64, AppState};
+use super::{
+    body::Response,
+    error::ApiError,
+    frames::{self, Dialect},
+    query_i64, AppState,
+};
 
 /// Messages replayed per database query when a client resumes with `?since=`.
 const REPLAY_CHUNK: usize = 1000;
@@ -34,8 +39,14 @@ const PRESENCE_NAMES: usize = 200;
 /// Broadcast frames written before one flush, so a busy room costs one syscall per batch.
 const WRITE_BATCH: usize = 64;
 
-pub async fn upgrade(state: &Arc<AppState>, mut req: Request<Incoming>) -> Result<Response, ApiError> {
-    check_origin(&req)?;
+pub async fn upgrade(
+    state: &Arc<AppState>,
+    mut req: Request<Incoming>,
+    dialect: Dialect,
+) -> Result<Response, ApiError> {
+    if !state.http.cors.allows_request(&req) {
+        check_origin(&req)?;
+    }
     let token =
         super::bearer(&req, true).ok_or(ApiError::from(ChatError::Unauthenticated("missing token")))?;
     let user = state.chat.authenticate(&token).await?;
@@ -58,7 +69,7 @@ pub async fn upgrade(state: &Arc<AppState>, mut req: Request<Incoming>) -> Resul
     state.sockets.spawn(async move {
         let _slot = slot;
         match websocket.await {
-            Ok(ws) => Socket { state: state2, user, ws }.run(since).await,
+            Ok(ws) => Socket { state: state2, user, ws, dialect }.run(since).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket handshake did not complete"),
         }
     });
@@ -84,6 +95,7 @@ struct Socket {
     state: Arc<AppState>,
     user: User,
     ws: HyperWebsocketStream,
+    dialect: Dialect,
 }
 
 /// Why the loop ended, and what to tell the client.
@@ -134,7 +146,10 @@ impl Socket {
     }
 
     /// Sends the recent history, or everything after `since`; returns the last id sent.
+    /// The original sent neither history nor presence (its page loads `/chat/messages`), so its
+    /// dialect gets only what follows `since`, when asked.
     async fn replay(&mut self, since: Option<i64>) -> Result<i64, End> {
+        let dialect = self.dialect;
         let chat = Arc::clone(&self.state.chat);
         let mut last = since.unwrap_or(0);
         let db_error = |e: ChatError| {
@@ -146,7 +161,7 @@ impl Socket {
                 let chunk = chat.messages_after(last, REPLAY_CHUNK).await.map_err(db_error)?;
                 let done = chunk.len() < REPLAY_CHUNK;
                 for m in &chunk {
-                    self.feed(frames::message(m)).await?;
+                    self.feed(frames::message(m, dialect)).await?;
                     last = m.id;
                 }
                 self.flush().await?;
@@ -154,13 +169,18 @@ impl Socket {
                     break;
                 }
             },
+            None if dialect == Dialect::Original => {}
             None => {
                 let recent = chat.messages_before(None, chat.config.history_limit).await.map_err(db_error)?;
                 for m in &recent {
-                    self.feed(frames::message(m)).await?;
+                    self.feed(frames::message(m, dialect)).await?;
                     last = last.max(m.id);
                 }
             }
+        }
+        if dialect == Dialect::Original {
+            self.flush().await?;
+            return Ok(last);
         }
         let (online, count) = chat.hub().online_sample(PRESENCE_NAMES);
         self.send(frames::presence(&online, count)).await?;
@@ -183,7 +203,7 @@ impl Socket {
                 biased;
                 _ = shutdown.cancelled() => return End::Close(CloseCode::Away, "server going away"),
                 Some(Control::Blocked) = control.recv() => {
-                    let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.")).await;
+                    let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
                     return End::Close(CloseCode::Policy, "account blocked");
                 }
                 event = events.recv() => {
@@ -192,7 +212,11 @@ impl Socket {
                     while let Some(event) = next.take() {
                         match event {
                             Ok(ev) => {
-                                for (i, frame) in ev.frames(frames::event).iter().enumerate() {
+                                let encoded = match self.dialect {
+                                    Dialect::Ours => ev.frames(|k| frames::event(k, Dialect::Ours)),
+                                    Dialect::Original => ev.frames_alt(|k| frames::event(k, Dialect::Original)),
+                                };
+                                for (i, frame) in encoded.iter().enumerate() {
                                     if let Some(id) = ev.message_id(i) {
                                         if id <= last {
                                             continue; // already sent during the history replay
@@ -233,7 +257,7 @@ impl Socket {
                             if let Err(end) = self.on_text(&text, &mut bucket).await { return end; }
                         }
                         WsMessage::Binary(_) => {
-                            if let Err(end) = self.send(frames::error("Binary frames are not supported; send JSON text")).await { return end; }
+                            if let Err(end) = self.send(frames::error("Binary frames are not supported; send JSON text", self.dialect)).await { return end; }
                         }
                         WsMessage::Pong(_) => awaiting_pong = false,
                         // tungstenite queues the pong reply itself; it goes out with the next flush.
@@ -257,30 +281,31 @@ impl Socket {
     async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<(), End> {
         let frames::ClientFrame::Message { text } = match frames::parse_client(text) {
             Ok(f) => f,
-            Err(detail) => return self.send(frames::error(&detail)).await,
+            Err(detail) => return self.send(frames::error(&detail, self.dialect)).await,
         };
         if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
             let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
-            return self.send(frames::error(&detail)).await;
+            return self.send(frames::error(&detail, self.dialect)).await;
         }
         match self.state.chat.post(&self.user, &text).await {
             Ok(Posted::Stored(_)) => Ok(()),
             Ok(Posted::Warned { warnings, limit, term }) => {
-                self.send(frames::warning(warnings, limit, &term)).await
+                self.send(frames::warning(warnings, limit, &term, self.dialect)).await
             }
             Ok(Posted::Blocked { term }) => {
                 let reason = format!(
                     "Your account has been blocked: \"{term}\" is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
                     ordinal(self.state.chat.config.warning_limit)
                 );
-                let _ = self.send(frames::blocked(&reason)).await;
+                let _ = self.send(frames::blocked(&reason, self.dialect)).await;
                 Err(End::Close(CloseCode::Policy, "account blocked"))
             }
-            Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail)).await,
+            Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail, self.dialect)).await,
             Err(ChatError::ShuttingDown) => Err(End::Close(CloseCode::Away, "server going away")),
             Err(e) => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");
-                self.send(frames::error("Your message could not be saved; please try again")).await
+                self.send(frames::error("Your message could not be saved; please try again", self.dialect))
+                    .await
             }
         }
     }
