@@ -608,13 +608,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__create)
-            opts="-h -V --email --password-stdin --admin --db --help --version"
+            opts="-h -V --email --password-stdin --admin --bcrypt-cost --db --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bcrypt-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -48,6 +48,10 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// `serve` and `user create` hash with the same cost, or the accounts an operator creates would
+/// answer a wrong password in another time than the others and so stand out.
+pub const DEFAULT_BCRYPT_COST: u32 = 12;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -63,7 +67,7 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// bcrypt cost for new password hashes (4-31; each step doubles the work)
-    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = 12, value_name = "N")]
+    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST, value_name = "N")]
     pub bcrypt_cost: u32,
     /// How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)
     #[arg(long, env = "CHATTERBOX_TOKEN_TTL", default_value = "24h", value_name = "DURATION")]
@@ -193,6 +197,10 @@ pub struct UserCreateArgs {
     /// Make the account an admin
     #[arg(long)]
     pub admin: bool,
+    /// bcrypt cost of the password hash (4-31); use the daemon's, so the account's logins take
+    /// as long as everyone's
+    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST, value_name = "N")]
+    pub bcrypt_cost: u32,
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,14 +65,21 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs > 0).then(|| Duration::from_secs(secs))
 }
 
+/// The bcrypt costs `serve` and `user create` accept.
+pub fn check_bcrypt_cost(cost: u32) -> Result<u32, ConfigError> {
+    if (4..=31).contains(&cost) {
+        Ok(cost)
+    } else {
+        Err(ConfigError::BcryptCost(cost))
+    }
+}
+
 impl ServeConfig {
     /// `jwt_secret_env` is `CHATTERBOX_JWT_SECRET`, passed in rather than read here so tests
     /// do not depend on the process environment.
     pub fn from_args(args: &ServeArgs, jwt_secret_env: Option<String>) -> Result<Self, ConfigError> {
         let listen: SocketAddr = args.listen.parse().map_err(|_| ConfigError::Listen(args.listen.clone()))?;
-        if !(4..=31).contains(&args.bcrypt_cost) {
-            return Err(ConfigError::BcryptCost(args.bcrypt_cost));
-        }
+        check_bcrypt_cost(args.bcrypt_cost)?;
         let ttl =
             parse_duration(&args.token_ttl).ok_or_else(|| ConfigError::TokenTtl(args.token_ttl.clone()))?;
         if ttl > Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400) {

@@ -398,21 +398,51 @@ async fn password_guessing_is_limited_per_account_whatever_the_address() {
     server.account_in_store("victim").await;
     server.account_in_store("bystander").await;
 
-    // Five guesses, each from its own address: no address runs out, the account does.
+    // Five addresses guess, each within its own limit (5): together they spend the account's
+    // budget of failures (5 x ACCOUNT_FAILURE_FACTOR = 25).
+    assert_eq!(chatterbox::chat::ratelimit::ACCOUNT_FAILURE_FACTOR, 5.0);
     for n in 10..15 {
-        assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        for _ in 0..5 {
+            assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        }
     }
-    assert_limited(&login_from(&client_from(15), &server, "victim", "another guess").await);
-    // The same account spelled differently is the same account.
-    for (n, login) in [(16, "VICTIM"), (17, "  Victim  ")] {
-        assert_limited(&login_from(&client_from(n), &server, login, "wrong password").await);
+    // The owner, signing in from an address that has not failed, is not locked out by them.
+    let owner = login_from(&client_from(15), &server, "victim", PASSWORD).await;
+    assert_eq!(owner.status, 200, "{owner:?}");
+    // A new address gets its one try; once it has failed, it is held back like the others,
+    // however the account is spelled.
+    assert_eq!(login_from(&client_from(16), &server, "victim", "wrong password").await.status, 401);
+    assert_limited(&login_from(&client_from(16), &server, "victim", "another guess").await);
+    for login in ["VICTIM", "  Victim  "] {
+        assert_limited(&login_from(&client_from(16), &server, login, "wrong password").await);
     }
-    // Its owner waits too, right password or not: the price of a per-account limit is that
-    // guessing locks the account out until its bucket refills.
-    assert_limited(&login_from(&client_from(18), &server, "victim", PASSWORD).await);
     // Other accounts are not affected, even from an address that guessed.
-    let ok = login_from(&client_from(15), &server, "bystander", PASSWORD).await;
+    let ok = login_from(&client_from(16), &server, "bystander", PASSWORD).await;
     assert_eq!(ok.status, 200, "{ok:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_addresses_guessing_within_their_limits_do_not_lock_out_correct_logins() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.chat.auth_rate = Some(Rate::new(5.0, 0.001));
+    let server = common::start_with(opts).await;
+    server.account_in_store("victim").await;
+    // Interleaved: guesses from five addresses and correct logins from others that never fail.
+    let mut refused = Vec::new();
+    for round in 0..5u8 {
+        for n in 10..15 {
+            assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        }
+        for n in [20 + round, 30 + round] {
+            let a = login_from(&client_from(n), &server, "victim", PASSWORD).await;
+            if a.status != 200 {
+                refused.push((n, a));
+            }
+        }
+    }
+    assert!(refused.is_empty(), "correct logins refused: {refused:?}");
     server.stop().await;
 }
 
@@ -424,11 +454,14 @@ async fn guessing_through_the_email_address_counts_against_the_same_account() {
     let server = common::start_with(opts).await;
     server.account_in_store("victim").await;
     for n in 10..15 {
-        assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        for _ in 0..5 {
+            assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        }
     }
-    assert_limited(&login_from(&client_from(15), &server, "victim", "another guess").await);
-    // The same account, named by its e-mail address, from a fresh address.
-    assert_limited(&login_from(&client_from(16), &server, "victim@example.com", "a third guess").await);
+    // The account's budget is spent: an address that failed against it by name is held back
+    // when it names the account by its e-mail address.
+    assert_eq!(login_from(&client_from(15), &server, "victim", "a guess").await.status, 401);
+    assert_limited(&login_from(&client_from(15), &server, "victim@example.com", "a third guess").await);
     server.stop().await;
 }
 
@@ -829,6 +862,85 @@ async fn look_alike_usernames_are_refused_and_case_variants_conflict() {
     let a = register_from(http, &server, "other", "ALICE@Example.COM", PASSWORD).await;
     assert_eq!((a.status, a.body["field"].as_str()), (409, Some("email")), "{a:?}");
     assert_eq!(user_count(&server).await, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ascii_look_alikes_of_a_name_conflict_and_reserved_names_are_refused() {
+    let _process = shared().await;
+    let server = common::start().await;
+    server.register("alice").await;
+    let http = &server.http;
+    // Capital I and digit 1 for l, l for capital I: each renders like alice or ALICE.
+    for (i, name) in ["aIice", "ALlCE", "a1ice", "AIICE", "aiice"].iter().enumerate() {
+        let a = register_from(http, &server, name, &format!("ascii{i}@example.com"), PASSWORD).await;
+        assert_eq!((a.status, a.body["field"].as_str()), (409, Some("username")), "{name:?}: {a:?}");
+        assert!(a.body["detail"].as_str().unwrap().contains("already taken"), "{a:?}");
+    }
+    // The name warning frames are signed with, and the audit log's actors, in any disguise.
+    for (i, name) in
+        ["System", "system", "SYSTEM", "moderation", "rnoderation", "cli", "CLI"].iter().enumerate()
+    {
+        let a = register_from(http, &server, name, &format!("reserved{i}@example.com"), PASSWORD).await;
+        assert_bad_username(&a, name);
+        assert!(a.body["detail"].as_str().unwrap().contains("reserved"), "{a:?}");
+    }
+    assert_eq!(user_count(&server).await, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_look_alike_names_let_exactly_one_win() {
+    let _process = shared().await;
+    let server = common::start().await;
+    let names = ["bob", "BOB", "b0b", "B0B", "Bob", "bOb", "BoB", "boB"];
+    let answers =
+        join_all(names.iter().enumerate().map(|(i, name)| {
+            let server = &server;
+            async move {
+                register_from(&server.http, server, name, &format!("bob{i}@example.com"), PASSWORD).await
+            }
+        }))
+        .await;
+    let won: Vec<&str> =
+        names.iter().zip(&answers).filter(|(_, a)| a.status == 201).map(|(n, _)| *n).collect();
+    assert_eq!(won.len(), 1, "winners: {won:?}; answers: {answers:?}");
+    for (name, a) in names.iter().zip(&answers) {
+        assert!(a.status == 201 || (a.status == 409 && a.body["field"] == "username"), "{name}: {a:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_sockets_violating_at_once_give_one_block_and_warnings_up_to_the_limit() {
+    let _process = shared().await;
+    let server = common::start().await;
+    let alice = server.register("alice").await;
+    let mut sockets = Vec::new();
+    for _ in 0..10 {
+        sockets.push(server.connect(&alice.token, None).await.0);
+    }
+    // Every socket sends its violation before any answer is read.
+    join_all(sockets.iter_mut().map(|ws| ws.send_text("you idiot"))).await;
+    let mut blocked_frames = 0;
+    for ws in &mut sockets {
+        loop {
+            match ws.next().await {
+                Next::Json(v) if v["type"] == "blocked" => blocked_frames += 1,
+                Next::Json(_) => continue,
+                Next::Closed(..) => break,
+            }
+        }
+    }
+    assert!(blocked_frames >= 1, "the sockets were told of the block");
+    let log = server.chat.violations(None, 100).await.unwrap();
+    let count =
+        |action: &str| log.iter().filter(|v| v.user_id == alice.id && v.action.as_str() == action).count();
+    assert_eq!((count("warning"), count("block")), (2, 1), "{log:?}");
+    let me = server.chat.list_users(UserFilter::default()).await.unwrap();
+    let me = me.iter().find(|u| u.id == alice.id).unwrap();
+    assert!(me.is_blocked);
+    assert_eq!(me.warning_count, 3, "violations after the block are not counted");
     server.stop().await;
 }
 

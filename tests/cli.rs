@@ -398,7 +398,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let path = dir.path().join("nested/folder/chatterbox.db");
 
     let out = success(&run(&path, &["migrate"], None));
-    assert_eq!(out.trim(), "applied V1__initial", "{out}");
+    assert_eq!(out.trim(), "applied V1__initial\napplied V2__account_keys", "{out}");
     assert!(path.exists());
 
     let out = success(&run(&path, &["migrate"], None));
@@ -426,7 +426,7 @@ fn migrate_status_lists_without_changing_anything() {
     // An existing file that was never migrated: all pending, and the file is left as it was.
     std::fs::write(&db.path, b"").unwrap();
     let out = success(&db.run(&["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial", "{out}");
+    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys", "{out}");
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
 
     // The same for a SQLite database in the default (rollback journal) mode.
@@ -437,17 +437,20 @@ fn migrate_status_lists_without_changing_anything() {
     }
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial", "{out}");
+    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys", "{out}");
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
 
     // After migrating: applied, with the time it was applied.
     success(&db.run(&["migrate"], None));
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
-    let line = out.trim();
-    assert!(line.starts_with("applied  V1__initial  ("), "{out}");
-    let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
-    assert_rfc3339_utc(at);
+    let lines: Vec<&str> = out.trim().lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (line, name) in lines.iter().zip(["V1__initial", "V2__account_keys"]) {
+        assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
+        let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
+        assert_rfc3339_utc(at);
+    }
     assert!(snapshot(&db.path) == before, "migrate --status modified the database");
 }
 
@@ -667,7 +670,7 @@ fn user_create_reads_the_password_from_stdin() {
     assert!(!dave.is_admin && !dave.is_blocked);
     assert_eq!(dave.email, "dave@example.com");
     // The password is the first line exactly, without its line ending.
-    let creds = db.store().credentials("dave").unwrap().unwrap();
+    let creds = db.store().credentials("dave", "").unwrap().unwrap();
     assert!(creds.password_hash.starts_with("$2"), "stored as bcrypt");
     assert!(bcrypt::verify("correct horse battery", &creds.password_hash).unwrap());
 
@@ -678,7 +681,7 @@ fn user_create_reads_the_password_from_stdin() {
     let erin = db.user("erin");
     assert_eq!(out.trim(), format!("created admin erin (id {})", erin.id));
     assert!(erin.is_admin);
-    let creds = db.store().credentials("erin").unwrap().unwrap();
+    let creds = db.store().credentials("erin", "").unwrap().unwrap();
     assert!(bcrypt::verify("another password", &creds.password_hash).unwrap());
 }
 
@@ -736,6 +739,76 @@ fn user_create_rejects_bad_input_without_creating_anything() {
     }
     let users = db.store().list_users(Default::default()).unwrap();
     assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice"]);
+}
+
+#[test]
+fn user_create_hashes_at_the_configured_bcrypt_cost() {
+    let db = TestDb::migrated();
+    let hash_of = |name: &str| db.store().credentials(name, "").unwrap().unwrap().password_hash;
+    success(&db.run(
+        &["user", "create", "dave", "--email", "dave@example.com", "--password-stdin", "--bcrypt-cost", "10"],
+        Some("correct horse battery\n"),
+    ));
+    assert!(hash_of("dave").starts_with("$2b$10$"), "{}", hash_of("dave"));
+    // The daemon's variable applies too, so one setting serves both.
+    let mut cmd = chatterbox();
+    cmd.env("CHATTERBOX_BCRYPT_COST", "5").arg("--db").arg(&db.path);
+    cmd.args(["user", "create", "erin", "--email", "erin@example.com", "--password-stdin"]);
+    success(&run_command(cmd, Some("correct horse battery\n")));
+    assert!(hash_of("erin").starts_with("$2b$05$"), "{}", hash_of("erin"));
+    assert!(bcrypt::verify("correct horse battery", &hash_of("erin")).unwrap());
+    // Validated as `serve` validates it.
+    let err = failure(&db.run(
+        &["user", "create", "fay", "--email", "fay@example.com", "--password-stdin", "--bcrypt-cost", "3"],
+        Some("correct horse battery\n"),
+    ));
+    assert!(err.contains("between 4 and 31"), "{err}");
+}
+
+#[test]
+fn user_create_refuses_look_alike_and_reserved_names() {
+    let db = TestDb::migrated();
+    // Stored without look-alike keys, as by an older chatterbox: `user create` fills them first.
+    add_user(&db.store(), "alice", false);
+    for name in ["aIice", "ALlCE", "a1ice"] {
+        let err = failure(&db.run(
+            &["user", "create", name, "--email", "other@example.com", "--password-stdin"],
+            Some("password123\n"),
+        ));
+        assert!(err.contains("already taken"), "{name}: {err}");
+    }
+    for name in ["System", "SYSTEM", "moderation"] {
+        let err = failure(&db.run(
+            &["user", "create", name, "--email", "other@example.com", "--password-stdin"],
+            Some("password123\n"),
+        ));
+        assert!(err.contains("reserved"), "{name}: {err}");
+    }
+    let users = db.store().list_users(Default::default()).unwrap();
+    assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice"]);
+}
+
+#[test]
+fn a_database_that_already_holds_look_alike_names_keeps_working() {
+    let db = TestDb::migrated();
+    // Two names that count as one now, stored before the rule existed.
+    add_user(&db.store(), "alice", false);
+    add_user(&db.store(), "aIice", false);
+    let out = db.run(
+        &["user", "create", "ALlCE", "--email", "other@example.com", "--password-stdin"],
+        Some("password123\n"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("already taken"), "{err}");
+    assert!(err.contains("looks like another account"), "the operator is told: {err}");
+    // Unrelated names are still created.
+    success(&db.run(
+        &["user", "create", "bob", "--email", "bob@example.com", "--password-stdin"],
+        Some("password123\n"),
+    ));
+    let users = db.store().list_users(Default::default()).unwrap();
+    assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice", "aIice", "bob"]);
 }
 
 // =============================================================================================
