@@ -675,8 +675,12 @@ async fn a_full_disk_gets_clear_errors_and_the_chat_recovers_when_space_is_freed
     let (more, refused_text, frame) = send_until_refused(&mut a).await;
     acked.extend(more);
     assert_not_saved(&frame);
+    // The health check tells the truth: reads work, writes do not.
+    let health = server.get("/healthz", None).await;
+    assert_eq!(health.status(), 503);
+    let detail = health.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("Writes to the database are failing"), "{detail}");
     // Reading still works, and so does the room for those already in it.
-    assert_eq!(server.get("/healthz", None).await.status(), 200);
     let (_c, history) = server.connect(&bob.token, None).await;
     assert_eq!(history.last(), acked.last());
     let again = answer_to(&mut a, "still full", Duration::from_secs(30)).await;
@@ -685,6 +689,7 @@ async fn a_full_disk_gets_clear_errors_and_the_chat_recovers_when_space_is_freed
     std::fs::remove_file(filler).unwrap();
     let after = a.send_acked("after freeing space").await;
     acked.push(after.clone());
+    assert_eq!(server.get("/healthz", None).await.status(), 200, "healthy again once a write worked");
     // Bob saw every acknowledged message, this one last.
     for m in &acked {
         assert_eq!(b.next_message().await.unwrap(), *m);

@@ -83,6 +83,17 @@ pub fn warning(warnings: i64, limit: i64, term: &str) -> Utf8Bytes {
     }))
 }
 
+/// The token the socket was opened with expired; the socket closes with 1008 after it.
+pub fn expired(text: &str) -> Utf8Bytes {
+    encode(json!({
+        "type": "expired",
+        "user": "System",
+        "alert": true,
+        "text": text,
+        "timestamp": crate::timefmt::now(),
+    }))
+}
+
 pub fn blocked(reason: &str) -> Utf8Bytes {
     encode(json!({
         "type": "blocked",
