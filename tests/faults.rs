@@ -564,8 +564,9 @@ async fn a_long_operator_transaction_gets_clear_errors_and_the_chat_recovers_aft
     assert_not_saved(&message);
     assert_eq!(register.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
     assert_unavailable(register).await;
-    // Reading still works meanwhile: health, history, sign-in, a new connection.
-    assert_eq!(server.get("/healthz", None).await.status(), 200);
+    // The health check says messages cannot be saved; reading still works meanwhile: history,
+    // sign-in, a new connection.
+    assert_eq!(server.get("/healthz", None).await.status(), 503);
     assert_eq!(server.get("/messages", Some(&alice.token)).await.status(), 200);
     let login = server.post("/login", None, Some(json!({ "username": "bob", "password": PASSWORD }))).await;
     assert_eq!(login.status(), 200);
@@ -577,6 +578,7 @@ async fn a_long_operator_transaction_gets_clear_errors_and_the_chat_recovers_aft
     // Recovered by itself: the next message and registration go through.
     let after = a.send_acked("after the lock").await;
     assert_eq!(b.next_message().await.unwrap(), after);
+    assert_eq!(server.get("/healthz", None).await.status(), 200);
     assert_eq!(server.post("/register", None, Some(register_body("carol"))).await.status(), 201);
     let texts: Vec<String> =
         server.chat.messages_after(0, 100).await.unwrap().into_iter().map(|m| m.content).collect();

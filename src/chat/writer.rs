@@ -111,7 +111,7 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>, outcom
             }
         }
         if !batch.is_empty() {
-            outcomes.record(commit(&*store, &hub, &mut batch, &mut acks));
+            commit(&*store, &hub, outcomes, &mut batch, &mut acks);
         }
         if let Some(ack) = stop {
             let _ = ack.send(());
@@ -123,9 +123,10 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>, outcom
 fn commit(
     store: &dyn Store,
     hub: &Hub,
+    outcomes: &Outcomes,
     batch: &mut Vec<NewMessage>,
     acks: &mut Vec<oneshot::Sender<Result<Message>>>,
-) -> bool {
+) {
     let mut attempt = 0;
     let result = loop {
         let timestamp = crate::timefmt::now();
@@ -139,7 +140,9 @@ fn commit(
             other => break other,
         }
     };
-    let committed = result.is_ok();
+    // Recorded before anyone is answered: a client told its message is saved finds the
+    // health check agreeing.
+    outcomes.record(result.is_ok());
     match result {
         Ok(stored) => {
             hub.publish(EventKind::Messages(stored.clone()));
@@ -156,7 +159,6 @@ fn commit(
         }
     }
     batch.clear();
-    committed
 }
 
 fn clone_store_error(e: &StoreError) -> StoreError {
