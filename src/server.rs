@@ -67,6 +67,32 @@ enum Refused {
     PerAddress,
 }
 
+/// Logs refusals at most once per `REFUSAL_LOG_EVERY`, with how many there were: a client
+/// hammering the server must not fill the disk with one log line per connection attempt.
+#[derive(Default)]
+struct Refusals {
+    last_logged: Option<std::time::Instant>,
+    since: u64,
+}
+
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl Refusals {
+    fn note(&mut self, why: Refused, peer: IpAddr) {
+        self.since += 1;
+        if self.last_logged.is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY) {
+            return;
+        }
+        let limit = match why {
+            Refused::Full => "the connection limit",
+            Refused::PerAddress => "the per-address connection limit",
+        };
+        tracing::warn!(peer = %peer, refused = self.since, "{limit} reached; refusing connections");
+        self.last_logged = Some(std::time::Instant::now());
+        self.since = 0;
+    }
+}
+
 /// Counts of open connections, in all and per client address.
 struct Admission {
     max: usize,
@@ -133,6 +159,7 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
     let admission = Arc::new(Admission::new(&config));
+    let mut refusals = Refusals::default();
     let watcher = tokio::spawn(
         Arc::clone(&state.chat).watch_accounts(config.account_poll, state.shutdown.child_token()),
     );
@@ -159,12 +186,8 @@ pub async fn run(
         // it, so refusing costs no more than accepting.
         let admitted = match admission.admit(peer.ip()) {
             Ok(a) => a,
-            Err(Refused::Full) => {
-                tracing::warn!(peer = %peer.ip(), "connection limit reached; refusing a connection");
-                continue;
-            }
-            Err(Refused::PerAddress) => {
-                tracing::warn!(peer = %peer.ip(), "per-address connection limit reached; refusing a connection");
+            Err(why) => {
+                refusals.note(why, peer.ip());
                 continue;
             }
         };
