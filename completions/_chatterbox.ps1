@@ -54,6 +54,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--cors-origin', '--cors-origin', [CompletionResultType]::ParameterName, 'Let pages from this origin (scheme://host[:port]) call the API and open the chat, like the original''s frontend on its own dev server; repeat for more (none by default)')
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Seconds that shutdown waits for connections and pending writes')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most simultaneous connections (HTTP and WebSocket)')
+            [CompletionResult]::new('--max-connections-per-ip', '--max-connections-per-ip', [CompletionResultType]::ParameterName, 'Most simultaneous connections from one client address; behind a reverse proxy every connection comes from the proxy, so raise it to --max-connections there')
+            [CompletionResult]::new('--max-sockets-per-user', '--max-sockets-per-user', [CompletionResultType]::ParameterName, 'Most simultaneous chat WebSockets of one account; more are refused with 429')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
             [CompletionResult]::new('--rate-limit-off', '--rate-limit-off', [CompletionResultType]::ParameterName, 'Turn off login and registration rate limits (for tests and trusted networks only)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')

@@ -53,6 +53,8 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l web-dir 
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l cors-origin -d 'Let pages from this origin (scheme://host[:port]) call the API and open the chat, like the original\'s frontend on its own dev server; repeat for more (none by default)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l grace-period -d 'Seconds that shutdown waits for connections and pending writes' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections -d 'Most simultaneous connections (HTTP and WebSocket)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections-per-ip -d 'Most simultaneous connections from one client address; behind a reverse proxy every connection comes from the proxy, so raise it to --max-connections there' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-sockets-per-user -d 'Most simultaneous chat WebSockets of one account; more are refused with 429' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l rate-limit-off -d 'Turn off login and registration rate limits (for tests and trusted networks only)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -s h -l help -d 'Print help'

@@ -125,6 +125,13 @@ pub struct ServeArgs {
     /// Most simultaneous connections (HTTP and WebSocket)
     #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS", default_value_t = 20_000, value_name = "N")]
     pub max_connections: usize,
+    /// Most simultaneous connections from one client address; behind a reverse proxy every
+    /// connection comes from the proxy, so raise it to --max-connections there
+    #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
+    pub max_connections_per_ip: usize,
+    /// Most simultaneous chat WebSockets of one account; more are refused with 429
+    #[arg(long, env = "CHATTERBOX_MAX_SOCKETS_PER_USER", default_value_t = 20, value_name = "N")]
+    pub max_sockets_per_user: usize,
 }
 
 #[derive(Debug, Args)]

@@ -74,6 +74,13 @@ pub fn check_bcrypt_cost(cost: u32) -> Result<u32, ConfigError> {
     }
 }
 
+/// The largest WebSocket message for a text of `max_message_chars`: a client may send every
+/// character JSON-escaped, and one outside the Basic Multilingual Plane escapes to a surrogate
+/// pair, `\ud83d\ude00`, 12 bytes. Plus room for the rest of the frame.
+pub fn max_frame_bytes(max_message_chars: usize) -> usize {
+    max_message_chars.saturating_mul(12).saturating_add(1024).max(16 * 1024)
+}
+
 impl ServeConfig {
     /// `jwt_secret_env` is `CHATTERBOX_JWT_SECRET`, passed in rather than read here so tests
     /// do not depend on the process environment.
@@ -99,6 +106,8 @@ impl ServeConfig {
         at_least("--auth-burst", args.auth_burst >= 1, "1")?;
         at_least("--auth-per-minute", args.auth_per_minute > 0.0, "more than 0")?;
         at_least("--max-connections", args.max_connections >= 1, "1")?;
+        at_least("--max-connections-per-ip", args.max_connections_per_ip >= 1, "1")?;
+        at_least("--max-sockets-per-user", args.max_sockets_per_user >= 1, "1")?;
         at_least("--max-pending-logins", args.max_pending_logins >= 1, "1")?;
         let secret = match (&args.jwt_secret_file, jwt_secret_env) {
             (Some(path), _) => {
@@ -135,8 +144,7 @@ impl ServeConfig {
             }
         }
         let cors = CorsOrigins::parse(&args.cors_origins).map_err(ConfigError::CorsOrigin)?;
-        // The message frame carries up to max chars of 4 UTF-8 bytes each plus JSON escaping.
-        let max_frame_bytes = (args.max_message_chars * 6 + 1024).max(16 * 1024);
+        let max_frame_bytes = max_frame_bytes(args.max_message_chars);
         Ok(ServeConfig {
             listen,
             chat: ChatConfig {
@@ -155,11 +163,14 @@ impl ServeConfig {
                 web_dir: args.web_dir.clone(),
                 max_frame_bytes,
                 cors,
+                max_sockets_per_user: args.max_sockets_per_user,
                 ..HttpConfig::default()
             },
             server: ServerConfig {
                 grace_period: Duration::from_secs(args.grace_period),
                 max_connections: args.max_connections,
+                reserved_connections: crate::server::reserve_for(args.max_connections),
+                max_connections_per_ip: args.max_connections_per_ip,
                 ..ServerConfig::default()
             },
             secret,

@@ -471,7 +471,11 @@ async fn guessing_through_the_email_address_counts_against_the_same_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_connections_opened_and_dropped_leave_no_descriptors_behind() {
     let _process = alone().await;
-    let server = common::start().await;
+    // The churn opens 50 sockets of one account at once: more than the per-account cap, which
+    // has its own test.
+    let mut opts = Options::default();
+    opts.http.max_sockets_per_user = 100;
+    let server = common::start_with(opts).await;
     let alice = server.account_in_store("alice").await;
     let bob = server.account_in_store("bob").await;
     let (mut a, _) = server.connect(&alice.token, None).await;
@@ -609,6 +613,11 @@ async fn connections_beyond_max_connections_are_refused_and_slots_come_back() {
     let _process = shared().await;
     let mut opts = Options::default();
     opts.server.max_connections = 50;
+    // The cap alone here: one address and one account take it all (the reserve, and the
+    // per-address and per-account caps, have their own tests below).
+    opts.server.reserved_connections = 0;
+    opts.server.max_connections_per_ip = 100;
+    opts.http.max_sockets_per_user = 100;
     let server = common::start_with(opts).await;
     let alice = server.account_in_store("alice").await;
     let url = server.ws_url(&format!("/ws?token={}", alice.token));
@@ -658,6 +667,146 @@ async fn connections_beyond_max_connections_are_refused_and_slots_come_back() {
     let newest = open.last_mut().unwrap();
     let sent = newest.send_acked("a newcomer").await;
     assert_eq!(open[0].next_message().await.unwrap(), sent);
+    server.stop().await;
+}
+
+/// A TCP connection from `127.0.0.{n}` that sends nothing.
+async fn idle_from(server: &TestServer, n: u8) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)), 0)).unwrap();
+    socket.connect(server.addr).await.unwrap()
+}
+
+/// `count` idle connections from `127.0.0.{n}`.
+async fn idle_many(server: &TestServer, n: u8, count: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        idle.push(idle_from(server, n).await);
+    }
+    idle
+}
+
+/// Whether the server closed `stream` within `wait` (it was refused at accept) rather than
+/// waiting for a request on it.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(wait, stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+/// Long enough for the accept loop to refuse a connection.
+const REFUSAL: Duration = Duration::from_secs(3);
+
+/// Tries `attempt` every 100 ms until it gives something (5 s at most): a freed place is given
+/// back once the server noticed the close.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    mut attempt: impl FnMut() -> F,
+    what: &str,
+) -> T {
+    for _ in 0..50 {
+        if let Some(v) = attempt().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.server.max_connections_per_ip = 8;
+    let server = common::start_with(opts).await;
+    let mut idle = idle_many(&server, 1, 8).await;
+    let mut ninth = idle_from(&server, 1).await;
+    assert!(
+        closed_within(&mut ninth, REFUSAL).await,
+        "a 9th connection from one address is closed at accept"
+    );
+    // Another address is not affected.
+    let resp = client_from(2).get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // A closed connection gives its place back to the address.
+    drop(idle.pop());
+    let _again = eventually(
+        || async {
+            let mut stream = idle_from(&server, 1).await;
+            (!closed_within(&mut stream, Duration::from_millis(300)).await).then_some(stream)
+        },
+        "the address gets its freed place back",
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_take_every_websocket() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.http.max_sockets_per_user = 3;
+    let server = common::start_with(opts).await;
+    let alice = server.account_in_store("alice").await;
+    let bob = server.account_in_store("bob").await;
+    let url = server.ws_url(&format!("/ws?token={}", alice.token));
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(server.try_connect(url.clone()).await.unwrap().0);
+    }
+    match tokio_tungstenite::connect_async(url.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 429);
+            assert!(resp.headers().get("retry-after").is_some(), "{resp:?}");
+            let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
+            assert!(body["detail"].as_str().unwrap().contains("3 chat connections"), "{body}");
+        }
+        other => panic!("a 4th socket of one account was not refused: {:?}", other.map(|_| ())),
+    }
+    // Another account still gets in, and hears alice.
+    let (mut b, _) = server.connect(&bob.token, None).await;
+    let sent = open[0].send_acked("three is enough").await;
+    assert_eq!(b.next_message().await.unwrap(), sent);
+    // A closed socket gives its place back.
+    let mut first = open.remove(0);
+    first.ws.close(None).await.unwrap();
+    first.expect_close().await;
+    let _again = eventually(
+        || async { server.try_connect(url.clone()).await.ok() },
+        "the account gets its freed place back",
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_new_addresses_get_in_while_one_address_holds_the_rest() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.server.max_connections = 40;
+    opts.server.reserved_connections = chatterbox::server::reserve_for(40);
+    opts.server.max_connections_per_ip = 1000;
+    let server = common::start_with(opts).await;
+    // 127.0.0.1 takes every slot but the 5 % reserve (2 of 40); its next one is refused.
+    let idle = idle_many(&server, 1, 38).await;
+    let mut one_more = idle_from(&server, 1).await;
+    assert!(
+        closed_within(&mut one_more, REFUSAL).await,
+        "an address holding connections cannot use the reserve"
+    );
+    // Refusals happen in accept order, so the 38 before it were admitted: none was closed.
+    let mut buf = [0u8; 1];
+    for stream in &idle {
+        assert!(
+            matches!(stream.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the 38 stay open"
+        );
+    }
+    // The reserve: a health probe from another address, and a new user's page; both clients
+    // keep their connection open.
+    let (probe, newcomer) = (client_from(2), client_from(3));
+    assert_eq!(probe.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(newcomer.get(server.url("/")).send().await.unwrap().status(), 200);
+    // Now every slot is taken.
+    assert!(client_from(4).get(server.url("/healthz")).send().await.is_err());
     server.stop().await;
 }
 
@@ -1052,6 +1201,31 @@ async fn pages_forbid_inline_scripts_framing_and_sniffing_and_sessions_need_the_
         req.headers_mut().insert("origin", HeaderValue::from_str(&origin).unwrap());
         assert_eq!(server.refused_status(req).await, 403, "Origin: {origin}");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_origin_check_compares_the_scheme_too() {
+    let _process = shared().await;
+    let server = common::start().await;
+    let alice = server.account_in_store("alice").await;
+    let request = |origin: &str, forwarded_proto: Option<&str>| {
+        let mut req = server.ws_url(&format!("/ws?token={}", alice.token)).into_client_request().unwrap();
+        req.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+        if let Some(proto) = forwarded_proto {
+            req.headers_mut().insert("x-forwarded-proto", HeaderValue::from_str(proto).unwrap());
+        }
+        req
+    };
+    let http = format!("http://{}", server.addr);
+    let https = format!("https://{}", server.addr);
+    // Served over plain HTTP: a page from the https origin of the same host is another origin.
+    assert_eq!(server.refused_status(request(&https, None)).await, 403);
+    assert!(server.try_connect(request(&http, None)).await.is_ok());
+    // Behind a TLS-terminating proxy that says so, it is the other way round.
+    assert_eq!(server.refused_status(request(&http, Some("https"))).await, 403);
+    assert!(server.try_connect(request(&https, Some("https"))).await.is_ok());
+    assert_eq!(server.refused_status(request(&https, Some("http"))).await, 403);
     server.stop().await;
 }
 

@@ -54,6 +54,9 @@ pub struct ChatConfig {
     /// Logins and registrations waiting for bcrypt; beyond it they are refused at once (503
     /// with Retry-After) instead of queueing for minutes behind a storm.
     pub max_pending_logins: usize,
+    /// A user whose last socket closed counts as online this long before `leave` is announced,
+    /// so reconnects do not flood the room with join/leave frames.
+    pub presence_grace: Duration,
 }
 
 impl Default for ChatConfig {
@@ -70,6 +73,7 @@ impl Default for ChatConfig {
             // batches behind is disconnected and resumes with `?since=`.
             broadcast_capacity: 1024,
             max_pending_logins: 256,
+            presence_grace: Duration::from_secs(3),
         }
     }
 }
@@ -160,7 +164,8 @@ impl Chat {
             Secret::Given(bytes) => bytes,
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(config.broadcast_capacity))));
+        let hub =
+            Arc::new(Hub::new(Box::new(LocalFanout::new(config.broadcast_capacity)), config.presence_grace));
         let writer = Writer::spawn(Arc::clone(&store), Arc::clone(&hub))
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;
@@ -347,7 +352,14 @@ impl Chat {
     /// Verifies a token and re-reads the account: a blocked or deleted account is refused even
     /// with a valid token, and the role is the current one, not the token's.
     pub async fn authenticate(&self, token: &str) -> Result<User> {
+        Ok(self.authenticate_session(token).await?.0)
+    }
+
+    /// `authenticate`, and when the token expires (Unix seconds): a WebSocket outlives the
+    /// handshake and must end with its sign-in.
+    pub async fn authenticate_session(&self, token: &str) -> Result<(User, i64)> {
         let claims = self.keys.verify(token)?;
+        let expires = claims.exp;
         let user = self
             .blocking(move |s| Ok(s.user_by_id(claims.user_id)?))
             .await?
@@ -355,7 +367,7 @@ impl Chat {
         if user.is_blocked {
             return Err(ChatError::Blocked);
         }
-        Ok(user)
+        Ok((user, expires))
     }
 
     pub async fn authenticate_admin(&self, token: &str) -> Result<User> {
@@ -465,6 +477,12 @@ impl Chat {
 
     pub async fn ping(&self) -> Result<()> {
         self.blocking(|s| Ok(s.ping()?)).await
+    }
+
+    /// How long ago saving messages last failed, if that was within `window` and nothing has
+    /// been saved since: the database answers reads, but the chat cannot keep what is said.
+    pub fn writes_failing(&self, window: Duration) -> Option<Duration> {
+        self.writer.failing_for(window)
     }
 
     /// Notices account changes made by other processes (the operator CLI) and closes the

@@ -116,6 +116,17 @@ pub fn warning(warnings: i64, limit: i64, term: &str, dialect: Dialect) -> Utf8B
     }))
 }
 
+/// The token the socket was opened with expired; the socket closes with 1008 after it.
+pub fn expired(text: &str, dialect: Dialect) -> Utf8Bytes {
+    encode(json!({
+        "type": "expired",
+        "user": "System",
+        "alert": true,
+        "text": text,
+        "timestamp": dialect.timestamp(&crate::timefmt::now()),
+    }))
+}
+
 pub fn blocked(reason: &str, dialect: Dialect) -> Utf8Bytes {
     let mut frame = json!({
         "type": "blocked",

@@ -39,6 +39,8 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     /// Largest WebSocket message accepted; a bigger one closes the socket with 1009.
     pub max_frame_bytes: usize,
+    /// Open chat WebSockets of one account beyond this are refused with 429.
+    pub max_sockets_per_user: usize,
     /// Per-socket bound on queued outgoing bytes before the socket counts as stuck.
     pub ws_write_timeout: Duration,
     pub ws_ping_interval: Duration,
@@ -55,6 +57,7 @@ impl Default for HttpConfig {
             max_body_bytes: 64 * 1024,
             body_timeout: Duration::from_secs(10),
             max_frame_bytes: 64 * 1024,
+            max_sockets_per_user: 20,
             ws_write_timeout: Duration::from_secs(10),
             ws_ping_interval: Duration::from_secs(30),
             download_stall_timeout: Duration::from_secs(30),
@@ -73,9 +76,10 @@ pub struct AppState {
     pub sockets: TaskTracker,
 }
 
-/// A connection's place under `--max-connections`, attached to each of its requests.
+/// A connection's place under the server's connection limits, attached to each of its requests;
+/// opaque here, it gives the place back when the last clone is dropped.
 #[derive(Clone)]
-pub struct ConnectionSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);
+pub struct ConnectionSlot(pub Arc<dyn std::any::Any + Send + Sync>);
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -142,7 +146,19 @@ async fn route(
     }
 }
 
+/// A failed message commit this recent, with none saved since, makes the server unhealthy.
+const WRITE_FAILURE_WINDOW: Duration = Duration::from_secs(10);
+
 async fn health(state: &AppState) -> Result<Response, ApiError> {
+    // Reads can work on a full or read-only disk while every message is refused: a probe that
+    // only reads would call that healthy.
+    if let Some(ago) = state.chat.writes_failing(WRITE_FAILURE_WINDOW) {
+        tracing::warn!(seconds_ago = ago.as_secs(), "health check: saving messages is failing");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Writes to the database are failing: messages cannot be saved (is the disk full or read-only?)",
+        ));
+    }
     match state.chat.ping().await {
         Ok(()) => Ok(body::ok_json(&serde_json::json!({ "status": "ok" }))),
         Err(e) => {

@@ -115,7 +115,9 @@ pub enum HealthStatus {
     Ok,
 }
 
-/// Liveness for load balancers: 200 when the database answers. `HEAD` works too.
+/// Liveness for load balancers: 200 when the database answers and saving messages works; 503
+/// when the database does not answer, or saving messages failed in the last 10 s with none
+/// saved since (a full or read-only disk). `HEAD` works too.
 #[utoipa::path(get, path = "/healthz", tag = "meta",
     responses(
         (status = 200, description = "The server and its database answer", body = Health),

@@ -49,11 +49,22 @@ pub async fn upgrade(
     }
     let token =
         super::bearer(&req, true).ok_or(ApiError::from(ChatError::Unauthenticated("missing token")))?;
-    let user = state.chat.authenticate(&token).await?;
+    let (user, expires) = state.chat.authenticate_session(&token).await?;
     let since = query_i64(&req, "since")?;
     if !hyper_tungstenite::is_upgrade_request(&req) {
         return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "This endpoint needs a WebSocket upgrade"));
     }
+    // Registered before the handshake completes, so the cap is checked and taken in one step
+    // and a refusal is still an HTTP answer the client can read.
+    let max = state.http.max_sockets_per_user;
+    let (presence, control) =
+        Arc::clone(state.chat.hub()).join(user.id, &user.username, max).map_err(|_| ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("This account already has {max} chat connections open; close one and try again"),
+            )
+        })?;
     let config = WebSocketConfig::default()
         // tungstenite's default read buffer is 128 KiB per socket, allocated eagerly.
         .read_buffer_size(4096)
@@ -68,8 +79,9 @@ pub async fn upgrade(
     let state2 = Arc::clone(state);
     state.sockets.spawn(async move {
         let _slot = slot;
+        let _presence = presence;
         match websocket.await {
-            Ok(ws) => Socket { state: state2, user, ws, dialect }.run(since).await,
+            Ok(ws) => Socket { state: state2, user, ws, dialect, expires }.run(since, control).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket handshake did not complete"),
         }
     });
@@ -83,12 +95,40 @@ fn check_origin(req: &Request<Incoming>) -> Result<(), ApiError> {
         return Ok(());
     };
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+    if same_origin(origin, served_scheme(req), host) {
         Ok(())
     } else {
         Err(ApiError::new(StatusCode::FORBIDDEN, "Cross-origin WebSocket connections are not allowed"))
     }
+}
+
+/// The scheme the page was served over: `http`, unless a TLS-terminating proxy says `https`
+/// in `X-Forwarded-Proto`. Trusting the header is safe here: the check guards against other
+/// sites' pages, and a page cannot set headers on a browser's WebSocket handshake.
+fn served_scheme(req: &Request<Incoming>) -> &'static str {
+    let forwarded = req.headers().get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("");
+    match forwarded.split(',').next().map(str::trim) {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is `scheme` and `host` (the `Host` header), with
+/// default ports made explicit so `http://h` and `h:80` match but `https://h` and `h` do not.
+fn same_origin(origin: &str, scheme: &str, host: &str) -> bool {
+    let Some((origin_scheme, origin_authority)) = origin.split_once("://") else { return false };
+    let default_port = if scheme == "https" { "443" } else { "80" };
+    let with_port = |authority: &str| {
+        let authority = authority.to_ascii_lowercase();
+        // A port follows the last ':' unless that ':' is inside an IPv6 literal (`[::1]`).
+        match authority.rsplit_once(':') {
+            Some((_, port)) if !port.contains(']') => authority,
+            _ => format!("{authority}:{default_port}"),
+        }
+    };
+    !host.is_empty()
+        && origin_scheme.eq_ignore_ascii_case(scheme)
+        && with_port(origin_authority) == with_port(host)
 }
 
 struct Socket {
@@ -96,6 +136,8 @@ struct Socket {
     user: User,
     ws: HyperWebsocketStream,
     dialect: Dialect,
+    /// When the token the socket was opened with expires (Unix seconds).
+    expires: i64,
 }
 
 /// Why the loop ended, and what to tell the client.
@@ -105,9 +147,8 @@ enum End {
 }
 
 impl Socket {
-    async fn run(mut self, since: Option<i64>) {
+    async fn run(mut self, since: Option<i64>, mut control: tokio::sync::mpsc::Receiver<Control>) {
         let hub = Arc::clone(self.state.chat.hub());
-        let (_presence, mut control) = hub.join(self.user.id, &self.user.username);
         // Subscribe before reading history: a message committed in between is then in both,
         // and the id check below drops the duplicate instead of the gap losing it.
         let mut events = hub.subscribe();
@@ -198,10 +239,20 @@ impl Socket {
         let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
         ping.reset();
         let mut awaiting_pong = false;
+        // The token verifier accepts a token through the whole second `exp`: the socket ends
+        // when the REST API starts refusing the same token, not a second earlier.
+        let expiry = tokio::time::sleep(until_unix(self.expires.saturating_add(1)));
+        tokio::pin!(expiry);
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return End::Close(CloseCode::Away, "server going away"),
+                // The sign-in ends here as it does for the REST API: the client is told to sign
+                // in again rather than left chatting on a token nobody would accept any more.
+                _ = &mut expiry => {
+                    let _ = self.send(frames::expired("Your session expired; sign in again", self.dialect)).await;
+                    return End::Close(CloseCode::Policy, "token expired");
+                }
                 Some(Control::Blocked) = control.recv() => {
                     let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
                     return End::Close(CloseCode::Policy, "account blocked");
@@ -311,11 +362,37 @@ impl Socket {
     }
 }
 
+/// The time left until a Unix timestamp in seconds (zero if it has passed).
+fn until_unix(at: i64) -> std::time::Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    std::time::Duration::from_secs(u64::try_from(at).unwrap_or(0)).saturating_sub(now)
+}
+
 fn ordinal(n: i64) -> String {
     match n {
         1 => "first".into(),
         2 => "second".into(),
         3 => "third".into(),
         n => format!("{n}th"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn origins_match_on_scheme_host_and_port() {
+        assert!(same_origin("http://chat.example", "http", "chat.example"));
+        assert!(same_origin("http://chat.example", "http", "chat.example:80"));
+        assert!(same_origin("https://Chat.Example", "https", "chat.example"));
+        assert!(same_origin("http://[::1]:8080", "http", "[::1]:8080"));
+        assert!(same_origin("http://[::1]", "http", "[::1]:80"));
+        assert!(!same_origin("https://chat.example", "http", "chat.example"));
+        assert!(!same_origin("http://chat.example", "https", "chat.example"));
+        assert!(!same_origin("https://chat.example:80", "http", "chat.example"));
+        assert!(!same_origin("http://chat.example:8080", "http", "chat.example"));
+        assert!(!same_origin("http://chat.example", "http", ""));
+        assert!(!same_origin("null", "http", "chat.example"));
     }
 }
