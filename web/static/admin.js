@@ -158,7 +158,9 @@ async function loadStats() {
   try {
     const s = await api('/admin/stats');
     $('stat-users').textContent = nf.format(s.users ?? 0);
-    if (!presenceLive) $('stat-online').textContent = nf.format(s.online ?? 0);
+    // While the live view is connected its presence count is the number shown: a request
+    // answered before the dashboard's own socket joined would count one fewer.
+    if (liveTotal === null) $('stat-online').textContent = nf.format(s.online ?? 0);
     $('stat-messages').textContent = nf.format(s.messages_today ?? 0);
     $('stat-blocked').textContent = nf.format(s.blocked ?? 0);
     $('stat-blocked').closest('.stat').classList.toggle('nonzero', (s.blocked ?? 0) > 0);
@@ -445,6 +447,8 @@ function startLive() {
     token: getToken,
     onFrame: onLiveFrame,
     onState: ({ state, retryIn }) => {
+      // Not connected: the live count is stale, so the periodic stats show theirs again.
+      if (state !== 'connected') liveTotal = null;
       const conn = $('live-conn');
       const text = {
         connecting: 'Connecting…',
@@ -455,8 +459,6 @@ function startLive() {
         stopped: 'Stopped',
       }[state];
       if (!text) return;
-      // Until the next presence frame the list may be stale; the stats poll takes over meanwhile.
-      if (state !== 'connected') presenceLive = false;
       conn.dataset.state = state === 'syncing' ? 'connecting' : state;
       conn.querySelector('.conn-text').textContent = text;
     },
@@ -476,17 +478,17 @@ function startLive() {
   live.start();
 }
 
-let presenceLive = false; // the live socket's presence list is current: it drives "Online now"
 let liveOnline = new Set();
 let liveUnlisted = 0; // online users the presence frame counted but did not name
+let liveTotal = null; // the live view's online count, once its presence frame arrived
 
 function renderLiveOnline() {
   const names = [...liveOnline].sort((a, b) => a.localeCompare(b));
   const total = names.length + liveUnlisted;
   const more = liveUnlisted > 0 ? ` and ${liveUnlisted} more` : '';
   $('live-online').textContent = total ? `Online (${total}): ${names.join(', ')}${more}` : 'Nobody online.';
-  // The live presence is newer than the last stats poll: "Online now" shows the same number.
-  if (presenceLive) $('stat-online').textContent = nf.format(total);
+  liveTotal = total;
+  $('stat-online').textContent = nf.format(total);
 }
 
 function onLiveFrame(f) {
@@ -494,11 +496,11 @@ function onLiveFrame(f) {
   if (f.type === 'presence') {
     liveOnline = new Set(Array.isArray(f.online) ? f.online.map(String) : []);
     liveUnlisted = Number.isInteger(f.count) ? Math.max(0, f.count - liveOnline.size) : 0;
-    presenceLive = true;
     renderLiveOnline();
     return;
   }
   if (f.type === 'join') { liveOnline.add(String(f.user)); renderLiveOnline(); return; }
+  if (f.type === 'expired') { expired(); return; }
   if (f.type === 'leave') {
     if (!liveOnline.delete(String(f.user)) && liveUnlisted > 0) liveUnlisted -= 1;
     renderLiveOnline();
