@@ -100,15 +100,18 @@ impl ServeConfig {
             }
         }
         let matcher = match &args.blocklist {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    what: "the blocklist",
-                    path: path.clone(),
-                    source,
-                })?;
-                Matcher::from_list(&text)
-                    .map_err(|reason| ConfigError::Blocklist { path: path.clone(), reason })?
-            }
+            Some(path) => match path.to_str().and_then(Matcher::built_in) {
+                Some(built_in) => built_in,
+                None => {
+                    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        what: "the blocklist",
+                        path: path.clone(),
+                        source,
+                    })?;
+                    Matcher::from_list(&text)
+                        .map_err(|reason| ConfigError::Blocklist { path: path.clone(), reason })?
+                }
+            },
             None => Matcher::default_terms(),
         };
         if let Some(dir) = &args.web_dir {
