@@ -149,8 +149,34 @@ impl ServeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, ServeConfig};
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
     use std::time::Duration;
+
+    fn serve(extra: &[&str]) -> Result<ServeConfig, super::ConfigError> {
+        let args = [&["chatterbox", "serve"], extra].concat();
+        let Command::Serve(args) = Cli::try_parse_from(args).unwrap().command else { unreachable!() };
+        ServeConfig::from_args(&args, Some("x".repeat(32)))
+    }
+
+    #[test]
+    fn built_in_blocklists_by_name_and_files_by_path() {
+        let default = serve(&[]).unwrap().matcher;
+        assert_eq!(default.find("I hate Mondays"), None);
+        assert_eq!(default.find("fu ck"), Some("fuck"));
+        let original = serve(&["--blocklist", "original"]).unwrap().matcher;
+        assert_eq!(original.find("I hate Mondays"), Some("hate"));
+        assert_eq!(original.find("fuck"), None);
+        let named = serve(&["--blocklist", "default"]).unwrap().matcher;
+        assert_eq!(named.len(), default.len());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("original");
+        std::fs::write(&path, "frak\n").unwrap();
+        let file = serve(&["--blocklist", path.to_str().unwrap()]).unwrap().matcher;
+        assert_eq!(file.find("frak"), Some("frak"));
+        assert!(serve(&["--blocklist", "no-such-list"]).is_err());
+    }
 
     #[test]
     fn durations() {

@@ -3,14 +3,18 @@
 //! A plain substring test both over-blocks ("Scunthorpe", "assess") and is trivially dodged
 //! ("s.h.i.t", "sh1t", "ѕhіt" in Cyrillic). So text and terms are first folded into one
 //! canonical form (compatibility decomposition with combining marks and invisible characters
-//! dropped, lowercase, Cyrillic/Greek look-alikes mapped to Latin, leetspeak symbols read as the
-//! letters they stand for) and then compared word by word, never as a substring of a longer
-//! word. A word matches a term when it spells the term with any letter stretched ("shiiit") and
-//! is optionally followed by a plain inflection ("idiots", "hating"). Separator tricks are met by
-//! also trying the pieces of a punctuation-glued chunk joined together ("s.h.i.t", "sh-it") and by
-//! scanning runs of one-letter words ("s h i t") as a single string. All comparisons are
-//! bit-parallel automaton walks over input whose repeated characters are clamped, so the cost
-//! stays linear in the message whatever it contains.
+//! dropped, lowercase, look-alikes from other scripts mapped to Latin by our tables and then by
+//! UTS #39 confusable skeletons, leetspeak symbols read as the letters they stand for, `*` and
+//! `#` inside a word as masked letters) and then compared word by word, never as a substring of
+//! a longer word, except for a few stems no innocent word contains ([`EMBEDDED`]). A word
+//! matches a term, or one of its common misspellings ([`VARIANTS`]), when it spells it with any
+//! letter stretched ("shiiit") and optionally a plain inflection ("idiots", "hating"). Separator
+//! tricks are met by also trying the pieces of a punctuation-glued chunk joined together
+//! ("s.h.i.t", "sh-it"), by joining short words across spaces ("fu ck", "s hit") and by scanning
+//! runs of one-letter words ("s h i t") as a single string; text under a right-to-left override
+//! is also read in the order it is shown. All comparisons are bit-parallel automaton walks over
+//! input whose repeated characters are clamped, so the cost stays linear in the message whatever
+//! it contains. [`Tails`] adds a per-user memory for words split across two messages.
 
 use std::{
     collections::{HashMap, HashSet},
