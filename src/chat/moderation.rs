@@ -319,8 +319,9 @@ fn look_alike(c: char, out: &mut impl FnMut(char)) -> bool {
         '\u{03B3}' | '\u{0443}' | '\u{04AF}' | '\u{028F}' | '\u{01B4}' => "y",
         // ζ ᴢ ȥ ʐ
         '\u{03B6}' | '\u{1D22}' | '\u{0225}' | '\u{0290}' => "z",
-        // ß æ œ: NFKD leaves these alone.
-        '\u{00DF}' => "ss",
+        // ß æ œ: NFKD leaves these alone. ß looks like a B ("ßitch"); reading it as "ss"
+        // would turn the German "aß" (ate) into "ass".
+        '\u{00DF}' => "b",
         '\u{00E6}' => "ae",
         '\u{0153}' => "oe",
         _ => return false,
@@ -330,9 +331,13 @@ fn look_alike(c: char, out: &mut impl FnMut(char)) -> bool {
 }
 
 /// The last resort for a letter no table above knows: the Latin letter it is confusable with
-/// (Cherokee "Ꮪ", Lisu "ꓢ", Canadian syllabics "ᑌ", Vai, Tifinagh, Armenian...), if any.
+/// (Cherokee "Ꮪ", Lisu "ꓢ", Canadian syllabics "ᑌ", Vai, Tifinagh, Armenian...), if any. Not
+/// for Greek and Cyrillic, whose real look-alikes the table above holds: UTS #39 also calls
+/// "ш" a "w" and "п" an "n", which would read the Russian "шапка" (a hat) as "wanka".
 fn confusable(c: char, out: &mut impl FnMut(char)) -> bool {
-    if !c.is_alphabetic() {
+    if !c.is_alphabetic()
+        || matches!(c, '\u{0370}'..='\u{052F}' | '\u{1C80}'..='\u{1C8F}' | '\u{1F00}'..='\u{1FFF}')
+    {
         return false;
     }
     let mut buf = [0u8; 4];
@@ -2016,6 +2021,9 @@ mod tests {
         clean("Twatt in Shetland");
         clean("he has it");
         clean("ugly as sin");
+        clean("kam und aß sie");
+        clean("На воре шапка горит");
+        hit("\u{00DF}itch", "bitch");
         clean("there's a hole in the road");
         clean("two TED talks and a bit chin-up");
     }
