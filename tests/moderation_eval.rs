@@ -89,6 +89,25 @@ fn the_default_list_meets_the_goals_on_the_evaluation_sets() {
         }
         (hits.len(), texts.len())
     };
+    // Cost, for the record only (no timing asserts): everyday messages and 2,000-character
+    // adversarial ones.
+    let everyday = [lines("clean_chat.txt"), lines("prose.txt")].concat();
+    let start = Instant::now();
+    everyday.iter().for_each(|t| {
+        std::hint::black_box(matcher.find(t));
+    });
+    let per_message = start.elapsed() / everyday.len() as u32;
+    let adversarial: Vec<String> = ["fu ", "sh.", "i1", "f*", "shi", "a s ", "$5@", "ab-", "\u{202E}kc"]
+        .iter()
+        .map(|p| p.repeat(2000).chars().take(2000).collect())
+        .collect();
+    let start = Instant::now();
+    adversarial.iter().for_each(|t| {
+        std::hint::black_box(matcher.find(t));
+    });
+    let per_worst = start.elapsed() / adversarial.len() as u32;
+    println!("time per everyday message {per_message:?}, per 2,000-character adversarial one {per_worst:?}");
+
     let clean = report("clean_chat.txt");
     let names = report("names.txt");
     let prose = report("prose.txt");
