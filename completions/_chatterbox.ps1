@@ -39,7 +39,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address and port to listen on')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log line format on stderr')
             [CompletionResult]::new('--bcrypt-cost', '--bcrypt-cost', [CompletionResultType]::ParameterName, 'bcrypt cost for new password hashes (4-31; each step doubles the work)')
-            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long a sign-in lasts: seconds, or a number with s, m, h or d')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)')
             [CompletionResult]::new('--jwt-secret-file', '--jwt-secret-file', [CompletionResultType]::ParameterName, 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)')
             [CompletionResult]::new('--blocklist', '--blocklist', [CompletionResultType]::ParameterName, 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation''s six words)')
             [CompletionResult]::new('--warning-limit', '--warning-limit', [CompletionResultType]::ParameterName, 'The violation that blocks an account (earlier ones are warnings)')
@@ -51,8 +51,11 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--auth-per-minute', '--auth-per-minute', [CompletionResultType]::ParameterName, 'Sustained login and registration attempts per minute, per address and per account')
             [CompletionResult]::new('--max-pending-logins', '--max-pending-logins', [CompletionResultType]::ParameterName, 'Logins and registrations allowed to wait for password hashing at once; more are refused with 503 and Retry-After')
             [CompletionResult]::new('--web-dir', '--web-dir', [CompletionResultType]::ParameterName, 'Serve the web UI from this folder instead of the copy built into the binary')
+            [CompletionResult]::new('--cors-origin', '--cors-origin', [CompletionResultType]::ParameterName, 'Let pages from this origin (scheme://host[:port]) call the API and open the chat, like the original''s frontend on its own dev server; repeat for more (none by default)')
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Seconds that shutdown waits for connections and pending writes')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most simultaneous connections (HTTP and WebSocket)')
+            [CompletionResult]::new('--max-connections-per-ip', '--max-connections-per-ip', [CompletionResultType]::ParameterName, 'Most simultaneous connections from one client address; behind a reverse proxy every connection comes from the proxy, so raise it to --max-connections there')
+            [CompletionResult]::new('--max-sockets-per-user', '--max-sockets-per-user', [CompletionResultType]::ParameterName, 'Most simultaneous chat WebSockets of one account; more are refused with 429')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
             [CompletionResult]::new('--rate-limit-off', '--rate-limit-off', [CompletionResultType]::ParameterName, 'Turn off login and registration rate limits (for tests and trusted networks only)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -122,6 +125,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
         }
         'chatterbox;user;create' {
             [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'email')
+            [CompletionResult]::new('--bcrypt-cost', '--bcrypt-cost', [CompletionResultType]::ParameterName, 'bcrypt cost of the password hash (4-31); use the daemon''s, so the account''s logins take as long as everyone''s')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
             [CompletionResult]::new('--password-stdin', '--password-stdin', [CompletionResultType]::ParameterName, 'Read the password from the first line of standard input instead of prompting')
             [CompletionResult]::new('--admin', '--admin', [CompletionResultType]::ParameterName, 'Make the account an admin')
@@ -165,8 +169,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;messages;export' {
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file renamed into place) instead of stdout')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file (atomically: a temporary file renamed into place) instead of stdout')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout (`-`): a regular file is replaced atomically (a temporary file renamed into place, through a symlink to its target); a FIFO or device is written into')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write to this file instead of stdout (`-`): a regular file is replaced atomically (a temporary file renamed into place, through a symlink to its target); a FIFO or device is written into')
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)')
             [CompletionResult]::new('--after-id', '--after-id', [CompletionResultType]::ParameterName, 'Only messages with an id greater than N (for incremental exports)')

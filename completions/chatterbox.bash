@@ -478,7 +478,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --jwt-secret-file --blocklist --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --grace-period --max-connections --db --help --version"
+            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --jwt-secret-file --blocklist --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -544,11 +544,23 @@ _chatterbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cors-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --grace-period)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-sockets-per-user)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -604,13 +616,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__create)
-            opts="-h -V --email --password-stdin --admin --db --help --version"
+            opts="-h -V --email --password-stdin --admin --bcrypt-cost --db --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --email)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bcrypt-cost)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,7 +38,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l listen -
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l bcrypt-cost -d 'bcrypt cost for new password hashes (4-31; each step doubles the work)' -r
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l token-ttl -d 'How long a sign-in lasts: seconds, or a number with s, m, h or d' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l token-ttl -d 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l jwt-secret-file -d 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l blocklist -d 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation\'s six words)' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l warning-limit -d 'The violation that blocks an account (earlier ones are warnings)' -r
@@ -50,8 +50,11 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auth-bur
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auth-per-minute -d 'Sustained login and registration attempts per minute, per address and per account' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-pending-logins -d 'Logins and registrations allowed to wait for password hashing at once; more are refused with 503 and Retry-After' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l web-dir -d 'Serve the web UI from this folder instead of the copy built into the binary' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l cors-origin -d 'Let pages from this origin (scheme://host[:port]) call the API and open the chat, like the original\'s frontend on its own dev server; repeat for more (none by default)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l grace-period -d 'Seconds that shutdown waits for connections and pending writes' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections -d 'Most simultaneous connections (HTTP and WebSocket)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections-per-ip -d 'Most simultaneous connections from one client address; behind a reverse proxy every connection comes from the proxy, so raise it to --max-connections there' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-sockets-per-user -d 'Most simultaneous chat WebSockets of one account; more are refused with 429' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l rate-limit-off -d 'Turn off login and registration rate limits (for tests and trusted networks only)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -s h -l help -d 'Print help'
@@ -88,6 +91,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l email -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l bcrypt-cost -d 'bcrypt cost of the password hash (4-31); use the daemon\'s, so the account\'s logins take as long as everyone\'s' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l password-stdin -d 'Read the password from the first line of standard input instead of prompting'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l admin -d 'Make the account an admin'
@@ -103,7 +107,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not 
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file (atomically: a temporary file renamed into place) instead of stdout' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file instead of stdout (`-`): a regular file is replaced atomically (a temporary file renamed into place, through a symlink to its target); a FIFO or device is written into' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l since -d 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l until -d 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l after-id -d 'Only messages with an id greater than N (for incremental exports)' -r

@@ -48,6 +48,10 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
+/// `serve` and `user create` hash with the same cost, or the accounts an operator creates would
+/// answer a wrong password in another time than the others and so stand out.
+pub const DEFAULT_BCRYPT_COST: u32 = 12;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -63,9 +67,9 @@ pub struct ServeArgs {
     #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// bcrypt cost for new password hashes (4-31; each step doubles the work)
-    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = 12, value_name = "N")]
+    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST, value_name = "N")]
     pub bcrypt_cost: u32,
-    /// How long a sign-in lasts: seconds, or a number with s, m, h or d
+    /// How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)
     #[arg(long, env = "CHATTERBOX_TOKEN_TTL", default_value = "24h", value_name = "DURATION")]
     pub token_ttl: String,
     /// File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated
@@ -107,12 +111,28 @@ pub struct ServeArgs {
     /// Serve the web UI from this folder instead of the copy built into the binary
     #[arg(long, env = "CHATTERBOX_WEB_DIR", value_name = "DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Let pages from this origin (scheme://host[:port]) call the API and open the chat, like
+    /// the original's frontend on its own dev server; repeat for more (none by default)
+    #[arg(
+        long = "cors-origin",
+        env = "CHATTERBOX_CORS_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    pub cors_origins: Vec<String>,
     /// Seconds that shutdown waits for connections and pending writes
     #[arg(long, env = "CHATTERBOX_GRACE_PERIOD", default_value_t = 10, value_name = "SECS")]
     pub grace_period: u64,
     /// Most simultaneous connections (HTTP and WebSocket)
     #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS", default_value_t = 20_000, value_name = "N")]
     pub max_connections: usize,
+    /// Most simultaneous connections from one client address; behind a reverse proxy every
+    /// connection comes from the proxy, so raise it to --max-connections there
+    #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
+    pub max_connections_per_ip: usize,
+    /// Most simultaneous chat WebSockets of one account; more are refused with 429
+    #[arg(long, env = "CHATTERBOX_MAX_SOCKETS_PER_USER", default_value_t = 20, value_name = "N")]
+    pub max_sockets_per_user: usize,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +205,10 @@ pub struct UserCreateArgs {
     /// Make the account an admin
     #[arg(long)]
     pub admin: bool,
+    /// bcrypt cost of the password hash (4-31); use the daemon's, so the account's logins take
+    /// as long as everyone's
+    #[arg(long, env = "CHATTERBOX_BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST, value_name = "N")]
+    pub bcrypt_cost: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,14 +222,16 @@ pub struct ExportArgs {
     /// Write CSV (the export format; accepted for explicitness)
     #[arg(long)]
     pub csv: bool,
-    /// Write to this file (atomically: a temporary file renamed into place) instead of stdout
+    /// Write to this file instead of stdout (`-`): a regular file is replaced atomically (a
+    /// temporary file renamed into place, through a symlink to its target); a FIFO or device is
+    /// written into
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = crate::timefmt::parse_bound)]
     pub since: Option<String>,
     /// Only messages before this time (RFC 3339, or a date meaning midnight UTC)
-    #[arg(long, value_name = "TIME")]
+    #[arg(long, value_name = "TIME", value_parser = crate::timefmt::parse_bound)]
     pub until: Option<String>,
     /// Only messages with an id greater than N (for incremental exports)
     #[arg(long, value_name = "N")]

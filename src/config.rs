@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use crate::{
     chat::{moderation::Matcher, ratelimit::Rate, ChatConfig, Secret},
     cli::ServeArgs,
-    http::HttpConfig,
+    http::{cors::CorsOrigins, HttpConfig},
     server::ServerConfig,
 };
 
@@ -18,6 +18,8 @@ pub enum ConfigError {
     BcryptCost(u32),
     #[error("invalid --token-ttl {0:?}: use seconds or a number with s, m, h or d (for example 24h)")]
     TokenTtl(String),
+    #[error("invalid --token-ttl {0:?}: at most {MAX_TOKEN_TTL_DAYS}d (10 years)")]
+    TokenTtlTooLong(String),
     #[error("{0} must be at least {1}")]
     TooSmall(&'static str, String),
     #[error("cannot read {what} {path}: {source}")]
@@ -28,6 +30,8 @@ pub enum ConfigError {
     ShortSecret,
     #[error("--web-dir {0} is not a folder")]
     WebDir(PathBuf),
+    #[error("--cors-origin: {0}")]
+    CorsOrigin(String),
 }
 
 pub struct ServeConfig {
@@ -38,6 +42,10 @@ pub struct ServeConfig {
     pub secret: Secret,
     pub matcher: Matcher,
 }
+
+/// The longest sign-in: long enough for any real use, and far enough from the limits that
+/// `now + ttl` always fits a JWT `exp` (i64 seconds) and a date the time crate can show.
+pub const MAX_TOKEN_TTL_DAYS: u64 = 3650;
 
 /// Parses `90`, `90s`, `15m`, `24h`, `7d`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
@@ -57,16 +65,33 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     (secs > 0).then(|| Duration::from_secs(secs))
 }
 
+/// The bcrypt costs `serve` and `user create` accept.
+pub fn check_bcrypt_cost(cost: u32) -> Result<u32, ConfigError> {
+    if (4..=31).contains(&cost) {
+        Ok(cost)
+    } else {
+        Err(ConfigError::BcryptCost(cost))
+    }
+}
+
+/// The largest WebSocket message for a text of `max_message_chars`: a client may send every
+/// character JSON-escaped, and one outside the Basic Multilingual Plane escapes to a surrogate
+/// pair, `\ud83d\ude00`, 12 bytes. Plus room for the rest of the frame.
+pub fn max_frame_bytes(max_message_chars: usize) -> usize {
+    max_message_chars.saturating_mul(12).saturating_add(1024).max(16 * 1024)
+}
+
 impl ServeConfig {
     /// `jwt_secret_env` is `CHATTERBOX_JWT_SECRET`, passed in rather than read here so tests
     /// do not depend on the process environment.
     pub fn from_args(args: &ServeArgs, jwt_secret_env: Option<String>) -> Result<Self, ConfigError> {
         let listen: SocketAddr = args.listen.parse().map_err(|_| ConfigError::Listen(args.listen.clone()))?;
-        if !(4..=31).contains(&args.bcrypt_cost) {
-            return Err(ConfigError::BcryptCost(args.bcrypt_cost));
-        }
+        check_bcrypt_cost(args.bcrypt_cost)?;
         let ttl =
             parse_duration(&args.token_ttl).ok_or_else(|| ConfigError::TokenTtl(args.token_ttl.clone()))?;
+        if ttl > Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400) {
+            return Err(ConfigError::TokenTtlTooLong(args.token_ttl.clone()));
+        }
         let at_least = |name: &'static str, ok: bool, min: &str| {
             if ok {
                 Ok(())
@@ -81,6 +106,8 @@ impl ServeConfig {
         at_least("--auth-burst", args.auth_burst >= 1, "1")?;
         at_least("--auth-per-minute", args.auth_per_minute > 0.0, "more than 0")?;
         at_least("--max-connections", args.max_connections >= 1, "1")?;
+        at_least("--max-connections-per-ip", args.max_connections_per_ip >= 1, "1")?;
+        at_least("--max-sockets-per-user", args.max_sockets_per_user >= 1, "1")?;
         at_least("--max-pending-logins", args.max_pending_logins >= 1, "1")?;
         let secret = match (&args.jwt_secret_file, jwt_secret_env) {
             (Some(path), _) => {
@@ -119,8 +146,8 @@ impl ServeConfig {
                 return Err(ConfigError::WebDir(dir.clone()));
             }
         }
-        // The message frame carries up to max chars of 4 UTF-8 bytes each plus JSON escaping.
-        let max_frame_bytes = (args.max_message_chars * 6 + 1024).max(16 * 1024);
+        let cors = CorsOrigins::parse(&args.cors_origins).map_err(ConfigError::CorsOrigin)?;
+        let max_frame_bytes = max_frame_bytes(args.max_message_chars);
         Ok(ServeConfig {
             listen,
             chat: ChatConfig {
@@ -135,10 +162,18 @@ impl ServeConfig {
                 max_pending_logins: args.max_pending_logins,
                 ..ChatConfig::default()
             },
-            http: HttpConfig { web_dir: args.web_dir.clone(), max_frame_bytes, ..HttpConfig::default() },
+            http: HttpConfig {
+                web_dir: args.web_dir.clone(),
+                max_frame_bytes,
+                cors,
+                max_sockets_per_user: args.max_sockets_per_user,
+                ..HttpConfig::default()
+            },
             server: ServerConfig {
                 grace_period: Duration::from_secs(args.grace_period),
                 max_connections: args.max_connections,
+                reserved_connections: crate::server::reserve_for(args.max_connections),
+                max_connections_per_ip: args.max_connections_per_ip,
                 ..ServerConfig::default()
             },
             secret,
@@ -149,19 +184,35 @@ impl ServeConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse_duration, ServeConfig};
-    use crate::cli::{Cli, Command};
+    use super::{parse_duration, ConfigError, ServeConfig};
+    use crate::cli::{Cli, Command, ServeArgs};
     use clap::Parser;
     use std::time::Duration;
 
-    fn serve(extra: &[&str]) -> Result<ServeConfig, super::ConfigError> {
-        let args = [&["chatterbox", "serve"], extra].concat();
-        let Command::Serve(args) = Cli::try_parse_from(args).unwrap().command else { unreachable!() };
-        ServeConfig::from_args(&args, Some("x".repeat(32)))
+    fn parse(extra: &[&str]) -> ServeArgs {
+        match Cli::try_parse_from([&["chatterbox", "serve"], extra].concat()).unwrap().command {
+            Command::Serve(args) => args,
+            _ => unreachable!(),
+        }
+    }
+
+    fn serve_args(token_ttl: &str) -> ServeArgs {
+        parse(&["--token-ttl", token_ttl])
+    }
+
+    #[test]
+    fn token_ttl_is_at_most_ten_years() {
+        let ttl = |s: &str| ServeConfig::from_args(&serve_args(s), None).map(|c| c.chat.token_ttl_secs);
+        assert_eq!(ttl("3650d").unwrap(), 3650 * 86_400);
+        assert_eq!(ttl("315360000").unwrap(), 3650 * 86_400);
+        for too_long in ["3651d", "315360001", "9999999999999d", "18446744073709551615"] {
+            assert!(matches!(ttl(too_long), Err(ConfigError::TokenTtlTooLong(_))), "{too_long}");
+        }
     }
 
     #[test]
     fn built_in_blocklists_by_name_and_files_by_path() {
+        let serve = |extra: &[&str]| ServeConfig::from_args(&parse(extra), None);
         let default = serve(&[]).unwrap().matcher;
         assert_eq!(default.find("I hate Mondays"), None);
         assert_eq!(default.find("fu ck"), Some("fuck"));

@@ -16,7 +16,8 @@
 //! - `cli`: clap definitions, dispatch, exit codes; `anyhow` lives only here and in `cmd`.
 //! - `cmd/`: one file per operator command (and `serve`), calling `chat` and `store`.
 //! - `config`: `serve` arguments validated into the configs of the layers below.
-//! - `server`: accept loop, per-connection tasks, graceful shutdown.
+//! - `server`: accept loop with admission (global and per-address caps, a reserve for
+//!   addresses holding no connection), per-connection tasks, graceful shutdown.
 //! - `http/`: routing, JSON shapes, errors to statuses (`http::error`, the only place),
 //!   the WebSocket protocol (`http::ws`, `http::frames`), static files.
 //! - `chat/`: the domain: `Chat` service, accounts, JWT and bcrypt (on the low-priority

@@ -4,12 +4,23 @@
 //! run many servers in one process. On shutdown it stops accepting, tells WebSockets to close
 //! with 1001, lets in-flight requests finish, and commits queued messages, all within a bounded
 //! grace period.
+//!
+//! Admission happens at accept, before a byte is read: a global cap, a per-address cap, and a
+//! reserve of the last global slots for addresses that hold no connection yet, so one client
+//! (one address, or one account's many WebSockets) cannot lock everybody else out, and a health
+//! probe or a new user still gets in when the server is otherwise full.
 
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    future::Future,
+    net::IpAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::http::{self, AppState};
@@ -22,6 +33,10 @@ pub struct ServerConfig {
     pub grace_period: Duration,
     /// Open HTTP connections and WebSockets beyond this are refused at accept.
     pub max_connections: usize,
+    /// The last of the `max_connections` slots, given only to an address that holds none.
+    pub reserved_connections: usize,
+    /// Open connections of one client address beyond this are refused at accept.
+    pub max_connections_per_ip: usize,
     /// How often the daemon checks for account changes made by the operator CLI.
     pub account_poll: Duration,
 }
@@ -32,7 +47,106 @@ impl Default for ServerConfig {
             header_timeout: Duration::from_secs(10),
             grace_period: Duration::from_secs(10),
             max_connections: 20_000,
+            reserved_connections: reserve_for(20_000),
+            max_connections_per_ip: 256,
             account_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The reserve for a global cap: 5 %, so a full server still admits a health check and new
+/// users from other addresses.
+pub fn reserve_for(max_connections: usize) -> usize {
+    max_connections / 20
+}
+
+/// Why a connection was refused at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    Full,
+    PerAddress,
+}
+
+/// Logs refusals at most once per `REFUSAL_LOG_EVERY`, with how many there were: a client
+/// hammering the server must not fill the disk with one log line per connection attempt.
+#[derive(Default)]
+struct Refusals {
+    last_logged: Option<std::time::Instant>,
+    since: u64,
+}
+
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl Refusals {
+    fn note(&mut self, why: Refused, peer: IpAddr) {
+        self.since += 1;
+        if self.last_logged.is_some_and(|t| t.elapsed() < REFUSAL_LOG_EVERY) {
+            return;
+        }
+        let limit = match why {
+            Refused::Full => "the connection limit",
+            Refused::PerAddress => "the per-address connection limit",
+        };
+        tracing::warn!(peer = %peer, refused = self.since, "{limit} reached; refusing connections");
+        self.last_logged = Some(std::time::Instant::now());
+        self.since = 0;
+    }
+}
+
+/// Counts of open connections, in all and per client address.
+struct Admission {
+    max: usize,
+    reserve: usize,
+    per_ip: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// One admitted connection; dropping it (when the connection, or the WebSocket upgraded from
+/// it, ends) gives the slot back.
+struct Admitted {
+    admission: Arc<Admission>,
+    ip: IpAddr,
+}
+
+impl Admission {
+    fn new(config: &ServerConfig) -> Self {
+        Admission {
+            max: config.max_connections,
+            // Never the whole cap: at least one slot stays open to addresses that hold slots.
+            reserve: config.reserved_connections.min(config.max_connections.saturating_sub(1)),
+            per_ip: config.max_connections_per_ip,
+            open: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, Refused> {
+        // One client on IPv4 and IPv4-mapped IPv6 is still one client.
+        let ip = ip.to_canonical();
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, by_ip) = &mut *open;
+        let held = by_ip.get(&ip).copied().unwrap_or(0);
+        if *total >= self.max || (*total >= self.max - self.reserve && held > 0) {
+            return Err(Refused::Full);
+        }
+        if held >= self.per_ip {
+            return Err(Refused::PerAddress);
+        }
+        *total += 1;
+        *by_ip.entry(ip).or_insert(0) += 1;
+        Ok(Admitted { admission: Arc::clone(self), ip })
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let mut open = self.admission.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, by_ip) = &mut *open;
+        *total -= 1;
+        if let Some(n) = by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                by_ip.remove(&self.ip);
+            }
         }
     }
 }
@@ -44,7 +158,8 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(config.max_connections));
+    let admission = Arc::new(Admission::new(&config));
+    let mut refusals = Refusals::default();
     let watcher = tokio::spawn(
         Arc::clone(&state.chat).watch_accounts(config.account_poll, state.shutdown.child_token()),
     );
@@ -67,16 +182,21 @@ pub async fn run(
                 }
             },
         };
-        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(peer = %peer.ip(), "connection limit reached; refusing a connection");
-            continue;
+        // A refused connection is closed at once (dropping the stream): nothing is read from
+        // it, so refusing costs no more than accepting.
+        let admitted = match admission.admit(peer.ip()) {
+            Ok(a) => a,
+            Err(why) => {
+                refusals.note(why, peer.ip());
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let state = Arc::clone(&state);
         let cancel = state.shutdown.clone();
         // Shared with a WebSocket upgraded from this connection, which then keeps the slot
         // until the socket closes.
-        let slot = http::ConnectionSlot(Arc::new(permit));
+        let slot = http::ConnectionSlot(Arc::new(admitted));
         let conn = http.serve_connection(
             TokioIo::new(stream),
             service_fn(move |mut req| {

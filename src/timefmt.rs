@@ -1,4 +1,5 @@
-//! UTC timestamps in the one format everything user-visible uses: RFC 3339 with milliseconds and `Z`.
+//! UTC timestamps: RFC 3339 with milliseconds and `Z` everywhere, except on the original's paths,
+//! which get its naive form (`original`).
 //!
 //! The store keeps timestamps as this fixed-width text, so text order is time order and range
 //! queries can use an index.
@@ -17,6 +18,21 @@ pub fn format(t: OffsetDateTime) -> String {
 
 pub fn now() -> String {
     format(OffsetDateTime::now_utc())
+}
+
+/// The original's wire form of a stored timestamp: naive UTC as Python's `isoformat()` writes it,
+/// `2026-11-23T22:15:00.070000`, without the fraction when it is zero (`2026-11-23T22:15:00`).
+/// Its web page appends `Z` before parsing, so our `...Z` form would show as "Invalid Date".
+pub fn original(ts: &str) -> String {
+    let Ok(t) = OffsetDateTime::parse(ts, &Rfc3339) else { return ts.to_string() };
+    let t = t.to_offset(UtcOffset::UTC);
+    let base = t
+        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"))
+        .unwrap_or_else(|_| "1970-01-01T00:00:00".to_string());
+    match t.microsecond() {
+        0 => base,
+        us => format!("{base}.{us:06}"),
+    }
 }
 
 /// Start of the current UTC day, for "messages today".
@@ -48,6 +64,13 @@ mod tests {
     fn formats_with_millis_and_z() {
         let t = OffsetDateTime::from_unix_timestamp_nanos(1_795_472_100_070_000_000).unwrap();
         assert_eq!(format(t), "2026-11-23T22:15:00.070Z");
+    }
+
+    #[test]
+    fn original_form_is_pythons_naive_isoformat() {
+        assert_eq!(original("2026-11-26T09:09:34.131Z"), "2026-11-26T09:09:34.131000");
+        assert_eq!(original("2026-11-26T09:09:34.000Z"), "2026-11-26T09:09:34");
+        assert_eq!(original("2026-11-26T10:09:34.005+01:00"), "2026-11-26T09:09:34.005000");
     }
 
     #[test]

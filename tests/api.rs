@@ -342,6 +342,114 @@ async fn login_is_rate_limited_with_retry_after() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_by_e_mail_folds_non_ascii_case() {
+    let server = common::start().await;
+    let resp = server
+        .post("/register", None, Some(register_body("emile", "\u{c9}mile@Example.org", PASSWORD)))
+        .await;
+    expect(resp, 201).await;
+    for typed in ["\u{e9}mile@example.org", "\u{c9}MILE@EXAMPLE.ORG", "\u{c9}mile@Example.org"] {
+        let got =
+            expect(login(&server, "/login", json!({ "username": typed, "password": PASSWORD })).await, 200)
+                .await;
+        assert_eq!(got["user"]["username"], "emile", "{typed}");
+    }
+    let resp = server
+        .post("/register", None, Some(register_body("emile2", "\u{e9}MILE@example.org", PASSWORD)))
+        .await;
+    assert_eq!(expect_error(resp, 409).await["field"], "email");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_longer_than_bcrypt_reads_is_refused_at_login_not_cut() {
+    let server = common::start().await;
+    let password = "p".repeat(72);
+    let resp =
+        server.post("/register", None, Some(register_body("carol", "carol@example.com", &password))).await;
+    expect(resp, 201).await;
+    // bcrypt reads 72 bytes: anything after them would pass, so the request is refused instead.
+    let longer = format!("{password}anything");
+    for path in ["/login", "/auth/login"] {
+        let body = json!({ "username": "carol", "email": "carol@example.com", "password": longer });
+        let err = expect_error(login(&server, path, body).await, 422).await;
+        assert_eq!(err["field"], "password", "{path}");
+        assert!(err["detail"].as_str().unwrap().contains("at most 72 bytes"), "{err}");
+    }
+    expect(login(&server, "/login", json!({ "username": "carol", "password": password })).await, 200).await;
+    server.stop().await;
+}
+
+/// A database with accounts stored the way an older chatterbox (or an import) left them: no
+/// look-alike or e-mail keys, mixed-case non-ASCII e-mail, two names that now count as one, and
+/// hashes of cost 5 while the server is configured for 4.
+/// The folder is returned to be kept alive as long as the server.
+async fn legacy_server() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let path = db.clone();
+    tokio::task::spawn_blocking(move || {
+        use chatterbox::store::{NewUser, SqliteStore, Store};
+        let (store, _) = SqliteStore::open_and_migrate(&path).unwrap();
+        let hash = bcrypt::hash(PASSWORD, 5).unwrap();
+        for (name, email) in
+            [("zoe", "Zo\u{cb}@Example.org"), ("alice", "alice@example.com"), ("aIice", "ai@example.com")]
+        {
+            let new = NewUser {
+                username: name,
+                email,
+                password_hash: &hash,
+                is_admin: false,
+                created_at: "2026-01-01T00:00:00.000Z",
+            };
+            store.create_user(&new).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    (common::start_with(common::Options { db: Some(db), ..common::Options::default() }).await, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_stored_without_keys_get_them_at_start_and_look_alikes_stay_usable() {
+    let (server, _dir) = legacy_server().await;
+    let zoe =
+        login(&server, "/login", json!({ "username": "ZO\u{cb}@EXAMPLE.ORG", "password": PASSWORD })).await;
+    assert_eq!(expect(zoe, 200).await["user"]["username"], "zoe");
+    let zoe =
+        login(&server, "/login", json!({ "username": "zo\u{eb}@example.org", "password": PASSWORD })).await;
+    assert_eq!(expect(zoe, 200).await["user"]["username"], "zoe");
+    // Both look-alikes still sign in; a third is refused.
+    for name in ["alice", "aIice"] {
+        let got =
+            expect(login(&server, "/login", json!({ "username": name, "password": PASSWORD })).await, 200)
+                .await;
+        assert_eq!(got["user"]["username"], name);
+    }
+    let resp =
+        server.post("/register", None, Some(register_body("ALlCE", "third@example.com", PASSWORD))).await;
+    assert_eq!(expect_error(resp, 409).await["field"], "username");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_names_cost_what_stored_hashes_cost_and_logins_move_hashes_to_the_configured_cost() {
+    let (server, _dir) = legacy_server().await;
+    // Every stored hash has cost 5, the server hashes new passwords at 4: an unknown name must
+    // cost what a known name's wrong password costs, 5.
+    assert_eq!(server.chat.dummy_cost(), 5);
+    expect(login(&server, "/login", json!({ "username": "zoe", "password": PASSWORD })).await, 200).await;
+    let store = Arc::clone(server.chat.store());
+    let hash =
+        tokio::task::spawn_blocking(move || store.credentials("zoe", "").unwrap().unwrap().password_hash)
+            .await
+            .unwrap();
+    assert!(hash.starts_with("$2b$04$"), "rehashed at the configured cost: {hash}");
+    expect(login(&server, "/login", json!({ "username": "zoe", "password": PASSWORD })).await, 200).await;
+    server.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Malformed requests, routing, headers
 

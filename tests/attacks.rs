@@ -398,21 +398,51 @@ async fn password_guessing_is_limited_per_account_whatever_the_address() {
     server.account_in_store("victim").await;
     server.account_in_store("bystander").await;
 
-    // Five guesses, each from its own address: no address runs out, the account does.
+    // Five addresses guess, each within its own limit (5): together they spend the account's
+    // budget of failures (5 x ACCOUNT_FAILURE_FACTOR = 25).
+    assert_eq!(chatterbox::chat::ratelimit::ACCOUNT_FAILURE_FACTOR, 5.0);
     for n in 10..15 {
-        assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        for _ in 0..5 {
+            assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        }
     }
-    assert_limited(&login_from(&client_from(15), &server, "victim", "another guess").await);
-    // The same account spelled differently is the same account.
-    for (n, login) in [(16, "VICTIM"), (17, "  Victim  ")] {
-        assert_limited(&login_from(&client_from(n), &server, login, "wrong password").await);
+    // The owner, signing in from an address that has not failed, is not locked out by them.
+    let owner = login_from(&client_from(15), &server, "victim", PASSWORD).await;
+    assert_eq!(owner.status, 200, "{owner:?}");
+    // A new address gets its one try; once it has failed, it is held back like the others,
+    // however the account is spelled.
+    assert_eq!(login_from(&client_from(16), &server, "victim", "wrong password").await.status, 401);
+    assert_limited(&login_from(&client_from(16), &server, "victim", "another guess").await);
+    for login in ["VICTIM", "  Victim  "] {
+        assert_limited(&login_from(&client_from(16), &server, login, "wrong password").await);
     }
-    // Its owner waits too, right password or not: the price of a per-account limit is that
-    // guessing locks the account out until its bucket refills.
-    assert_limited(&login_from(&client_from(18), &server, "victim", PASSWORD).await);
     // Other accounts are not affected, even from an address that guessed.
-    let ok = login_from(&client_from(15), &server, "bystander", PASSWORD).await;
+    let ok = login_from(&client_from(16), &server, "bystander", PASSWORD).await;
     assert_eq!(ok.status, 200, "{ok:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_addresses_guessing_within_their_limits_do_not_lock_out_correct_logins() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.chat.auth_rate = Some(Rate::new(5.0, 0.001));
+    let server = common::start_with(opts).await;
+    server.account_in_store("victim").await;
+    // Interleaved: guesses from five addresses and correct logins from others that never fail.
+    let mut refused = Vec::new();
+    for round in 0..5u8 {
+        for n in 10..15 {
+            assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        }
+        for n in [20 + round, 30 + round] {
+            let a = login_from(&client_from(n), &server, "victim", PASSWORD).await;
+            if a.status != 200 {
+                refused.push((n, a));
+            }
+        }
+    }
+    assert!(refused.is_empty(), "correct logins refused: {refused:?}");
     server.stop().await;
 }
 
@@ -424,11 +454,14 @@ async fn guessing_through_the_email_address_counts_against_the_same_account() {
     let server = common::start_with(opts).await;
     server.account_in_store("victim").await;
     for n in 10..15 {
-        assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        for _ in 0..5 {
+            assert_eq!(login_from(&client_from(n), &server, "victim", "wrong password").await.status, 401);
+        }
     }
-    assert_limited(&login_from(&client_from(15), &server, "victim", "another guess").await);
-    // The same account, named by its e-mail address, from a fresh address.
-    assert_limited(&login_from(&client_from(16), &server, "victim@example.com", "a third guess").await);
+    // The account's budget is spent: an address that failed against it by name is held back
+    // when it names the account by its e-mail address.
+    assert_eq!(login_from(&client_from(15), &server, "victim", "a guess").await.status, 401);
+    assert_limited(&login_from(&client_from(15), &server, "victim@example.com", "a third guess").await);
     server.stop().await;
 }
 
@@ -438,7 +471,11 @@ async fn guessing_through_the_email_address_counts_against_the_same_account() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_connections_opened_and_dropped_leave_no_descriptors_behind() {
     let _process = alone().await;
-    let server = common::start().await;
+    // The churn opens 50 sockets of one account at once: more than the per-account cap, which
+    // has its own test.
+    let mut opts = Options::default();
+    opts.http.max_sockets_per_user = 100;
+    let server = common::start_with(opts).await;
     let alice = server.account_in_store("alice").await;
     let bob = server.account_in_store("bob").await;
     let (mut a, _) = server.connect(&alice.token, None).await;
@@ -576,6 +613,11 @@ async fn connections_beyond_max_connections_are_refused_and_slots_come_back() {
     let _process = shared().await;
     let mut opts = Options::default();
     opts.server.max_connections = 50;
+    // The cap alone here: one address and one account take it all (the reserve, and the
+    // per-address and per-account caps, have their own tests below).
+    opts.server.reserved_connections = 0;
+    opts.server.max_connections_per_ip = 100;
+    opts.http.max_sockets_per_user = 100;
     let server = common::start_with(opts).await;
     let alice = server.account_in_store("alice").await;
     let url = server.ws_url(&format!("/ws?token={}", alice.token));
@@ -625,6 +667,146 @@ async fn connections_beyond_max_connections_are_refused_and_slots_come_back() {
     let newest = open.last_mut().unwrap();
     let sent = newest.send_acked("a newcomer").await;
     assert_eq!(open[0].next_message().await.unwrap(), sent);
+    server.stop().await;
+}
+
+/// A TCP connection from `127.0.0.{n}` that sends nothing.
+async fn idle_from(server: &TestServer, n: u8) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, n)), 0)).unwrap();
+    socket.connect(server.addr).await.unwrap()
+}
+
+/// `count` idle connections from `127.0.0.{n}`.
+async fn idle_many(server: &TestServer, n: u8, count: usize) -> Vec<TcpStream> {
+    let mut idle = Vec::with_capacity(count);
+    for _ in 0..count {
+        idle.push(idle_from(server, n).await);
+    }
+    idle
+}
+
+/// Whether the server closed `stream` within `wait` (it was refused at accept) rather than
+/// waiting for a request on it.
+async fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = [0u8; 64];
+    matches!(tokio::time::timeout(wait, stream.read(&mut buf)).await, Ok(Ok(0) | Err(_)))
+}
+
+/// Long enough for the accept loop to refuse a connection.
+const REFUSAL: Duration = Duration::from_secs(3);
+
+/// Tries `attempt` every 100 ms until it gives something (5 s at most): a freed place is given
+/// back once the server noticed the close.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+    mut attempt: impl FnMut() -> F,
+    what: &str,
+) -> T {
+    for _ in 0..50 {
+        if let Some(v) = attempt().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_cannot_take_every_connection() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.server.max_connections_per_ip = 8;
+    let server = common::start_with(opts).await;
+    let mut idle = idle_many(&server, 1, 8).await;
+    let mut ninth = idle_from(&server, 1).await;
+    assert!(
+        closed_within(&mut ninth, REFUSAL).await,
+        "a 9th connection from one address is closed at accept"
+    );
+    // Another address is not affected.
+    let resp = client_from(2).get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // A closed connection gives its place back to the address.
+    drop(idle.pop());
+    let _again = eventually(
+        || async {
+            let mut stream = idle_from(&server, 1).await;
+            (!closed_within(&mut stream, Duration::from_millis(300)).await).then_some(stream)
+        },
+        "the address gets its freed place back",
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_account_cannot_take_every_websocket() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.http.max_sockets_per_user = 3;
+    let server = common::start_with(opts).await;
+    let alice = server.account_in_store("alice").await;
+    let bob = server.account_in_store("bob").await;
+    let url = server.ws_url(&format!("/ws?token={}", alice.token));
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(server.try_connect(url.clone()).await.unwrap().0);
+    }
+    match tokio_tungstenite::connect_async(url.clone()).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 429);
+            assert!(resp.headers().get("retry-after").is_some(), "{resp:?}");
+            let body: Value = serde_json::from_slice(resp.body().as_deref().unwrap_or_default()).unwrap();
+            assert!(body["detail"].as_str().unwrap().contains("3 chat connections"), "{body}");
+        }
+        other => panic!("a 4th socket of one account was not refused: {:?}", other.map(|_| ())),
+    }
+    // Another account still gets in, and hears alice.
+    let (mut b, _) = server.connect(&bob.token, None).await;
+    let sent = open[0].send_acked("three is enough").await;
+    assert_eq!(b.next_message().await.unwrap(), sent);
+    // A closed socket gives its place back.
+    let mut first = open.remove(0);
+    first.ws.close(None).await.unwrap();
+    first.expect_close().await;
+    let _again = eventually(
+        || async { server.try_connect(url.clone()).await.ok() },
+        "the account gets its freed place back",
+    )
+    .await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_and_new_addresses_get_in_while_one_address_holds_the_rest() {
+    let _process = shared().await;
+    let mut opts = Options::default();
+    opts.server.max_connections = 40;
+    opts.server.reserved_connections = chatterbox::server::reserve_for(40);
+    opts.server.max_connections_per_ip = 1000;
+    let server = common::start_with(opts).await;
+    // 127.0.0.1 takes every slot but the 5 % reserve (2 of 40); its next one is refused.
+    let idle = idle_many(&server, 1, 38).await;
+    let mut one_more = idle_from(&server, 1).await;
+    assert!(
+        closed_within(&mut one_more, REFUSAL).await,
+        "an address holding connections cannot use the reserve"
+    );
+    // Refusals happen in accept order, so the 38 before it were admitted: none was closed.
+    let mut buf = [0u8; 1];
+    for stream in &idle {
+        assert!(
+            matches!(stream.try_read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+            "the 38 stay open"
+        );
+    }
+    // The reserve: a health probe from another address, and a new user's page; both clients
+    // keep their connection open.
+    let (probe, newcomer) = (client_from(2), client_from(3));
+    assert_eq!(probe.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(newcomer.get(server.url("/")).send().await.unwrap().status(), 200);
+    // Now every slot is taken.
+    assert!(client_from(4).get(server.url("/healthz")).send().await.is_err());
     server.stop().await;
 }
 
@@ -832,6 +1014,85 @@ async fn look_alike_usernames_are_refused_and_case_variants_conflict() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ascii_look_alikes_of_a_name_conflict_and_reserved_names_are_refused() {
+    let _process = shared().await;
+    let server = common::start().await;
+    server.register("alice").await;
+    let http = &server.http;
+    // Capital I and digit 1 for l, l for capital I: each renders like alice or ALICE.
+    for (i, name) in ["aIice", "ALlCE", "a1ice", "AIICE", "aiice"].iter().enumerate() {
+        let a = register_from(http, &server, name, &format!("ascii{i}@example.com"), PASSWORD).await;
+        assert_eq!((a.status, a.body["field"].as_str()), (409, Some("username")), "{name:?}: {a:?}");
+        assert!(a.body["detail"].as_str().unwrap().contains("already taken"), "{a:?}");
+    }
+    // The name warning frames are signed with, and the audit log's actors, in any disguise.
+    for (i, name) in
+        ["System", "system", "SYSTEM", "moderation", "rnoderation", "cli", "CLI"].iter().enumerate()
+    {
+        let a = register_from(http, &server, name, &format!("reserved{i}@example.com"), PASSWORD).await;
+        assert_bad_username(&a, name);
+        assert!(a.body["detail"].as_str().unwrap().contains("reserved"), "{a:?}");
+    }
+    assert_eq!(user_count(&server).await, 1);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_registrations_of_look_alike_names_let_exactly_one_win() {
+    let _process = shared().await;
+    let server = common::start().await;
+    let names = ["bob", "BOB", "b0b", "B0B", "Bob", "bOb", "BoB", "boB"];
+    let answers =
+        join_all(names.iter().enumerate().map(|(i, name)| {
+            let server = &server;
+            async move {
+                register_from(&server.http, server, name, &format!("bob{i}@example.com"), PASSWORD).await
+            }
+        }))
+        .await;
+    let won: Vec<&str> =
+        names.iter().zip(&answers).filter(|(_, a)| a.status == 201).map(|(n, _)| *n).collect();
+    assert_eq!(won.len(), 1, "winners: {won:?}; answers: {answers:?}");
+    for (name, a) in names.iter().zip(&answers) {
+        assert!(a.status == 201 || (a.status == 409 && a.body["field"] == "username"), "{name}: {a:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_sockets_violating_at_once_give_one_block_and_warnings_up_to_the_limit() {
+    let _process = shared().await;
+    let server = common::start().await;
+    let alice = server.register("alice").await;
+    let mut sockets = Vec::new();
+    for _ in 0..10 {
+        sockets.push(server.connect(&alice.token, None).await.0);
+    }
+    // Every socket sends its violation before any answer is read.
+    join_all(sockets.iter_mut().map(|ws| ws.send_text("you idiot"))).await;
+    let mut blocked_frames = 0;
+    for ws in &mut sockets {
+        loop {
+            match ws.next().await {
+                Next::Json(v) if v["type"] == "blocked" => blocked_frames += 1,
+                Next::Json(_) => continue,
+                Next::Closed(..) => break,
+            }
+        }
+    }
+    assert!(blocked_frames >= 1, "the sockets were told of the block");
+    let log = server.chat.violations(None, 100).await.unwrap();
+    let count =
+        |action: &str| log.iter().filter(|v| v.user_id == alice.id && v.action.as_str() == action).count();
+    assert_eq!((count("warning"), count("block")), (2, 1), "{log:?}");
+    let me = server.chat.list_users(UserFilter::default()).await.unwrap();
+    let me = me.iter().find(|u| u.id == alice.id).unwrap();
+    assert!(me.is_blocked);
+    assert_eq!(me.warning_count, 3, "violations after the block are not counted");
+    server.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Pages and cross-site use
 
@@ -940,6 +1201,31 @@ async fn pages_forbid_inline_scripts_framing_and_sniffing_and_sessions_need_the_
         req.headers_mut().insert("origin", HeaderValue::from_str(&origin).unwrap());
         assert_eq!(server.refused_status(req).await, 403, "Origin: {origin}");
     }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_websocket_origin_check_compares_the_scheme_too() {
+    let _process = shared().await;
+    let server = common::start().await;
+    let alice = server.account_in_store("alice").await;
+    let request = |origin: &str, forwarded_proto: Option<&str>| {
+        let mut req = server.ws_url(&format!("/ws?token={}", alice.token)).into_client_request().unwrap();
+        req.headers_mut().insert("origin", HeaderValue::from_str(origin).unwrap());
+        if let Some(proto) = forwarded_proto {
+            req.headers_mut().insert("x-forwarded-proto", HeaderValue::from_str(proto).unwrap());
+        }
+        req
+    };
+    let http = format!("http://{}", server.addr);
+    let https = format!("https://{}", server.addr);
+    // Served over plain HTTP: a page from the https origin of the same host is another origin.
+    assert_eq!(server.refused_status(request(&https, None)).await, 403);
+    assert!(server.try_connect(request(&http, None)).await.is_ok());
+    // Behind a TLS-terminating proxy that says so, it is the other way round.
+    assert_eq!(server.refused_status(request(&http, Some("https"))).await, 403);
+    assert!(server.try_connect(request(&https, Some("https"))).await.is_ok());
+    assert_eq!(server.refused_status(request(&https, Some("http"))).await, 403);
     server.stop().await;
 }
 

@@ -168,7 +168,7 @@ async fn handshake_is_refused_without_a_valid_token_for_blocked_users_and_cross_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connects_by_query_token_bearer_header_same_origin_and_the_original_path() {
+async fn connects_by_query_token_bearer_header_and_same_origin() {
     let server = common::start().await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
@@ -176,8 +176,7 @@ async fn connects_by_query_token_bearer_header_same_origin_and_the_original_path
     let header = format!("Bearer {}", alice.token);
     let (mut a, _) =
         server.try_connect(request(&server, "/ws", &[("authorization", &header)])).await.unwrap();
-    let (mut b, _) =
-        server.try_connect(server.ws_url(&format!("/chat/ws?token={}", bob.token))).await.unwrap();
+    let (mut b, _) = server.try_connect(server.ws_url(&format!("/ws?token={}", bob.token))).await.unwrap();
     let origin = format!("http://{}", server.addr);
     let path = format!("/ws?token={}", carol.token);
     let (mut c, _) = server.try_connect(request(&server, &path, &[("origin", &origin)])).await.unwrap();
@@ -699,5 +698,152 @@ async fn a_client_that_stops_reading_does_not_delay_the_others_and_is_dropped() 
     assert!(history.is_empty());
     let m = again.send_acked("slow is back").await;
     assert_eq!(sender.next_message().await.unwrap(), m);
+    server.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frame size, token expiry, debounced presence, one definition of "online"
+
+/// The HTTP settings `chatterbox serve` derives from its defaults.
+fn default_serve_http() -> chatterbox::http::HttpConfig {
+    use clap::Parser;
+    let cli = chatterbox::cli::Cli::try_parse_from(["chatterbox", "serve"]).unwrap();
+    let chatterbox::cli::Command::Serve(args) = cli.command else { unreachable!() };
+    chatterbox::config::ServeConfig::from_args(&args, None).unwrap().http
+}
+
+/// A message frame with every non-ASCII character of `text` JSON-escaped as `\uXXXX`
+/// (a surrogate pair outside the Basic Multilingual Plane), as ASCII-only JSON encoders send it
+/// (Python's `json.dumps` by default).
+fn escaped_frame(text: &str) -> String {
+    let mut out = String::from(r#"{"type":"message","text":""#);
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out.push_str("\"}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longest_message_of_emoji_sent_json_escaped_is_accepted() {
+    let opts = common::Options { http: default_serve_http(), ..common::Options::default() };
+    let server = common::start_with(opts).await;
+    let alice = server.register("alice").await;
+    let (mut a, _) = server.connect(&alice.token, None).await;
+
+    // 2,000 characters, 1,344 of them emoji: 16,812 bytes escaped, the frame that was closed
+    // with 1009 while the same text sent raw passed.
+    let text = format!("{}{}", "😀".repeat(1344), "a".repeat(656));
+    let frame = escaped_frame(&text);
+    assert_eq!((text.chars().count(), frame.len()), (2000, 16_812));
+    a.send_raw(Message::Text(frame.into())).await;
+    assert_eq!(a.next_message().await.expect("accepted, not closed")["text"], text);
+
+    // The worst case: every one of the 2,000 characters an escaped surrogate pair.
+    let text = "😀".repeat(2000);
+    a.send_raw(Message::Text(escaped_frame(&text).into())).await;
+    assert_eq!(a.next_message().await.expect("accepted, not closed")["text"], text);
+
+    // Too long is still a clear error frame, not a closed socket...
+    a.send_raw(Message::Text(escaped_frame(&"😀".repeat(2001)).into())).await;
+    assert!(expect_error_frame(&mut a).await.contains("2000"));
+    // ... and a frame far beyond any valid message still closes with 1009.
+    a.send_raw(Message::Text(escaped_frame(&"😀".repeat(4000)).into())).await;
+    assert_eq!(a.expect_close().await, Some(1009));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_is_told_to_sign_in_again_and_closed_when_its_token_expires() {
+    let mut opts = common::Options::default();
+    opts.chat.token_ttl_secs = 2;
+    let server = common::start_with(opts).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (mut a, _) = server.connect(&alice.token, None).await;
+    let (mut b, _) = server.connect(&bob.token, None).await;
+    a.send_acked("while the token is valid").await;
+
+    let expired = loop {
+        match a.next().await {
+            Next::Json(v) if v["type"] == "expired" => break v,
+            Next::Json(v) if v["type"] == "message" => panic!("a message after the token expired: {v}"),
+            Next::Json(_) => continue,
+            Next::Closed(code, reason) => panic!("closed ({code:?} {reason}) without an expired frame"),
+        }
+    };
+    assert!(expired["text"].as_str().unwrap().contains("sign in again"), "{expired}");
+    match a.next().await {
+        Next::Closed(code, reason) => assert_eq!((code, reason.as_str()), (Some(1008), "token expired")),
+        Next::Json(v) => panic!("a frame after the expired frame: {v}"),
+    }
+    // The same token no longer opens a socket; bob's, as old, is closed the same way.
+    assert_eq!(server.refused_status(server.ws_url(&format!("/ws?token={}", alice.token))).await, 401);
+    assert_eq!(b.expect_close().await, Some(1008));
+    server.stop().await;
+}
+
+/// The join and leave frames `client` receives within `wait`.
+async fn presence_changes(client: &mut WsClient, wait: Duration) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut seen = Vec::new();
+    while let Some(Next::Json(v)) = client.next_within(deadline - tokio::time::Instant::now()).await {
+        if v["type"] == "join" || v["type"] == "leave" {
+            seen.push(v);
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_reconnects_are_not_announced_to_the_room_each_time() {
+    let server = common::start().await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (mut a, _) = server.connect(&alice.token, None).await;
+    for _ in 0..50 {
+        let (mut b, _) = server.connect(&bob.token, None).await;
+        b.ws.close(None).await.unwrap();
+        b.expect_close().await;
+    }
+    // At most the first join; then, bob staying away, exactly one leave after the grace period.
+    let grace = chatterbox::chat::ChatConfig::default().presence_grace;
+    let seen = presence_changes(&mut a, grace + Duration::from_secs(3)).await;
+    let join = json!({ "type": "join", "user": "bob" });
+    let leave = json!({ "type": "leave", "user": "bob" });
+    assert!(seen == [join.clone(), leave.clone()] || seen == [leave], "{seen:?}");
+    server.stop().await;
+}
+
+async fn stats_online(server: &TestServer, admin: &Account) -> i64 {
+    let resp = server.get("/admin/stats", Some(&admin.token)).await;
+    assert_eq!(resp.status(), 200);
+    resp.json::<Value>().await.unwrap()["online"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_stats_count_online_users_as_the_presence_frames_do() {
+    let server = common::start().await;
+    let admin = server.register_admin("root").await;
+    let bob = server.register("bob").await;
+    // The dashboard's own socket counts, as in its presence frame.
+    let (mut live, _) = server.connect(&admin.token, None).await;
+    assert_eq!(stats_online(&server, &admin).await, 1);
+    let (mut second, _) = server.connect(&bob.token, None).await;
+    assert_eq!(live.next_json().await.unwrap(), json!({ "type": "join", "user": "bob" }));
+    assert_eq!(stats_online(&server, &admin).await, 2);
+    second.ws.close(None).await.unwrap();
+    second.expect_close().await;
+    // Until the room is told bob left, bob counts as online everywhere.
+    assert_eq!(stats_online(&server, &admin).await, 2, "stats and presence disagree");
+    assert_eq!(live.next_json().await.unwrap(), json!({ "type": "leave", "user": "bob" }));
+    assert_eq!(stats_online(&server, &admin).await, 1);
     server.stop().await;
 }

@@ -313,6 +313,8 @@ fn usage_errors_exit_2() {
         (&["user", "create", "dave"], "--email"),
         (&["messages"], "Usage"),
         (&["messages", "export", "--after-id", "abc"], "--after-id"),
+        (&["messages", "export", "--since", "garbage"], "--since"),
+        (&["messages", "export", "--until", "garbage"], "--until"),
         (&["migrate", "--status=yes"], "--status"),
     ];
     for (args, expected) in cases {
@@ -396,7 +398,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let path = dir.path().join("nested/folder/chatterbox.db");
 
     let out = success(&run(&path, &["migrate"], None));
-    assert_eq!(out.trim(), "applied V1__initial", "{out}");
+    assert_eq!(out.trim(), "applied V1__initial\napplied V2__account_keys", "{out}");
     assert!(path.exists());
 
     let out = success(&run(&path, &["migrate"], None));
@@ -424,7 +426,7 @@ fn migrate_status_lists_without_changing_anything() {
     // An existing file that was never migrated: all pending, and the file is left as it was.
     std::fs::write(&db.path, b"").unwrap();
     let out = success(&db.run(&["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial", "{out}");
+    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys", "{out}");
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
 
     // The same for a SQLite database in the default (rollback journal) mode.
@@ -435,17 +437,20 @@ fn migrate_status_lists_without_changing_anything() {
     }
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial", "{out}");
+    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys", "{out}");
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
 
     // After migrating: applied, with the time it was applied.
     success(&db.run(&["migrate"], None));
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
-    let line = out.trim();
-    assert!(line.starts_with("applied  V1__initial  ("), "{out}");
-    let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
-    assert_rfc3339_utc(at);
+    let lines: Vec<&str> = out.trim().lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for (line, name) in lines.iter().zip(["V1__initial", "V2__account_keys"]) {
+        assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
+        let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
+        assert_rfc3339_utc(at);
+    }
     assert!(snapshot(&db.path) == before, "migrate --status modified the database");
 }
 
@@ -665,7 +670,7 @@ fn user_create_reads_the_password_from_stdin() {
     assert!(!dave.is_admin && !dave.is_blocked);
     assert_eq!(dave.email, "dave@example.com");
     // The password is the first line exactly, without its line ending.
-    let creds = db.store().credentials("dave").unwrap().unwrap();
+    let creds = db.store().credentials("dave", "").unwrap().unwrap();
     assert!(creds.password_hash.starts_with("$2"), "stored as bcrypt");
     assert!(bcrypt::verify("correct horse battery", &creds.password_hash).unwrap());
 
@@ -676,7 +681,7 @@ fn user_create_reads_the_password_from_stdin() {
     let erin = db.user("erin");
     assert_eq!(out.trim(), format!("created admin erin (id {})", erin.id));
     assert!(erin.is_admin);
-    let creds = db.store().credentials("erin").unwrap().unwrap();
+    let creds = db.store().credentials("erin", "").unwrap().unwrap();
     assert!(bcrypt::verify("another password", &creds.password_hash).unwrap());
 }
 
@@ -734,6 +739,76 @@ fn user_create_rejects_bad_input_without_creating_anything() {
     }
     let users = db.store().list_users(Default::default()).unwrap();
     assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice"]);
+}
+
+#[test]
+fn user_create_hashes_at_the_configured_bcrypt_cost() {
+    let db = TestDb::migrated();
+    let hash_of = |name: &str| db.store().credentials(name, "").unwrap().unwrap().password_hash;
+    success(&db.run(
+        &["user", "create", "dave", "--email", "dave@example.com", "--password-stdin", "--bcrypt-cost", "10"],
+        Some("correct horse battery\n"),
+    ));
+    assert!(hash_of("dave").starts_with("$2b$10$"), "{}", hash_of("dave"));
+    // The daemon's variable applies too, so one setting serves both.
+    let mut cmd = chatterbox();
+    cmd.env("CHATTERBOX_BCRYPT_COST", "5").arg("--db").arg(&db.path);
+    cmd.args(["user", "create", "erin", "--email", "erin@example.com", "--password-stdin"]);
+    success(&run_command(cmd, Some("correct horse battery\n")));
+    assert!(hash_of("erin").starts_with("$2b$05$"), "{}", hash_of("erin"));
+    assert!(bcrypt::verify("correct horse battery", &hash_of("erin")).unwrap());
+    // Validated as `serve` validates it.
+    let err = failure(&db.run(
+        &["user", "create", "fay", "--email", "fay@example.com", "--password-stdin", "--bcrypt-cost", "3"],
+        Some("correct horse battery\n"),
+    ));
+    assert!(err.contains("between 4 and 31"), "{err}");
+}
+
+#[test]
+fn user_create_refuses_look_alike_and_reserved_names() {
+    let db = TestDb::migrated();
+    // Stored without look-alike keys, as by an older chatterbox: `user create` fills them first.
+    add_user(&db.store(), "alice", false);
+    for name in ["aIice", "ALlCE", "a1ice"] {
+        let err = failure(&db.run(
+            &["user", "create", name, "--email", "other@example.com", "--password-stdin"],
+            Some("password123\n"),
+        ));
+        assert!(err.contains("already taken"), "{name}: {err}");
+    }
+    for name in ["System", "SYSTEM", "moderation"] {
+        let err = failure(&db.run(
+            &["user", "create", name, "--email", "other@example.com", "--password-stdin"],
+            Some("password123\n"),
+        ));
+        assert!(err.contains("reserved"), "{name}: {err}");
+    }
+    let users = db.store().list_users(Default::default()).unwrap();
+    assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice"]);
+}
+
+#[test]
+fn a_database_that_already_holds_look_alike_names_keeps_working() {
+    let db = TestDb::migrated();
+    // Two names that count as one now, stored before the rule existed.
+    add_user(&db.store(), "alice", false);
+    add_user(&db.store(), "aIice", false);
+    let out = db.run(
+        &["user", "create", "ALlCE", "--email", "other@example.com", "--password-stdin"],
+        Some("password123\n"),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = stderr(&out);
+    assert!(err.contains("already taken"), "{err}");
+    assert!(err.contains("looks like another account"), "the operator is told: {err}");
+    // Unrelated names are still created.
+    success(&db.run(
+        &["user", "create", "bob", "--email", "bob@example.com", "--password-stdin"],
+        Some("password123\n"),
+    ));
+    let users = db.store().list_users(Default::default()).unwrap();
+    assert_eq!(users.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(), ["alice", "aIice", "bob"]);
 }
 
 // =============================================================================================
@@ -1027,14 +1102,13 @@ fn export_filters_by_time_and_id() {
         ("--until", ""),
         ("--since", "1700000000"),
     ] {
-        let out = db.run(&["messages", "export", "--csv", flag, value], None);
-        let err = failure(&out);
+        // A usage error (exit 2), like any other invalid option value.
+        let err = usage_error(&db.run(&["messages", "export", "--csv", flag, value], None));
         assert!(err.contains(flag), "{flag} {value:?}: {err}");
         assert!(err.contains("RFC 3339"), "{flag} {value:?} should say what is expected: {err}");
-        assert!(out.stdout.is_empty(), "{flag} {value:?} wrote to stdout\n{}", describe(&out));
     }
     let out_file = db.dir.path().join("bad.csv");
-    failure(&db.run(&["messages", "export", "--since", "nope", "-o", out_file.to_str().unwrap()], None));
+    usage_error(&db.run(&["messages", "export", "--since", "nope", "-o", out_file.to_str().unwrap()], None));
     assert!(!out_file.exists());
 }
 
@@ -1090,4 +1164,299 @@ fn export_reads_committed_rows_while_another_connection_writes() {
     let rows = parse_export(success(&db.run(&["messages", "export"], None)).as_bytes());
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[3].content, "not committed");
+}
+
+#[test]
+fn export_output_follows_a_symlink_and_keeps_it() {
+    let (db, msgs) = tricky_db();
+    let expected = success(&db.run(&["messages", "export"], None));
+    let (exports, real) = (db.dir.path().join("exports"), db.dir.path().join("real"));
+    std::fs::create_dir(&exports).unwrap();
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join("messages.csv"), "previous export\n").unwrap();
+    std::os::unix::fs::symlink("../real/messages.csv", exports.join("latest.csv")).unwrap();
+    // A link to a file that does not exist yet.
+    std::os::unix::fs::symlink("../real/new.csv", exports.join("new.csv")).unwrap();
+
+    for (name, points_to) in [("latest.csv", "../real/messages.csv"), ("new.csv", "../real/new.csv")] {
+        let link = exports.join(name);
+        let out = db.run(&["messages", "export", "--output", link.to_str().unwrap()], None);
+        assert!(stderr(&out).contains(&format!("wrote {} messages", msgs.len())), "{}", describe(&out));
+        assert!(success(&out).is_empty());
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "{name} was replaced");
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new(points_to));
+        assert_eq!(std::fs::read_to_string(&link).unwrap(), expected, "{name}");
+    }
+    // The link target was replaced in its own folder; no temporary file anywhere.
+    assert_eq!(file_names(&exports), ["latest.csv", "new.csv"]);
+    assert_eq!(file_names(&real), ["messages.csv", "new.csv"]);
+
+    // A symlink loop is a clear failure.
+    std::os::unix::fs::symlink("loop-b", exports.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", exports.join("loop-b")).unwrap();
+    let err = failure(&db.run(&["messages", "export", "-o", exports.join("loop-a").to_str().unwrap()], None));
+    assert!(err.contains("symbolic links"), "{err}");
+}
+
+#[test]
+fn export_output_writes_into_a_fifo() {
+    use std::os::unix::{fs::FileTypeExt, fs::OpenOptionsExt, io::AsRawFd};
+
+    let (db, _) = tricky_db();
+    let expected = success(&db.run(&["messages", "export"], None));
+    let fifo = db.dir.path().join("export.fifo");
+    let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo has no other preconditions.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0, "mkfifo");
+
+    // The reader is opened without blocking, and a writer of our own keeps it from seeing the
+    // end until the export has run, whether or not the export ever opens the FIFO.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .expect("open reader");
+    let keep_open = std::fs::OpenOptions::new().write(true).open(&fifo).expect("open writer");
+    // SAFETY: fcntl on a descriptor we own, only changing its O_NONBLOCK flag.
+    unsafe {
+        let flags = libc::fcntl(reader.as_raw_fd(), libc::F_GETFL);
+        assert_eq!(libc::fcntl(reader.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK), 0);
+    }
+    let drain = thread::spawn(move || {
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut &reader, &mut data).expect("read the FIFO");
+        data
+    });
+    let out = db.run(&["messages", "export", "--output", fifo.to_str().unwrap()], None);
+    drop(keep_open);
+    let received = drain.join().unwrap();
+    success(&out);
+    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+    assert_eq!(String::from_utf8(received).unwrap(), expected);
+    assert_eq!(file_names(db.dir.path()), ["chatterbox.db", "export.fifo"]);
+}
+
+#[test]
+fn export_output_dash_is_stdout() {
+    let (db, _) = tricky_db();
+    let expected = success(&db.run(&["messages", "export"], None));
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = chatterbox();
+    cmd.current_dir(cwd.path()).arg("--db").arg(&db.path).args(["messages", "export", "--output", "-"]);
+    let out = run_command(cmd, None);
+    assert_eq!(success(&out), expected);
+    assert!(out.stderr.is_empty(), "{}", describe(&out));
+    assert_eq!(file_names(cwd.path()), Vec::<String>::new(), "a file was created");
+}
+
+#[test]
+fn export_output_to_dev_null_keeps_the_device() {
+    use std::os::unix::fs::FileTypeExt;
+
+    let (db, msgs) = tricky_db();
+    let out = db.run(&["messages", "export", "--output", "/dev/null"], None);
+    assert!(
+        stderr(&out).contains(&format!("wrote {} messages to /dev/null", msgs.len())),
+        "{}",
+        describe(&out)
+    );
+    success(&out);
+    assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+}
+
+#[test]
+fn interrupted_export_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let db = TestDb::migrated();
+    let store = db.store();
+    let alice = add_user(&store, "alice", false);
+    let contents: Vec<String> = (0..200_000)
+        .map(|i| format!("message {i}: long enough that the export takes a while to write"))
+        .collect();
+    add_messages(&store, &alice, &contents, &timefmt::now());
+    drop(store);
+    let dir = db.dir.path().join("exports");
+    std::fs::create_dir(&dir).unwrap();
+    let target = dir.join("messages.csv");
+
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        std::fs::write(&target, "previous export\n").unwrap();
+        let mut cmd = chatterbox();
+        cmd.arg("--db").arg(&db.path).args(["messages", "export", "--output", target.to_str().unwrap()]);
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let pid = child.id() as libc::pid_t;
+        // Wait for the temporary file, then freeze the export to know it is still mid-way.
+        while file_names(&dir).len() < 2 {
+            assert!(child.try_wait().unwrap().is_none(), "the export ended before it could be interrupted");
+        }
+        // SAFETY: kill on our own child's pid, which cannot have been reused: it is not reaped.
+        unsafe { libc::kill(pid, libc::SIGSTOP) };
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            "previous export\n",
+            "the export finished before it could be interrupted; it needs more rows"
+        );
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(pid, signal);
+            libc::kill(pid, libc::SIGCONT);
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(signal),
+            "the export must end by the signal\n{}",
+            describe(&out)
+        );
+        assert_eq!(file_names(&dir), ["messages.csv"], "a temporary file was left behind (signal {signal})");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous export\n");
+    }
+}
+
+const TERMINAL_TRAPS: &[&str] = &[
+    "\u{1b}]0;pwned\u{7}title",
+    "\u{1b}[2J\u{1b}[Hcleared",
+    "\u{202e}gnp.exe",
+    "csi\u{9b}31m",
+    "del\u{7f}",
+    "cr\roverwrite",
+    "tab\there",
+    "line one\nline two",
+];
+
+/// What a terminal shows of each of `TERMINAL_TRAPS`.
+const TERMINAL_SHOWN: &[&str] = &[
+    "\\x1b]0;pwned\\x07title",
+    "\\x1b[2J\\x1b[Hcleared",
+    "\\u{202e}gnp.exe",
+    "csi\\u{9b}31m",
+    "del\\x7f",
+    "cr\\roverwrite",
+    "tab\\there",
+    "line one\nline two",
+];
+
+/// Runs `chatterbox --db DB ARGS...` with stdout on a pseudo-terminal; its stdout in the result
+/// is what the terminal received, with the terminal's CR LF turned back into LF.
+fn run_on_terminal(db: &Path, args: &[&str]) -> Output {
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize { ws_row: 50, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: openpty fills in two new descriptors; no name buffer or termios is passed.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+    assert_eq!(rc, 0, "openpty");
+    // SAFETY: both descriptors were just opened by openpty and are owned by nothing else.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut cmd = chatterbox();
+    cmd.arg("--db").arg(db).args(args).stdin(Stdio::null()).stdout(Stdio::from(slave)).stderr(Stdio::piped());
+    let child = cmd.spawn().expect("start chatterbox");
+    // The parent's copy of the terminal's end must close, or the reader never sees the end.
+    drop(cmd);
+    let reader = thread::spawn(move || {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Once the child is gone, the master reports EIO: that is the end.
+        while let Ok(n @ 1..) = std::io::Read::read(&mut &master, &mut buf) {
+            data.extend_from_slice(&buf[..n]);
+        }
+        data
+    });
+    let mut out = child.wait_with_output().expect("wait for chatterbox");
+    let shown = String::from_utf8(reader.join().unwrap()).expect("terminal output is UTF-8");
+    out.stdout = shown.replace("\r\n", "\n").into_bytes();
+    out
+}
+
+/// No byte or character that would act on a terminal (other than line feeds).
+fn assert_terminal_safe(text: &str, what: &str) {
+    let bad = text.chars().find(|&c| {
+        (c.is_control() && c != '\n') || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    });
+    assert_eq!(bad, None, "{what} passes a control character to the terminal:\n{text}");
+}
+
+#[test]
+fn export_to_a_terminal_escapes_control_characters() {
+    let db = TestDb::migrated();
+    let store = db.store();
+    let eve = add_user(&store, "eve\u{1b}[8m", false);
+    let msgs = add_messages(&store, &eve, TERMINAL_TRAPS, &timefmt::now());
+
+    let out = run_on_terminal(&db.path, &["messages", "export"]);
+    let shown = success(&out);
+    assert_terminal_safe(&shown, "messages export");
+    let rows = parse_export(shown.as_bytes());
+    assert_eq!(rows.iter().map(|r| r.content.as_str()).collect::<Vec<_>>(), TERMINAL_SHOWN);
+    assert!(rows.iter().all(|r| r.sender_username == "eve\\x1b[8m"), "{rows:?}");
+    // --output - is stdout, so it is escaped the same way.
+    assert_eq!(success(&run_on_terminal(&db.path, &["messages", "export", "-o", "-"])), shown);
+
+    // To a pipe (and so to a file), the export stays exact.
+    let rows = parse_export(success(&db.run(&["messages", "export", "--raw"], None)).as_bytes());
+    assert_eq!(rows.iter().map(|r| r.content.clone()).collect::<Vec<_>>(), TERMINAL_TRAPS);
+    assert_eq!(ids(&rows), msg_ids(&msgs));
+    assert!(rows.iter().all(|r| r.sender_username == eve.username));
+}
+
+#[test]
+fn user_list_escapes_control_characters_for_people() {
+    let db = TestDb::migrated();
+    let store = db.store();
+    add_user(&store, "eve\u{1b}[8m", false);
+    add_user(&store, "\u{202e}nimda", true);
+    add_user(&store, "bell\u{7}\u{9b}", false);
+
+    // The table is for people: escaped even in a pipe.
+    let table = success(&db.run(&["user", "list"], None));
+    assert_terminal_safe(&table, "user list (table)");
+    for shown in ["eve\\x1b[8m", "\\u{202e}nimda", "bell\\x07\\u{9b}", "eve\\x1b[8m@example.com"] {
+        assert!(table.contains(shown), "table lacks {shown:?}:\n{table}");
+    }
+
+    // CSV in a pipe is exact; on a terminal, escaped.
+    let csv = success(&db.run(&["user", "list", "--format", "csv"], None));
+    assert!(
+        csv.contains("eve\u{1b}[8m,") && csv.contains("\u{202e}nimda,") && csv.contains("bell\u{7}\u{9b},")
+    );
+    let shown = success(&run_on_terminal(&db.path, &["user", "list", "--format", "csv"]));
+    assert_terminal_safe(&shown, "user list --format csv");
+    assert!(shown.contains("eve\\x1b[8m,") && shown.contains("\\u{202e}nimda,"), "{shown}");
+
+    // JSON escapes them its own way: safe text, exact values.
+    let json = success(&db.run(&["user", "list", "--format", "json"], None));
+    assert_terminal_safe(&json, "user list --format json");
+    let users: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = users.iter().map(|u| u["username"].as_str().unwrap()).collect();
+    assert_eq!(names, ["eve\u{1b}[8m", "\u{202e}nimda", "bell\u{7}\u{9b}"]);
+}
+
+#[test]
+fn serve_refuses_a_token_ttl_too_long_to_represent() {
+    use std::io::BufRead;
+
+    let db = TestDb::missing();
+    let mut cmd = chatterbox();
+    cmd.arg("--db").arg(&db.path).args(["serve", "--listen", "127.0.0.1:0", "--token-ttl", "9999999999999d"]);
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut log = String::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line.contains("listening on") {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the server started with a token lifetime it cannot represent:\n{log}{line}");
+        }
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let status = child.wait().unwrap();
+    // Like every other invalid `serve` option: exit 1 with one line saying what is allowed.
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.starts_with("chatterbox: error: invalid --token-ttl \"9999999999999d\""), "{log}");
+    assert!(log.contains("at most 3650d"), "{log}");
+    assert!(!db.path.exists(), "the database was created");
 }

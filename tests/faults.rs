@@ -564,8 +564,9 @@ async fn a_long_operator_transaction_gets_clear_errors_and_the_chat_recovers_aft
     assert_not_saved(&message);
     assert_eq!(register.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
     assert_unavailable(register).await;
-    // Reading still works meanwhile: health, history, sign-in, a new connection.
-    assert_eq!(server.get("/healthz", None).await.status(), 200);
+    // The health check says messages cannot be saved; reading still works meanwhile: history,
+    // sign-in, a new connection.
+    assert_eq!(server.get("/healthz", None).await.status(), 503);
     assert_eq!(server.get("/messages", Some(&alice.token)).await.status(), 200);
     let login = server.post("/login", None, Some(json!({ "username": "bob", "password": PASSWORD }))).await;
     assert_eq!(login.status(), 200);
@@ -577,6 +578,7 @@ async fn a_long_operator_transaction_gets_clear_errors_and_the_chat_recovers_aft
     // Recovered by itself: the next message and registration go through.
     let after = a.send_acked("after the lock").await;
     assert_eq!(b.next_message().await.unwrap(), after);
+    assert_eq!(server.get("/healthz", None).await.status(), 200);
     assert_eq!(server.post("/register", None, Some(register_body("carol"))).await.status(), 201);
     let texts: Vec<String> =
         server.chat.messages_after(0, 100).await.unwrap().into_iter().map(|m| m.content).collect();
@@ -675,8 +677,12 @@ async fn a_full_disk_gets_clear_errors_and_the_chat_recovers_when_space_is_freed
     let (more, refused_text, frame) = send_until_refused(&mut a).await;
     acked.extend(more);
     assert_not_saved(&frame);
+    // The health check tells the truth: reads work, writes do not.
+    let health = server.get("/healthz", None).await;
+    assert_eq!(health.status(), 503);
+    let detail = health.json::<Value>().await.unwrap()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("Writes to the database are failing"), "{detail}");
     // Reading still works, and so does the room for those already in it.
-    assert_eq!(server.get("/healthz", None).await.status(), 200);
     let (_c, history) = server.connect(&bob.token, None).await;
     assert_eq!(history.last(), acked.last());
     let again = answer_to(&mut a, "still full", Duration::from_secs(30)).await;
@@ -685,6 +691,7 @@ async fn a_full_disk_gets_clear_errors_and_the_chat_recovers_when_space_is_freed
     std::fs::remove_file(filler).unwrap();
     let after = a.send_acked("after freeing space").await;
     acked.push(after.clone());
+    assert_eq!(server.get("/healthz", None).await.status(), 200, "healthy again once a write worked");
     // Bob saw every acknowledged message, this one last.
     for m in &acked {
         assert_eq!(b.next_message().await.unwrap(), *m);

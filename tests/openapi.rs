@@ -22,6 +22,9 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/auth/register", &["post"]),
     ("/auth/login", &["post"]),
     ("/chat/messages", &["get"]),
+    ("/admin/login", &["post"]),
+    ("/admin/dashboard", &["get"]),
+    ("/admin/blocked-users", &["get"]),
     ("/admin/stats", &["get"]),
     ("/admin/users", &["get"]),
     ("/admin/messages", &["get"]),
@@ -35,9 +38,16 @@ const ROUTES: &[(&str, &[&str])] = &[
 
 /// Routes that work without a token.
 const PUBLIC: &[&str] =
-    &["/register", "/login", "/healthz", "/openapi.json", "/auth/register", "/auth/login"];
+    &["/register", "/login", "/healthz", "/openapi.json", "/auth/register", "/auth/login", "/admin/login"];
 
-const COMPATIBILITY: &[&str] = &["/auth/register", "/auth/login", "/chat/messages"];
+const COMPATIBILITY: &[&str] = &[
+    "/auth/register",
+    "/auth/login",
+    "/chat/messages",
+    "/admin/login",
+    "/admin/dashboard",
+    "/admin/blocked-users",
+];
 
 async fn fetch_document(server: &TestServer) -> Value {
     let resp = server.get("/openapi.json", None).await;
@@ -319,7 +329,9 @@ async fn router_serves_exactly_the_documented_operations() {
         for method in ["get", "post", "put", "patch", "delete"] {
             let body = match *path {
                 "/register" | "/auth/register" => Some(credentials(&format!("user{}", path.len()))),
-                "/login" | "/auth/login" => Some(json!({ "username": "root", "password": PASSWORD })),
+                "/login" | "/auth/login" | "/admin/login" => {
+                    Some(json!({ "username": "root", "password": PASSWORD }))
+                }
                 _ => None,
             };
             let status = send(&server, method, &url, Some(&admin.token), body).await.status().as_u16();
@@ -486,9 +498,15 @@ async fn admin_answers_conform() {
     ws.send_text("you idiot").await;
     assert_eq!(ws.next_non_presence().await.unwrap()["type"], "warning");
 
-    for route in
-        ["/admin/stats", "/admin/users", "/admin/users?blocked=true", "/admin/messages", "/admin/violations"]
-    {
+    for route in [
+        "/admin/stats",
+        "/admin/users",
+        "/admin/users?blocked=true",
+        "/admin/messages",
+        "/admin/violations",
+        "/admin/dashboard",
+        "/admin/blocked-users",
+    ] {
         let template = route.split('?').next().unwrap();
         c.expect("GET", template, server.get(route, Some(&root.token)).await, 200).await;
         c.expect("GET", template, server.get(route, Some(&alice.token)).await, 403).await;
@@ -502,6 +520,30 @@ async fn admin_answers_conform() {
 
     let user = admin_call(&server, &c, "POST", "/admin/users/{id}/block", alice.id, &root, 200).await;
     assert_eq!(user["is_blocked"], true);
+    // The original's admin page's views, with a message and a blocked account in them.
+    let dash = admin_call(&server, &c, "GET", "/admin/dashboard", 0, &root, 200).await;
+    assert_eq!(
+        (dash["messages"][0]["message"].as_str(), dash["blocked_users"].as_i64()),
+        (Some("hello"), Some(1))
+    );
+    let blocked = admin_call(&server, &c, "GET", "/admin/blocked-users", 0, &root, 200).await;
+    assert_eq!(blocked[0]["username"], "alice");
+    let root_login = json!({ "email": "root@example.com", "password": PASSWORD });
+    c.expect(
+        "POST",
+        "/admin/login",
+        send(&server, "POST", "/admin/login", None, Some(root_login)).await,
+        200,
+    )
+    .await;
+    let not_admin = json!({ "email": "alice@example.com", "password": PASSWORD });
+    c.expect("POST", "/admin/login", send(&server, "POST", "/admin/login", None, Some(not_admin)).await, 403)
+        .await;
+    let wrong = json!({ "email": "root@example.com", "password": "not the password" });
+    c.expect("POST", "/admin/login", send(&server, "POST", "/admin/login", None, Some(wrong)).await, 401)
+        .await;
+    c.expect("POST", "/admin/login", send(&server, "POST", "/admin/login", None, Some(json!({}))).await, 422)
+        .await;
     let user = admin_call(&server, &c, "POST", "/admin/users/{id}/unblock", alice.id, &root, 200).await;
     assert_eq!(user["is_blocked"], false);
     let user = admin_call(&server, &c, "POST", "/admin/users/{id}/admin", alice.id, &root, 200).await;

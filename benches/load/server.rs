@@ -29,6 +29,9 @@ pub const SERVER_FLAGS: &[&str] = &[
     "--rate-limit-off",
     "--max-connections",
     "50000",
+    // Every bench client connects from 127.0.0.1, like clients behind one reverse proxy.
+    "--max-connections-per-ip",
+    "50000",
     "--grace-period",
     "2",
 ];

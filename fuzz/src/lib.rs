@@ -10,8 +10,8 @@ use chatterbox::chat::export::{neutralise, write_messages, write_users, MESSAGE_
 use chatterbox::chat::moderation::{Matcher, DEFAULT_TERMS};
 use chatterbox::http::frames::{parse_client, ClientFrame};
 use chatterbox::store::{
-    AdminAction, Counts, Credentials, Message, MessageFilter, NewMessage, NewUser, Store, User, UserFilter,
-    Violation, ViolationOutcome,
+    AdminAction, Counts, Credentials, KeysSet, Message, MessageFilter, NewMessage, NewUser, Store, User,
+    UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 use serde_json::Value;
 
@@ -134,7 +134,25 @@ impl Store for Rows {
     fn user_by_username(&self, _: &str) -> chatterbox::store::Result<Option<User>> {
         only_exports()
     }
-    fn credentials(&self, _: &str) -> chatterbox::store::Result<Option<Credentials>> {
+    fn create_user_keyed(&self, _: &NewUser<'_>, _: &UserKeys<'_>) -> chatterbox::store::Result<User> {
+        only_exports()
+    }
+    fn user_by_name_key(&self, _: &str) -> chatterbox::store::Result<Option<User>> {
+        only_exports()
+    }
+    fn credentials(&self, _: &str, _: &str) -> chatterbox::store::Result<Option<Credentials>> {
+        only_exports()
+    }
+    fn replace_password_hash(&self, _: i64, _: &str, _: &str) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn hash_prefix_counts(&self) -> chatterbox::store::Result<Vec<(String, i64)>> {
+        only_exports()
+    }
+    fn users_without_keys(&self, _: i64, _: usize) -> chatterbox::store::Result<Vec<User>> {
+        only_exports()
+    }
+    fn set_user_keys(&self, _: i64, _: &UserKeys<'_>) -> chatterbox::store::Result<KeysSet> {
         only_exports()
     }
     fn list_users(&self, _: UserFilter) -> chatterbox::store::Result<Vec<User>> {

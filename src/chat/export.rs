@@ -2,6 +2,8 @@
 //!
 //! Rows stream from the store straight into the writer, so memory stays constant however long
 //! the history is. Cells a spreadsheet would evaluate as a formula are neutralised by default.
+//! Text bound for a terminal gets its control characters shown as visible escapes, so a message
+//! or a username cannot drive the operator's terminal.
 
 use std::io::Write;
 
@@ -19,11 +21,59 @@ pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn text_cell(raw: bool, cell: &str) -> std::borrow::Cow<'_, str> {
-    if raw {
-        cell.into()
-    } else {
-        neutralise(cell)
+/// Whether `c` would act on a terminal instead of being shown: C0 controls other than line feed,
+/// DEL, C1 controls (some terminals read U+009B as CSI), the bidirectional controls that reorder
+/// what is shown (U+202E makes `exe.txt` read `txt.exe`), and the Unicode line separators.
+pub fn acts_on_terminal(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Text for a terminal: every character that `acts_on_terminal` shown as a visible escape
+/// (`\t`, `\r`, `\x1b`, `\u{202e}`); line feeds stay, as multi-line messages are legitimate.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(acts_on_terminal) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if acts_on_terminal(c) && c.is_ascii() => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c if acts_on_terminal(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.into()
+}
+
+/// How the text cells of an export are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CellStyle {
+    /// Exactly as stored, without neutralising spreadsheet formulas.
+    pub raw: bool,
+    /// For a terminal: control characters escaped (`escape_controls`). Files and pipes get the
+    /// exact text.
+    pub terminal: bool,
+}
+
+/// A plain `raw` flag: cells for a file or a download, not a terminal.
+impl From<bool> for CellStyle {
+    fn from(raw: bool) -> Self {
+        CellStyle { raw, terminal: false }
+    }
+}
+
+fn text_cell(style: CellStyle, cell: &str) -> std::borrow::Cow<'_, str> {
+    let cell = if style.raw { cell.into() } else { neutralise(cell) };
+    if !style.terminal {
+        return cell;
+    }
+    match escape_controls(&cell) {
+        std::borrow::Cow::Borrowed(_) => cell,
+        std::borrow::Cow::Owned(escaped) => escaped.into(),
     }
 }
 
@@ -39,8 +89,9 @@ pub fn write_messages<W: Write>(
     store: &dyn Store,
     filter: &MessageFilter,
     out: W,
-    raw: bool,
+    style: impl Into<CellStyle>,
 ) -> Result<u64, StoreError> {
+    let style = style.into();
     let mut w = csv::Writer::from_writer(out);
     w.write_record(MESSAGE_HEADER).map_err(csv_err)?;
     let mut rows = 0u64;
@@ -49,8 +100,8 @@ pub fn write_messages<W: Write>(
         w.write_record([
             m.id.to_string().as_str(),
             m.sender_id.to_string().as_str(),
-            &text_cell(raw, &m.username),
-            &text_cell(raw, &m.content),
+            &text_cell(style, &m.username),
+            &text_cell(style, &m.content),
             &m.timestamp,
         ])
         .map_err(csv_err)
@@ -64,8 +115,9 @@ pub fn write_users<W: Write>(
     store: &dyn Store,
     filter: UserFilter,
     out: W,
-    raw: bool,
+    style: impl Into<CellStyle>,
 ) -> Result<u64, StoreError> {
+    let style = style.into();
     let mut w = csv::Writer::from_writer(out);
     w.write_record(USER_HEADER).map_err(csv_err)?;
     let mut rows = 0u64;
@@ -73,8 +125,8 @@ pub fn write_users<W: Write>(
         rows += 1;
         w.write_record([
             u.id.to_string().as_str(),
-            &text_cell(raw, &u.username),
-            &text_cell(raw, &u.email),
+            &text_cell(style, &u.username),
+            &text_cell(style, &u.email),
             if u.is_admin { "admin" } else { "user" },
             if u.is_blocked { "yes" } else { "no" },
             u.warning_count.to_string().as_str(),
@@ -88,7 +140,15 @@ pub fn write_users<W: Write>(
 
 #[cfg(test)]
 mod tests {
-    use super::neutralise;
+    use super::{escape_controls, neutralise};
+
+    #[test]
+    fn terminal_controls_are_escaped_and_the_rest_kept() {
+        assert_eq!(escape_controls("\u{1b}[31mred\u{7}"), "\\x1b[31mred\\x07");
+        assert_eq!(escape_controls("a\tb\rc\nd"), "a\\tb\\rc\nd");
+        assert_eq!(escape_controls("\u{202e}txt.exe\u{9b}\u{7f}"), "\\u{202e}txt.exe\\u{9b}\\x7f");
+        assert_eq!(escape_controls("plain, ünïcödé 😀 \\x1b"), "plain, ünïcödé 😀 \\x1b");
+    }
 
     #[test]
     fn formulas_are_neutralised() {

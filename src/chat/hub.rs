@@ -6,6 +6,12 @@
 //! encoded to its wire form once (lazily, by the first socket that sends it) and the bytes are
 //! shared by every receiver. The channel is bounded: a receiver that falls behind by more than
 //! its capacity is told it lagged and is disconnected rather than buffered without limit.
+//!
+//! Presence is debounced: a user whose last socket closes stays online for a grace period, and
+//! their `leave` is announced only if no socket reopened by then (so a reconnecting client, or
+//! one cycling connections on purpose, does not send every other client a join/leave pair each
+//! time). "Online" everywhere (presence frames, join/leave, `/admin/stats`) is this one
+//! definition: the users the room was told are here.
 
 use std::{
     collections::HashMap,
@@ -13,6 +19,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
     },
+    time::Duration,
 };
 
 use hyper_tungstenite::tungstenite::Utf8Bytes;
@@ -33,11 +40,13 @@ pub enum EventKind {
 pub struct Event {
     pub kind: EventKind,
     encoded: OnceLock<Vec<Utf8Bytes>>,
+    /// The same frames in the second wire dialect (the original's, on its path).
+    encoded_alt: OnceLock<Vec<Utf8Bytes>>,
 }
 
 impl Event {
     pub fn new(kind: EventKind) -> Self {
-        Event { kind, encoded: OnceLock::new() }
+        Event { kind, encoded: OnceLock::new(), encoded_alt: OnceLock::new() }
     }
 
     /// The id of the `i`-th frame, for frames that are stored messages.
@@ -51,6 +60,11 @@ impl Event {
     /// The wire frames, computed by `encode` the first time and shared by every receiver.
     pub fn frames(&self, encode: impl FnOnce(&EventKind) -> Vec<Utf8Bytes>) -> &[Utf8Bytes] {
         self.encoded.get_or_init(|| encode(&self.kind))
+    }
+
+    /// `frames` for the second dialect, also computed once and shared.
+    pub fn frames_alt(&self, encode: impl FnOnce(&EventKind) -> Vec<Utf8Bytes>) -> &[Utf8Bytes] {
+        self.encoded_alt.get_or_init(|| encode(&self.kind))
     }
 }
 
@@ -92,13 +106,24 @@ pub enum Control {
 struct Online {
     username: String,
     sockets: Vec<(u64, mpsc::Sender<Control>)>,
+    /// When the last socket closed, while the leave is not announced yet.
+    empty_since: Option<tokio::time::Instant>,
+    /// A task is waiting to announce the leave: at most one per user, however often the user
+    /// reconnects, so the number of timers is bounded by the number of accounts.
+    timer: bool,
 }
 
 pub struct Hub {
     fanout: Box<dyn Fanout>,
     online: Mutex<HashMap<i64, Online>>,
     next_socket: AtomicU64,
+    /// How long a user without sockets still counts as online before the leave is announced.
+    presence_grace: Duration,
 }
+
+/// The account already has its most WebSockets open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManySockets;
 
 /// A socket's registration; dropping it removes the socket from the hub, whichever way the
 /// connection ended.
@@ -110,13 +135,14 @@ pub struct Presence {
 
 impl Drop for Presence {
     fn drop(&mut self) {
-        self.hub.leave(self.user_id, self.socket);
+        Hub::leave(&self.hub, self.user_id, self.socket);
     }
 }
 
 impl Hub {
-    pub fn new(fanout: Box<dyn Fanout>) -> Self {
-        Hub { fanout, online: Mutex::new(HashMap::new()), next_socket: AtomicU64::new(1) }
+    /// `presence_grace` zero announces leaves at once.
+    pub fn new(fanout: Box<dyn Fanout>, presence_grace: Duration) -> Self {
+        Hub { fanout, online: Mutex::new(HashMap::new()), next_socket: AtomicU64::new(1), presence_grace }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
@@ -131,41 +157,87 @@ impl Hub {
         self.online.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers a socket of `user_id`; announces the user if this is their first socket.
-    pub fn join(self: &Arc<Self>, user_id: i64, username: &str) -> (Presence, mpsc::Receiver<Control>) {
+    /// Registers a socket of `user_id`; announces the user if the room does not count them as
+    /// online already. Refused when the account already has `max_sockets` open.
+    pub fn join(
+        self: &Arc<Self>,
+        user_id: i64,
+        username: &str,
+        max_sockets: usize,
+    ) -> Result<(Presence, mpsc::Receiver<Control>), TooManySockets> {
         let (tx, rx) = mpsc::channel(4);
         let socket = self.next_socket.fetch_add(1, Ordering::Relaxed);
-        let first = {
+        let announce = {
             let mut online = self.lock();
-            let entry = online
-                .entry(user_id)
-                .or_insert_with(|| Online { username: username.to_string(), sockets: Vec::new() });
+            if online.get(&user_id).map_or(0, |e| e.sockets.len()) >= max_sockets {
+                return Err(TooManySockets);
+            }
+            let announce = !online.contains_key(&user_id);
+            let entry = online.entry(user_id).or_insert_with(|| Online {
+                username: username.to_string(),
+                sockets: Vec::new(),
+                empty_since: None,
+                timer: false,
+            });
             entry.sockets.push((socket, tx));
-            entry.sockets.len() == 1
+            entry.empty_since = None;
+            announce
         };
-        if first {
+        if announce {
             self.publish(EventKind::Join(username.to_string()));
         }
-        (Presence { hub: Arc::clone(self), user_id, socket }, rx)
+        Ok((Presence { hub: Arc::clone(self), user_id, socket }, rx))
     }
 
-    fn leave(&self, user_id: i64, socket: u64) {
+    fn leave(self: &Arc<Self>, user_id: i64, socket: u64) {
+        let runtime = tokio::runtime::Handle::try_current().ok().filter(|_| !self.presence_grace.is_zero());
+        let mut start_timer = false;
         let gone = {
             let mut online = self.lock();
-            match online.get_mut(&user_id) {
-                Some(entry) => {
-                    entry.sockets.retain(|(s, _)| *s != socket);
-                    if entry.sockets.is_empty() {
-                        online.remove(&user_id).map(|e| e.username)
-                    } else {
-                        None
-                    }
-                }
-                None => None,
+            let Some(entry) = online.get_mut(&user_id) else { return };
+            entry.sockets.retain(|(s, _)| *s != socket);
+            if !entry.sockets.is_empty() {
+                return;
+            }
+            if runtime.is_some() {
+                entry.empty_since = Some(tokio::time::Instant::now());
+                start_timer = !entry.timer;
+                entry.timer = true;
+                None
+            } else {
+                online.remove(&user_id).map(|e| e.username)
             }
         };
         if let Some(username) = gone {
             self.publish(EventKind::Leave(username));
+        }
+        if let (true, Some(runtime)) = (start_timer, runtime) {
+            runtime.spawn(Arc::clone(self).announce_leave(user_id));
+        }
+    }
+
+    /// Waits until the user has had no socket for the grace period, then announces the leave;
+    /// ends without a word if a socket reopened.
+    async fn announce_leave(self: Arc<Self>, user_id: i64) {
+        loop {
+            let deadline = {
+                let mut online = self.lock();
+                let Some(entry) = online.get_mut(&user_id) else { return };
+                match entry.empty_since {
+                    None => {
+                        entry.timer = false;
+                        return;
+                    }
+                    Some(since) if since.elapsed() >= self.presence_grace => {
+                        let username = online.remove(&user_id).map(|e| e.username).unwrap_or_default();
+                        drop(online);
+                        self.publish(EventKind::Leave(username));
+                        return;
+                    }
+                    Some(since) => since + self.presence_grace,
+                }
+            };
+            tokio::time::sleep_until(deadline).await;
         }
     }
 
@@ -178,7 +250,7 @@ impl Hub {
             .unwrap_or(0)
     }
 
-    /// Sorted usernames of everyone with at least one socket.
+    /// Sorted usernames of everyone online (the room's view: see the module comment).
     pub fn online_usernames(&self) -> Vec<String> {
         self.online_sample(usize::MAX).0
     }
@@ -213,10 +285,10 @@ mod tests {
 
     #[tokio::test]
     async fn presence_announces_first_and_last_socket_only() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16))));
+        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
         let mut rx = hub.subscribe();
-        let (a1, _c1) = hub.join(1, "alice");
-        let (a2, _c2) = hub.join(1, "alice");
+        let (a1, _c1) = hub.join(1, "alice", 10).unwrap();
+        let (a2, _c2) = hub.join(1, "alice", 10).unwrap();
         assert_eq!(hub.online_usernames(), vec!["alice"]);
         drop(a1);
         drop(a2);
@@ -228,11 +300,11 @@ mod tests {
 
     #[test]
     fn presence_sample_is_the_sorted_head_and_the_full_count() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16))));
+        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
         let _p: Vec<_> = ["carol", "alice", "Bob", "dave"]
             .iter()
             .enumerate()
-            .map(|(i, n)| hub.join(i as i64, n))
+            .map(|(i, n)| hub.join(i as i64, n, 10).unwrap())
             .collect();
         assert_eq!(hub.online_sample(2), (vec!["alice".to_string(), "Bob".to_string()], 4));
         assert_eq!(hub.online_sample(10).0.len(), 4);
@@ -240,13 +312,24 @@ mod tests {
 
     #[tokio::test]
     async fn control_reaches_every_socket_of_the_user() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16))));
-        let (_p1, mut c1) = hub.join(7, "bob");
-        let (_p2, mut c2) = hub.join(7, "bob");
-        let (_p3, mut c3) = hub.join(8, "carol");
+        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
+        let (_p1, mut c1) = hub.join(7, "bob", 10).unwrap();
+        let (_p2, mut c2) = hub.join(7, "bob", 10).unwrap();
+        let (_p3, mut c3) = hub.join(8, "carol", 10).unwrap();
         assert_eq!(hub.send_control(7, Control::Blocked), 2);
         assert_eq!(c1.recv().await, Some(Control::Blocked));
         assert_eq!(c2.recv().await, Some(Control::Blocked));
         assert!(c3.try_recv().is_err());
+    }
+
+    #[test]
+    fn an_account_cannot_open_more_than_its_sockets() {
+        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
+        let first = hub.join(7, "bob", 2).unwrap();
+        let _second = hub.join(7, "bob", 2).unwrap();
+        assert!(hub.join(7, "bob", 2).is_err());
+        assert!(hub.join(8, "carol", 2).is_ok());
+        drop(first);
+        assert!(hub.join(7, "bob", 2).is_ok(), "a closed socket frees its place");
     }
 }

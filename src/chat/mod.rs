@@ -17,7 +17,14 @@ pub mod ratelimit;
 pub mod text;
 pub mod writer;
 
-use std::{net::IpAddr, sync::Arc, time::Duration};
+use std::{
+    net::IpAddr,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
+    time::{Duration, Instant},
+};
 
 use tokio_util::sync::CancellationToken;
 
@@ -27,7 +34,7 @@ pub use error::{ChatError, Result};
 use hasher::Hasher;
 use hub::{Control, Hub, LocalFanout};
 use moderation::{Matcher, Tails};
-use ratelimit::{KeyedLimiter, Rate};
+use ratelimit::{KeyedLimiter, LoginGuard, Rate, Verdict};
 use writer::Writer;
 
 /// Domain settings of the daemon (validated by `config`).
@@ -41,12 +48,16 @@ pub struct ChatConfig {
     pub history_limit: usize,
     /// Per connection.
     pub message_rate: Rate,
-    /// Logins and registrations per client address and per account name; None turns them off.
+    /// Login and registration attempts per client address, registrations per name, and failed
+    /// logins per account and address (`ratelimit::LoginGuard`); None turns them off.
     pub auth_rate: Option<Rate>,
     pub broadcast_capacity: usize,
     /// Logins and registrations waiting for bcrypt; beyond it they are refused at once (503
     /// with Retry-After) instead of queueing for minutes behind a storm.
     pub max_pending_logins: usize,
+    /// A user whose last socket closed counts as online this long before `leave` is announced,
+    /// so reconnects do not flood the room with join/leave frames.
+    pub presence_grace: Duration,
 }
 
 impl Default for ChatConfig {
@@ -63,6 +74,7 @@ impl Default for ChatConfig {
             // batches behind is disconnected and resumes with `?since=`.
             broadcast_capacity: 1024,
             max_pending_logins: 256,
+            presence_grace: Duration::from_secs(3),
         }
     }
 }
@@ -92,10 +104,37 @@ pub struct Chat {
     matcher: Matcher,
     /// The last word of each user's previous message, for words split across two messages.
     tails: Tails,
-    dummy_hash: String,
+    dummy: Mutex<Arc<Dummy>>,
+    dummy_refreshing: AtomicBool,
     hasher: Hasher,
     ip_limiter: KeyedLimiter<IpAddr>,
+    /// Registrations per requested name.
     account_limiter: KeyedLimiter<String>,
+    login_guard: LoginGuard,
+}
+
+/// How often the cost of the dummy hash is checked against the stored hashes.
+const DUMMY_REFRESH: Duration = Duration::from_secs(60);
+
+/// The hash an unknown name's password is checked against, so that it costs what a typical
+/// account's wrong password does: at the cost most stored hashes have, which is not always the
+/// configured one (accounts made with another `--bcrypt-cost`, before rehashing at login moved
+/// them).
+#[derive(Debug)]
+struct Dummy {
+    cost: u32,
+    hash: String,
+    checked: Instant,
+}
+
+impl Dummy {
+    fn new(cost: u32) -> Result<Dummy> {
+        Ok(Dummy {
+            cost,
+            hash: auth::hash_password(&auth::generate_secret()?, cost)?,
+            checked: Instant::now(),
+        })
+    }
 }
 
 impl std::fmt::Debug for Chat {
@@ -112,7 +151,8 @@ pub enum Secret {
 }
 
 impl Chat {
-    /// Builds the service and starts its writer thread. Blocks briefly (one bcrypt hash).
+    /// Builds the service and starts its writer thread. Blocks briefly (one bcrypt hash, and
+    /// filling the comparison keys of accounts stored before they existed).
     pub fn start(
         store: Arc<dyn Store>,
         config: ChatConfig,
@@ -123,10 +163,15 @@ impl Chat {
             Secret::Given(bytes) => bytes,
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(config.broadcast_capacity))));
+        let hub =
+            Arc::new(Hub::new(Box::new(LocalFanout::new(config.broadcast_capacity)), config.presence_grace));
         let writer = Writer::spawn(Arc::clone(&store), Arc::clone(&hub))
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
-        let dummy_hash = auth::hash_password(&auth::generate_secret()?, config.bcrypt_cost)?;
+        let keyed = accounts::backfill_keys(&*store)?;
+        if keyed > 0 {
+            tracing::info!(accounts = keyed, "stored the look-alike and e-mail keys of older accounts");
+        }
+        let dummy = Dummy::new(accounts::typical_cost(&*store, config.bcrypt_cost)?)?;
         let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let hasher = Hasher::start(parallel, config.max_pending_logins)
             .map_err(|e| ChatError::Internal(format!("cannot start the hashing threads: {e}")))?;
@@ -135,13 +180,15 @@ impl Chat {
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
             account_limiter: KeyedLimiter::new(auth_rate, 100_000),
+            login_guard: LoginGuard::new(auth_rate, 100_000),
             config,
             store,
             hub,
             writer,
             matcher,
             tails: Tails::new(TAIL_USERS, TAIL_TTL),
-            dummy_hash,
+            dummy: Mutex::new(Arc::new(dummy)),
+            dummy_refreshing: AtomicBool::new(false),
             hasher,
         }))
     }
@@ -220,28 +267,99 @@ impl Chat {
     }
 
     pub async fn login(&self, ip: IpAddr, login: String, password: String) -> Result<(User, String)> {
+        accounts::validate_login_password(&password)?;
         self.limit(ip, None)?;
-        // The per-account limit is keyed by the account itself, so guesses by username and by
-        // e-mail share one budget; unknown names are keyed by what was typed.
+        let dummy = self.dummy_hash().await;
         let typed = login.trim().to_string();
-        let found = self.blocking(move |s| Ok(s.credentials(&typed)?)).await?;
+        let email_key = accounts::email_key(&typed);
+        let found = self.blocking(move |s| Ok(s.credentials(&typed, &email_key)?)).await?;
+        // Failures are counted per account, so guesses by username and by e-mail share one
+        // budget; unknown names are keyed by what was typed.
         let key = match &found {
             Some(c) => format!("#{}", c.user.id),
             None => login.trim().to_lowercase(),
         };
-        if self.config.auth_rate.is_some() {
-            self.account_limiter.check(&key).map_err(ChatError::RateLimited)?;
+        let attempt = match self.config.auth_rate {
+            Some(_) => Some(self.login_guard.check(&key, ip).map_err(ChatError::RateLimited)?),
+            None => None,
+        };
+        let cost = self.config.bcrypt_cost;
+        let checked = self.bcrypt(move |_| accounts::check_password(found, &password, &dummy, cost)).await;
+        if let Some(attempt) = attempt {
+            let verdict = match &checked {
+                Ok(_) | Err(ChatError::Blocked) => Verdict::Succeeded,
+                Err(ChatError::BadCredentials) => Verdict::Failed,
+                Err(_) => Verdict::Undecided,
+            };
+            self.login_guard.finish(attempt, verdict);
         }
-        let dummy = self.dummy_hash.clone();
-        let user = self.bcrypt(move |_| accounts::check_password(found, &password, &dummy)).await?;
-        let token = self.issue_token(&user)?;
-        Ok((user, token))
+        let checked = checked?;
+        if let Some(rehash) = checked.rehash {
+            self.blocking(move |s| {
+                accounts::store_rehash(s, Some(&rehash));
+                Ok(())
+            })
+            .await?;
+        }
+        let token = self.issue_token(&checked.user)?;
+        Ok((checked.user, token))
+    }
+
+    /// The cost of the hash unknown names are checked against (see `Dummy`).
+    pub fn dummy_cost(&self) -> u32 {
+        self.dummy.lock().unwrap_or_else(|p| p.into_inner()).cost
+    }
+
+    /// The dummy hash; once a minute, the login that asks first also checks that its cost is
+    /// still the typical one (and hashes a new one if not). Which login does that has nothing to
+    /// do with the account it names, so it tells nothing about accounts.
+    async fn dummy_hash(&self) -> String {
+        let current = Arc::clone(&self.dummy.lock().unwrap_or_else(|p| p.into_inner()));
+        if current.checked.elapsed() < DUMMY_REFRESH || self.dummy_refreshing.swap(true, Ordering::AcqRel) {
+            return current.hash.clone();
+        }
+        // Cleared however this ends, also when the client hangs up and the login is dropped.
+        struct Refreshing<'a>(&'a AtomicBool);
+        impl Drop for Refreshing<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Ordering::Release);
+            }
+        }
+        let _refreshing = Refreshing(&self.dummy_refreshing);
+        let fallback = self.config.bcrypt_cost;
+        let refreshed = async {
+            let cost = self.blocking(move |s| accounts::typical_cost(s, fallback)).await?;
+            if cost == current.cost {
+                return Ok(Dummy { cost, hash: current.hash.clone(), checked: Instant::now() });
+            }
+            self.bcrypt(move |_| Dummy::new(cost)).await
+        }
+        .await;
+        let hash = match refreshed {
+            Ok(dummy) => {
+                let hash = dummy.hash.clone();
+                *self.dummy.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(dummy);
+                hash
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot check the cost of the dummy password hash");
+                current.hash.clone()
+            }
+        };
+        hash
     }
 
     /// Verifies a token and re-reads the account: a blocked or deleted account is refused even
     /// with a valid token, and the role is the current one, not the token's.
     pub async fn authenticate(&self, token: &str) -> Result<User> {
+        Ok(self.authenticate_session(token).await?.0)
+    }
+
+    /// `authenticate`, and when the token expires (Unix seconds): a WebSocket outlives the
+    /// handshake and must end with its sign-in.
+    pub async fn authenticate_session(&self, token: &str) -> Result<(User, i64)> {
         let claims = self.keys.verify(token)?;
+        let expires = claims.exp;
         let user = self
             .blocking(move |s| Ok(s.user_by_id(claims.user_id)?))
             .await?
@@ -249,7 +367,7 @@ impl Chat {
         if user.is_blocked {
             return Err(ChatError::Blocked);
         }
-        Ok(user)
+        Ok((user, expires))
     }
 
     pub async fn authenticate_admin(&self, token: &str) -> Result<User> {
@@ -281,7 +399,7 @@ impl Chat {
     /// validate -> moderate -> store -> broadcast.
     pub async fn post(&self, user: &User, text: &str) -> Result<Posted> {
         let text = self.validate_text(text)?;
-        if let Some(term) = self.tails.screen(&self.matcher, user.id, text, std::time::Instant::now()) {
+        if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
             let (user_id, limit) = (user.id, self.config.warning_limit);
             let (text, t) = (text.to_string(), term.clone());
@@ -329,6 +447,13 @@ impl Chat {
         Ok((counts, self.hub.online_count()))
     }
 
+    /// The counts with every message ever sent, not only today's: the original's dashboard
+    /// shows the total.
+    pub async fn counts_all_time(&self) -> Result<Counts> {
+        // Stored timestamps are text, and every one sorts after the empty string.
+        self.blocking(|s| Ok(s.counts("")?)).await
+    }
+
     /// An admin blocks or unblocks an account; a block closes the account's live sockets.
     pub async fn set_blocked(&self, admin: &User, user_id: i64, blocked: bool) -> Result<User> {
         let actor = admin.username.clone();
@@ -353,6 +478,12 @@ impl Chat {
 
     pub async fn ping(&self) -> Result<()> {
         self.blocking(|s| Ok(s.ping()?)).await
+    }
+
+    /// How long ago saving messages last failed, if that was within `window` and nothing has
+    /// been saved since: the database answers reads, but the chat cannot keep what is said.
+    pub fn writes_failing(&self, window: Duration) -> Option<Duration> {
+        self.writer.failing_for(window)
     }
 
     /// Notices account changes made by other processes (the operator CLI) and closes the

@@ -6,7 +6,11 @@
 //! into the next transaction. Broadcasting from this one thread, in commit order, is what makes
 //! broadcast ids strictly increasing and guarantees nothing is broadcast that is not committed.
 
-use std::{sync::Arc, thread, time::Duration};
+use std::{
+    sync::{Arc, Mutex},
+    thread,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,13 +35,42 @@ enum Job {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    outcomes: Arc<Outcomes>,
+}
+
+/// When the writer last committed, and last failed to: the health check reports a disk that
+/// refuses writes although reads still work.
+#[derive(Default)]
+struct Outcomes {
+    times: Mutex<(Option<Instant>, Option<Instant>)>,
+}
+
+impl Outcomes {
+    fn record(&self, ok: bool) {
+        let mut times = self.times.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = if ok { &mut times.0 } else { &mut times.1 };
+        *slot = Some(Instant::now());
+    }
 }
 
 impl Writer {
     pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        thread::Builder::new().name("chatterbox-writer".into()).spawn(move || run(store, hub, rx))?;
-        Ok(Writer { tx })
+        let outcomes = Arc::new(Outcomes::default());
+        let recorder = Arc::clone(&outcomes);
+        thread::Builder::new()
+            .name("chatterbox-writer".into())
+            .spawn(move || run(store, hub, rx, &recorder))?;
+        Ok(Writer { tx, outcomes })
+    }
+
+    /// How long ago the last commit failed, if it failed within `window` and nothing has been
+    /// committed since.
+    pub fn failing_for(&self, window: Duration) -> Option<Duration> {
+        let (ok, failed) = *self.outcomes.times.lock().unwrap_or_else(|p| p.into_inner());
+        let failed = failed?;
+        let recovered = ok.is_some_and(|ok| ok > failed);
+        (!recovered && failed.elapsed() <= window).then(|| failed.elapsed())
     }
 
     /// Queues a message; resolves once it is committed and broadcast (or failed).
@@ -56,7 +89,7 @@ impl Writer {
     }
 }
 
-fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>) {
+fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>, outcomes: &Outcomes) {
     let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<oneshot::Sender<Result<Message>>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
@@ -78,7 +111,7 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>) {
             }
         }
         if !batch.is_empty() {
-            commit(&*store, &hub, &mut batch, &mut acks);
+            commit(&*store, &hub, outcomes, &mut batch, &mut acks);
         }
         if let Some(ack) = stop {
             let _ = ack.send(());
@@ -90,6 +123,7 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>) {
 fn commit(
     store: &dyn Store,
     hub: &Hub,
+    outcomes: &Outcomes,
     batch: &mut Vec<NewMessage>,
     acks: &mut Vec<oneshot::Sender<Result<Message>>>,
 ) {
@@ -106,6 +140,9 @@ fn commit(
             other => break other,
         }
     };
+    // Recorded before anyone is answered: a client told its message is saved finds the
+    // health check agreeing.
+    outcomes.record(result.is_ok());
     match result {
         Ok(stored) => {
             hub.publish(EventKind::Messages(stored.clone()));

@@ -1,53 +1,232 @@
 //! `chatterbox messages export --csv [--output FILE] [--since T] [--until T] [--after-id N]`:
-//! stream messages as CSV, in constant memory, to stdout or atomically to a file.
+//! stream messages as CSV, in constant memory, to stdout or to a file (atomically), FIFO or device.
 
 use std::{
-    io::{BufWriter, Write},
-    path::Path,
+    fs::{File, OpenOptions},
+    io::{BufWriter, IsTerminal, Write},
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
 };
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 
-use crate::{chat::export, cli::ExportArgs, store::MessageFilter, timefmt};
+use crate::{
+    chat::export::{self, CellStyle},
+    cli::ExportArgs,
+    store::MessageFilter,
+};
 
 pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
-    let parse = |s: &Option<String>| s.as_deref().map(timefmt::parse_bound).transpose();
-    let filter = MessageFilter {
-        since: parse(&args.since).map_err(anyhow::Error::msg).context("--since")?,
-        until: parse(&args.until).map_err(anyhow::Error::msg).context("--until")?,
-        after_id: args.after_id,
-    };
+    // clap has already turned --since and --until into the store's timestamp form.
+    let filter =
+        MessageFilter { since: args.since.clone(), until: args.until.clone(), after_id: args.after_id };
+    let path = args.output.as_deref().filter(|p| p.as_os_str() != "-");
+    // Where the output goes is settled before the database is opened, so a bad --output leaves
+    // nothing behind.
+    let target = path.map(|p| Target::of(p).map(|t| (p, t))).transpose()?;
     let store = super::open(db)?;
-    match &args.output {
+    let export = |out: &mut dyn Write, terminal: bool| {
+        let mut out = BufWriter::with_capacity(64 * 1024, out);
+        let rows = export::write_messages(&store, &filter, &mut out, CellStyle { raw: args.raw, terminal })?;
+        out.flush()?;
+        anyhow::Ok(rows)
+    };
+    match target {
         None => {
-            let mut out = BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-            export::write_messages(&store, &filter, &mut out, args.raw)?;
-            out.flush()?;
+            let terminal = std::io::stdout().is_terminal();
+            export(&mut std::io::stdout().lock(), terminal)?;
         }
-        Some(path) => {
-            // A temporary file in the target folder, renamed over the target only when complete:
-            // a cron job that dies half-way leaves the previous export, never half a file.
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => Path::new("."),
-            };
-            let tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
-            let mut out = BufWriter::with_capacity(64 * 1024, tmp);
-            let rows = export::write_messages(&store, &filter, &mut out, args.raw)?;
-            let tmp = out.into_inner().map_err(|e| e.into_error())?;
-            tmp.as_file().sync_all()?;
-            // Keep the permissions of the file being replaced (a reader set up by the operator
-            // must still be able to read it); a new export stays private (0600): messages are
-            // personal data.
-            if let Ok(meta) = std::fs::metadata(path) {
-                let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+        Some((path, Target::Replace(file))) => {
+            let rows = replace_atomically(&file, |out| export(out, false))?;
+            eprintln!("wrote {rows} messages to {}", path.display());
+        }
+        Some((path, Target::WriteInto(file))) => {
+            let mut out = OpenOptions::new()
+                .write(true)
+                .open(&file)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            // Checked again on the open file: the path may have been swapped since it was looked at.
+            if !is_stream(&out.metadata()?.file_type()) {
+                bail!("{} changed while opening it", path.display());
             }
-            tmp.persist(path)
-                .map_err(|e| e.error)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            let terminal = out.is_terminal();
+            let rows = export(&mut out, terminal)?;
             eprintln!("wrote {rows} messages to {}", path.display());
         }
     }
     Ok(())
+}
+
+/// What `--output` names, with symlinks followed.
+enum Target {
+    /// A regular file, or nothing yet: written as a temporary file beside it, then renamed over
+    /// it, so a reader never sees half an export. The path is the symlinks' final target, so a
+    /// symlink stays a symlink to a complete export.
+    Replace(PathBuf),
+    /// A FIFO or a character device (`/dev/null`, a terminal): written into, never replaced.
+    WriteInto(PathBuf),
+}
+
+impl Target {
+    fn of(path: &Path) -> anyhow::Result<Target> {
+        let file = follow_symlinks(path).with_context(|| format!("cannot follow {}", path.display()))?;
+        match std::fs::metadata(&file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Target::Replace(file)),
+            Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+            Ok(meta) if meta.is_file() => Ok(Target::Replace(file)),
+            Ok(meta) if is_stream(&meta.file_type()) => Ok(Target::WriteInto(file)),
+            Ok(meta) if meta.is_dir() => bail!("cannot write {}: it is a folder", path.display()),
+            Ok(_) => bail!("cannot write {}: not a regular file, FIFO or character device", path.display()),
+        }
+    }
+}
+
+fn is_stream(file_type: &std::fs::FileType) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        file_type.is_fifo() || file_type.is_char_device()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file_type;
+        false
+    }
+}
+
+/// The path a chain of symlinks ends at (which may not exist yet). Only the last component is
+/// followed: renaming through a symlinked folder already lands in the right place.
+fn follow_symlinks(path: &Path) -> std::io::Result<PathBuf> {
+    let mut path = path.to_path_buf();
+    // The kernel's own limit (ELOOP): a symlink cycle is an error, not a hang.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let link = std::fs::read_link(&path)?;
+                path = match path.parent() {
+                    Some(parent) if link.is_relative() => parent.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(path),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// Writes `file` through a temporary file in its folder, renamed over it only when `write` has
+/// succeeded. SIGINT, SIGTERM or SIGHUP meanwhile stops the export, removes the temporary file
+/// and then ends the process by that signal as it would have without the handler.
+fn replace_atomically(
+    file: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
+) -> anyhow::Result<u64> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let interrupt = Interrupt::install()?;
+    let written = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))
+        .and_then(|tmp| {
+            let rows = write(&mut Interruptible { file: tmp.as_file(), interrupt: &interrupt })?;
+            tmp.as_file().sync_all()?;
+            interrupt.check()?;
+            Ok((tmp, rows))
+        });
+    let (tmp, rows) = match written {
+        Ok(done) => done,
+        Err(e) => {
+            // The temporary file is gone by now (dropped); only then may the signal end us.
+            interrupt.reraise();
+            return Err(e);
+        }
+    };
+    // Keep the permissions of the file being replaced (a reader set up by the operator must
+    // still be able to read it); a new export stays private (0600): messages are personal data.
+    if let Ok(meta) = std::fs::metadata(file) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(file).map_err(|e| e.error).with_context(|| format!("cannot write {}", file.display()))?;
+    Ok(rows)
+}
+
+/// The signals that end an export, noted by a flag-setting handler instead of ending the process
+/// at once; the handlers are removed when this is dropped.
+struct Interrupt {
+    signal: Arc<AtomicUsize>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl Interrupt {
+    #[cfg(unix)]
+    const SIGNALS: [i32; 3] =
+        [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP];
+    #[cfg(not(unix))]
+    const SIGNALS: [i32; 2] = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+
+    fn install() -> anyhow::Result<Interrupt> {
+        let signal = Arc::new(AtomicUsize::new(0));
+        let mut ids = Vec::new();
+        for sig in Self::SIGNALS {
+            let id = signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
+                .context("cannot install a signal handler")?;
+            ids.push(id);
+        }
+        Ok(Interrupt { signal, ids })
+    }
+
+    fn received(&self) -> Option<i32> {
+        match self.signal.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(sig as i32),
+        }
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        match self.received() {
+            Some(sig) => Err(std::io::Error::other(format!("interrupted by signal {sig}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the process by the signal received, if any (so a shell sees 130 for SIGINT, 143 for
+    /// SIGTERM, and a script loop stops as it does for any interrupted command).
+    fn reraise(&self) {
+        if let Some(sig) = self.received() {
+            for id in &self.ids {
+                signal_hook::low_level::unregister(*id);
+            }
+            let _ = signal_hook::low_level::emulate_default_handler(sig);
+            std::process::exit(128 + sig);
+        }
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
+
+/// The temporary file, failing the next write once a signal has arrived.
+struct Interruptible<'a> {
+    file: &'a File,
+    interrupt: &'a Interrupt,
+}
+
+impl Write for Interruptible<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.interrupt.check()?;
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }

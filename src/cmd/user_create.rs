@@ -1,5 +1,5 @@
-//! `chatterbox user create USERNAME --email E [--password-stdin] [--admin]`: create an account,
-//! so a fresh install can get its first admin without a browser.
+//! `chatterbox user create USERNAME --email E [--password-stdin] [--admin] [--bcrypt-cost N]`:
+//! create an account, so a fresh install can get its first admin without a browser.
 
 use std::{
     io::{BufRead, IsTerminal, Write},
@@ -16,10 +16,14 @@ use crate::{
 
 pub fn run(db: &Path, args: &UserCreateArgs) -> anyhow::Result<()> {
     // Validate the cheap things before asking for a password.
+    let cost = crate::config::check_bcrypt_cost(args.bcrypt_cost)?;
     accounts::validate_username(args.username.trim())?;
     accounts::validate_email(args.email.trim())?;
     let password = read_password(args.password_stdin)?;
     let (store, _) = SqliteStore::open_and_migrate(db)?;
+    // Accounts stored before the look-alike keys existed must have theirs before a new name is
+    // compared with them.
+    accounts::backfill_keys(&store)?;
     let user = accounts::create_account(
         &store,
         &NewAccount {
@@ -28,7 +32,7 @@ pub fn run(db: &Path, args: &UserCreateArgs) -> anyhow::Result<()> {
             password: &password,
             is_admin: args.admin,
         },
-        bcrypt::DEFAULT_COST,
+        cost,
     )?;
     let role = if user.is_admin { "admin" } else { "user" };
     writeln!(std::io::stdout().lock(), "created {role} {} (id {})", user.username, user.id)?;

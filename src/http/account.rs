@@ -88,7 +88,7 @@ pub struct TokenUser {
 }
 
 impl TokenResponse {
-    fn new(user: &User, token: String) -> Self {
+    pub(super) fn new(user: &User, token: String) -> Self {
         TokenResponse {
             access_token: token,
             token_type: TokenType::Bearer,
@@ -192,14 +192,23 @@ pub async fn login(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
+    let (user, token) = sign_in(state, peer, req).await?;
+    Ok(ok_json(&TokenResponse::new(&user, token)))
+}
+
+/// Reads a `LoginBody` and checks it: the account and a fresh token.
+pub(super) async fn sign_in(
+    state: &Arc<AppState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<(User, String), ApiError> {
     let body: LoginBody =
         read_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
     let login = body.username.or(body.email).ok_or(ApiError {
         field: Some("username"),
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Enter a username or e-mail address")
     })?;
-    let (user, token) = state.chat.login(peer.ip(), login, body.password).await?;
-    Ok(ok_json(&TokenResponse::new(&user, token)))
+    Ok(state.chat.login(peer.ip(), login, body.password).await?)
 }
 
 /// The signed-in account, re-read from the database.
@@ -250,10 +259,18 @@ pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Respons
     )
 )]
 pub async fn history(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Response, ApiError> {
-    authenticate(state, &req).await?;
-    let before = query_i64(&req, "before")?;
-    let limit = query_limit(&req, 50, 200)?;
-    let messages = state.chat.messages_before(before, limit).await?;
+    let messages = history_page(state, &req).await?;
     let out: Vec<ChatMessage> = messages.into_iter().map(ChatMessage::from).collect();
     Ok(ok_json(&out))
+}
+
+/// The page of history that `?before=` and `?limit=` ask for, for a signed-in account.
+pub(super) async fn history_page(
+    state: &Arc<AppState>,
+    req: &Request<Incoming>,
+) -> Result<Vec<Message>, ApiError> {
+    authenticate(state, req).await?;
+    let before = query_i64(req, "before")?;
+    let limit = query_limit(req, 50, 200)?;
+    Ok(state.chat.messages_before(before, limit).await?)
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    chat::{export, Chat, ChatError},
+    chat::{export, Chat},
     store::{Action, Message, MessageFilter, User, UserFilter, Violation},
 };
 
@@ -163,9 +163,7 @@ pub async fn route(
     if !allow.split(", ").any(|m| m == method.as_str()) {
         return Err(ApiError::method_not_allowed(allow));
     }
-    let token = super::bearer(&req, false)
-        .ok_or(ApiError::from(ChatError::Unauthenticated("missing bearer token")))?;
-    let admin = state.chat.authenticate_admin(&token).await?;
+    let admin = super::authenticate_admin(state, &req).await?;
     let chat = &state.chat;
     match segments {
         ["stats"] => stats(chat).await,

@@ -1,7 +1,8 @@
 //! The WebSocket protocol's JSON shapes: parsing client frames and encoding server frames.
 //!
 //! Server frames are supersets of the original's (`user`, `text`, `timestamp`), so its clients
-//! keep working while new clients get `type` and `id`.
+//! keep working while new clients get `type` and `id`; on `/chat/ws` they follow the original's
+//! dialect (`Dialect::Original`).
 
 use hyper_tungstenite::tungstenite::Utf8Bytes;
 use serde_json::{json, Value};
@@ -38,22 +39,44 @@ fn encode(v: Value) -> Utf8Bytes {
     Utf8Bytes::from(v.to_string())
 }
 
-pub fn message(m: &Message) -> Utf8Bytes {
+/// Which protocol a socket speaks: ours on `/ws`, or the original's on `/chat/ws`.
+///
+/// The original's chat page renders every frame without `alert` or `blocked` as a chat bubble
+/// and appends `Z` to each timestamp, so its dialect has naive timestamps, no presence frames,
+/// errors as `System` alerts, and a `blocked` frame without `alert` (or the page would show the
+/// reason but never sign out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Ours,
+    Original,
+}
+
+impl Dialect {
+    fn timestamp(self, ts: &str) -> String {
+        match self {
+            Dialect::Ours => ts.to_string(),
+            Dialect::Original => crate::timefmt::original(ts),
+        }
+    }
+}
+
+pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
     encode(json!({
         "type": "message",
         "id": m.id,
         "user": m.username,
         "text": m.content,
-        "timestamp": m.timestamp,
+        "timestamp": dialect.timestamp(&m.timestamp),
     }))
 }
 
 /// The frames of a hub event: one per message of a committed batch, or one presence change.
-pub fn event(kind: &EventKind) -> Vec<Utf8Bytes> {
-    match kind {
-        EventKind::Messages(ms) => ms.iter().map(message).collect(),
-        EventKind::Join(user) => vec![encode(json!({ "type": "join", "user": user }))],
-        EventKind::Leave(user) => vec![encode(json!({ "type": "leave", "user": user }))],
+pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
+    match (kind, dialect) {
+        (EventKind::Messages(ms), _) => ms.iter().map(|m| message(m, dialect)).collect(),
+        (EventKind::Join(_) | EventKind::Leave(_), Dialect::Original) => Vec::new(),
+        (EventKind::Join(user), Dialect::Ours) => vec![encode(json!({ "type": "join", "user": user }))],
+        (EventKind::Leave(user), Dialect::Ours) => vec![encode(json!({ "type": "leave", "user": user }))],
     }
 }
 
@@ -62,11 +85,21 @@ pub fn presence(online: &[String], count: usize) -> Utf8Bytes {
     encode(json!({ "type": "presence", "online": online, "count": count }))
 }
 
-pub fn error(detail: &str) -> Utf8Bytes {
-    encode(json!({ "type": "error", "detail": detail }))
+pub fn error(detail: &str, dialect: Dialect) -> Utf8Bytes {
+    match dialect {
+        Dialect::Ours => encode(json!({ "type": "error", "detail": detail })),
+        Dialect::Original => encode(json!({
+            "type": "error",
+            "detail": detail,
+            "user": "System",
+            "alert": true,
+            "text": detail,
+            "timestamp": dialect.timestamp(&crate::timefmt::now()),
+        })),
+    }
 }
 
-pub fn warning(warnings: i64, limit: i64, term: &str) -> Utf8Bytes {
+pub fn warning(warnings: i64, limit: i64, term: &str, dialect: Dialect) -> Utf8Bytes {
     let left = (limit - 1).max(1);
     let text = format!(
         "Warning {warnings} of {left}: your message was not sent because it contains \"{term}\", which is not allowed here. \
@@ -79,19 +112,34 @@ pub fn warning(warnings: i64, limit: i64, term: &str) -> Utf8Bytes {
         "user": "System",
         "alert": true,
         "text": text,
-        "timestamp": crate::timefmt::now(),
+        "timestamp": dialect.timestamp(&crate::timefmt::now()),
     }))
 }
 
-pub fn blocked(reason: &str) -> Utf8Bytes {
+/// The token the socket was opened with expired; the socket closes with 1008 after it.
+pub fn expired(text: &str, dialect: Dialect) -> Utf8Bytes {
     encode(json!({
+        "type": "expired",
+        "user": "System",
+        "alert": true,
+        "text": text,
+        "timestamp": dialect.timestamp(&crate::timefmt::now()),
+    }))
+}
+
+pub fn blocked(reason: &str, dialect: Dialect) -> Utf8Bytes {
+    let mut frame = json!({
         "type": "blocked",
         "blocked": true,
         "user": "System",
         "alert": true,
         "text": reason,
-        "timestamp": crate::timefmt::now(),
-    }))
+        "timestamp": dialect.timestamp(&crate::timefmt::now()),
+    });
+    if dialect == Dialect::Original {
+        frame.as_object_mut().map(|f| f.remove("alert"));
+    }
+    encode(frame)
 }
 
 #[cfg(test)]
@@ -103,6 +151,20 @@ mod tests {
         let want = Ok(ClientFrame::Message { text: "hi".into() });
         assert_eq!(parse_client(r#"{"type":"message","text":"hi"}"#), want);
         assert_eq!(parse_client(r#"{"text":"hi"}"#), want);
+    }
+
+    #[test]
+    fn original_dialect_has_naive_timestamps_and_no_presence_or_blocked_alert() {
+        let frame = |b: Utf8Bytes| serde_json::from_str::<Value>(b.as_str()).unwrap();
+        let gone = frame(blocked("bye", Dialect::Original));
+        assert_eq!((gone["blocked"].as_bool(), gone.get("alert")), (Some(true), None));
+        let ts = gone["timestamp"].as_str().unwrap();
+        assert!(!ts.ends_with('Z') && ts.as_bytes()[10] == b'T', "{ts}");
+        assert_eq!(frame(blocked("bye", Dialect::Ours))["alert"], true);
+        let alert = frame(error("slow down", Dialect::Original));
+        assert_eq!((alert["alert"].as_bool(), alert["text"].as_str()), (Some(true), Some("slow down")));
+        assert!(event(&EventKind::Join("bob".into()), Dialect::Original).is_empty());
+        assert_eq!(event(&EventKind::Join("bob".into()), Dialect::Ours).len(), 1);
     }
 
     #[test]

@@ -6,9 +6,11 @@
 mod account;
 mod admin;
 pub mod body;
+pub mod cors;
 pub mod error;
 pub mod frames;
 mod openapi;
+mod original;
 mod web;
 mod ws;
 
@@ -37,11 +39,15 @@ pub struct HttpConfig {
     pub body_timeout: Duration,
     /// Largest WebSocket message accepted; a bigger one closes the socket with 1009.
     pub max_frame_bytes: usize,
+    /// Open chat WebSockets of one account beyond this are refused with 429.
+    pub max_sockets_per_user: usize,
     /// Per-socket bound on queued outgoing bytes before the socket counts as stuck.
     pub ws_write_timeout: Duration,
     pub ws_ping_interval: Duration,
     /// A download (CSV export) whose client reads nothing for this long is abandoned.
     pub download_stall_timeout: Duration,
+    /// Other origins whose pages may call the API and open the chat (`--cors-origin`).
+    pub cors: cors::CorsOrigins,
 }
 
 impl Default for HttpConfig {
@@ -51,9 +57,11 @@ impl Default for HttpConfig {
             max_body_bytes: 64 * 1024,
             body_timeout: Duration::from_secs(10),
             max_frame_bytes: 64 * 1024,
+            max_sockets_per_user: 20,
             ws_write_timeout: Duration::from_secs(10),
             ws_ping_interval: Duration::from_secs(30),
             download_stall_timeout: Duration::from_secs(30),
+            cors: cors::CorsOrigins::default(),
         }
     }
 }
@@ -68,9 +76,10 @@ pub struct AppState {
     pub sockets: TaskTracker,
 }
 
-/// A connection's place under `--max-connections`, attached to each of its requests.
+/// A connection's place under the server's connection limits, attached to each of its requests;
+/// opaque here, it gives the place back when the last clone is dropped.
 #[derive(Clone)]
-pub struct ConnectionSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);
+pub struct ConnectionSlot(pub Arc<dyn std::any::Any + Send + Sync>);
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -84,10 +93,12 @@ pub async fn handle(
     let method = req.method().clone();
     // The path only: the query may carry a token (`/ws?token=`), which must never be logged.
     let path = req.uri().path().to_string();
-    let mut resp = match route(&state, peer, req).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut resp = match state.http.cors.preflight(&req) {
+        Some(r) => r,
+        None => route(&state, peer, req).await.unwrap_or_else(ApiError::into_response),
     };
+    state.http.cors.decorate(origin.as_ref(), &mut resp);
     let h = resp.headers_mut();
     h.insert("content-security-policy", header::HeaderValue::from_static(CSP));
     h.insert("x-content-type-options", header::HeaderValue::from_static("nosniff"));
@@ -111,9 +122,16 @@ async fn route(
         (&Method::POST, ["auth", "register"]) => account::register(state, peer, req, true).await,
         (&Method::POST, ["login"] | ["auth", "login"]) => account::login(state, peer, req).await,
         (&Method::GET, ["me"]) => account::me(state, req).await,
-        (&Method::GET, ["messages"] | ["chat", "messages"]) => account::history(state, req).await,
-        (&Method::GET, ["ws"] | ["chat", "ws"]) => ws::upgrade(state, req).await,
+        (&Method::GET, ["messages"]) => account::history(state, req).await,
+        (&Method::GET, ["chat", "messages"]) => original::history(state, req).await,
+        (&Method::GET, ["ws"]) => ws::upgrade(state, req, frames::Dialect::Ours).await,
+        (&Method::GET, ["chat", "ws"]) => ws::upgrade(state, req, frames::Dialect::Original).await,
         (_, ["openapi.json"]) => openapi::serve(&method),
+        (&Method::POST, ["admin", "login"]) => original::admin_login(state, peer, req).await,
+        (&Method::GET, ["admin", "dashboard"]) => original::dashboard(state, req).await,
+        (&Method::GET, ["admin", "blocked-users"]) => original::blocked_users(state, req).await,
+        (_, ["admin", "login"]) => Err(ApiError::method_not_allowed("POST")),
+        (_, ["admin", "dashboard" | "blocked-users"]) => Err(ApiError::method_not_allowed("GET")),
         (_, ["admin", _, ..]) => admin::route(state, req, &segments[1..]).await,
         (&Method::GET | &Method::HEAD, _) if web::is_page(&path) => web::serve(state, &path).await,
         (_, ["healthz"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
@@ -128,7 +146,19 @@ async fn route(
     }
 }
 
+/// A failed message commit this recent, with none saved since, makes the server unhealthy.
+const WRITE_FAILURE_WINDOW: Duration = Duration::from_secs(10);
+
 async fn health(state: &AppState) -> Result<Response, ApiError> {
+    // Reads can work on a full or read-only disk while every message is refused: a probe that
+    // only reads would call that healthy.
+    if let Some(ago) = state.chat.writes_failing(WRITE_FAILURE_WINDOW) {
+        tracing::warn!(seconds_ago = ago.as_secs(), "health check: saving messages is failing");
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Writes to the database are failing: messages cannot be saved (is the disk full or read-only?)",
+        ));
+    }
     match state.chat.ping().await {
         Ok(()) => Ok(body::ok_json(&serde_json::json!({ "status": "ok" }))),
         Err(e) => {
@@ -151,9 +181,19 @@ fn bearer(req: &Request<Incoming>, allow_query: bool) -> Option<String> {
 }
 
 async fn authenticate(state: &AppState, req: &Request<Incoming>) -> Result<crate::store::User, ApiError> {
-    let token =
-        bearer(req, false).ok_or(ApiError::from(ChatError::Unauthenticated("missing bearer token")))?;
-    Ok(state.chat.authenticate(&token).await?)
+    Ok(state.chat.authenticate(&bearer_required(req)?).await?)
+}
+
+/// `authenticate`, and the account must hold the admin role (re-read from the database).
+async fn authenticate_admin(
+    state: &AppState,
+    req: &Request<Incoming>,
+) -> Result<crate::store::User, ApiError> {
+    Ok(state.chat.authenticate_admin(&bearer_required(req)?).await?)
+}
+
+fn bearer_required(req: &Request<Incoming>) -> Result<String, ApiError> {
+    bearer(req, false).ok_or(ApiError::from(ChatError::Unauthenticated("missing bearer token")))
 }
 
 fn query_param(req: &Request<Incoming>, name: &str) -> Option<String> {

@@ -1,12 +1,12 @@
 //! The OpenAPI 3 document of the REST API, served at `GET /openapi.json`.
 //!
 //! It is assembled by `utoipa` from the `#[utoipa::path]` annotations on the handlers in
-//! `account.rs` and `admin.rs` and from the response structs those handlers serialize, so the
-//! published contract changes together with the code. Only three kinds of operation are
-//! described here instead of on a handler: `/healthz` (its handler lives in `mod.rs`), the
-//! compatibility routes (they share the handlers of their modern twins but answer a little
-//! differently), and this document itself. The WebSocket and the static pages are not REST and
-//! are left out; README describes the WebSocket protocol.
+//! `account.rs`, `admin.rs` and `original.rs` and from the response structs those handlers
+//! serialize, so the published contract changes together with the code. Only three kinds of
+//! operation are described here instead of on a handler: `/healthz` (its handler lives in
+//! `mod.rs`), the compatibility routes that share the handlers of their modern twins but answer a
+//! little differently, and this document itself. The WebSocket and the static pages are not REST
+//! and are left out; README describes the WebSocket protocol.
 
 use std::sync::OnceLock;
 
@@ -23,7 +23,7 @@ use utoipa::{
 };
 
 use super::{
-    account::{ChatMessage, LoginBody, RegisterBody, TokenResponse},
+    account::{LoginBody, RegisterBody, TokenResponse},
     body::{full, Response},
     error::ApiError,
 };
@@ -115,7 +115,9 @@ pub enum HealthStatus {
     Ok,
 }
 
-/// Liveness for load balancers: 200 when the database answers. `HEAD` works too.
+/// Liveness for load balancers: 200 when the database answers and saving messages works; 503
+/// when the database does not answer, or saving messages failed in the last 10 s with none
+/// saved since (a full or read-only disk). `HEAD` works too.
 #[utoipa::path(get, path = "/healthz", tag = "meta",
     responses(
         (status = 200, description = "The server and its database answer", body = Health),
@@ -195,24 +197,6 @@ fn compat_register() {}
 #[allow(dead_code)]
 fn compat_login() {}
 
-/// Compatibility: `GET /messages` (unlike the original, it needs a token).
-#[utoipa::path(get, path = "/chat/messages", tag = "compatibility", security(("bearer" = [])),
-    params(
-        ("before" = Option<i64>, Query, description = "Only messages with a smaller id; all when absent"),
-        ("limit" = Option<i64>, Query, minimum = 1,
-            description = "At most this many messages (default 50; larger values count as 200)"),
-    ),
-    responses(
-        (status = 200, description = "Messages, oldest first", body = Vec<ChatMessage>),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 503, response = Unavailable),
-    )
-)]
-#[allow(dead_code)]
-fn compat_history() {}
-
 #[derive(OpenApi)]
 #[openapi(
     info(description = "The REST API of chatterbox. Errors are JSON `{\"detail\": \"...\"}`, plus `\"field\"` \
@@ -238,7 +222,10 @@ fn compat_history() {}
         serve,
         compat_register,
         compat_login,
-        compat_history,
+        super::original::history,
+        super::original::admin_login,
+        super::original::dashboard,
+        super::original::blocked_users,
     ),
     components(
         schemas(ErrorBody),

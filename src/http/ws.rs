@@ -25,7 +25,12 @@ use crate::{
     store::User,
 };
 
-use super::{body::Response, error::ApiError, frames, query_i64, AppState};
+use super::{
+    body::Response,
+    error::ApiError,
+    frames::{self, Dialect},
+    query_i64, AppState,
+};
 
 /// Messages replayed per database query when a client resumes with `?since=`.
 const REPLAY_CHUNK: usize = 1000;
@@ -34,15 +39,32 @@ const PRESENCE_NAMES: usize = 200;
 /// Broadcast frames written before one flush, so a busy room costs one syscall per batch.
 const WRITE_BATCH: usize = 64;
 
-pub async fn upgrade(state: &Arc<AppState>, mut req: Request<Incoming>) -> Result<Response, ApiError> {
-    check_origin(&req)?;
+pub async fn upgrade(
+    state: &Arc<AppState>,
+    mut req: Request<Incoming>,
+    dialect: Dialect,
+) -> Result<Response, ApiError> {
+    if !state.http.cors.allows_request(&req) {
+        check_origin(&req)?;
+    }
     let token =
         super::bearer(&req, true).ok_or(ApiError::from(ChatError::Unauthenticated("missing token")))?;
-    let user = state.chat.authenticate(&token).await?;
+    let (user, expires) = state.chat.authenticate_session(&token).await?;
     let since = query_i64(&req, "since")?;
     if !hyper_tungstenite::is_upgrade_request(&req) {
         return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "This endpoint needs a WebSocket upgrade"));
     }
+    // Registered before the handshake completes, so the cap is checked and taken in one step
+    // and a refusal is still an HTTP answer the client can read.
+    let max = state.http.max_sockets_per_user;
+    let (presence, control) =
+        Arc::clone(state.chat.hub()).join(user.id, &user.username, max).map_err(|_| ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("This account already has {max} chat connections open; close one and try again"),
+            )
+        })?;
     let config = WebSocketConfig::default()
         // tungstenite's default read buffer is 128 KiB per socket, allocated eagerly.
         .read_buffer_size(4096)
@@ -57,8 +79,9 @@ pub async fn upgrade(state: &Arc<AppState>, mut req: Request<Incoming>) -> Resul
     let state2 = Arc::clone(state);
     state.sockets.spawn(async move {
         let _slot = slot;
+        let _presence = presence;
         match websocket.await {
-            Ok(ws) => Socket { state: state2, user, ws }.run(since).await,
+            Ok(ws) => Socket { state: state2, user, ws, dialect, expires }.run(since, control).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket handshake did not complete"),
         }
     });
@@ -72,18 +95,49 @@ fn check_origin(req: &Request<Incoming>) -> Result<(), ApiError> {
         return Ok(());
     };
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
-    if !host.is_empty() && origin_host.eq_ignore_ascii_case(host) {
+    if same_origin(origin, served_scheme(req), host) {
         Ok(())
     } else {
         Err(ApiError::new(StatusCode::FORBIDDEN, "Cross-origin WebSocket connections are not allowed"))
     }
 }
 
+/// The scheme the page was served over: `http`, unless a TLS-terminating proxy says `https`
+/// in `X-Forwarded-Proto`. Trusting the header is safe here: the check guards against other
+/// sites' pages, and a page cannot set headers on a browser's WebSocket handshake.
+fn served_scheme(req: &Request<Incoming>) -> &'static str {
+    let forwarded = req.headers().get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("");
+    match forwarded.split(',').next().map(str::trim) {
+        Some(p) if p.eq_ignore_ascii_case("https") => "https",
+        _ => "http",
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is `scheme` and `host` (the `Host` header), with
+/// default ports made explicit so `http://h` and `h:80` match but `https://h` and `h` do not.
+fn same_origin(origin: &str, scheme: &str, host: &str) -> bool {
+    let Some((origin_scheme, origin_authority)) = origin.split_once("://") else { return false };
+    let default_port = if scheme == "https" { "443" } else { "80" };
+    let with_port = |authority: &str| {
+        let authority = authority.to_ascii_lowercase();
+        // A port follows the last ':' unless that ':' is inside an IPv6 literal (`[::1]`).
+        match authority.rsplit_once(':') {
+            Some((_, port)) if !port.contains(']') => authority,
+            _ => format!("{authority}:{default_port}"),
+        }
+    };
+    !host.is_empty()
+        && origin_scheme.eq_ignore_ascii_case(scheme)
+        && with_port(origin_authority) == with_port(host)
+}
+
 struct Socket {
     state: Arc<AppState>,
     user: User,
     ws: HyperWebsocketStream,
+    dialect: Dialect,
+    /// When the token the socket was opened with expires (Unix seconds).
+    expires: i64,
 }
 
 /// Why the loop ended, and what to tell the client.
@@ -93,9 +147,8 @@ enum End {
 }
 
 impl Socket {
-    async fn run(mut self, since: Option<i64>) {
+    async fn run(mut self, since: Option<i64>, mut control: tokio::sync::mpsc::Receiver<Control>) {
         let hub = Arc::clone(self.state.chat.hub());
-        let (_presence, mut control) = hub.join(self.user.id, &self.user.username);
         // Subscribe before reading history: a message committed in between is then in both,
         // and the id check below drops the duplicate instead of the gap losing it.
         let mut events = hub.subscribe();
@@ -134,7 +187,10 @@ impl Socket {
     }
 
     /// Sends the recent history, or everything after `since`; returns the last id sent.
+    /// The original sent neither history nor presence (its page loads `/chat/messages`), so its
+    /// dialect gets only what follows `since`, when asked.
     async fn replay(&mut self, since: Option<i64>) -> Result<i64, End> {
+        let dialect = self.dialect;
         let chat = Arc::clone(&self.state.chat);
         let mut last = since.unwrap_or(0);
         let db_error = |e: ChatError| {
@@ -146,7 +202,7 @@ impl Socket {
                 let chunk = chat.messages_after(last, REPLAY_CHUNK).await.map_err(db_error)?;
                 let done = chunk.len() < REPLAY_CHUNK;
                 for m in &chunk {
-                    self.feed(frames::message(m)).await?;
+                    self.feed(frames::message(m, dialect)).await?;
                     last = m.id;
                 }
                 self.flush().await?;
@@ -154,13 +210,18 @@ impl Socket {
                     break;
                 }
             },
+            None if dialect == Dialect::Original => {}
             None => {
                 let recent = chat.messages_before(None, chat.config.history_limit).await.map_err(db_error)?;
                 for m in &recent {
-                    self.feed(frames::message(m)).await?;
+                    self.feed(frames::message(m, dialect)).await?;
                     last = last.max(m.id);
                 }
             }
+        }
+        if dialect == Dialect::Original {
+            self.flush().await?;
+            return Ok(last);
         }
         let (online, count) = chat.hub().online_sample(PRESENCE_NAMES);
         self.send(frames::presence(&online, count)).await?;
@@ -178,12 +239,22 @@ impl Socket {
         let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
         ping.reset();
         let mut awaiting_pong = false;
+        // The token verifier accepts a token through the whole second `exp`: the socket ends
+        // when the REST API starts refusing the same token, not a second earlier.
+        let expiry = tokio::time::sleep(until_unix(self.expires.saturating_add(1)));
+        tokio::pin!(expiry);
         loop {
             tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return End::Close(CloseCode::Away, "server going away"),
+                // The sign-in ends here as it does for the REST API: the client is told to sign
+                // in again rather than left chatting on a token nobody would accept any more.
+                _ = &mut expiry => {
+                    let _ = self.send(frames::expired("Your session expired; sign in again", self.dialect)).await;
+                    return End::Close(CloseCode::Policy, "token expired");
+                }
                 Some(Control::Blocked) = control.recv() => {
-                    let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.")).await;
+                    let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
                     return End::Close(CloseCode::Policy, "account blocked");
                 }
                 event = events.recv() => {
@@ -192,7 +263,11 @@ impl Socket {
                     while let Some(event) = next.take() {
                         match event {
                             Ok(ev) => {
-                                for (i, frame) in ev.frames(frames::event).iter().enumerate() {
+                                let encoded = match self.dialect {
+                                    Dialect::Ours => ev.frames(|k| frames::event(k, Dialect::Ours)),
+                                    Dialect::Original => ev.frames_alt(|k| frames::event(k, Dialect::Original)),
+                                };
+                                for (i, frame) in encoded.iter().enumerate() {
                                     if let Some(id) = ev.message_id(i) {
                                         if id <= last {
                                             continue; // already sent during the history replay
@@ -233,7 +308,7 @@ impl Socket {
                             if let Err(end) = self.on_text(&text, &mut bucket).await { return end; }
                         }
                         WsMessage::Binary(_) => {
-                            if let Err(end) = self.send(frames::error("Binary frames are not supported; send JSON text")).await { return end; }
+                            if let Err(end) = self.send(frames::error("Binary frames are not supported; send JSON text", self.dialect)).await { return end; }
                         }
                         WsMessage::Pong(_) => awaiting_pong = false,
                         // tungstenite queues the pong reply itself; it goes out with the next flush.
@@ -257,33 +332,40 @@ impl Socket {
     async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<(), End> {
         let frames::ClientFrame::Message { text } = match frames::parse_client(text) {
             Ok(f) => f,
-            Err(detail) => return self.send(frames::error(&detail)).await,
+            Err(detail) => return self.send(frames::error(&detail, self.dialect)).await,
         };
         if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
             let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
-            return self.send(frames::error(&detail)).await;
+            return self.send(frames::error(&detail, self.dialect)).await;
         }
         match self.state.chat.post(&self.user, &text).await {
             Ok(Posted::Stored(_)) => Ok(()),
             Ok(Posted::Warned { warnings, limit, term }) => {
-                self.send(frames::warning(warnings, limit, &term)).await
+                self.send(frames::warning(warnings, limit, &term, self.dialect)).await
             }
             Ok(Posted::Blocked { term }) => {
                 let reason = format!(
                     "Your account has been blocked: \"{term}\" is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
                     ordinal(self.state.chat.config.warning_limit)
                 );
-                let _ = self.send(frames::blocked(&reason)).await;
+                let _ = self.send(frames::blocked(&reason, self.dialect)).await;
                 Err(End::Close(CloseCode::Policy, "account blocked"))
             }
-            Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail)).await,
+            Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail, self.dialect)).await,
             Err(ChatError::ShuttingDown) => Err(End::Close(CloseCode::Away, "server going away")),
             Err(e) => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");
-                self.send(frames::error("Your message could not be saved; please try again")).await
+                self.send(frames::error("Your message could not be saved; please try again", self.dialect))
+                    .await
             }
         }
     }
+}
+
+/// The time left until a Unix timestamp in seconds (zero if it has passed).
+fn until_unix(at: i64) -> std::time::Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    std::time::Duration::from_secs(u64::try_from(at).unwrap_or(0)).saturating_sub(now)
 }
 
 fn ordinal(n: i64) -> String {
@@ -292,5 +374,25 @@ fn ordinal(n: i64) -> String {
         2 => "second".into(),
         3 => "third".into(),
         n => format!("{n}th"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_origin;
+
+    #[test]
+    fn origins_match_on_scheme_host_and_port() {
+        assert!(same_origin("http://chat.example", "http", "chat.example"));
+        assert!(same_origin("http://chat.example", "http", "chat.example:80"));
+        assert!(same_origin("https://Chat.Example", "https", "chat.example"));
+        assert!(same_origin("http://[::1]:8080", "http", "[::1]:8080"));
+        assert!(same_origin("http://[::1]", "http", "[::1]:80"));
+        assert!(!same_origin("https://chat.example", "http", "chat.example"));
+        assert!(!same_origin("http://chat.example", "https", "chat.example"));
+        assert!(!same_origin("https://chat.example:80", "http", "chat.example"));
+        assert!(!same_origin("http://chat.example:8080", "http", "chat.example"));
+        assert!(!same_origin("http://chat.example", "http", ""));
+        assert!(!same_origin("null", "http", "chat.example"));
     }
 }

@@ -16,7 +16,8 @@ use serde::Serialize;
 /// `Database` is for logs only (it can name tables and paths, so it never reaches a client).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A unique constraint rejected the write; the field is `"username"` or `"email"`.
+    /// A unique constraint rejected the write; the field is `"username"` or `"email"` (also when
+    /// it was the look-alike key of either that collided).
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error("no such user")]
@@ -51,9 +52,10 @@ impl From<rusqlite::Error> for StoreError {
             Some(C::DiskFull) => StoreError::DiskFull,
             Some(C::ConstraintViolation) => {
                 let text = e.to_string();
+                // `users.email` also covers `users.email_key`.
                 if text.contains("users.email") {
                     StoreError::Conflict("email")
-                } else if text.contains("users.username") {
+                } else if text.contains("users.username") || text.contains("users.name_key") {
                     StoreError::Conflict("username")
                 } else {
                     StoreError::Database(text)
@@ -92,6 +94,22 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
     pub is_admin: bool,
     pub created_at: &'a str,
+}
+
+/// The comparison keys of an account, computed by the domain (`chat::accounts::name_key` and
+/// `email_key`): unique, so of two look-alike names or two addresses equal up to case, the
+/// second is refused by the insert itself, atomically.
+#[derive(Debug, Clone, Copy)]
+pub struct UserKeys<'a> {
+    pub name_key: &'a str,
+    pub email_key: &'a str,
+}
+
+/// Which keys `set_user_keys` stored; a key another account already holds is left unset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysSet {
+    pub name: bool,
+    pub email: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,11 +205,28 @@ pub trait Store: Send + Sync + 'static {
     /// Cheap liveness check for `/healthz`.
     fn ping(&self) -> Result<()>;
 
+    /// Inserts an account without comparison keys (seeding, imports): `users_without_keys`
+    /// finds it and the domain's backfill gives it keys. Accounts made by the domain use
+    /// `create_user_keyed`.
     fn create_user(&self, new: &NewUser<'_>) -> Result<User>;
+    /// Inserts an account with its keys; a key another account holds is `Conflict`.
+    fn create_user_keyed(&self, new: &NewUser<'_>, keys: &UserKeys<'_>) -> Result<User>;
     fn user_by_id(&self, id: i64) -> Result<Option<User>>;
     fn user_by_username(&self, username: &str) -> Result<Option<User>>;
-    /// Looks an account up by username or e-mail (case-insensitively) for a login.
-    fn credentials(&self, username_or_email: &str) -> Result<Option<Credentials>>;
+    /// The account whose name key is `name_key` (a name that looks like the one asked for).
+    fn user_by_name_key(&self, name_key: &str) -> Result<Option<User>>;
+    /// Looks an account up for a login: by username (ASCII case-insensitively), or by e-mail
+    /// key (an account without a key yet: by e-mail, ASCII case-insensitively).
+    fn credentials(&self, username: &str, email_key: &str) -> Result<Option<Credentials>>;
+    /// Replaces a password hash if it is still `old_hash`; returns whether it did.
+    fn replace_password_hash(&self, user_id: i64, old_hash: &str, new_hash: &str) -> Result<bool>;
+    /// How many accounts have each hash prefix (the first 7 characters, `$2b$12$`: algorithm
+    /// and cost, nothing secret).
+    fn hash_prefix_counts(&self) -> Result<Vec<(String, i64)>>;
+    /// Up to `limit` accounts with id > `after_id` lacking a name or e-mail key, by id.
+    fn users_without_keys(&self, after_id: i64, limit: usize) -> Result<Vec<User>>;
+    /// Stores each key the account lacks unless another account holds it.
+    fn set_user_keys(&self, user_id: i64, keys: &UserKeys<'_>) -> Result<KeysSet>;
     fn list_users(&self, filter: UserFilter) -> Result<Vec<User>>;
     /// Returns the account and whether the role changed.
     fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<(User, bool)>;
@@ -199,7 +234,9 @@ pub trait Store: Send + Sync + 'static {
     /// warning count, otherwise the next slip would block again at once.
     /// Returns the account and whether anything changed (nothing is audited when nothing did).
     fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)>;
-    /// Counts a moderation violation: increments warnings, blocks at `threshold`, and audits it.
+    /// Counts a moderation violation: increments warnings, blocks at `threshold`, and audits it,
+    /// atomically, so concurrent violations give exactly one block. A violation by an account
+    /// that is already blocked changes nothing and is not audited (`blocked` is true).
     fn record_violation(
         &self,
         user_id: i64,

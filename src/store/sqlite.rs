@@ -16,8 +16,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, Message, MessageFilter, NewMessage, NewUser, Result, Store,
-    StoreError, User, UserFilter, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, KeysSet, Message, MessageFilter, NewMessage, NewUser, Result,
+    Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// How long a statement waits for another connection's write lock before reporting `Busy`.
@@ -83,6 +83,43 @@ impl SqliteStore {
 
     fn with_first(path: &Path, conn: Connection) -> Self {
         SqliteStore { path: path.to_path_buf(), idle: Mutex::new(vec![conn]) }
+    }
+
+    fn insert_user(&self, new: &NewUser<'_>, keys: Option<&UserKeys<'_>>) -> Result<User> {
+        let mut conn = self.conn()?;
+        // An explicit transaction: in autocommit mode an `INSERT ... RETURNING` commits when the
+        // statement is reset, and a failed commit (disk full) would go unreported.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id: i64 = tx
+            .prepare_cached(
+                "INSERT INTO users (username, email, password_hash, is_admin, created_at, name_key, email_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+            )?
+            .query_row(
+                params![
+                    new.username,
+                    new.email,
+                    new.password_hash,
+                    new.is_admin,
+                    new.created_at,
+                    keys.map(|k| k.name_key),
+                    keys.map(|k| k.email_key)
+                ],
+                |r| r.get(0),
+            )?;
+        let user = get_user(&tx, id)?;
+        tx.commit()?;
+        Ok(user)
+    }
+
+    /// The account whose `column` (a fixed name, never user input) equals `value`.
+    fn user_where(&self, column: &str, value: &str) -> Result<Option<User>> {
+        let conn = self.conn()?;
+        let user = conn
+            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE {column} = ?1"))?
+            .query_row([value], user_row)
+            .optional()?;
+        Ok(user)
     }
 
     fn conn(&self) -> Result<Pooled<'_>> {
@@ -234,22 +271,11 @@ impl Store for SqliteStore {
     }
 
     fn create_user(&self, new: &NewUser<'_>) -> Result<User> {
-        let mut conn = self.conn()?;
-        // An explicit transaction: in autocommit mode an `INSERT ... RETURNING` commits when the
-        // statement is reset, and a failed commit (disk full) would go unreported.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let id: i64 = tx
-            .prepare_cached(
-                "INSERT INTO users (username, email, password_hash, is_admin, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-            )?
-            .query_row(
-                params![new.username, new.email, new.password_hash, new.is_admin, new.created_at],
-                |r| r.get(0),
-            )?;
-        let user = get_user(&tx, id)?;
-        tx.commit()?;
-        Ok(user)
+        self.insert_user(new, None)
+    }
+
+    fn create_user_keyed(&self, new: &NewUser<'_>, keys: &UserKeys<'_>) -> Result<User> {
+        self.insert_user(new, Some(keys))
     }
 
     fn user_by_id(&self, id: i64) -> Result<Option<User>> {
@@ -262,26 +288,77 @@ impl Store for SqliteStore {
     }
 
     fn user_by_username(&self, username: &str) -> Result<Option<User>> {
-        let conn = self.conn()?;
-        let user = conn
-            .prepare_cached(&format!("SELECT {USER_COLS} FROM users WHERE username = ?1"))?
-            .query_row([username], user_row)
-            .optional()?;
-        Ok(user)
+        self.user_where("username", username)
     }
 
-    fn credentials(&self, username_or_email: &str) -> Result<Option<Credentials>> {
+    fn user_by_name_key(&self, name_key: &str) -> Result<Option<User>> {
+        self.user_where("name_key", name_key)
+    }
+
+    fn credentials(&self, username: &str, email_key: &str) -> Result<Option<Credentials>> {
         let conn = self.conn()?;
         let found = conn
             .prepare_cached(&format!(
                 "SELECT {USER_COLS}, password_hash FROM users \
-                 WHERE username = ?1 OR email = ?1 ORDER BY username = ?1 DESC LIMIT 1"
+                 WHERE username = ?1 OR email_key = ?2 OR (email_key IS NULL AND email = ?1) \
+                 ORDER BY username = ?1 DESC, email_key = ?2 DESC LIMIT 1"
             ))?
-            .query_row([username_or_email], |r| {
+            .query_row([username, email_key], |r| {
                 Ok(Credentials { user: user_row(r)?, password_hash: r.get(7)? })
             })
             .optional()?;
         Ok(found)
+    }
+
+    fn replace_password_hash(&self, user_id: i64, old_hash: &str, new_hash: &str) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx
+            .prepare_cached("UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2")?
+            .execute(params![user_id, old_hash, new_hash])?;
+        tx.commit()?;
+        Ok(changed > 0)
+    }
+
+    fn hash_prefix_counts(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT substr(password_hash, 1, 7), COUNT(*) FROM users GROUP BY 1")?;
+        let rows =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn users_without_keys(&self, after_id: i64, limit: usize) -> Result<Vec<User>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {USER_COLS} FROM users WHERE id > ?1 AND (name_key IS NULL OR email_key IS NULL) \
+             ORDER BY id LIMIT ?2"
+        ))?;
+        let users = stmt
+            .query_map(params![after_id, limit as i64], user_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(users)
+    }
+
+    fn set_user_keys(&self, user_id: i64, keys: &UserKeys<'_>) -> Result<KeysSet> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // One key at a time: a name key another account holds must not keep the e-mail key out.
+        let set = |column: &str, key: &str| -> Result<bool> {
+            let sql = format!(
+                "UPDATE users SET {column} = ?2 WHERE id = ?1 AND {column} IS NULL \
+                 AND NOT EXISTS (SELECT 1 FROM users WHERE {column} = ?2)"
+            );
+            tx.prepare_cached(&sql)?.execute(params![user_id, key])?;
+            let stored: Option<String> =
+                tx.query_row(&format!("SELECT {column} FROM users WHERE id = ?1"), [user_id], |r| r.get(0))?;
+            Ok(stored.as_deref() == Some(key))
+        };
+        let name = set("name_key", keys.name_key)?;
+        let email = set("email_key", keys.email_key)?;
+        tx.commit()?;
+        Ok(KeysSet { name, email })
     }
 
     fn list_users(&self, filter: UserFilter) -> Result<Vec<User>> {
@@ -338,15 +415,22 @@ impl Store for SqliteStore {
     ) -> Result<ViolationOutcome> {
         let mut conn = self.conn()?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (warnings, blocked): (i64, bool) = tx
+        // Only an account that is not blocked yet counts the violation: under concurrent
+        // violations (several sockets of one user), exactly one of them is the blocking one, and
+        // later ones neither count nor audit again. The write lock taken by BEGIN IMMEDIATE
+        // orders them.
+        let counted: Option<(i64, bool)> = tx
             .prepare_cached(
                 "UPDATE users SET warning_count = warning_count + 1, \
-                 is_blocked = CASE WHEN warning_count + 1 >= ?1 THEN 1 ELSE is_blocked END \
-                 WHERE id = ?2 RETURNING warning_count, is_blocked",
+                 is_blocked = CASE WHEN warning_count + 1 >= ?1 THEN 1 ELSE 0 END \
+                 WHERE id = ?2 AND is_blocked = 0 RETURNING warning_count, is_blocked",
             )?
             .query_row(params![threshold, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-            .ok_or(StoreError::UserNotFound)?;
+            .optional()?;
+        let Some((warnings, blocked)) = counted else {
+            let user = get_user(&tx, user_id)?;
+            return Ok(ViolationOutcome { warnings: user.warning_count, blocked: user.is_blocked });
+        };
         let kind = if blocked { Action::Block } else { Action::Warning };
         tx.prepare_cached(
             "INSERT INTO violations (user_id, action, text, term, actor, timestamp) \

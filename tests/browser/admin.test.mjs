@@ -65,6 +65,11 @@ test('admin dashboard: block/unblock, grant/revoke, live view, audit log, CSV do
     assert.equal(await page.locator('#stat-blocked').textContent(), '0');
     assert.match(await row(page, 'erin').textContent(), /erin@example\.com/);
 
+    // "Online now" is the live view's count (erin and the dashboard itself), not a count
+    // fetched before the dashboard's own socket joined.
+    await page.locator('#live-online').filter({ hasText: 'Online (2)' }).waitFor();
+    assert.equal(await page.locator('#stat-online').textContent(), '2');
+
     // The live view shows history and new messages as they happen.
     await page.locator('#live-log').getByText('hello from erin').waitFor();
     await send(erin.page, 'erin says something new');

@@ -158,7 +158,9 @@ async function loadStats() {
   try {
     const s = await api('/admin/stats');
     $('stat-users').textContent = nf.format(s.users ?? 0);
-    $('stat-online').textContent = nf.format(s.online ?? 0);
+    // While the live view is connected its presence count is the number shown: a request
+    // answered before the dashboard's own socket joined would count one fewer.
+    if (liveTotal === null) $('stat-online').textContent = nf.format(s.online ?? 0);
     $('stat-messages').textContent = nf.format(s.messages_today ?? 0);
     $('stat-blocked').textContent = nf.format(s.blocked ?? 0);
     $('stat-blocked').closest('.stat').classList.toggle('nonzero', (s.blocked ?? 0) > 0);
@@ -411,6 +413,8 @@ function startLive() {
     token: getToken,
     onFrame: onLiveFrame,
     onState: ({ state, retryIn }) => {
+      // Not connected: the live count is stale, so the periodic stats show theirs again.
+      if (state !== 'connected') liveTotal = null;
       const conn = $('live-conn');
       const text = {
         connecting: 'Connecting…',
@@ -442,12 +446,15 @@ function startLive() {
 
 let liveOnline = new Set();
 let liveUnlisted = 0; // online users the presence frame counted but did not name
+let liveTotal = null; // the live view's online count, once its presence frame arrived
 
 function renderLiveOnline() {
   const names = [...liveOnline].sort((a, b) => a.localeCompare(b));
   const total = names.length + liveUnlisted;
   const more = liveUnlisted > 0 ? ` and ${liveUnlisted} more` : '';
   $('live-online').textContent = total ? `Online (${total}): ${names.join(', ')}${more}` : 'Nobody online.';
+  liveTotal = total;
+  $('stat-online').textContent = nf.format(total);
 }
 
 function onLiveFrame(f) {
@@ -459,6 +466,7 @@ function onLiveFrame(f) {
     return;
   }
   if (f.type === 'join') { liveOnline.add(String(f.user)); renderLiveOnline(); return; }
+  if (f.type === 'expired') { expired(); return; }
   if (f.type === 'leave') {
     if (!liveOnline.delete(String(f.user)) && liveUnlisted > 0) liveUnlisted -= 1;
     renderLiveOnline();

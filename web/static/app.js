@@ -391,6 +391,11 @@ function onFrame(frame) {
     case 'blocked':
       showBlocked(frame.text || null);
       break;
+    case 'expired':
+      // The sign-in ran out; the server closes the socket next (1008 "token expired").
+      ended = true;
+      expireSession();
+      break;
     case 'error':
       addNotice('error', frame.detail || 'The server could not accept that message.');
       break;
