@@ -41,7 +41,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--bcrypt-cost', '--bcrypt-cost', [CompletionResultType]::ParameterName, 'bcrypt cost for new password hashes (4-31; each step doubles the work)')
             [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)')
             [CompletionResult]::new('--jwt-secret-file', '--jwt-secret-file', [CompletionResultType]::ParameterName, 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)')
-            [CompletionResult]::new('--blocklist', '--blocklist', [CompletionResultType]::ParameterName, 'Word list for moderation, one term per line (# comments); replaces the built-in list')
+            [CompletionResult]::new('--blocklist', '--blocklist', [CompletionResultType]::ParameterName, 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation''s six words)')
             [CompletionResult]::new('--warning-limit', '--warning-limit', [CompletionResultType]::ParameterName, 'The violation that blocks an account (earlier ones are warnings)')
             [CompletionResult]::new('--max-message-chars', '--max-message-chars', [CompletionResultType]::ParameterName, 'Longest chat message, in characters')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Messages sent to a client when it connects')

@@ -76,8 +76,9 @@ pub struct ServeArgs {
     /// and kept in the database)
     #[arg(long, env = "CHATTERBOX_JWT_SECRET_FILE", value_name = "FILE")]
     pub jwt_secret_file: Option<PathBuf>,
-    /// Word list for moderation, one term per line (# comments); replaces the built-in list
-    #[arg(long, env = "CHATTERBOX_BLOCKLIST", value_name = "FILE")]
+    /// Word list for moderation: a file with one term per line (# comments), or a built-in list:
+    /// `default` (profanity and insults) or `original` (the original implementation's six words)
+    #[arg(long, env = "CHATTERBOX_BLOCKLIST", value_name = "FILE|default|original")]
     pub blocklist: Option<PathBuf>,
     /// The violation that blocks an account (earlier ones are warnings)
     #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", default_value_t = 3, value_name = "N")]

@@ -127,15 +127,18 @@ impl ServeConfig {
             }
         }
         let matcher = match &args.blocklist {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    what: "the blocklist",
-                    path: path.clone(),
-                    source,
-                })?;
-                Matcher::from_list(&text)
-                    .map_err(|reason| ConfigError::Blocklist { path: path.clone(), reason })?
-            }
+            Some(path) => match path.to_str().and_then(Matcher::built_in) {
+                Some(built_in) => built_in,
+                None => {
+                    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                        what: "the blocklist",
+                        path: path.clone(),
+                        source,
+                    })?;
+                    Matcher::from_list(&text)
+                        .map_err(|reason| ConfigError::Blocklist { path: path.clone(), reason })?
+                }
+            },
             None => Matcher::default_terms(),
         };
         if let Some(dir) = &args.web_dir {
@@ -186,11 +189,15 @@ mod tests {
     use clap::Parser;
     use std::time::Duration;
 
-    fn serve_args(token_ttl: &str) -> ServeArgs {
-        match Cli::try_parse_from(["chatterbox", "serve", "--token-ttl", token_ttl]).unwrap().command {
+    fn parse(extra: &[&str]) -> ServeArgs {
+        match Cli::try_parse_from([&["chatterbox", "serve"], extra].concat()).unwrap().command {
             Command::Serve(args) => args,
             _ => unreachable!(),
         }
+    }
+
+    fn serve_args(token_ttl: &str) -> ServeArgs {
+        parse(&["--token-ttl", token_ttl])
     }
 
     #[test]
@@ -201,6 +208,25 @@ mod tests {
         for too_long in ["3651d", "315360001", "9999999999999d", "18446744073709551615"] {
             assert!(matches!(ttl(too_long), Err(ConfigError::TokenTtlTooLong(_))), "{too_long}");
         }
+    }
+
+    #[test]
+    fn built_in_blocklists_by_name_and_files_by_path() {
+        let serve = |extra: &[&str]| ServeConfig::from_args(&parse(extra), None);
+        let default = serve(&[]).unwrap().matcher;
+        assert_eq!(default.find("I hate Mondays"), None);
+        assert_eq!(default.find("fu ck"), Some("fuck"));
+        let original = serve(&["--blocklist", "original"]).unwrap().matcher;
+        assert_eq!(original.find("I hate Mondays"), Some("hate"));
+        assert_eq!(original.find("fuck"), None);
+        let named = serve(&["--blocklist", "default"]).unwrap().matcher;
+        assert_eq!(named.len(), default.len());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("original");
+        std::fs::write(&path, "frak\n").unwrap();
+        let file = serve(&["--blocklist", path.to_str().unwrap()]).unwrap().matcher;
+        assert_eq!(file.find("frak"), Some("frak"));
+        assert!(serve(&["--blocklist", "no-such-list"]).is_err());
     }
 
     #[test]

@@ -76,6 +76,16 @@ async fn send_many(client: &mut WsClient, prefix: &str, n: usize) -> Vec<Value> 
     out
 }
 
+/// A server started with `opts` and the sockets of two fresh accounts, alice and bob.
+async fn alice_and_bob(opts: common::Options) -> (TestServer, WsClient, WsClient) {
+    let server = common::start_with(opts).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (a, _) = server.connect(&alice.token, None).await;
+    let (b, _) = server.connect(&bob.token, None).await;
+    (server, a, b)
+}
+
 /// Expects the next frame that is not join/leave to be an `error` frame; returns its detail.
 async fn expect_error_frame(client: &mut WsClient) -> String {
     let v = client.next_non_presence().await.expect("an error frame");
@@ -492,11 +502,7 @@ async fn moderation_warns_twice_then_blocks_and_closes_every_socket() {
 async fn moderation_passes_innocent_words_and_catches_evasions() {
     let mut opts = common::Options::default();
     opts.chat.warning_limit = 100;
-    let server = common::start_with(opts).await;
-    let alice = server.register("alice").await;
-    let bob = server.register("bob").await;
-    let (mut a, _) = server.connect(&alice.token, None).await;
-    let (mut b, _) = server.connect(&bob.token, None).await;
+    let (server, mut a, mut b) = alice_and_bob(opts).await;
     for innocent in ["Scunthorpe", "a classic", "shiitake mushrooms"] {
         let m = a.send_acked(innocent).await;
         assert_eq!(b.next_message().await.unwrap(), m);
@@ -509,6 +515,61 @@ async fn moderation_passes_innocent_words_and_catches_evasions() {
     }
     let m = a.send_acked("sentinel").await;
     assert_eq!(b.next_message().await.unwrap(), m, "bob saw none of the evasions");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_of_only_invisible_or_blank_characters_are_refused_and_never_stored() {
+    let mut opts = common::Options::default();
+    opts.chat.message_rate = Rate::new(100.0, 100.0);
+    let (server, mut a, mut b) = alice_and_bob(opts).await;
+    for blank in [
+        "\u{2800}",
+        "\u{E0041}\u{E0042}",
+        "\u{17B4}",
+        "\u{1D173}",
+        "\u{FFFC}",
+        "\u{0}",
+        "\u{1B}",
+        "\u{3164}",
+        "\u{115F}\u{1160}",
+        "\u{FFA0}",
+        " \u{2800} \u{200B}\u{E007F} ",
+    ] {
+        a.send_text(blank).await;
+        let detail = expect_error_frame(&mut a).await;
+        assert!(detail.contains("empty"), "{blank:?}: {detail}");
+    }
+    let m = a.send_acked("visible").await;
+    assert_eq!(b.next_message().await.unwrap(), m, "bob saw none of the blank messages");
+    let stored: Value =
+        server.get("/messages", Some(&server.register("carol").await.token)).await.json().await.unwrap();
+    let texts: Vec<&str> = stored.as_array().unwrap().iter().map(|m| m["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["visible"]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_word_split_across_two_messages_is_refused_in_the_second() {
+    let mut opts = common::Options::default();
+    opts.chat.warning_limit = 100;
+    let (server, mut a, mut b) = alice_and_bob(opts).await;
+    // Another user's message in between does not matter: the memory is per user.
+    let first = a.send_acked("what the fu").await;
+    assert_eq!(b.next_message().await.unwrap(), first);
+    let between = b.send_acked("ck").await;
+    assert_eq!(a.next_message().await.unwrap(), between);
+    a.send_text("ck you").await;
+    let w = a.next_non_presence().await.unwrap();
+    assert_eq!(w["type"], "warning", "{w}");
+    // Uneven pieces, thin spaces, masks and a right-to-left override in one message each.
+    for evasion in ["s hit", "fu\u{2009}ck", "f*ck", "\u{202E}kcuf", "phuck"] {
+        a.send_text(evasion).await;
+        let w = a.next_non_presence().await.unwrap();
+        assert_eq!(w["type"], "warning", "{evasion:?} passed: {w}");
+    }
+    let m = a.send_acked("let's hit the road at 5:55, Galaxy A55 in hand").await;
+    assert_eq!(b.next_message().await.unwrap(), m);
     server.stop().await;
 }
 

@@ -14,6 +14,7 @@ pub mod hasher;
 pub mod hub;
 pub mod moderation;
 pub mod ratelimit;
+pub mod text;
 pub mod writer;
 
 use std::{
@@ -32,7 +33,7 @@ use crate::store::{Counts, Message, NewMessage, Store, User, UserFilter, Violati
 pub use error::{ChatError, Result};
 use hasher::Hasher;
 use hub::{Control, Hub, LocalFanout};
-use moderation::Matcher;
+use moderation::{Matcher, Tails};
 use ratelimit::{KeyedLimiter, LoginGuard, Rate, Verdict};
 use writer::Writer;
 
@@ -78,14 +79,10 @@ impl Default for ChatConfig {
     }
 }
 
-/// Format characters that render as nothing (zero-width space and joiners, BOM, soft hyphen,
-/// word joiner and invisible operators, variation selectors).
-fn is_invisible(c: char) -> bool {
-    matches!(c,
-        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{180E}'
-        | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-        | '\u{2066}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}')
-}
+/// Users whose last word moderation remembers at once, and for how long: a word split across two
+/// messages ("fu", then "ck") is sent within seconds.
+const TAIL_USERS: usize = 10_000;
+const TAIL_TTL: Duration = Duration::from_secs(30);
 
 /// What happened to a message a user sent.
 #[derive(Debug, Clone)]
@@ -105,6 +102,8 @@ pub struct Chat {
     writer: Writer,
     keys: auth::TokenKeys,
     matcher: Matcher,
+    /// The last word of each user's previous message, for words split across two messages.
+    tails: Tails,
     dummy: Mutex<Arc<Dummy>>,
     dummy_refreshing: AtomicBool,
     hasher: Hasher,
@@ -187,6 +186,7 @@ impl Chat {
             hub,
             writer,
             matcher,
+            tails: Tails::new(TAIL_USERS, TAIL_TTL),
             dummy: Mutex::new(Arc::new(dummy)),
             dummy_refreshing: AtomicBool::new(false),
             hasher,
@@ -381,8 +381,9 @@ impl Chat {
     /// Trims and checks a chat message's text.
     pub fn validate_text<'a>(&self, text: &'a str) -> Result<&'a str> {
         let text = text.trim();
-        // Zero-width and other invisible characters alone would show as an empty bubble.
-        if text.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        // Zero-width, control, tag and blank look-alike characters alone would show as an
+        // empty bubble.
+        if text::is_blank(text) {
             return Err(ChatError::Invalid { field: "text", detail: "Message is empty".into() });
         }
         let max = self.config.max_message_chars;
@@ -398,7 +399,7 @@ impl Chat {
     /// validate -> moderate -> store -> broadcast.
     pub async fn post(&self, user: &User, text: &str) -> Result<Posted> {
         let text = self.validate_text(text)?;
-        if let Some(term) = self.matcher.find(text) {
+        if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
             let (user_id, limit) = (user.id, self.config.warning_limit);
             let (text, t) = (text.to_string(), term.clone());
