@@ -60,7 +60,8 @@ pub async fn read_optional_json<T: DeserializeOwned + Default>(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    parse_json(&bytes)
+    // An optional body is nullable in the OpenAPI document, so a JSON `null` means "no body" too.
+    Ok(parse_json::<Option<T>>(&bytes)?.unwrap_or_default())
 }
 
 async fn read_bytes(body: Incoming, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
