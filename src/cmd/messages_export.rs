@@ -99,12 +99,17 @@ fn is_stream(file_type: &std::fs::FileType) -> bool {
 
 /// The path a chain of symlinks ends at (which may not exist yet). Only the last component is
 /// followed: renaming through a symlinked folder already lands in the right place.
+///
+/// Following the links here (to replace the target atomically) bypasses the kernel's
+/// `fs.protected_symlinks`, so every link is first checked against that rule: see
+/// [`may_follow`].
 fn follow_symlinks(path: &Path) -> std::io::Result<PathBuf> {
     let mut path = path.to_path_buf();
     // The kernel's own limit (ELOOP): a symlink cycle is an error, not a hang.
     for _ in 0..40 {
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
+                may_follow(&path, &meta)?;
                 let link = std::fs::read_link(&path)?;
                 path = match path.parent() {
                     Some(parent) if link.is_relative() => parent.join(link),
@@ -115,6 +120,48 @@ fn follow_symlinks(path: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
+/// Whether the symlink at `path` may be followed, by the rule of Linux's `fs.protected_symlinks`
+/// (a little stricter): the link belongs to us, or it belongs to the owner of its folder and that
+/// folder is not sticky and world-writable like `/tmp`. Otherwise anyone could plant a link
+/// where a root cron job writes (`/tmp/messages.csv -> /etc/cron.d/x`) and have it write there.
+#[cfg(unix)]
+fn may_follow(path: &Path, link: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if link.uid() == me {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::metadata(dir)?;
+    let shared = dir.mode() & 0o1002 == 0o1002;
+    if link.uid() == dir.uid() && !shared {
+        return Ok(());
+    }
+    let why = if shared {
+        "it is in a sticky world-writable folder".to_string()
+    } else {
+        format!("its folder belongs to uid {}", dir.uid())
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "refusing to follow the symlink {}: it belongs to uid {}, not to you (uid {me}), and {why}",
+            path.display(),
+            link.uid()
+        ),
+    ))
+}
+
+#[cfg(not(unix))]
+fn may_follow(_path: &Path, _link: &std::fs::Metadata) -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Writes `file` through a temporary file in its folder, renamed over it only when `write` has
