@@ -171,6 +171,19 @@ fn replace_atomically(
     file: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
 ) -> anyhow::Result<u64> {
+    replace_with(file, write, rename)
+}
+
+fn rename(tmp: tempfile::NamedTempFile, file: &Path) -> std::io::Result<()> {
+    tmp.persist(file).map(drop).map_err(|e| e.error)
+}
+
+/// [`replace_atomically`] with the final rename given (a test signals during it).
+fn replace_with(
+    file: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
+    persist: impl FnOnce(tempfile::NamedTempFile, &Path) -> std::io::Result<()>,
+) -> anyhow::Result<u64> {
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -197,7 +210,11 @@ fn replace_atomically(
     if let Ok(meta) = std::fs::metadata(file) {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
     }
-    tmp.persist(file).map_err(|e| e.error).with_context(|| format!("cannot write {}", file.display()))?;
+    let persisted = persist(tmp, file).with_context(|| format!("cannot write {}", file.display()));
+    // A signal during the rename came after the last check: the export is complete, but the
+    // command still ends by the signal, so a script does not carry on as if nothing happened.
+    interrupt.reraise();
+    persisted?;
     Ok(rows)
 }
 
@@ -275,5 +292,55 @@ impl Write for Interruptible<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    const CHILD: &str = "CHATTERBOX_TEST_SIGNAL_DURING_RENAME";
+
+    /// Runs in a child process (the signal ends it): SIGTERM arrives while the finished export
+    /// is being renamed into place, after the last check of the write loop.
+    #[test]
+    fn a_signal_during_the_rename_still_ends_the_command_by_it() {
+        if let Some(dir) = std::env::var_os(CHILD) {
+            let file = Path::new(&dir).join("messages.csv");
+            let rows = replace_with(
+                &file,
+                |out| {
+                    out.write_all(b"id\n")?;
+                    Ok(1)
+                },
+                |tmp, file| {
+                    signal_hook::low_level::raise(signal_hook::consts::SIGTERM)?;
+                    rename(tmp, file)
+                },
+            );
+            panic!("the export went on after the signal: {rows:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "cmd::messages_export::tests::a_signal_during_the_rename_still_ends_the_command_by_it",
+            ])
+            .args(["--test-threads", "1", "--nocapture"])
+            .env(CHILD, dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(signal_hook::consts::SIGTERM),
+            "{:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The rename itself had happened: the export is complete, nothing else is left.
+        assert_eq!(std::fs::read_to_string(dir.path().join("messages.csv")).unwrap(), "id\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
