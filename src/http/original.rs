@@ -75,7 +75,7 @@ pub struct Dashboard {
 
 #[derive(Serialize, ToSchema)]
 pub struct DashboardMessage {
-    /// The sender's username.
+    /// The sender's username, HTML-escaped like `message`.
     username: String,
     /// The text, HTML-escaped: the original's admin page inserts it as HTML, so a raw message
     /// could run script with the admin's token.
@@ -86,13 +86,17 @@ pub struct DashboardMessage {
     blocked: bool,
 }
 
-/// A blocked account as the original listed it, without its password hash.
+/// A blocked account as the original listed it, without its password hash. Its text fields are
+/// HTML-escaped, as in the dashboard: the original's admin pages insert fields as HTML, and an
+/// e-mail address may hold `<>"'`.
 #[derive(Serialize, ToSchema)]
 pub struct OriginalUser {
     id: i64,
+    /// HTML-escaped.
     username: String,
     /// Always empty: chatterbox keeps no full names (the original's registration left it empty).
     full_name: String,
+    /// HTML-escaped.
     email: String,
     is_admin: bool,
     is_blocked: bool,
@@ -116,9 +120,9 @@ impl From<User> for OriginalUser {
     fn from(u: User) -> Self {
         OriginalUser {
             id: u.id,
-            username: u.username,
+            username: escape_html(&u.username),
             full_name: String::new(),
-            email: u.email,
+            email: escape_html(&u.email),
             is_admin: u.is_admin,
             is_blocked: u.is_blocked,
             warning_count: u.warning_count,
@@ -198,7 +202,7 @@ pub async fn dashboard(state: &Arc<AppState>, req: Request<Incoming>) -> Result<
         .rev()
         .map(|m| DashboardMessage {
             blocked: blocked.contains(&m.sender_id),
-            username: m.username,
+            username: escape_html(&m.username),
             message: escape_html(&m.content),
             time: timefmt::original(&m.timestamp),
         })
