@@ -5,7 +5,7 @@
 //! They run the same `Chat` functions as our own API; only the JSON differs. Their OpenAPI
 //! descriptions live in `openapi.rs` with the other compatibility routes.
 
-use std::{collections::HashSet, net::SocketAddr, sync::Arc};
+use std::{collections::HashSet, net::IpAddr, sync::Arc};
 
 use hyper::{body::Incoming, Request};
 use serde::Serialize;
@@ -171,10 +171,10 @@ pub async fn history(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Re
 )]
 pub async fn admin_login(
     state: &Arc<AppState>,
-    peer: SocketAddr,
+    client: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    let (user, token) = sign_in(state, peer, req).await?;
+    let (user, token) = sign_in(state, client, req).await?;
     if !user.is_admin {
         return Err(ChatError::NotAdmin.into());
     }
