@@ -478,7 +478,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --jwt-secret-file --blocklist --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --help --version"
+            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --jwt-secret-file --blocklist --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -545,6 +545,10 @@ _chatterbox() {
                     return 0
                     ;;
                 --cors-origin)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --trusted-proxy)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -120,14 +120,24 @@ pub struct ServeArgs {
         value_name = "ORIGIN"
     )]
     pub cors_origins: Vec<String>,
+    /// A reverse proxy (IP address or CIDR network) whose X-Forwarded-For names the client
+    /// that login limits are keyed by, and which --max-connections-per-ip does not cap; repeat
+    /// for more (none by default: the header is ignored)
+    #[arg(
+        long = "trusted-proxy",
+        env = "CHATTERBOX_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDR"
+    )]
+    pub trusted_proxies: Vec<String>,
     /// Seconds that shutdown waits for connections and pending writes
     #[arg(long, env = "CHATTERBOX_GRACE_PERIOD", default_value_t = 10, value_name = "SECS")]
     pub grace_period: u64,
     /// Most simultaneous connections (HTTP and WebSocket)
     #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS", default_value_t = 20_000, value_name = "N")]
     pub max_connections: usize,
-    /// Most simultaneous connections from one client address; behind a reverse proxy every
-    /// connection comes from the proxy, so raise it to --max-connections there
+    /// Most simultaneous connections from one client address (an IPv6 client: its /64);
+    /// connections from a --trusted-proxy are not capped by it
     #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
     pub max_connections_per_ip: usize,
     /// Most simultaneous chat WebSockets of one account; more are refused with 429

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use crate::{
     chat::{moderation::Matcher, ratelimit::Rate, ChatConfig, Secret},
     cli::ServeArgs,
-    http::{cors::CorsOrigins, HttpConfig},
+    http::{cors::CorsOrigins, proxy::TrustedProxies, HttpConfig},
     server::ServerConfig,
 };
 
@@ -32,6 +32,8 @@ pub enum ConfigError {
     WebDir(PathBuf),
     #[error("--cors-origin: {0}")]
     CorsOrigin(String),
+    #[error("--trusted-proxy: {0}")]
+    TrustedProxy(String),
 }
 
 pub struct ServeConfig {
@@ -147,6 +149,8 @@ impl ServeConfig {
             }
         }
         let cors = CorsOrigins::parse(&args.cors_origins).map_err(ConfigError::CorsOrigin)?;
+        let trusted_proxies =
+            TrustedProxies::parse(&args.trusted_proxies).map_err(ConfigError::TrustedProxy)?;
         let max_frame_bytes = max_frame_bytes(args.max_message_chars);
         Ok(ServeConfig {
             listen,
@@ -166,6 +170,7 @@ impl ServeConfig {
                 web_dir: args.web_dir.clone(),
                 max_frame_bytes,
                 cors,
+                trusted_proxies,
                 max_sockets_per_user: args.max_sockets_per_user,
                 ..HttpConfig::default()
             },
@@ -227,6 +232,22 @@ mod tests {
         let file = serve(&["--blocklist", path.to_str().unwrap()]).unwrap().matcher;
         assert_eq!(file.find("frak"), Some("frak"));
         assert!(serve(&["--blocklist", "no-such-list"]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_repeatable_and_validated() {
+        let serve = |extra: &[&str]| ServeConfig::from_args(&parse(extra), None);
+        let proxies = serve(&["--trusted-proxy", "127.0.0.1", "--trusted-proxy", "10.0.0.0/8,fd00::/8"])
+            .unwrap()
+            .http
+            .trusted_proxies;
+        for ip in ["127.0.0.1", "10.1.2.3", "fd00::1"] {
+            assert!(proxies.contains(ip.parse().unwrap()), "{ip}");
+        }
+        assert!(!proxies.contains("127.0.0.2".parse().unwrap()));
+        assert!(serve(&[]).unwrap().http.trusted_proxies.is_empty());
+        let err = serve(&["--trusted-proxy", "proxy.local"]).err().unwrap().to_string();
+        assert!(err.starts_with("--trusted-proxy: ") && err.contains("proxy.local"), "{err}");
     }
 
     #[test]

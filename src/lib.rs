@@ -19,7 +19,8 @@
 //! - `server`: accept loop with admission (global and per-address caps, a reserve for
 //!   addresses holding no connection), per-connection tasks, graceful shutdown.
 //! - `http/`: routing, JSON shapes, errors to statuses (`http::error`, the only place),
-//!   the WebSocket protocol (`http::ws`, `http::frames`), static files.
+//!   the WebSocket protocol (`http::ws`, `http::frames`), static files, the client address
+//!   behind trusted reverse proxies (`http::proxy`, worked out once per request in `handle`).
 //! - `chat/`: the domain: `Chat` service, accounts, JWT and bcrypt (on the low-priority
 //!   hashing pool, `chat::hasher`), moderation matcher, rate limits, broadcast hub, message
 //!   writer, CSV export.

@@ -5,7 +5,8 @@
 //! with 1001, lets in-flight requests finish, and commits queued messages, all within a bounded
 //! grace period.
 //!
-//! Admission happens at accept, before a byte is read: a global cap, a per-address cap, and a
+//! Admission happens at accept, before a byte is read: a global cap, a per-address cap (an IPv6
+//! client's /64 is one address; a `--trusted-proxy` has none), and a
 //! reserve of the last global slots for addresses that hold no connection yet, so one client
 //! (one address, or one account's many WebSockets) cannot lock everybody else out, and a health
 //! probe or a new user still gets in when the server is otherwise full.
@@ -23,7 +24,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
-use crate::http::{self, AppState};
+use crate::{
+    chat::ratelimit::client_key,
+    http::{self, proxy::TrustedProxies, AppState},
+};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -93,11 +97,13 @@ impl Refusals {
     }
 }
 
-/// Counts of open connections, in all and per client address.
+/// Counts of open connections, in all and per client address (an IPv6 client: its /64).
 struct Admission {
     max: usize,
     reserve: usize,
     per_ip: usize,
+    /// Exempt from `per_ip`: all their clients' connections come from their address.
+    trusted: TrustedProxies,
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
 }
 
@@ -109,26 +115,29 @@ struct Admitted {
 }
 
 impl Admission {
-    fn new(config: &ServerConfig) -> Self {
+    fn new(config: &ServerConfig, trusted: TrustedProxies) -> Self {
         Admission {
             max: config.max_connections,
             // Never the whole cap: at least one slot stays open to addresses that hold slots.
             reserve: config.reserved_connections.min(config.max_connections.saturating_sub(1)),
             per_ip: config.max_connections_per_ip,
+            trusted,
             open: Mutex::new((0, HashMap::new())),
         }
     }
 
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Admitted, Refused> {
-        // One client on IPv4 and IPv4-mapped IPv6 is still one client.
-        let ip = ip.to_canonical();
+    /// Admits a connection from `peer`, the TCP peer: the client a proxy forwards for is not
+    /// known before its request is read.
+    fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admitted, Refused> {
+        // One client on IPv4 and IPv4-mapped IPv6 is still one client, and so is one IPv6 /64.
+        let ip = client_key(peer);
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let (total, by_ip) = &mut *open;
         let held = by_ip.get(&ip).copied().unwrap_or(0);
         if *total >= self.max || (*total >= self.max - self.reserve && held > 0) {
             return Err(Refused::Full);
         }
-        if held >= self.per_ip {
+        if held >= self.per_ip && !self.trusted.contains(peer) {
             return Err(Refused::PerAddress);
         }
         *total += 1;
@@ -158,7 +167,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
-    let admission = Arc::new(Admission::new(&config));
+    let admission = Arc::new(Admission::new(&config, state.http.trusted_proxies.clone()));
     let mut refusals = Refusals::default();
     let watcher = tokio::spawn(
         Arc::clone(&state.chat).watch_accounts(config.account_poll, state.shutdown.child_token()),
@@ -239,4 +248,37 @@ pub async fn run(
     watcher.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn admission(per_ip: usize, trusted: &[&str]) -> Arc<Admission> {
+        let config = ServerConfig {
+            max_connections: 100,
+            reserved_connections: 0,
+            max_connections_per_ip: per_ip,
+            ..ServerConfig::default()
+        };
+        Arc::new(Admission::new(&config, TrustedProxies::parse(trusted).unwrap()))
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn one_ipv6_64_is_one_address_and_a_trusted_proxy_is_not_capped() {
+        let a = admission(2, &["10.0.0.1"]);
+        let held: Vec<Admitted> =
+            ["2001:db8::1", "2001:db8::2"].iter().map(|s| a.admit(ip(s)).unwrap()).collect();
+        assert_eq!(a.admit(ip("2001:db8::ffff:3")).err(), Some(Refused::PerAddress));
+        assert!(a.admit(ip("2001:db8:0:1::1")).is_ok(), "another /64 is another client");
+        let v4: Vec<Admitted> = (0..2).map(|_| a.admit(ip("::ffff:192.0.2.1")).unwrap()).collect();
+        assert_eq!(a.admit(ip("192.0.2.1")).err(), Some(Refused::PerAddress));
+        let proxied: Vec<Admitted> = (0..10).map(|_| a.admit(ip("10.0.0.1")).unwrap()).collect();
+        drop((held, v4, proxied));
+        assert!(a.admit(ip("2001:db8::1")).is_ok(), "slots come back");
+    }
 }

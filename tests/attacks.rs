@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chatterbox::{chat::ratelimit::Rate, store::UserFilter};
+use chatterbox::{chat::ratelimit::Rate, http::proxy::TrustedProxies, store::UserFilter};
 use common::{Next, Options, TestServer, WsClient, PASSWORD};
 use futures_util::future::join_all;
 use reqwest::header::HeaderMap;
@@ -443,6 +443,53 @@ async fn five_addresses_guessing_within_their_limits_do_not_lock_out_correct_log
         }
     }
     assert!(refused.is_empty(), "correct logins refused: {refused:?}");
+    server.stop().await;
+}
+
+/// A login through a proxy at 127.0.0.1 that says it forwards for `forwarded_for`.
+async fn login_via(server: &TestServer, from: u8, forwarded_for: &str, password: &str) -> Answer {
+    let body = json!({ "username": "alice", "password": password });
+    let req = client_from(from).post(server.url("/login")).header("x-forwarded-for", forwarded_for);
+    answer(req.json(&body).send().await.unwrap()).await
+}
+
+/// A server with alice's account and login limits of 5, trusting a proxy at 127.0.0.1.
+async fn behind_a_proxy() -> TestServer {
+    let mut opts = Options::default();
+    opts.chat.auth_rate = Some(Rate::new(5.0, 0.001));
+    opts.http.trusted_proxies = TrustedProxies::parse(&["127.0.0.1"]).unwrap();
+    let server = common::start_with(opts).await;
+    server.account_in_store("alice").await;
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_behind_a_trusted_proxy_have_their_own_login_budgets() {
+    let _process = shared().await;
+    let server = behind_a_proxy().await;
+    // A guesser behind the proxy spends its own budget (the proxy adds to what it was sent).
+    for _ in 0..5 {
+        assert_eq!(login_via(&server, 1, "203.0.113.66", "wrong password").await.status, 401);
+    }
+    assert_limited(&login_via(&server, 1, "203.0.113.66", "wrong password").await);
+    assert_limited(&login_via(&server, 1, "198.51.100.1, 203.0.113.66", "wrong password").await);
+    // alice, another client of the same proxy, still signs in, and may even mistype.
+    assert_eq!(login_via(&server, 1, "203.0.113.7", "wrong password").await.status, 401);
+    let ok = login_via(&server, 1, "203.0.113.7", PASSWORD).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn x_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let _process = shared().await;
+    let server = behind_a_proxy().await;
+    // 127.0.0.2 is no proxy: a new address in the header each time buys it nothing.
+    for n in 0..5 {
+        let a = login_via(&server, 2, &format!("203.0.113.{n}"), "wrong password").await;
+        assert_eq!(a.status, 401, "{a:?}");
+    }
+    assert_limited(&login_via(&server, 2, "203.0.113.99", "wrong password").await);
     server.stop().await;
 }
 

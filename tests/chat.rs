@@ -282,14 +282,35 @@ async fn a_reconnecting_client_misses_nothing_and_sees_nothing_twice() {
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn presence_lists_online_users_and_announces_first_join_and_last_leave() {
+/// A server where alice is online, with the accounts of bob and carol (not connected yet).
+async fn alice_online_then_bob_and_carol() -> (TestServer, Account, Account, WsClient) {
     let server = common::start().await;
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let carol = server.register("carol").await;
     let mut a = open_raw(&server, &alice.token).await;
     assert_eq!(read_history(&mut a).await.1, ["alice"]);
+    (server, bob, carol, a)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_handshake_announces_nobody() {
+    let (server, bob, carol, mut a) = alice_online_then_bob_and_carol().await;
+
+    // An upgrade request with a valid token but a WebSocket version the server does not speak.
+    let bad = request(&server, &format!("/ws?token={}", bob.token), &[("sec-websocket-version", "8")]);
+    assert_eq!(server.refused_status(bad).await, 400);
+
+    // The next presence news alice sees is carol's join: bob was never announced.
+    let mut c = open_raw(&server, &carol.token).await;
+    assert_eq!(read_history(&mut c).await.1, ["alice", "carol"]);
+    assert_eq!(a.next_json().await.unwrap(), json!({ "type": "join", "user": "carol" }));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_lists_online_users_and_announces_first_join_and_last_leave() {
+    let (server, bob, carol, mut a) = alice_online_then_bob_and_carol().await;
 
     let mut b1 = open_raw(&server, &bob.token).await;
     assert_eq!(read_history(&mut b1).await.1, ["alice", "bob"]);

@@ -1199,6 +1199,37 @@ fn export_output_follows_a_symlink_and_keeps_it() {
 }
 
 #[test]
+fn export_output_refuses_another_users_symlink_in_a_shared_folder() {
+    use std::os::unix::{ffi::OsStrExt, fs::PermissionsExt};
+
+    let (db, _) = tricky_db();
+    // Like /tmp: sticky and world-writable. Another user plants a link to a file of ours there.
+    let shared = db.dir.path().join("tmp");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = db.dir.path().join("cron-job");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    let link = shared.join("messages.csv");
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let c_link = std::ffi::CString::new(link.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; lchown has no other preconditions.
+    let rc = unsafe { libc::lchown(c_link.as_ptr(), 65534, 65534) };
+    if rc != 0 {
+        // Not root: the test user cannot give a link away, and what it owns is followed.
+        assert_ne!(unsafe { libc::geteuid() }, 0, "lchown failed as root");
+        eprintln!("skipped: lchown needs root");
+        return;
+    }
+
+    let err = failure(&db.run(&["messages", "export", "--csv", "--output", link.to_str().unwrap()], None));
+    assert!(err.contains(link.to_str().unwrap()) && err.contains("sticky world-writable"), "{err}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(file_names(&shared), ["messages.csv"]);
+    assert_eq!(file_names(db.dir.path()), ["chatterbox.db", "cron-job", "tmp"]);
+}
+
+#[test]
 fn export_output_writes_into_a_fifo() {
     use std::os::unix::{fs::FileTypeExt, fs::OpenOptionsExt, io::AsRawFd};
 

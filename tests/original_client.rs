@@ -290,6 +290,25 @@ async fn original_admin_page_signs_in_and_reads_its_dashboard() {
     assert_naive(&b["created_at"]);
     assert!(b.get("password_hash").is_none() && b.get("password").is_none(), "{b}");
 
+    // An e-mail address may hold what HTML interprets; its page inserts fields as HTML.
+    let email = r#"<img/src=x/onerror=alert('pwned')>"@example.com"#;
+    let resp = server
+        .http
+        .post(server.url("/register"))
+        .json(&json!({ "username": "eve", "email": email, "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let eve: Value = resp.json().await.unwrap();
+    let eve_id = eve["user"]["id"].as_i64().unwrap();
+    let resp = server.post(&format!("/admin/users/{eve_id}/block"), Some(&root.token), None).await;
+    assert_eq!(resp.status(), 200);
+    let blocked: Value = server.get("/admin/blocked-users", Some(&admin_token)).await.json().await.unwrap();
+    let eve = blocked.as_array().unwrap().iter().find(|u| u["id"] == eve_id).expect("eve is listed");
+    assert_eq!(eve["email"], "&lt;img/src=x/onerror=alert(&#39;pwned&#39;)&gt;&quot;@example.com", "{eve}");
+    assert_eq!(eve["username"], "eve");
+
     // Admins only, as on our own admin API.
     for route in ["/admin/dashboard", "/admin/blocked-users"] {
         assert_eq!(server.get(route, None).await.status(), 401, "{route}");

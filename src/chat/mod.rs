@@ -226,7 +226,7 @@ impl Chat {
         if self.config.auth_rate.is_none() {
             return Ok(());
         }
-        self.ip_limiter.check(&ip).map_err(ChatError::RateLimited)?;
+        self.ip_limiter.check(&ratelimit::client_key(ip)).map_err(ChatError::RateLimited)?;
         if let Some(name) = account {
             self.account_limiter.check(&name.trim().to_lowercase()).map_err(ChatError::RateLimited)?;
         }
@@ -280,7 +280,9 @@ impl Chat {
             None => login.trim().to_lowercase(),
         };
         let attempt = match self.config.auth_rate {
-            Some(_) => Some(self.login_guard.check(&key, ip).map_err(ChatError::RateLimited)?),
+            Some(_) => Some(
+                self.login_guard.check(&key, ratelimit::client_key(ip)).map_err(ChatError::RateLimited)?,
+            ),
             None => None,
         };
         let cost = self.config.bcrypt_cost;

@@ -1,6 +1,7 @@
 //! Token-bucket rate limits: one bucket per connection for chat messages, keyed buckets (client
 //! address, account name) for registrations and for every login attempt per address, and the
-//! `LoginGuard` counting failed logins per account and address.
+//! `LoginGuard` counting failed logins per account and address. Client addresses are keyed by
+//! `client_key` (an IPv6 client by its /64).
 //!
 //! The keyed map is bounded: when it grows past its cap, buckets that have refilled completely
 //! (and so carry no information) are dropped, and if that is not enough the map is cleared;
@@ -9,10 +10,20 @@
 use std::{
     collections::HashMap,
     hash::Hash,
-    net::IpAddr,
+    net::{IpAddr, Ipv6Addr},
     sync::Mutex,
     time::{Duration, Instant},
 };
+
+/// The key of a client address in the limits: an IPv4 address as it is (also when it arrives
+/// mapped into IPv6), an IPv6 address by its /64. One host or subscriber usually holds a whole
+/// /64, so keying single IPv6 addresses would give it 2^64 fresh budgets.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
+        v4 => v4,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -258,6 +269,17 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64_and_ipv4_as_is() {
+        let key = |s: &str| client_key(s.parse().unwrap()).to_string();
+        assert_eq!(key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::");
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(key("::ffff:203.0.113.7"), "203.0.113.7");
+        assert_ne!(key("203.0.113.7"), key("203.0.113.8"));
+    }
 
     #[test]
     fn burst_then_refuse_with_retry_after() {

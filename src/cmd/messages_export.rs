@@ -99,12 +99,17 @@ fn is_stream(file_type: &std::fs::FileType) -> bool {
 
 /// The path a chain of symlinks ends at (which may not exist yet). Only the last component is
 /// followed: renaming through a symlinked folder already lands in the right place.
+///
+/// Following the links here (to replace the target atomically) bypasses the kernel's
+/// `fs.protected_symlinks`, so every link is first checked against that rule: see
+/// [`may_follow`].
 fn follow_symlinks(path: &Path) -> std::io::Result<PathBuf> {
     let mut path = path.to_path_buf();
     // The kernel's own limit (ELOOP): a symlink cycle is an error, not a hang.
     for _ in 0..40 {
         match std::fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
+                may_follow(&path, &meta)?;
                 let link = std::fs::read_link(&path)?;
                 path = match path.parent() {
                     Some(parent) if link.is_relative() => parent.join(link),
@@ -117,12 +122,67 @@ fn follow_symlinks(path: &Path) -> std::io::Result<PathBuf> {
     Err(std::io::Error::other("too many levels of symbolic links"))
 }
 
+/// Whether the symlink at `path` may be followed, by the rule of Linux's `fs.protected_symlinks`
+/// (a little stricter): the link belongs to us, or it belongs to the owner of its folder and that
+/// folder is not sticky and world-writable like `/tmp`. Otherwise anyone could plant a link
+/// where a root cron job writes (`/tmp/messages.csv -> /etc/cron.d/x`) and have it write there.
+#[cfg(unix)]
+fn may_follow(path: &Path, link: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if link.uid() == me {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let dir = std::fs::metadata(dir)?;
+    let shared = dir.mode() & 0o1002 == 0o1002;
+    if link.uid() == dir.uid() && !shared {
+        return Ok(());
+    }
+    let why = if shared {
+        "it is in a sticky world-writable folder".to_string()
+    } else {
+        format!("its folder belongs to uid {}", dir.uid())
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "refusing to follow the symlink {}: it belongs to uid {}, not to you (uid {me}), and {why}",
+            path.display(),
+            link.uid()
+        ),
+    ))
+}
+
+#[cfg(not(unix))]
+fn may_follow(_path: &Path, _link: &std::fs::Metadata) -> std::io::Result<()> {
+    Ok(())
+}
+
 /// Writes `file` through a temporary file in its folder, renamed over it only when `write` has
 /// succeeded. SIGINT, SIGTERM or SIGHUP meanwhile stops the export, removes the temporary file
 /// and then ends the process by that signal as it would have without the handler.
 fn replace_atomically(
     file: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
+) -> anyhow::Result<u64> {
+    replace_with(file, write, rename)
+}
+
+fn rename(tmp: tempfile::NamedTempFile, file: &Path) -> std::io::Result<()> {
+    tmp.persist(file).map(drop).map_err(|e| e.error)
+}
+
+/// [`replace_atomically`] with the final rename given (a test signals during it).
+fn replace_with(
+    file: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
+    persist: impl FnOnce(tempfile::NamedTempFile, &Path) -> std::io::Result<()>,
 ) -> anyhow::Result<u64> {
     let dir = match file.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -150,7 +210,11 @@ fn replace_atomically(
     if let Ok(meta) = std::fs::metadata(file) {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
     }
-    tmp.persist(file).map_err(|e| e.error).with_context(|| format!("cannot write {}", file.display()))?;
+    let persisted = persist(tmp, file).with_context(|| format!("cannot write {}", file.display()));
+    // A signal during the rename came after the last check: the export is complete, but the
+    // command still ends by the signal, so a script does not carry on as if nothing happened.
+    interrupt.reraise();
+    persisted?;
     Ok(rows)
 }
 
@@ -228,5 +292,55 @@ impl Write for Interruptible<'_> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use super::*;
+
+    const CHILD: &str = "CHATTERBOX_TEST_SIGNAL_DURING_RENAME";
+
+    /// Runs in a child process (the signal ends it): SIGTERM arrives while the finished export
+    /// is being renamed into place, after the last check of the write loop.
+    #[test]
+    fn a_signal_during_the_rename_still_ends_the_command_by_it() {
+        if let Some(dir) = std::env::var_os(CHILD) {
+            let file = Path::new(&dir).join("messages.csv");
+            let rows = replace_with(
+                &file,
+                |out| {
+                    out.write_all(b"id\n")?;
+                    Ok(1)
+                },
+                |tmp, file| {
+                    signal_hook::low_level::raise(signal_hook::consts::SIGTERM)?;
+                    rename(tmp, file)
+                },
+            );
+            panic!("the export went on after the signal: {rows:?}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "cmd::messages_export::tests::a_signal_during_the_rename_still_ends_the_command_by_it",
+            ])
+            .args(["--test-threads", "1", "--nocapture"])
+            .env(CHILD, dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(signal_hook::consts::SIGTERM),
+            "{:?}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // The rename itself had happened: the export is complete, nothing else is left.
+        assert_eq!(std::fs::read_to_string(dir.path().join("messages.csv")).unwrap(), "id\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

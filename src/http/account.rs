@@ -4,7 +4,7 @@
 //! carries its `#[utoipa::path]`, so `GET /openapi.json` (see `openapi.rs`) cannot drift from
 //! what these handlers send.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::IpAddr, sync::Arc};
 
 use hyper::{body::Incoming, Request, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -150,13 +150,13 @@ impl From<Message> for ChatMessage {
 )]
 pub async fn register(
     state: &Arc<AppState>,
-    peer: SocketAddr,
+    client: IpAddr,
     req: Request<Incoming>,
     compat: bool,
 ) -> Result<Response, ApiError> {
     let body: RegisterBody =
         read_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
-    match state.chat.register(peer.ip(), body.username, body.email, body.password).await {
+    match state.chat.register(client, body.username, body.email, body.password).await {
         Ok((user, token)) => {
             let status = if compat { StatusCode::OK } else { StatusCode::CREATED };
             Ok(json_response(status, &TokenResponse::new(&user, token)))
@@ -189,17 +189,17 @@ pub async fn register(
 )]
 pub async fn login(
     state: &Arc<AppState>,
-    peer: SocketAddr,
+    client: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    let (user, token) = sign_in(state, peer, req).await?;
+    let (user, token) = sign_in(state, client, req).await?;
     Ok(ok_json(&TokenResponse::new(&user, token)))
 }
 
 /// Reads a `LoginBody` and checks it: the account and a fresh token.
 pub(super) async fn sign_in(
     state: &Arc<AppState>,
-    peer: SocketAddr,
+    client: IpAddr,
     req: Request<Incoming>,
 ) -> Result<(User, String), ApiError> {
     let body: LoginBody =
@@ -208,7 +208,7 @@ pub(super) async fn sign_in(
         field: Some("username"),
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "Enter a username or e-mail address")
     })?;
-    Ok(state.chat.login(peer.ip(), login, body.password).await?)
+    Ok(state.chat.login(client, login, body.password).await?)
 }
 
 /// The signed-in account, re-read from the database.

@@ -11,12 +11,13 @@ pub mod error;
 pub mod frames;
 mod openapi;
 mod original;
+pub mod proxy;
 mod web;
 mod ws;
 
 use std::{
     convert::Infallible,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
@@ -48,6 +49,8 @@ pub struct HttpConfig {
     pub download_stall_timeout: Duration,
     /// Other origins whose pages may call the API and open the chat (`--cors-origin`).
     pub cors: cors::CorsOrigins,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: proxy::TrustedProxies,
 }
 
 impl Default for HttpConfig {
@@ -62,6 +65,7 @@ impl Default for HttpConfig {
             ws_ping_interval: Duration::from_secs(30),
             download_stall_timeout: Duration::from_secs(30),
             cors: cors::CorsOrigins::default(),
+            trusted_proxies: proxy::TrustedProxies::default(),
         }
     }
 }
@@ -94,9 +98,11 @@ pub async fn handle(
     // The path only: the query may carry a token (`/ws?token=`), which must never be logged.
     let path = req.uri().path().to_string();
     let origin = req.headers().get(header::ORIGIN).cloned();
+    // Worked out once, here: the address the limits below key the client by.
+    let client = state.http.trusted_proxies.client(peer.ip(), req.headers());
     let mut resp = match state.http.cors.preflight(&req) {
         Some(r) => r,
-        None => route(&state, peer, req).await.unwrap_or_else(ApiError::into_response),
+        None => route(&state, client, req).await.unwrap_or_else(ApiError::into_response),
     };
     state.http.cors.decorate(origin.as_ref(), &mut resp);
     let h = resp.headers_mut();
@@ -104,30 +110,26 @@ pub async fn handle(
     h.insert("x-content-type-options", header::HeaderValue::from_static("nosniff"));
     h.insert("referrer-policy", header::HeaderValue::from_static("no-referrer"));
     h.insert("x-frame-options", header::HeaderValue::from_static("DENY"));
-    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, peer = %peer.ip(), "request");
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, peer = %peer.ip(), %client, "request");
     Ok(resp)
 }
 
-async fn route(
-    state: &Arc<AppState>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Result<Response, ApiError> {
+async fn route(state: &Arc<AppState>, client: IpAddr, req: Request<Incoming>) -> Result<Response, ApiError> {
     let path = req.uri().path().to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let method = req.method().clone();
     match (&method, segments.as_slice()) {
         (&Method::GET | &Method::HEAD, ["healthz"]) => health(state).await,
-        (&Method::POST, ["register"]) => account::register(state, peer, req, false).await,
-        (&Method::POST, ["auth", "register"]) => account::register(state, peer, req, true).await,
-        (&Method::POST, ["login"] | ["auth", "login"]) => account::login(state, peer, req).await,
+        (&Method::POST, ["register"]) => account::register(state, client, req, false).await,
+        (&Method::POST, ["auth", "register"]) => account::register(state, client, req, true).await,
+        (&Method::POST, ["login"] | ["auth", "login"]) => account::login(state, client, req).await,
         (&Method::GET, ["me"]) => account::me(state, req).await,
         (&Method::GET, ["messages"]) => account::history(state, req).await,
         (&Method::GET, ["chat", "messages"]) => original::history(state, req).await,
         (&Method::GET, ["ws"]) => ws::upgrade(state, req, frames::Dialect::Ours).await,
         (&Method::GET, ["chat", "ws"]) => ws::upgrade(state, req, frames::Dialect::Original).await,
         (_, ["openapi.json"]) => openapi::serve(&method),
-        (&Method::POST, ["admin", "login"]) => original::admin_login(state, peer, req).await,
+        (&Method::POST, ["admin", "login"]) => original::admin_login(state, client, req).await,
         (&Method::GET, ["admin", "dashboard"]) => original::dashboard(state, req).await,
         (&Method::GET, ["admin", "blocked-users"]) => original::blocked_users(state, req).await,
         (_, ["admin", "login"]) => Err(ApiError::method_not_allowed("POST")),

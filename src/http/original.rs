@@ -5,7 +5,7 @@
 //! They run the same `Chat` functions as our own API; only the JSON differs. Their OpenAPI
 //! descriptions live in `openapi.rs` with the other compatibility routes.
 
-use std::{collections::HashSet, net::SocketAddr, sync::Arc};
+use std::{collections::HashSet, net::IpAddr, sync::Arc};
 
 use hyper::{body::Incoming, Request};
 use serde::Serialize;
@@ -75,7 +75,7 @@ pub struct Dashboard {
 
 #[derive(Serialize, ToSchema)]
 pub struct DashboardMessage {
-    /// The sender's username.
+    /// The sender's username, HTML-escaped like `message`.
     username: String,
     /// The text, HTML-escaped: the original's admin page inserts it as HTML, so a raw message
     /// could run script with the admin's token.
@@ -86,13 +86,17 @@ pub struct DashboardMessage {
     blocked: bool,
 }
 
-/// A blocked account as the original listed it, without its password hash.
+/// A blocked account as the original listed it, without its password hash. Its text fields are
+/// HTML-escaped, as in the dashboard: the original's admin pages insert fields as HTML, and an
+/// e-mail address may hold `<>"'`.
 #[derive(Serialize, ToSchema)]
 pub struct OriginalUser {
     id: i64,
+    /// HTML-escaped.
     username: String,
     /// Always empty: chatterbox keeps no full names (the original's registration left it empty).
     full_name: String,
+    /// HTML-escaped.
     email: String,
     is_admin: bool,
     is_blocked: bool,
@@ -116,9 +120,9 @@ impl From<User> for OriginalUser {
     fn from(u: User) -> Self {
         OriginalUser {
             id: u.id,
-            username: u.username,
+            username: escape_html(&u.username),
             full_name: String::new(),
-            email: u.email,
+            email: escape_html(&u.email),
             is_admin: u.is_admin,
             is_blocked: u.is_blocked,
             warning_count: u.warning_count,
@@ -167,10 +171,10 @@ pub async fn history(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Re
 )]
 pub async fn admin_login(
     state: &Arc<AppState>,
-    peer: SocketAddr,
+    client: IpAddr,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    let (user, token) = sign_in(state, peer, req).await?;
+    let (user, token) = sign_in(state, client, req).await?;
     if !user.is_admin {
         return Err(ChatError::NotAdmin.into());
     }
@@ -198,7 +202,7 @@ pub async fn dashboard(state: &Arc<AppState>, req: Request<Incoming>) -> Result<
         .rev()
         .map(|m| DashboardMessage {
             blocked: blocked.contains(&m.sender_id),
-            username: m.username,
+            username: escape_html(&m.username),
             message: escape_html(&m.content),
             time: timefmt::original(&m.timestamp),
         })

@@ -54,17 +54,6 @@ pub async fn upgrade(
     if !hyper_tungstenite::is_upgrade_request(&req) {
         return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "This endpoint needs a WebSocket upgrade"));
     }
-    // Registered before the handshake completes, so the cap is checked and taken in one step
-    // and a refusal is still an HTTP answer the client can read.
-    let max = state.http.max_sockets_per_user;
-    let (presence, control) =
-        Arc::clone(state.chat.hub()).join(user.id, &user.username, max).map_err(|_| ApiError {
-            retry_after: Some(5),
-            ..ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("This account already has {max} chat connections open; close one and try again"),
-            )
-        })?;
     let config = WebSocketConfig::default()
         // tungstenite's default read buffer is 128 KiB per socket, allocated eagerly.
         .read_buffer_size(4096)
@@ -75,6 +64,18 @@ pub async fn upgrade(
         .max_frame_size(Some(state.http.max_frame_bytes));
     let (resp, websocket) = hyper_tungstenite::upgrade(&mut req, Some(config))
         .map_err(|e| ApiError::bad_request(format!("Invalid WebSocket handshake: {e}")))?;
+    // Joined once the handshake is known to be valid (a bad key or version must not announce
+    // the user to the room), but before the 101 is sent, so the cap is checked and taken in one
+    // step and a refusal is still an HTTP answer the client can read.
+    let max = state.http.max_sockets_per_user;
+    let (presence, control) =
+        Arc::clone(state.chat.hub()).join(user.id, &user.username, max).map_err(|_| ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("This account already has {max} chat connections open; close one and try again"),
+            )
+        })?;
     let slot = req.extensions_mut().remove::<super::ConnectionSlot>();
     let state2 = Arc::clone(state);
     state.sockets.spawn(async move {
