@@ -142,7 +142,7 @@ fn holdout_figures() {
     }
 
     // ---- Clean chat sent as one user's conversation (consecutive messages, 3 s apart) ----
-    let mut tails = Tails::new(16, Duration::from_secs(30));
+    let tails = Tails::new(16, Duration::from_secs(30));
     let start = Instant::now();
     let mut stream_flagged = Vec::new();
     let chat = lines("holdout_clean_chat.txt");

@@ -319,6 +319,29 @@ fn look_alike(c: char, out: &mut impl FnMut(char)) -> bool {
         '\u{03B3}' | '\u{0443}' | '\u{04AF}' | '\u{028F}' | '\u{01B4}' => "y",
         // ζ ᴢ ȥ ʐ
         '\u{03B6}' | '\u{1D22}' | '\u{0225}' | '\u{0290}' => "z",
+        // The "fancy text" alphabet of Canadian syllabics, as one family: UTS #39 knows only
+        // some of them ("ᑌ"), and text generators use all of them (ᗩᗷᑕᗪᗴᖴᘜᕼᒍᒪᗰᑎᑭᑫᖇᔕᑌᐯᗯ᙭ᘔ).
+        '\u{15E9}' | '\u{15C5}' => "a",
+        '\u{15F7}' => "b",
+        '\u{1455}' => "c",
+        '\u{15EA}' | '\u{15DE}' => "d",
+        '\u{15F4}' | '\u{156E}' => "e",
+        '\u{15B4}' => "f",
+        '\u{161C}' => "g",
+        '\u{157C}' => "h",
+        '\u{148D}' => "j",
+        '\u{14AA}' => "l",
+        '\u{15F0}' => "m",
+        '\u{144E}' => "n",
+        '\u{146D}' => "p",
+        '\u{146B}' => "q",
+        '\u{1587}' => "r",
+        '\u{1515}' => "s",
+        '\u{144C}' => "u",
+        '\u{142F}' => "v",
+        '\u{15EF}' => "w",
+        '\u{166D}' => "x",
+        '\u{1614}' => "z",
         // ß æ œ: NFKD leaves these alone. ß looks like a B ("ßitch"); reading it as "ss"
         // would turn the German "aß" (ate) into "ass".
         '\u{00DF}' => "b",
@@ -356,6 +379,9 @@ fn classify(c: char, cap: bool) -> Unit {
     let (a, b, kind) = match c {
         'i' => ('i', 'l', Letter),
         'l' => ('l', 'i', Letter),
+        // Spelling by sound: "shyt", "dipshyt"; "azz", "dumbazz".
+        'y' => ('y', 'i', Letter),
+        'z' => ('z', 's', Letter),
         'a'..='z' => (c, c, Letter),
         '0' => ('o', 'o', Digit),
         '1' => ('i', 'l', Digit),
@@ -416,9 +442,15 @@ fn fold_char(d: char, out: &mut impl FnMut(char)) {
 /// anyway, so their order cannot matter.
 fn fold_text(text: &str, mut emit: impl FnMut(Unit) -> bool) {
     let mut go = true;
-    for c in text.chars() {
+    let mut chars = text.char_indices();
+    while let Some((at, c)) = chars.next() {
         if c.is_ascii() {
-            if !text::is_invisible(c) {
+            if let Some((len, unit)) = leet_sequence(&text.as_bytes()[at..]) {
+                go = emit(unit);
+                (1..len).for_each(|_| {
+                    chars.next();
+                });
+            } else if !text::is_invisible(c) {
                 go = emit(classify(c.to_ascii_lowercase(), c.is_ascii_uppercase()));
             }
         } else if text::is_blank_look_alike(c) || (c.is_whitespace() && !is_word_space(c)) {
@@ -436,6 +468,23 @@ fn fold_text(text: &str, mut emit: impl FnMut(Unit) -> bool) {
         if !go {
             return;
         }
+    }
+}
+
+/// Leetspeak written with several ASCII characters, at the start of `rest`: its length and the
+/// letter it reads as. "|_|" is u and "|3" is b ("f|_|ck", "|3itch"); "ph" is f ("ph4ck"), which
+/// changes no listed word; "(" is c only before a digit or leet symbol ("(0ck"), as a plain
+/// bracket before a word is far more common ("(rap music)").
+fn leet_sequence(rest: &[u8]) -> Option<(usize, Unit)> {
+    let symbol = |c: char| Unit::Word(Pos { a: c, b: c, kind: Kind::Symbol, cap: false });
+    match rest {
+        [b'|', b'_', b'|', ..] => Some((3, symbol('u'))),
+        [b'|', b'3', ..] => Some((2, symbol('b'))),
+        [p @ (b'p' | b'P'), b'h' | b'H', ..] => {
+            Some((2, Unit::Word(Pos { a: 'f', b: 'f', kind: Kind::Letter, cap: *p == b'P' })))
+        }
+        [b'(', next, ..] if next.is_ascii_digit() || b"$@!|".contains(next) => Some((1, symbol('c'))),
+        _ => None,
     }
 }
 
@@ -1055,6 +1104,10 @@ struct Scanner<'m> {
     run_active: Vec<u32>,
     run_next: Vec<u32>,
     run_prev: Option<Pos>,
+    /// Whether every letter of the run so far, and before its last letter, is a word of its
+    /// own ("a", "I", "u", "r"): where a term may start.
+    run_free: bool,
+    run_free_prev: bool,
     /// Per phrase, bit w set when the last pieces matched its words 0..=w.
     progress: Vec<u64>,
     word_hits: Vec<u64>,
@@ -1069,6 +1122,8 @@ struct Scanner<'m> {
     /// The last few one-piece chunks, for words split across spaces, and their lengths.
     spaced: Vec<Pos>,
     spaced_lens: Vec<usize>,
+    /// Terms a heavily masked token fits ("b***h"), which counts only if there is one.
+    masked_fits: Vec<u32>,
     /// Automaton steps taken, which the tests hold linear in the message.
     steps: u64,
 }
@@ -1104,6 +1159,20 @@ fn is_code(tok: &[Pos]) -> bool {
         && tok.iter().all(|p| p.kind == Kind::Digit || (p.kind == Kind::Letter && p.cap))
 }
 
+/// Capitals only, at most three: a piece of a product code when a code is glued to it.
+fn is_code_part(tok: &[Pos]) -> bool {
+    tok.len() <= 3 && tok.iter().all(|p| p.kind == Kind::Letter && p.cap)
+}
+
+/// The letters of a word spelled with a mask between each two ("c*o*c*k"): there the masks
+/// separate letters rather than hide them.
+fn masks_as_separators(tok: &[Pos]) -> Option<Vec<Pos>> {
+    let separated = tok.len() >= 5
+        && tok.len() % 2 == 1
+        && tok.iter().enumerate().all(|(i, p)| (p.kind == Kind::Mask) == (i % 2 == 1));
+    separated.then(|| tok.iter().step_by(2).copied().collect())
+}
+
 impl<'m> Scanner<'m> {
     fn new(m: &'m Matcher) -> Scanner<'m> {
         Scanner {
@@ -1122,6 +1191,8 @@ impl<'m> Scanner<'m> {
             run_active: Vec::new(),
             run_next: Vec::new(),
             run_prev: None,
+            run_free: true,
+            run_free_prev: true,
             progress: vec![0; m.phrases.len()],
             word_hits: vec![0; m.phrases.len()],
             touched: Vec::new(),
@@ -1133,6 +1204,7 @@ impl<'m> Scanner<'m> {
             symbols: Vec::new(),
             spaced: Vec::new(),
             spaced_lens: Vec::new(),
+            masked_fits: Vec::new(),
             steps: 0,
         }
     }
@@ -1195,6 +1267,8 @@ impl<'m> Scanner<'m> {
     fn flush_chunk(&mut self) {
         let chunk = std::mem::take(&mut self.chunk);
         let pieces = std::mem::take(&mut self.pieces);
+        // A product code ("B55-SHT-1"): its short capital pieces are part of the code.
+        let coded = pieces.len() > 1 && pieces.iter().any(|p| is_code(&chunk[p.start..p.end]));
         for piece in &pieces {
             if piece.clitic {
                 // Part of the previous word: not a word of its own for phrases or runs.
@@ -1202,7 +1276,12 @@ impl<'m> Scanner<'m> {
                 continue;
             }
             let tok = &chunk[piece.start..piece.end];
-            self.match_token(tok, Join::Word);
+            if !(coded && is_code_part(tok)) {
+                self.match_token(tok, Join::Word);
+            }
+            if let Some(letters) = masks_as_separators(tok) {
+                self.match_token(&letters, Join::Glued);
+            }
             self.advance_phrases();
             match single_char(tok) {
                 Some(p) => self.run_step(p),
@@ -1312,13 +1391,18 @@ impl<'m> Scanner<'m> {
         let masked = tok.iter().filter(|p| p.kind == Kind::Mask).count();
         // Where the word proper may start and end: letters anchor it, and without letters only
         // symbols can be punctuation, never digits ("2304@5554" is not "@55").
-        // Digits after the last letter are a number, never letters ("A55", "F001").
+        // Digits after the last letter are a number, never letters ("A55", "F001"), unless the
+        // word already writes a letter with a digit and has no capitals: "5h17", "d0uch3".
         let mut digit_end = n;
         let (lead, min_end) = match tok.iter().position(|p| p.kind == Kind::Letter) {
             Some(f) => {
                 let l = tok.iter().rposition(|p| p.kind == Kind::Letter).unwrap_or(f);
                 self.symbols.clear();
-                digit_end = tok[l + 1..].iter().position(|p| p.kind == Kind::Digit).map_or(n, |d| l + 1 + d);
+                let leet = tok[..l].iter().any(|p| p.kind == Kind::Digit) && !tok.iter().any(|p| p.cap);
+                if !leet {
+                    digit_end =
+                        tok[l + 1..].iter().position(|p| p.kind == Kind::Digit).map_or(n, |d| l + 1 + d);
+                }
                 (f, l + 1)
             }
             None => {
@@ -1338,6 +1422,10 @@ impl<'m> Scanner<'m> {
                 (lead, (n - trail).max(1))
             }
         };
+        // More than half masked ("b***h", "f***ing"): only a whole word whose first and last
+        // letters show, and only if its length and visible letters fit a single term.
+        let whole_visible = tok[0].kind == Kind::Letter && tok[n - 1].kind == Kind::Letter;
+        self.masked_fits.clear();
         let starts = (0..=lead.min(MAX_EDGE_STRIP)).chain((lead > MAX_EDGE_STRIP).then_some(lead));
         for st in starts {
             m.index_all.token_candidates(tok, st, &mut self.seconds, &mut self.cands);
@@ -1346,7 +1434,15 @@ impl<'m> Scanner<'m> {
                 if n - st < pat.len
                     || (join != Join::Word && matches!(pat.owner, Owner::Word { .. }))
                     || (matches!(join, Join::Spaced(_)) && pat.embed != Embed::Whole)
-                    || 2 * masked > pat.len
+                {
+                    continue;
+                }
+                let heavy = 2 * masked > pat.len;
+                if heavy
+                    && !(st == 0
+                        && whole_visible
+                        && pat.embed == Embed::Whole
+                        && matches!(pat.owner, Owner::Term(_)))
                 {
                     continue;
                 }
@@ -1374,11 +1470,24 @@ impl<'m> Scanner<'m> {
                         continue;
                     }
                     let stem_after = if let Join::Spaced(last) = join { last } else { 0 };
+                    if heavy && e != n {
+                        continue;
+                    }
                     if pat.accepts(tok, st, e, &self.hist, stem_after) {
-                        self.hit_owner(pat.owner);
+                        match pat.owner {
+                            Owner::Term(t) if heavy => {
+                                if !self.masked_fits.contains(&t) {
+                                    self.masked_fits.push(t);
+                                }
+                            }
+                            owner => self.hit_owner(owner),
+                        }
                     }
                 }
             }
+        }
+        if let [t] = self.masked_fits[..] {
+            self.hit_term(t);
         }
         if !matches!(join, Join::Spaced(_)) {
             self.match_embedded(tok, masked, min_end, digit_end);
@@ -1478,6 +1587,11 @@ impl<'m> Scanner<'m> {
         let fresh = self.cands.len();
         let letter = p.kind != Kind::Digit;
         let pair_letter = letter || prev.is_some_and(|q| q.kind != Kind::Digit);
+        // A term starts at the run's first letter or after one-letter words only ("what a c o c
+        // k"): inside a spelled-out word it is merely contained ("p a s s" is not "ass").
+        let (free_prev, free) = (self.run_free_prev, self.run_free);
+        self.run_free_prev = free;
+        self.run_free = free && p.kind == Kind::Letter && matches!(p.a, 'a' | 'i' | 'o' | 'u' | 'r');
         for (k, &id) in self.cands.iter().chain(active.iter()).enumerate() {
             let i = id as usize;
             if self.run_seen[i] == clock {
@@ -1490,9 +1604,9 @@ impl<'m> Scanner<'m> {
             // A new start: one-letter patterns at `p`, longer ones at `prev`.
             let (start, start_letter) = match prev {
                 _ if k >= fresh => (0, false),
-                _ if pat.len == 1 => (masks.0 & 1, letter),
-                Some(q) => (pat.step(pat.masks(q).0 & 1, masks), pair_letter),
-                None => (0, false),
+                _ if pat.len == 1 => (if free { masks.0 & 1 } else { 0 }, letter),
+                Some(q) if free_prev => (pat.step(pat.masks(q).0 & 1, masks), pair_letter),
+                _ => (0, false),
             };
             let any = pat.step(self.run_any[i], masks) | start;
             let lettered = if letter {
@@ -1522,6 +1636,7 @@ impl<'m> Scanner<'m> {
         }
         self.run_active.clear();
         self.run_prev = None;
+        (self.run_free, self.run_free_prev) = (true, true);
     }
 }
 
@@ -2151,6 +2266,50 @@ mod tests {
             assert!(tails.len() <= 2);
         }
         assert!(!tails.is_empty());
+    }
+
+    #[test]
+    fn held_out_evasions_of_letters() {
+        for (text, term) in [
+            // The "fancy text" syllabics alphabet, alone and mixed with Cherokee and digits.
+            ("\u{15B4}\u{144C}\u{1455}K", "fuck"),
+            ("\u{15F7}\u{15E9}ST\u{15E9}\u{1587}\u{15EA}", "bastard"),
+            ("\u{15EF}\u{157C}O\u{1587}E", "whore"),
+            ("\u{13DF}0\u{1455}K", "cock"),
+            // Leet written with several characters, and digits ending a leet word.
+            ("c|_|nt", "cunt"),
+            ("|3itch", "bitch"),
+            ("(0ck", "cock"),
+            ("5h17", "shit"),
+            ("d0uch3", "douche"),
+            // Sounds: y for i, z for s.
+            ("horseshyt", "horseshit"),
+            ("dumbazz", "dumbass"),
+            // Masks: more than half when a single term fits, or between every two letters.
+            ("b***h", "bitch"),
+            ("c*o*c*k", "cock"),
+        ] {
+            hit(text, term);
+        }
+        for text in [
+            "p a s s the salt",
+            "model B55-SHT-1 shipped",
+            "I like hip hop (rap mostly)",
+            "(unt) (ock)",
+            "5H17-22",
+            "s***s",
+            "f*** this",
+            "graph paper and uphill phases",
+            "pizza and jazz",
+        ] {
+            clean(text);
+        }
+        // Letters spelled out after one-letter words still count.
+        hit("what a c o c k", "cock");
+        hit("u r a d i c k", "dick");
+        // "fucking" is the only default form that fits; this list also has "fooling".
+        assert_eq!(Matcher::default_terms().find("f***ing hell"), Some("fuck"));
+        clean("f***ing hell");
     }
 
     #[test]
