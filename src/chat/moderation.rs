@@ -88,15 +88,18 @@ pub const BUILT_IN_LISTS: &[(&str, &[&str])] = &[("default", DEFAULT_TERMS), ("o
 /// compounds that whole-word matching of the stem cannot reach. They are matched like the term
 /// (with its inflections) and reported as it; a term not on the list brings none.
 pub const VARIANTS: &[(&str, &[&str])] = &[
-    ("fuck", &["phuck", "phuk", "phuq", "fuk", "fuq", "fck", "fcuk", "fvck", "fuxk", "fucc", "fuckn"]),
+    (
+        "fuck",
+        &["phuck", "phuk", "phuq", "fuk", "fuq", "fck", "fcuk", "fvck", "fuxk", "fucc", "fuckn", "fack"],
+    ),
     ("shit", &["shyt", "sht", "shiet", "shite"]),
     ("stupid", &["stoopid", "stupit"]),
-    ("bitch", &["biatch", "bytch", "beotch", "btch"]),
+    ("bitch", &["biatch", "bytch", "beotch", "btch", "biotch", "beyotch", "beeyotch"]),
     ("ass", &["azz", "asswipe", "asshat", "assclown", "smartass", "fatass"]),
     ("asshole", &["azzhole"]),
     ("jackass", &["jackazz"]),
     ("dumbass", &["dumass"]),
-    ("bastard", &["bastid", "basterd"]),
+    ("bastard", &["bastid", "basterd", "basturd"]),
     ("cunt", &["cvnt", "cnut"]),
     ("idiot", &["idiotic", "idjit", "eejit"]),
     ("retard", &["retart"]),
@@ -565,6 +568,12 @@ struct Pattern {
     in_runs: bool,
     /// The letters a..z the pattern spells, as bits: a token without one of them cannot match.
     needs: u32,
+    /// Reads the text's primary letters only: a misspelling must not also take i for l, or
+    /// "biotch" would be "blotch".
+    strict: bool,
+    /// A misspelling made by rule: never joined across spaces, where "as hole" would read
+    /// "ashole".
+    made: bool,
 }
 
 impl Pattern {
@@ -608,7 +617,10 @@ impl Pattern {
             suffixes,
             in_runs,
             embed,
-            needs: letter_bits(word),
+            // Terms use their primary letters only: "dick" needs no "l".
+            needs: word.iter().filter_map(|p| ascii_slot(p.a)).fold(0, |b, slot| b | 1 << slot),
+            strict: false,
+            made: false,
         }
     }
 
@@ -627,7 +639,7 @@ impl Pattern {
             return (self.all & !1, 0);
         }
         let primary = self.char_mask(p.a);
-        if p.b == p.a {
+        if p.b == p.a || self.strict {
             (primary, primary)
         } else {
             (primary | self.char_mask(p.b), primary)
@@ -783,11 +795,11 @@ impl Matcher {
             let index = u32::try_from(m.terms.len()).map_err(|_| "blocklist too long")?;
             m.terms.push(written);
             // The glued form also catches "killyourself" and "k i l l y o u r s e l f".
-            m.add_word(&glued, Owner::Term(index), true);
+            m.add_word(&glued, Owner::Term(index), true, None);
             if words.len() > 1 {
                 let phrase = u32::try_from(m.phrases.len()).map_err(|_| "blocklist too long")?;
                 for (w, word) in (0u32..).zip(&words) {
-                    m.add_word(word, Owner::Word { phrase, word: w }, false);
+                    m.add_word(word, Owner::Word { phrase, word: w }, false, None);
                 }
                 m.phrases.push(Phrase { term: index, words: u32::try_from(words.len()).unwrap_or(u32::MAX) });
             }
@@ -796,8 +808,9 @@ impl Matcher {
             let embeds = EMBEDDED.iter().filter(|(t, _)| *t == written).flat_map(|(_, e)| e.iter());
             let (variants, embeds): (Vec<&str>, Vec<Embed>) =
                 (variants.copied().collect(), embeds.copied().collect());
-            for variant in variants {
-                m.add_word(&term_words(variant).concat(), Owner::Term(index), true);
+            let key: String = glued.iter().map(|p| p.a).collect();
+            for (variant, listed) in misspellings(&key, &variants) {
+                m.add_word(&term_words(&variant).concat(), Owner::Term(index), listed, Some(&key));
             }
             for embed in embeds {
                 let pattern = Pattern::new(&glued, Owner::Term(index), SUFFIXES, true, false, embed);
@@ -815,25 +828,37 @@ impl Matcher {
         Ok(m)
     }
 
-    fn add_word(&mut self, word: &[Pos], owner: Owner, in_runs: bool) {
+    /// Adds a word with its inflections; a misspelling of the term `family` is strict and takes
+    /// the term's inflections ("dik" is limited like "dick", so "dikes" stays a word). One made
+    /// by rule rather than listed (`in_runs` false) is spelled exactly, no letter stretched:
+    /// "cok" (for "cock") must not read "cook".
+    fn add_word(&mut self, word: &[Pos], owner: Owner, in_runs: bool, family: Option<&str>) {
         let n = word.len();
         if n == 0 {
             return;
         }
         let key: String = word.iter().map(|p| p.a).collect();
+        let key = family.unwrap_or(&key);
         let limited = LIMITED.iter().find(|(k, _)| *k == key).map(|(_, s)| *s);
         let suffixes = limited.unwrap_or(if n <= 2 { SHORT_SUFFIXES } else { SUFFIXES });
-        self.add_pattern(word, Pattern::new(word, owner, suffixes, true, in_runs, Embed::Whole));
+        let made = family.is_some() && !in_runs;
+        let add = |m: &mut Matcher, spelled: &[Pos], mut pattern: Pattern| {
+            pattern.strict = family.is_some();
+            if made {
+                pattern.stretch = 0;
+                pattern.made = true;
+            }
+            m.add_pattern(spelled, pattern);
+        };
+        add(self, word, Pattern::new(word, owner, suffixes, true, in_runs, Embed::Whole));
         if limited.is_none() && n >= 3 {
             let stem = &word[..n - 1];
             match word[n - 1].a {
                 // The stem's last letter may not stretch, or "hatter" would be "hate" + "er".
-                'e' => self.add_pattern(
-                    stem,
-                    Pattern::new(stem, owner, E_DROP_SUFFIXES, false, false, Embed::Whole),
-                ),
-                'y' => self
-                    .add_pattern(stem, Pattern::new(stem, owner, Y_DROP_SUFFIXES, true, false, Embed::Whole)),
+                'e' => {
+                    add(self, stem, Pattern::new(stem, owner, E_DROP_SUFFIXES, false, false, Embed::Whole))
+                }
+                'y' => add(self, stem, Pattern::new(stem, owner, Y_DROP_SUFFIXES, true, false, Embed::Whole)),
                 _ => {}
             }
         }
@@ -849,6 +874,59 @@ impl Matcher {
         self.run_clamp = self.run_clamp.max(pattern.len + MAX_SUFFIX + 1);
         self.patterns.push(pattern);
     }
+}
+
+/// Sound-alike spellings applied to a term and its listed variants, each to every occurrence:
+/// "dik", "motherfuker"; "fook", "stoopit".
+const SOUND_ALIKES: &[(&str, &str)] = &[("ck", "k"), ("u", "oo")];
+
+/// Misspellings made by the rules below that are English words or names, alone or with an
+/// inflection (Debian's `wamerican`, the name sets): "fak" would read "faked", "bastad" the
+/// Swedish town of Båstad. They are not taken as misspellings.
+const ENGLISH_MISSPELLINGS: &[&str] = &["moon", "morn", "pick", "wore", "waker", "fak", "bastad"];
+
+/// The spellings a term is matched under besides itself, each with whether it is listed in
+/// [`VARIANTS`]: the listed ones, the sound-alikes of the term and of them, and for a term of
+/// five to seven letters each with one inner letter dropped ("assole") or two adjacent inner
+/// letters swapped ("btich", "idoit"); the first and last letters stay, as readers rely on them.
+/// Shorter terms would turn into other words; longer ones are compounds whose misspellings
+/// are mostly in a part ("dikhead"), and their dozens of typos would double the worst-case
+/// cost of a message made of them.
+fn misspellings(term: &str, listed: &[&str]) -> Vec<(String, bool)> {
+    let mut out: Vec<(String, bool)> = listed.iter().map(|v| (v.to_string(), true)).collect();
+    let add = |spelling: String, out: &mut Vec<(String, bool)>| {
+        if spelling != term
+            && !out.iter().any(|(s, _)| *s == spelling)
+            && !ENGLISH_MISSPELLINGS.contains(&spelling.as_str())
+        {
+            out.push((spelling, false));
+        }
+    };
+    for base in std::iter::once(term).chain(listed.iter().copied()) {
+        for rules in 1..1u32 << SOUND_ALIKES.len() {
+            let spelling = SOUND_ALIKES
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| rules & 1 << i != 0)
+                .fold(base.to_string(), |s, (_, (from, to))| s.replace(from, to));
+            add(spelling, &mut out);
+        }
+    }
+    let letters: Vec<char> = term.chars().collect();
+    let n = letters.len();
+    if (5..=7).contains(&n) && letters.iter().all(char::is_ascii_lowercase) {
+        for i in 1..n - 1 {
+            let mut dropped = letters.clone();
+            dropped.remove(i);
+            add(dropped.into_iter().collect(), &mut out);
+        }
+        for i in 1..n - 2 {
+            let mut swapped = letters.clone();
+            swapped.swap(i, i + 1);
+            add(swapped.into_iter().collect(), &mut out);
+        }
+    }
+    out
 }
 
 /// The longest word remembered of a user's previous message, and joined to the next one.
@@ -1357,7 +1435,11 @@ impl<'m> Scanner<'m> {
             let first = self.spaced_lens.remove(0);
             self.spaced.drain(..first);
         }
-        self.spaced.extend_from_slice(piece);
+        // A word split across spaces must be spelled right: no y for i or z for s ("as zing").
+        self.spaced.extend(piece.iter().map(|&p| match p.a {
+            'y' | 'z' if p.kind == Kind::Letter => Pos { b: p.a, ..p },
+            _ => p,
+        }));
         self.spaced_lens.push(piece.len());
         let spaced = std::mem::take(&mut self.spaced);
         let mut from = spaced.len() - piece.len();
@@ -1389,6 +1471,8 @@ impl<'m> Scanner<'m> {
             return;
         }
         let masked = tok.iter().filter(|p| p.kind == Kind::Mask).count();
+        // A pattern needing a letter the token lacks cannot match: no walk at all.
+        let has = letter_bits(tok);
         // Where the word proper may start and end: letters anchor it, and without letters only
         // symbols can be punctuation, never digits ("2304@5554" is not "@55").
         // Digits after the last letter are a number, never letters ("A55", "F001"), unless the
@@ -1432,8 +1516,9 @@ impl<'m> Scanner<'m> {
             for ci in 0..self.cands.len() {
                 let pat = &m.patterns[self.cands[ci] as usize];
                 if n - st < pat.len
+                    || pat.needs & !has != 0
                     || (join != Join::Word && matches!(pat.owner, Owner::Word { .. }))
-                    || (matches!(join, Join::Spaced(_)) && pat.embed != Embed::Whole)
+                    || (matches!(join, Join::Spaced(_)) && (pat.embed != Embed::Whole || pat.made))
                 {
                     continue;
                 }
@@ -2283,7 +2368,7 @@ mod tests {
             ("5h17", "shit"),
             ("d0uch3", "douche"),
             // Sounds: y for i, z for s.
-            ("horseshyt", "horseshit"),
+            ("horseshyt", "shit"), // "shit" is listed first and ends compounds
             ("dumbazz", "dumbass"),
             // Masks: more than half when a single term fits, or between every two letters.
             ("b***h", "bitch"),
@@ -2310,6 +2395,45 @@ mod tests {
         // "fucking" is the only default form that fits; this list also has "fooling".
         assert_eq!(Matcher::default_terms().find("f***ing hell"), Some("fuck"));
         clean("f***ing hell");
+    }
+
+    #[test]
+    fn misspellings_made_by_rule() {
+        let matcher = Matcher::default_terms();
+        for (text, term) in [
+            ("fook off", "fuck"),
+            ("dik", "dick"),
+            ("dikhead", "dickhead"),
+            ("motherfuker", "motherfucker"),
+            ("stoopit", "stupid"),
+            ("btich", "bitch"),
+            ("idoit", "idiot"),
+            ("assole", "asshole"),
+            ("biotch", "bitch"),
+            ("ph4ck", "fuck"),
+        ] {
+            assert_eq!(matcher.find(text), Some(term), "{text:?}");
+        }
+        // Misspellings are spelled exactly and read only primary letters; those that are
+        // English words, or are with an inflection, are not misspellings; none is joined
+        // across spaces.
+        for text in [
+            "a good cook",
+            "blotch",
+            "the moon",
+            "pick one",
+            "she wore it",
+            "faked it",
+            "dikes",
+            "Båstad",
+            "deep as hole",
+            "Kunt u dat doen?",
+            "Moran",
+        ] {
+            assert_eq!(matcher.find(text), None, "{text:?}");
+        }
+        assert!(misspellings("fuck", &[]).iter().any(|(s, _)| s == "fook"));
+        assert!(!misspellings("whore", &[]).iter().any(|(s, _)| s == "wore"));
     }
 
     #[test]
