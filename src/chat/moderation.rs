@@ -933,9 +933,10 @@ fn misspellings(term: &str, listed: &[&str]) -> Vec<(String, bool)> {
 const MAX_TAIL_CHARS: usize = 16;
 
 /// Screens a user's messages one after another: a term in the message itself, or a word sent in
-/// two messages in a row ("fu", then "ck"), which is caught in the second. Remembers the last
-/// word of each user's last clean message for `ttl`, for at most `capacity` users, so the memory
-/// is bounded whatever the traffic.
+/// pieces over several messages in a row ("fu", then "ck"; "f", "u", "c", "k"), which is caught
+/// in the last. Remembers for `ttl` the last word of each user's last clean message, and while
+/// the messages are single short words, the last few of them; for at most `capacity` users, so
+/// the memory is bounded whatever the traffic.
 #[derive(Debug)]
 pub struct Tails {
     last: Mutex<HashMap<i64, (String, Instant)>>,
@@ -952,14 +953,32 @@ impl Tails {
     /// The lock is never held while matching, so users do not wait for each other.
     pub fn screen<'m>(&self, matcher: &'m Matcher, user: i64, text: &str, now: Instant) -> Option<&'m str> {
         let tail = self.lock().remove(&user).filter(|(_, at)| now.saturating_duration_since(*at) <= self.ttl);
+        let tail = tail.map(|(words, _)| words);
+        let head = text.split_whitespace().next().filter(|h| h.chars().count() <= MAX_TAIL_CHARS);
         let term = matcher.find(text).or_else(|| {
-            let (tail, _) = tail?;
-            let head = text.split_whitespace().next().filter(|h| h.chars().count() <= MAX_TAIL_CHARS)?;
-            matcher.find(&format!("{tail} {head}"))
+            let (tail, head) = (tail.as_deref()?, head?);
+            matcher.find(&format!("{tail} {head}")).or_else(|| {
+                // Pieces too long to be joined across a space ("MOTHERFU", "CKER") are glued.
+                let last = tail.rsplit(' ').next().unwrap_or(tail);
+                let long = |w: &str| w.chars().count() > MAX_SPACED_PIECE;
+                (long(last) || long(head)).then(|| matcher.find(&format!("{last}{head}"))).flatten()
+            })
         });
         if term.is_none() {
-            if let Some(word) = text.split_whitespace().last().filter(|w| w.chars().count() <= MAX_TAIL_CHARS)
-            {
+            // A message of one short word extends the remembered pieces ("f", "u", "c").
+            let piece = match (text.split_whitespace().count(), head, tail) {
+                (1, Some(word), Some(tail)) if word.chars().count() <= MAX_SPACED_PIECE => {
+                    let mut words: Vec<&str> = tail.split(' ').collect();
+                    words.push(word);
+                    Some(words[words.len().saturating_sub(MAX_SPAN)..].join(" "))
+                }
+                _ => text
+                    .split_whitespace()
+                    .last()
+                    .filter(|w| w.chars().count() <= MAX_TAIL_CHARS)
+                    .map(str::to_string),
+            };
+            if let Some(word) = piece {
                 let mut last = self.lock();
                 if last.len() >= self.capacity {
                     last.retain(|_, (_, at)| now.saturating_duration_since(*at) <= self.ttl);
@@ -968,7 +987,7 @@ impl Tails {
                         last.clear();
                     }
                 }
-                last.insert(user, (word.to_string(), now));
+                last.insert(user, (word, now));
             }
         }
         term
@@ -2437,6 +2456,23 @@ mod tests {
     }
 
     #[test]
+    fn a_word_sent_a_letter_or_a_long_piece_per_message_is_caught() {
+        let (matcher, tails) = (Matcher::default_terms(), Tails::new(16, Duration::from_secs(30)));
+        let now = Instant::now();
+        let send =
+            |user: i64, messages: &[&str]| messages.iter().find_map(|m| tails.screen(&matcher, user, m, now));
+        assert_eq!(send(1, &["f", "u", "c", "k"]), Some("fuck"));
+        assert_eq!(send(2, &["c", "o", "c", "k"]), Some("cock"));
+        assert_eq!(send(3, &["MOTHERFU", "CKER"]), Some("fuck")); // listed before motherfucker
+        assert_eq!(send(4, &["what the", "s", "h", "i", "t"]), Some("shit"));
+        // Only the last few pieces are kept, and a longer message starts afresh.
+        assert_eq!(send(5, &["s", "h", "x", "y", "z", "i", "t"]), None);
+        assert_eq!(send(6, &["f", "u", "well, hello there", "c", "k"]), None);
+        assert_eq!(send(7, &["ok", "so", "lol", "ya", "p", "a", "s", "s"]), None);
+        assert_eq!(send(8, &["the therapist", "said so"]), None);
+    }
+
+    #[test]
     fn automaton_steps_stay_linear_on_adversarial_messages() {
         let matcher = Matcher::default_terms();
         let worst = [
@@ -2452,6 +2488,10 @@ mod tests {
             "fuc ".repeat(500),
             "\u{202E}".repeat(1000) + &"kc".repeat(500),
             "ab-".repeat(667),
+            // Glued pieces that each spell a term with many misspellings, or a long one.
+            "bitchy.".repeat(286),
+            "motherfucker-".repeat(154),
+            "stupid ".repeat(286),
         ];
         for text in &worst {
             let text: String = text.chars().take(2000).collect();
@@ -2460,7 +2500,7 @@ mod tests {
             scan.finish();
             let steps = scan.steps;
             println!("{steps:>7} steps for {:?}...", text.chars().take(8).collect::<String>());
-            // At most 24 steps per character were measured (the glued pieces of "sh.sh.sh");
+            // At most 48 steps per character were measured (the glued pieces of "bitchy.");
             // a quadratic walk would need millions.
             assert!(steps <= 100 * 2000, "{steps} steps for {:?}...", &text[..20]);
         }
