@@ -810,7 +810,11 @@ impl Matcher {
                 (variants.copied().collect(), embeds.copied().collect());
             let key: String = glued.iter().map(|p| p.a).collect();
             for (variant, listed) in misspellings(&key, &variants) {
-                m.add_word(&term_words(&variant).concat(), Owner::Term(index), listed, Some(&key));
+                // "oo" for "u" can lengthen a long term past what a pattern holds.
+                let spelled = term_words(&variant).concat();
+                if spelled.len() <= MAX_TERM_LETTERS {
+                    m.add_word(&spelled, Owner::Term(index), listed, Some(&key));
+                }
             }
             for embed in embeds {
                 let pattern = Pattern::new(&glued, Owner::Term(index), SUFFIXES, true, false, embed);
@@ -2161,6 +2165,11 @@ mod tests {
         assert!(Matcher::from_list("!!!").is_err());
         assert!(Matcher::from_list(&"a".repeat(65)).is_err());
         assert!(Matcher::from_list(&"a".repeat(64)).is_ok());
+        // Its misspellings may not outgrow a pattern either ("oo" for "u").
+        assert_eq!(
+            Matcher::from_list(&"u".repeat(64)).unwrap().find(&"u".repeat(64)),
+            Some(&*"u".repeat(64))
+        );
     }
 
     #[test]
