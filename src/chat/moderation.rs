@@ -247,6 +247,9 @@ enum Unit {
     Space,
     /// Punctuation and other symbols: they split words inside a chunk but are not whitespace.
     Glue,
+    /// A space that does not separate words for a reader (no-break, thin, a blank look-alike):
+    /// splits like glue, but never makes one code of its neighbours ("0\u{A0}ASS").
+    Gap,
     /// Splits like glue, but may introduce a contraction or possessive ending.
     Apostrophe,
     Word(Pos),
@@ -457,7 +460,7 @@ fn fold_text(text: &str, mut emit: impl FnMut(Unit) -> bool) {
                 go = emit(classify(c.to_ascii_lowercase(), c.is_ascii_uppercase()));
             }
         } else if text::is_blank_look_alike(c) || (c.is_whitespace() && !is_word_space(c)) {
-            go = emit(Unit::Glue);
+            go = emit(Unit::Gap);
         } else if !text::is_invisible(c) && !is_combining_mark(c) {
             let mut letter = |f: char| {
                 if go {
@@ -1138,7 +1141,7 @@ fn term_words(term: &str) -> Vec<Vec<Pos>> {
                     words.push(Vec::new());
                 }
             }
-            Unit::Glue | Unit::Apostrophe => {}
+            Unit::Glue | Unit::Gap | Unit::Apostrophe => {}
         }
         true
     });
@@ -1167,6 +1170,8 @@ struct Piece {
     end: usize,
     /// A contraction or possessive ending after an apostrophe ("'s", "'re").
     clitic: bool,
+    /// Whether a gap ([`Unit::Gap`]) comes between it and the piece before.
+    gap_before: bool,
 }
 
 /// Whether `tok`, which follows an apostrophe right after a word of `prev_len` characters, is a
@@ -1196,6 +1201,9 @@ struct Scanner<'m> {
     /// An apostrophe directly follows the last piece, and the open piece directly followed one.
     apostrophe_pending: bool,
     after_apostrophe: bool,
+    /// A gap follows the last piece, and the open piece directly followed one.
+    gap_pending: bool,
+    piece_gap: bool,
     /// Automaton states over the current run of one-letter words, per pattern: reachable at
     /// all, and reachable through at least one non-digit (so "4 5 5" is a number, not "ass").
     run_any: Vec<u64>,
@@ -1285,6 +1293,8 @@ impl<'m> Scanner<'m> {
             same: 0,
             apostrophe_pending: false,
             after_apostrophe: false,
+            gap_pending: false,
+            piece_gap: false,
             run_any: Vec::new(),
             run_lettered: Vec::new(),
             run_seen: Vec::new(),
@@ -1317,6 +1327,7 @@ impl<'m> Scanner<'m> {
                 if self.piece_start.is_none() {
                     self.piece_start = Some(self.chunk.len());
                     self.after_apostrophe = std::mem::take(&mut self.apostrophe_pending);
+                    self.piece_gap = std::mem::take(&mut self.gap_pending);
                 }
                 let start = self.piece_start.unwrap_or(0);
                 push_clamped(&mut self.chunk, start, &mut self.same, self.m.run_clamp, p);
@@ -1326,13 +1337,15 @@ impl<'m> Scanner<'m> {
                 self.close_piece();
                 self.apostrophe_pending = open;
             }
-            Unit::Glue => {
+            Unit::Glue | Unit::Gap => {
                 self.close_piece();
                 self.apostrophe_pending = false;
+                self.gap_pending |= matches!(unit, Unit::Gap);
             }
             Unit::Space => {
                 self.close_piece();
                 self.apostrophe_pending = false;
+                self.gap_pending = false;
                 self.flush_chunk();
             }
         }
@@ -1357,7 +1370,7 @@ impl<'m> Scanner<'m> {
                     .pieces
                     .last()
                     .is_some_and(|prev| is_clitic(&self.chunk[start..end], prev.end - prev.start));
-            self.pieces.push(Piece { start, end, clitic });
+            self.pieces.push(Piece { start, end, clitic, gap_before: self.piece_gap });
         }
     }
 
@@ -1368,15 +1381,20 @@ impl<'m> Scanner<'m> {
     fn flush_chunk(&mut self) {
         let chunk = std::mem::take(&mut self.chunk);
         let pieces = std::mem::take(&mut self.pieces);
-        // A product code ("B55-SHT-1"): its short capital pieces are part of the code.
-        let coded = pieces.len() > 1 && pieces.iter().any(|p| is_code(&chunk[p.start..p.end]));
-        for piece in &pieces {
+        // A product code ("B55-SHT-1"): a short capital piece glued by punctuation to a code
+        // with a digit is part of the code.
+        let code_next_to = |j: usize, k: usize| {
+            let later = &pieces[j.max(k)];
+            !later.gap_before && is_code(&chunk[pieces[k].start..pieces[k].end])
+        };
+        for (j, piece) in pieces.iter().enumerate() {
             if piece.clitic {
                 // Part of the previous word: not a word of its own for phrases or runs.
                 self.run_reset();
                 continue;
             }
             let tok = &chunk[piece.start..piece.end];
+            let coded = (j > 0 && code_next_to(j, j - 1)) || (j + 1 < pieces.len() && code_next_to(j, j + 1));
             if !(coded && is_code_part(tok)) {
                 self.match_token(tok, Join::Word);
             }
@@ -2417,6 +2435,10 @@ mod tests {
         ] {
             clean(text);
         }
+        // A no-break space is no code's hyphen: a listed word next to a number still counts.
+        hit("0\u{A0}ASS\u{A0}a", "ass");
+        hit("0\u{A0}ASS", "ass");
+        hit("model B55 SHT", "shit");
         // Letters spelled out after one-letter words still count.
         hit("what a c o c k", "cock");
         hit("u r a d i c k", "dick");
