@@ -143,3 +143,24 @@ fn the_default_list_meets_the_goals_on_the_evaluation_sets() {
     assert!(percent(names.0, names.1) <= 2.0, "{} of {} names flagged", names.0, names.1);
     assert_eq!(prose.0, 0, "prose flagged");
 }
+
+/// Every word of a system dictionary (Debian's `wamerican`, /usr/share/dict/words) that the
+/// default list flags, with the term found: only listed words and their inflections should be.
+/// Ignored by default (the file may be missing); run with
+/// `cargo test --test moderation_eval -- --ignored --nocapture dictionary`.
+#[test]
+#[ignore]
+fn dictionary_words_flagged() {
+    let path = std::env::var("DICTIONARY").unwrap_or_else(|_| "/usr/share/dict/words".to_string());
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        println!("no dictionary at {path}");
+        return;
+    };
+    let matcher = Matcher::default_terms();
+    let words: Vec<&str> = text.lines().filter(|w| !w.is_empty()).collect();
+    let hits: Vec<(&str, &str)> = words.iter().filter_map(|w| matcher.find(w).map(|t| (*w, t))).collect();
+    println!("{path}: {} of {} words flagged", hits.len(), words.len());
+    for (word, term) in &hits {
+        println!("  {word}\t{term}");
+    }
+}

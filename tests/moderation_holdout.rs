@@ -1,7 +1,9 @@
 //! Held-out measurement of the word filter: sets written without seeing the matcher's code or
 //! its other test sets (tests/moderation/holdout_*.txt). Prints the catch rate per category,
-//! every miss and every false positive; asserts nothing yet (the goals are judged on the
-//! printed figures): >= 95 % of evasions caught, <= 2 % false positives on clean chat.
+//! every miss and every false positive, and holds the matcher to the goals: >= 95 % of evasions
+//! caught, <= 2 % false positives on clean chat, alone or as one user's stream. The matcher was
+//! then improved on these misses (91.9 % caught before), so the sets are no longer unseen: they
+//! now guard against regressions, and a fresh held-out set is needed for an honest estimate.
 //!
 //! Run: `cargo test --test moderation_holdout -- --nocapture` (`HOLDOUT_VERBOSE=1` to list every
 //! evasion with the term found)
@@ -129,8 +131,12 @@ fn holdout_figures() {
     }
 
     // ---- Clean chat and names: false positives ----
+    let mut clean_rate = 0.0;
     for (name, goal) in [("holdout_clean_chat.txt", "goal <= 2 %"), ("holdout_names.txt", "names")] {
         let (n, flagged) = false_positives(&matcher, name);
+        if name == "holdout_clean_chat.txt" {
+            clean_rate = pct(flagged.len(), n);
+        }
         println!(
             "\n=== False positives, {name}: {} of {n} = {:.1}%  ({goal}) ===",
             flagged.len(),
@@ -164,4 +170,10 @@ fn holdout_figures() {
     for (line, text, term) in &stream_flagged {
         println!("line {line:>4}  [{term}]  {text}");
     }
+
+    assert!(total >= 400 && chat.len() >= 300, "held-out sets too small");
+    assert!(pct(caught, total) >= 95.0, "caught only {caught} of {total} held-out evasions");
+    assert!(clean_rate <= 2.0, "{clean_rate:.1} % of held-out clean chat flagged");
+    let stream_rate = pct(stream_flagged.len(), chat.len());
+    assert!(stream_rate <= 2.0, "{stream_rate:.1} % of held-out clean chat flagged as one stream");
 }
