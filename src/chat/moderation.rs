@@ -987,17 +987,33 @@ impl Tails {
             };
             if let Some(word) = piece {
                 let mut last = self.lock();
-                if last.len() >= self.capacity {
-                    last.retain(|_, (_, at)| now.saturating_duration_since(*at) <= self.ttl);
-                    // Still full of live entries: start afresh rather than scan on every message.
-                    if last.len() >= self.capacity {
-                        last.clear();
-                    }
+                if last.len() >= self.capacity && !last.contains_key(&user) {
+                    self.make_room(&mut last, now);
                 }
                 last.insert(user, (word, now));
             }
         }
         term
+    }
+
+    /// Drops expired entries and, if the map is still full, the oldest tenth: the scan is paid
+    /// once per `capacity / 10` new users, not per message, and a crowd of new users (or one
+    /// person's many accounts) only pushes out the stalest memories, never everyone's at once.
+    fn make_room(&self, last: &mut HashMap<i64, (String, Instant)>, now: Instant) {
+        last.retain(|_, (_, at)| now.saturating_duration_since(*at) <= self.ttl);
+        if last.len() < self.capacity {
+            return;
+        }
+        let drop = (self.capacity / 10).max(1);
+        let mut ages: Vec<Instant> = last.values().map(|(_, at)| *at).collect();
+        let (_, cutoff, _) = ages.select_nth_unstable(drop - 1);
+        let cutoff = *cutoff;
+        let mut dropped = 0;
+        last.retain(|_, (_, at)| {
+            let keep = *at > cutoff || dropped >= drop;
+            dropped += usize::from(!keep);
+            keep
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, (String, Instant)>> {
@@ -2391,12 +2407,30 @@ mod tests {
         // Too late: the memory has expired.
         assert_eq!(tails.screen(&matcher, 4, "fu", now), None);
         assert_eq!(tails.screen(&matcher, 4, "ck", now + Duration::from_secs(31)), None);
-        // Bounded: a full map of live entries starts afresh.
+        // Bounded: a full map of live entries makes room by dropping its oldest.
         for user in 10..100 {
             tails.screen(&matcher, user, "hello", now);
             assert!(tails.len() <= 2);
         }
         assert!(!tails.is_empty());
+    }
+
+    #[test]
+    fn a_crowd_of_new_users_pushes_out_the_stalest_memories_only() {
+        let (matcher, tails) = (m(), Tails::new(100, Duration::from_secs(30)));
+        let start = Instant::now();
+        // alice's half word is the newest memory when the crowd arrives...
+        for user in 1000..1099 {
+            tails.screen(&matcher, user, "hello", start);
+        }
+        let alice_at = start + Duration::from_secs(1);
+        tails.screen(&matcher, 1, "what the fu", alice_at);
+        // ...and 50 new users later (the map was full) it is still there.
+        for user in 2000..2050 {
+            tails.screen(&matcher, user, "hi", alice_at + Duration::from_secs(1));
+            assert!(tails.len() <= 100);
+        }
+        assert_eq!(tails.screen(&matcher, 1, "ck", alice_at + Duration::from_secs(2)), Some("fuck"));
     }
 
     #[test]
