@@ -1,5 +1,8 @@
 //! Second held-out measurement of the word filter, written without seeing the matcher or any
-//! earlier test set. It only measures and prints; it asserts no goals (the lead decides).
+//! earlier test set, after the matcher's last changes, and measured once before anyone looked at
+//! its misses: the honest estimate for unseen text that README quotes. It now guards the goals
+//! (at least 95 % of the evasions caught, at most 2 % of the clean chat flagged) so a later
+//! change cannot quietly fall below them; nothing in the matcher was tuned to it.
 //!
 //! Data (tests/moderation_holdout2/):
 //! * `evasions.txt`: `category<TAB>text`, one evasion per line, each read at a glance as a listed
@@ -62,7 +65,13 @@ fn case_lines(name: &str) -> Vec<(usize, String)> {
 /// A message list with invisible and non-ASCII characters shown as `\u{XXXX}`, for the report.
 fn visible(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii() && !c.is_ascii_control() { c.to_string() } else { format!("\\u{{{:04X}}}", c as u32) })
+        .map(|c| {
+            if c.is_ascii() && !c.is_ascii_control() {
+                c.to_string()
+            } else {
+                format!("\\u{{{:04X}}}", c as u32)
+            }
+        })
         .collect()
 }
 
@@ -138,10 +147,8 @@ fn holdout2_evasions_and_clean_chat() {
 
     // ---------------------------------------------------------------- clean chat
     let clean = case_lines("clean_chat.txt");
-    let messages: Vec<(usize, String)> = clean
-        .iter()
-        .flat_map(|(n, l)| l.split("||").map(move |p| (*n, unescape(p))))
-        .collect();
+    let messages: Vec<(usize, String)> =
+        clean.iter().flat_map(|(n, l)| l.split("||").map(move |p| (*n, unescape(p)))).collect();
 
     // (a) each message from a fresh user.
     let tails = new_tails();
@@ -188,4 +195,12 @@ fn holdout2_evasions_and_clean_chat() {
         println!("clean_chat.txt:{line_no} -> {term:?}: {}", visible(message));
     }
     println!();
+    assert!(pct(caught, total) >= 95.0, "{caught} of {total} evasions caught: under the 95 % goal");
+    for (how, fps) in [("one message each", &fresh_fp), ("as one user's stream", &stream_fp)] {
+        assert!(
+            pct(fps.len(), n) <= 2.0,
+            "{} of {n} clean messages flagged {how}: over the 2 % goal",
+            fps.len()
+        );
+    }
 }
