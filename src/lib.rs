@@ -19,11 +19,15 @@
 //! - `server`: accept loop with admission (global and per-address caps, a reserve for
 //!   addresses holding no connection), per-connection tasks, graceful shutdown.
 //! - `http/`: routing, JSON shapes, errors to statuses (`http::error`, the only place),
-//!   the WebSocket protocol (`http::ws`, `http::frames`), static files, the client address
-//!   behind trusted reverse proxies (`http::proxy`, worked out once per request in `handle`).
-//! - `chat/`: the domain: `Chat` service, accounts, JWT and bcrypt (on the low-priority
-//!   hashing pool, `chat::hasher`), moderation matcher, rate limits, broadcast hub, message
-//!   writer, CSV export.
+//!   the WebSocket protocol (`http::ws`, `http::frames`; `/chat/ws` speaks the original
+//!   implementation's dialect), static files, the client address behind trusted reverse
+//!   proxies (`http::proxy`, worked out once per request in `handle`), the `--cors-origin`
+//!   allow-list (`http::cors`), and the original's admin routes (`http::original`).
+//! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
+//!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
+//!   of split words (`chat::moderation`), the one definition of invisible and blank text
+//!   (`chat::text`), rate limits and the login guard, broadcast hub with debounced presence,
+//!   message writer (which also reports failing writes to `/healthz`), CSV export.
 //! - `store/`: the `Store` trait, its records, the SQLite backend and migrations (`sql/`).
 //! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
 //!
