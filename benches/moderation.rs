@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use chatterbox::chat::moderation::{Matcher, Tails};
 
+#[path = "../tests/support/escapes.rs"]
+mod escapes;
+use escapes::unescape;
+
 fn arg(args: &[String], name: &str, default: u64) -> u64 {
     args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
 }
@@ -26,20 +30,6 @@ fn set(name: &str) -> Vec<String> {
             out.push(unescape(part));
         }
     }
-    out
-}
-
-fn unescape(line: &str) -> String {
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(at) = rest.find("\\u{") {
-        out.push_str(&rest[..at]);
-        let end = rest[at..].find('}').map_or(rest.len(), |e| e + at);
-        let code = rest.get(at + 3..end).and_then(|h| u32::from_str_radix(h, 16).ok());
-        out.extend(code.and_then(char::from_u32));
-        rest = rest.get(end + 1..).unwrap_or("");
-    }
-    out.push_str(rest);
     out
 }
 

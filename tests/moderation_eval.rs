@@ -10,25 +10,15 @@ use std::{
 
 use chatterbox::chat::moderation::{Matcher, Tails};
 
+#[path = "support/escapes.rs"]
+mod escapes;
+use escapes::unescape;
+
 /// The non-comment, non-blank lines of `tests/moderation/{name}`, with `\u{XXXX}` decoded.
 fn lines(name: &str) -> Vec<String> {
     let path = format!("{}/tests/moderation/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')).map(unescape).collect()
-}
-
-fn unescape(line: &str) -> String {
-    let mut out = String::new();
-    let mut rest = line;
-    while let Some(at) = rest.find("\\u{") {
-        out.push_str(&rest[..at]);
-        let end = rest[at..].find('}').expect("closing brace") + at;
-        let code = u32::from_str_radix(&rest[at + 3..end], 16).expect("hex code point");
-        out.push(char::from_u32(code).expect("a character"));
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// Sends `messages` as one user, one after the other, through the same screening `Chat::post`

@@ -20,24 +20,12 @@ use std::{
 
 use chatterbox::chat::moderation::{Matcher, Tails};
 
+#[path = "support/escapes.rs"]
+mod escapes;
+use escapes::unescape;
+
 fn path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/moderation").join(name)
-}
-
-/// Replaces every `\u{XXXX}` by its character; any other text is kept as written.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("\\u{") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 3..];
-        let end = after.find('}').unwrap_or_else(|| panic!("unterminated escape in {s:?}"));
-        let code = u32::from_str_radix(&after[..end], 16).unwrap_or_else(|_| panic!("bad escape in {s:?}"));
-        out.push(char::from_u32(code).unwrap_or_else(|| panic!("bad code point in {s:?}")));
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The case lines of a file (comments and blank lines dropped), with their line numbers.

@@ -19,36 +19,12 @@ use std::time::{Duration, Instant};
 
 use chatterbox::chat::moderation::{Matcher, Tails};
 
+#[path = "support/escapes.rs"]
+mod escapes;
+use escapes::unescape;
+
 fn data_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("moderation_holdout2").join(name)
-}
-
-/// Replaces every `\u{XXXX}` by its character; anything else is kept as written.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("\\u{") {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 3..];
-        match after.find('}') {
-            Some(j) => match u32::from_str_radix(&after[..j], 16).ok().and_then(char::from_u32) {
-                Some(c) => {
-                    out.push(c);
-                    rest = &after[j + 1..];
-                }
-                None => {
-                    out.push_str("\\u{");
-                    rest = after;
-                }
-            },
-            None => {
-                out.push_str("\\u{");
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// The case lines of a data file: no blank lines, no `#` comments; (line number, raw text).
