@@ -113,11 +113,9 @@ fn parse_origin(s: &str) -> Result<String, String> {
     };
     let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("no scheme"))?;
     let scheme = scheme.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => "80",
-        "https" => "443",
-        _ => return Err(bad("the scheme must be http or https")),
-    };
+    if !matches!(scheme.as_str(), "http" | "https") {
+        return Err(bad("the scheme must be http or https"));
+    }
     if rest.contains(['/', '?', '#']) {
         return Err(bad("an origin has no path, not even a trailing /"));
     }
@@ -139,19 +137,25 @@ fn parse_origin(s: &str) -> Result<String, String> {
     if !host_ok {
         return Err(bad("the host is not a name or an IP address"));
     }
-    let host = host.to_ascii_lowercase();
     match port {
-        None => Ok(format!("{scheme}://{host}")),
+        None => Ok(canonical_origin(&scheme, host)),
         Some(p) if p.parse::<u16>().is_ok_and(|n| n > 0) && p.chars().all(|c| c.is_ascii_digit()) => {
-            let n = p.parse::<u16>().unwrap_or_default().to_string();
-            if n == default_port {
-                Ok(format!("{scheme}://{host}"))
-            } else {
-                Ok(format!("{scheme}://{host}:{n}"))
-            }
+            let n = p.parse::<u16>().unwrap_or_default();
+            Ok(canonical_origin(&scheme, &format!("{host}:{n}")))
         }
         Some(_) => Err(bad("the port must be a number from 1 to 65535")),
     }
+}
+
+/// `scheme://authority` as a browser writes it in `Origin`: lower case, the scheme's default
+/// port dropped, so `http://h`, `http://h:80` and `HTTP://H` compare equal. It only normalises;
+/// [`parse_origin`] validates what an operator lists, and the WebSocket's same-origin check
+/// compares a page's `Origin` with the `Host` it was served from through it too.
+pub(super) fn canonical_origin(scheme: &str, authority: &str) -> String {
+    let (scheme, authority) = (scheme.to_ascii_lowercase(), authority.to_ascii_lowercase());
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
+    format!("{scheme}://{authority}")
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::{
 
 use super::{
     body::Response,
+    cors::canonical_origin,
     error::ApiError,
     frames::{self, Dialect},
     query_i64, AppState,
@@ -114,22 +115,14 @@ fn served_scheme(req: &Request<Incoming>) -> &'static str {
     }
 }
 
-/// Whether `origin` (`scheme://host[:port]`) is `scheme` and `host` (the `Host` header), with
-/// default ports made explicit so `http://h` and `h:80` match but `https://h` and `h` do not.
+/// Whether `origin` (`scheme://host[:port]`) is `scheme` and `host` (the `Host` header), compared
+/// in the form browsers write origins (`http::cors::canonical_origin`), so `http://h` and `h:80`
+/// match but `https://h` and `h` do not.
 fn same_origin(origin: &str, scheme: &str, host: &str) -> bool {
     let Some((origin_scheme, origin_authority)) = origin.split_once("://") else { return false };
-    let default_port = if scheme == "https" { "443" } else { "80" };
-    let with_port = |authority: &str| {
-        let authority = authority.to_ascii_lowercase();
-        // A port follows the last ':' unless that ':' is inside an IPv6 literal (`[::1]`).
-        match authority.rsplit_once(':') {
-            Some((_, port)) if !port.contains(']') => authority,
-            _ => format!("{authority}:{default_port}"),
-        }
-    };
     !host.is_empty()
         && origin_scheme.eq_ignore_ascii_case(scheme)
-        && with_port(origin_authority) == with_port(host)
+        && canonical_origin(origin_scheme, origin_authority) == canonical_origin(scheme, host)
 }
 
 struct Socket {
