@@ -84,6 +84,15 @@ impl Target {
     }
 }
 
+/// The folder that holds `path` (`.` for a bare file name), where its link is checked and its
+/// temporary file made.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 fn is_stream(file_type: &std::fs::FileType) -> bool {
     #[cfg(unix)]
     {
@@ -135,11 +144,7 @@ fn may_follow(path: &Path, link: &std::fs::Metadata) -> std::io::Result<()> {
     if link.uid() == me {
         return Ok(());
     }
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let dir = std::fs::metadata(dir)?;
+    let dir = std::fs::metadata(folder_of(path))?;
     let shared = dir.mode() & 0o1002 == 0o1002;
     if link.uid() == dir.uid() && !shared {
         return Ok(());
@@ -184,10 +189,7 @@ fn replace_with(
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<u64>,
     persist: impl FnOnce(tempfile::NamedTempFile, &Path) -> std::io::Result<()>,
 ) -> anyhow::Result<u64> {
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(file);
     let interrupt = Interrupt::install()?;
     let written = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("cannot create a file in {}", dir.display()))
