@@ -92,7 +92,8 @@ impl CorsOrigins {
     }
 }
 
-fn request_origin<B>(req: &Request<B>) -> Option<&str> {
+/// The `Origin` a browser sent, if any (and readable).
+pub(super) fn request_origin<B>(req: &Request<B>) -> Option<&str> {
     req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
 }
 

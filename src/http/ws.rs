@@ -27,7 +27,7 @@ use crate::{
 
 use super::{
     body::Response,
-    cors::canonical_origin,
+    cors::{canonical_origin, request_origin},
     error::ApiError,
     frames::{self, Dialect},
     query_i64, AppState,
@@ -93,7 +93,7 @@ pub async fn upgrade(
 /// Refuses cross-site pages: a browser always sends `Origin` on a WebSocket handshake, and a
 /// page from another site must not ride on a user's token. Non-browser clients send none.
 fn check_origin(req: &Request<Incoming>) -> Result<(), ApiError> {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+    let Some(origin) = request_origin(req) else {
         return Ok(());
     };
     let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
