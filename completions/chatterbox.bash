@@ -122,13 +122,17 @@ _chatterbox() {
 
     case "${cmd}" in
         chatterbox)
-            opts="-h -V --db --help --version serve migrate make-admin user messages generate help"
+            opts="-h -V --db --database-url --help --version serve migrate make-admin user messages generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -140,7 +144,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__generate)
-            opts="-h -V --out-dir --db --help --version"
+            opts="-h -V --out-dir --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -151,6 +155,10 @@ _chatterbox() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -344,13 +352,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__make__subcmd__admin)
-            opts="-h -V --revoke --db --help --version"
+            opts="-h -V --revoke --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -362,13 +374,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__messages)
-            opts="-h -V --db --help --version export help"
+            opts="-h -V --db --database-url --help --version export help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -380,7 +396,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__messages__subcmd__export)
-            opts="-o -h -V --csv --output --since --until --after-id --room --raw --db --help --version"
+            opts="-o -h -V --csv --output --since --until --after-id --room --raw --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -411,6 +427,10 @@ _chatterbox() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -464,13 +484,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__migrate)
-            opts="-h -V --status --db --help --version"
+            opts="-h -V --status --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -482,7 +506,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --jwt-secret-file --blocklist --auto-join --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --help --version"
+            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --jwt-secret-file --blocklist --auto-join --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +604,10 @@ _chatterbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -588,13 +616,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user)
-            opts="-h -V --db --help --version list block unblock create help"
+            opts="-h -V --db --database-url --help --version list block unblock create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -606,7 +638,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__block)
-            opts="-h -V --reason --db --help --version"
+            opts="-h -V --reason --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -620,6 +652,10 @@ _chatterbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -628,7 +664,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__create)
-            opts="-h -V --email --password-stdin --admin --bcrypt-cost --db --help --version"
+            opts="-h -V --email --password-stdin --admin --bcrypt-cost --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -643,6 +679,10 @@ _chatterbox() {
                     return 0
                     ;;
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -738,7 +778,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__list)
-            opts="-h -V --blocked --admins --format --db --help --version"
+            opts="-h -V --blocked --admins --format --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -752,6 +792,10 @@ _chatterbox() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -760,13 +804,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__unblock)
-            opts="-h -V --db --help --version"
+            opts="-h -V --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_chatterbox_global_optspecs
-    string join \n db= h/help V/version
+    string join \n db= database-url= h/help V/version
 end
 
 function __fish_chatterbox_needs_command
@@ -25,6 +25,7 @@ function __fish_chatterbox_using_subcommand
 end
 
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
@@ -58,18 +59,22 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-conn
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections-per-ip -d 'Most simultaneous connections from one client address (an IPv6 client: its /64); connections from a --trusted-proxy are not capped by it' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-sockets-per-user -d 'Most simultaneous chat WebSockets of one account; more are refused with 429' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l rate-limit-off -d 'Turn off login and registration rate limits (for tests and trusted networks only)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -l status -d 'List applied and pending migrations without changing anything'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand migrate" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l revoke -d 'Take the admin role away instead'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "list" -d 'List accounts'
@@ -81,20 +86,24 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 csv\t''
 json\t''"
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l blocked -d 'Only blocked accounts'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l admins -d 'Only admins'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -l reason -d 'Why, for the audit log' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from block" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l email -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l bcrypt-cost -d 'bcrypt cost of the password hash (4-31); use the daemon\'s, so the account\'s logins take as long as everyone\'s' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l password-stdin -d 'Read the password from the first line of standard input instead of prompting'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l admin -d 'Make the account an admin'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
@@ -105,6 +114,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an account (for example the first admin)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)'
@@ -115,6 +125,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fi
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l after-id -d 'Only messages with an id greater than N (for incremental exports)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l room -d 'Only messages of this room (its name; DMs have none)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l csv -d 'Write CSV (the export format; accepted for explicitness)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l raw -d 'Write cells exactly as stored, without neutralising spreadsheet formulas'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
@@ -123,6 +134,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fi
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l out-dir -d 'Folder that receives man/ and completions/' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'

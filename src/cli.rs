@@ -15,15 +15,27 @@ use crate::cmd;
     version,
     about = "A small self-hosted real-time chat server",
     long_about = "A small self-hosted real-time chat server: a REST API, a WebSocket chat room with \
-                  automatic moderation, and an admin dashboard, on one SQLite file.\n\n\
+                  automatic moderation, and an admin dashboard, on one SQLite file (or a PostgreSQL \
+                  database with --database-url).\n\n\
                   `chatterbox serve` runs the daemon; the other commands act directly on the same \
-                  database file, also while the daemon runs.",
+                  database, also while the daemon runs.",
     propagate_version = true
 )]
 pub struct Cli {
     /// The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]
     #[arg(long, global = true, env = "CHATTERBOX_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname,
+    /// or key=value settings); for several instances on one database
+    #[arg(
+        long,
+        global = true,
+        env = "CHATTERBOX_DATABASE_URL",
+        value_name = "URL",
+        conflicts_with = "db",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -296,7 +308,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let db = || cmd::database_path(cli.db.clone());
+    let db = || cmd::Database::from_args(cli.db.clone(), cli.database_url.clone());
     match cli.command {
         Command::Serve(args) => cmd::serve::run(db()?, args),
         Command::Migrate(args) => cmd::migrate::run(&db()?, &args),

@@ -29,7 +29,10 @@ const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "conten
 /// The binary with an environment that cannot leak in from the developer's shell.
 fn chatterbox() -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.env_remove("CHATTERBOX_DB").env_remove("RUST_LOG").env_remove("RUST_BACKTRACE");
+    cmd.env_remove("CHATTERBOX_DB")
+        .env_remove("CHATTERBOX_DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE");
     cmd
 }
 

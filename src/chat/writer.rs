@@ -173,6 +173,7 @@ fn clone_store_error(e: &StoreError) -> StoreError {
         StoreError::Busy => StoreError::Busy,
         StoreError::DiskFull => StoreError::DiskFull,
         StoreError::ReadOnly(s) => StoreError::ReadOnly(s.clone()),
+        StoreError::Unavailable(s) => StoreError::Unavailable(s.clone()),
         other => StoreError::Database(other.to_string()),
     }
 }

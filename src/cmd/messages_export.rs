@@ -19,7 +19,7 @@ use crate::{
     store::MessageFilter,
 };
 
-pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
+pub fn run(db: &super::Database, args: &ExportArgs) -> anyhow::Result<()> {
     // clap has already turned --since and --until into the store's timestamp form.
     let filter = MessageFilter {
         since: args.since.clone(),
@@ -31,16 +31,16 @@ pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     // Where the output goes is settled before the database is opened, so a bad --output leaves
     // nothing behind.
     let target = path.map(|p| Target::of(p).map(|t| (p, t))).transpose()?;
-    let store = super::open(db)?;
+    let store = super::open_store(db)?;
     let mut filter = filter;
     if let Some(name) = &args.room {
-        let room = crate::chat::rooms::room_by_name(&store, name)
+        let room = crate::chat::rooms::room_by_name(&*store, name)
             .map_err(|_| anyhow::anyhow!("no room named {:?} (see `chatterbox room list`)", name))?;
         filter.rooms = Some(vec![room.id]);
     }
     let export = |out: &mut dyn Write, terminal: bool| {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
-        let rows = export::write_messages(&store, &filter, &mut out, CellStyle { raw: args.raw, terminal })?;
+        let rows = export::write_messages(&*store, &filter, &mut out, CellStyle { raw: args.raw, terminal })?;
         out.flush()?;
         anyhow::Ok(rows)
     };

@@ -1,13 +1,13 @@
 //! `chatterbox migrate [--status]`: apply pending migrations, or list them.
 
-use std::{io::Write, path::Path};
+use std::io::Write;
 
-use crate::{cli::MigrateArgs, store::SqliteStore};
+use crate::cli::MigrateArgs;
 
-pub fn run(db: &Path, args: &MigrateArgs) -> anyhow::Result<()> {
+pub fn run(db: &super::Database, args: &MigrateArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.status {
-        let states = SqliteStore::migration_status(db)?;
+        let states = super::migration_status(db)?;
         for m in &states {
             match (&m.applied_on, m.known) {
                 (Some(at), true) => writeln!(out, "applied  {}  ({at})", m.label())?,
@@ -25,9 +25,9 @@ pub fn run(db: &Path, args: &MigrateArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let (_, applied) = SqliteStore::open_and_migrate(db)?;
+    let (_, applied) = super::open_and_migrate(db)?;
     if applied.is_empty() {
-        writeln!(out, "{}: up to date, nothing to apply", db.display())?;
+        writeln!(out, "{db}: up to date, nothing to apply")?;
     }
     for m in applied {
         writeln!(out, "applied {}", m.label())?;

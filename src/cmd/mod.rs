@@ -11,25 +11,81 @@ pub mod user_create;
 pub mod user_list;
 pub mod user_unblock;
 
-use std::path::{Path, PathBuf};
+use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 
-use crate::store::SqliteStore;
+use crate::store::{migrations::MigrationState, PgStore, SqliteStore, Store};
 
-/// `--db` / `CHATTERBOX_DB`, else `chatterbox.db` in the platform's data folder.
-pub fn database_path(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p);
+/// The database every command works on: a SQLite file (`--db`, the default) or a PostgreSQL
+/// server (`--database-url`).
+#[derive(Debug, Clone)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Database {
+    /// `--database-url` / `CHATTERBOX_DATABASE_URL` if given (clap refuses it together with
+    /// `--db`), else `--db` / `CHATTERBOX_DB`, else `chatterbox.db` in the platform's data folder.
+    pub fn from_args(db: Option<PathBuf>, url: Option<String>) -> anyhow::Result<Database> {
+        if let Some(url) = url {
+            return Ok(Database::Postgres(url));
+        }
+        if let Some(p) = db {
+            return Ok(Database::Sqlite(p));
+        }
+        let dirs = directories::ProjectDirs::from("", "", "chatterbox")
+            .context("cannot find a home folder for the default database location; pass --db PATH")?;
+        Ok(Database::Sqlite(dirs.data_dir().join("chatterbox.db")))
     }
-    let dirs = directories::ProjectDirs::from("", "", "chatterbox")
-        .context("cannot find a home folder for the default database location; pass --db PATH")?;
-    Ok(dirs.data_dir().join("chatterbox.db"))
+}
+
+impl std::fmt::Display for Database {
+    /// The file, or the server and database name: never a URL's password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "{}", path.display()),
+            Database::Postgres(url) => match url.parse::<postgres::Config>() {
+                Ok(config) => {
+                    let db = config.get_dbname().or(config.get_user()).unwrap_or("postgres");
+                    write!(f, "PostgreSQL database {db}")
+                }
+                Err(_) => write!(f, "the PostgreSQL database"),
+            },
+        }
+    }
 }
 
 /// Opens a database that must already exist with an up-to-date schema.
-pub fn open(db: &Path) -> anyhow::Result<SqliteStore> {
-    Ok(SqliteStore::open_existing(db)?)
+pub fn open_store(db: &Database) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match db {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open_existing(path)?),
+        Database::Postgres(url) => Arc::new(PgStore::open_existing(url)?),
+    })
+}
+
+/// Opens the database, creating it (SQLite) and applying pending migrations; returns the
+/// migrations applied now.
+pub fn open_and_migrate(db: &Database) -> anyhow::Result<(Arc<dyn Store>, Vec<MigrationState>)> {
+    Ok(match db {
+        Database::Sqlite(path) => {
+            let (store, applied) = SqliteStore::open_and_migrate(path)?;
+            (Arc::new(store), applied)
+        }
+        Database::Postgres(url) => {
+            let (store, applied) = PgStore::open_and_migrate(url)?;
+            (Arc::new(store), applied)
+        }
+    })
+}
+
+/// Known and applied migrations, changing nothing.
+pub fn migration_status(db: &Database) -> anyhow::Result<Vec<MigrationState>> {
+    Ok(match db {
+        Database::Sqlite(path) => SqliteStore::migration_status(path)?,
+        Database::Postgres(url) => PgStore::migration_status(url)?,
+    })
 }
 
 /// The actor recorded in the audit log for operator commands.

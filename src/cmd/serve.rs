@@ -1,20 +1,16 @@
 //! `chatterbox serve`: open (creating and migrating) the database, bind, and run until SIGINT or
 //! SIGTERM.
 
-use std::{path::PathBuf, sync::Arc};
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{
-    chat::Chat,
-    cli::ServeArgs,
-    config::ServeConfig,
-    http::AppState,
-    store::{SqliteStore, Store},
-};
+use crate::{chat::Chat, cli::ServeArgs, config::ServeConfig, http::AppState};
 
-pub fn run(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
+use super::Database;
+
+pub fn run(db: Database, args: ServeArgs) -> anyhow::Result<()> {
     crate::logging::init(args.log_format, "info");
     let config = ServeConfig::from_args(&args, std::env::var("CHATTERBOX_JWT_SECRET").ok())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -25,15 +21,14 @@ pub fn run(db: PathBuf, args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(serve(db, config))
 }
 
-async fn serve(db: PathBuf, config: ServeConfig) -> anyhow::Result<()> {
-    let path = db.clone();
-    let (store, applied) = tokio::task::spawn_blocking(move || SqliteStore::open_and_migrate(&path))
+async fn serve(db: Database, config: ServeConfig) -> anyhow::Result<()> {
+    let target = db.clone();
+    let (store, applied) = tokio::task::spawn_blocking(move || super::open_and_migrate(&target))
         .await?
-        .with_context(|| format!("cannot open the database {}", db.display()))?;
+        .with_context(|| format!("cannot open the database {db}"))?;
     for m in &applied {
         tracing::info!(migration = %m.label(), "applied migration");
     }
-    let store: Arc<dyn Store> = Arc::new(store);
     let (auto_join, rooms_store) = (config.auto_join.clone(), Arc::clone(&store));
     tokio::task::spawn_blocking(move || crate::chat::rooms::set_auto_join(&*rooms_store, &auto_join))
         .await?
@@ -52,7 +47,7 @@ async fn serve(db: PathBuf, config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(database = %db.display(), "listening on http://{addr}");
+    tracing::info!(database = %db, "listening on http://{addr}");
     let state = Arc::new(AppState {
         chat,
         http: config.http,

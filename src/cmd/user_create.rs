@@ -1,31 +1,27 @@
 //! `chatterbox user create USERNAME --email E [--password-stdin] [--admin] [--bcrypt-cost N]`:
 //! create an account, so a fresh install can get its first admin without a browser.
 
-use std::{
-    io::{BufRead, IsTerminal, Write},
-    path::Path,
-};
+use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context};
 
 use crate::{
     chat::accounts::{self, NewAccount},
     cli::UserCreateArgs,
-    store::SqliteStore,
 };
 
-pub fn run(db: &Path, args: &UserCreateArgs) -> anyhow::Result<()> {
+pub fn run(db: &super::Database, args: &UserCreateArgs) -> anyhow::Result<()> {
     // Validate the cheap things before asking for a password.
     let cost = crate::config::check_bcrypt_cost(args.bcrypt_cost)?;
     accounts::validate_username(args.username.trim())?;
     accounts::validate_email(args.email.trim())?;
     let password = read_password(args.password_stdin)?;
-    let (store, _) = SqliteStore::open_and_migrate(db)?;
+    let (store, _) = super::open_and_migrate(db)?;
     // Accounts stored before the look-alike keys existed must have theirs before a new name is
     // compared with them.
-    accounts::backfill_keys(&store)?;
+    accounts::backfill_keys(&*store)?;
     let user = accounts::create_account(
-        &store,
+        &*store,
         &NewAccount {
             username: &args.username,
             email: &args.email,

@@ -2,27 +2,24 @@
 //! never with password hashes. The table is for people: control characters in it are always
 //! escaped; CSV keeps the exact text unless it goes to a terminal; JSON escapes them its own way.
 
-use std::{
-    io::{IsTerminal, Write},
-    path::Path,
-};
+use std::io::{IsTerminal, Write};
 
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 
 use crate::{
     chat::export::{self, escape_controls, CellStyle},
     cli::{ListFormat, UserListArgs},
-    store::{Store, UserFilter},
+    store::UserFilter,
 };
 
-pub fn run(db: &Path, args: &UserListArgs) -> anyhow::Result<()> {
-    let store = super::open(db)?;
+pub fn run(db: &super::Database, args: &UserListArgs) -> anyhow::Result<()> {
+    let store = super::open_store(db)?;
     let filter = UserFilter { blocked_only: args.blocked, admins_only: args.admins };
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         ListFormat::Csv => {
             let terminal = std::io::stdout().is_terminal();
-            export::write_users(&store, filter, &mut out, CellStyle { raw: false, terminal })?;
+            export::write_users(&*store, filter, &mut out, CellStyle { raw: false, terminal })?;
         }
         ListFormat::Json => {
             let users = store.list_users(filter)?;

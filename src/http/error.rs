@@ -70,7 +70,9 @@ impl From<ChatError> for ApiError {
             ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            ChatError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ChatError::Store(StoreError::DiskFull) | ChatError::Store(StoreError::ReadOnly(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -78,6 +80,10 @@ impl From<ChatError> for ApiError {
         };
         let detail = match &e {
             ChatError::Store(StoreError::Busy) => "The server is busy; try again in a moment".to_string(),
+            ChatError::Store(StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "the database is unavailable");
+                "The server cannot reach its database; try again in a moment".to_string()
+            }
             ChatError::Store(StoreError::DiskFull) | ChatError::Store(StoreError::ReadOnly(_)) => {
                 tracing::warn!(error = %e, "cannot write to the database");
                 "The server cannot save data right now; try again later".to_string()
@@ -95,7 +101,7 @@ impl From<ChatError> for ApiError {
         };
         let retry_after = match &e {
             ChatError::RateLimited(d) => Some(d.as_secs_f64().ceil().max(1.0) as u64),
-            ChatError::Store(StoreError::Busy) => Some(1),
+            ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => Some(1),
             ChatError::Overloaded => Some(5),
             _ => None,
         };

@@ -1,4 +1,5 @@
-//! Schema migrations: the SQL files of `sql/`, embedded at build time and applied with refinery.
+//! Schema migrations: the SQL files of `sql/sqlite/` and `sql/postgres/`, embedded at build time
+//! and applied with refinery. Both folders hold the same versions with the same names.
 //!
 //! Before touching a database we compare what it has applied with what this binary knows: a
 //! database written by a newer chatterbox is refused untouched, because running older code on a
@@ -8,8 +9,47 @@ use rusqlite::Connection;
 
 use super::{Result, StoreError};
 
-mod embedded {
-    refinery::embed_migrations!("sql");
+mod sqlite_embedded {
+    refinery::embed_migrations!("sql/sqlite");
+}
+
+mod postgres_embedded {
+    refinery::embed_migrations!("sql/postgres");
+}
+
+/// A database refinery can migrate, with its own migrations.
+pub trait Target: refinery::Migrate {
+    fn runner() -> refinery::Runner;
+    /// Whether refinery's history table exists (read without creating it).
+    fn has_history(&mut self) -> Result<bool>;
+}
+
+impl Target for Connection {
+    fn runner() -> refinery::Runner {
+        sqlite_embedded::migrations::runner()
+    }
+
+    fn has_history(&mut self) -> Result<bool> {
+        self.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(StoreError::from)
+    }
+}
+
+impl Target for postgres::Client {
+    fn runner() -> refinery::Runner {
+        postgres_embedded::migrations::runner()
+    }
+
+    fn has_history(&mut self) -> Result<bool> {
+        let row = self
+            .query_one("SELECT to_regclass('refinery_schema_history') IS NOT NULL", &[])
+            .map_err(StoreError::from)?;
+        Ok(row.get(0))
+    }
 }
 
 /// One migration and whether the database has it.
@@ -29,36 +69,29 @@ impl MigrationState {
     }
 }
 
-fn runner() -> refinery::Runner {
-    embedded::migrations::runner().set_abort_divergent(true)
+fn runner<C: Target>() -> refinery::Runner {
+    C::runner().set_abort_divergent(true)
 }
 
-fn known() -> Vec<(i64, String)> {
-    runner().get_migrations().iter().map(|m| (i64::from(m.version()), m.name().to_string())).collect()
+fn known<C: Target>() -> Vec<(i64, String)> {
+    runner::<C>().get_migrations().iter().map(|m| (i64::from(m.version()), m.name().to_string())).collect()
 }
 
-fn applied(conn: &mut Connection) -> Result<Vec<refinery::Migration>> {
+fn applied<C: Target>(conn: &mut C) -> Result<Vec<refinery::Migration>> {
     // refinery creates its history table on first query; on a read-only check of a database
     // that was never migrated, treat "no table" as "nothing applied" without writing.
-    let has_table: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'refinery_schema_history')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(StoreError::from)?;
-    if !has_table {
+    if !conn.has_history()? {
         return Ok(Vec::new());
     }
-    runner()
+    runner::<C>()
         .get_applied_migrations(conn)
         .map_err(|e| StoreError::Schema(format!("cannot read the migration history: {e}")))
 }
 
 /// Lists every known and every applied migration, without changing anything.
-pub fn status(conn: &mut Connection) -> Result<Vec<MigrationState>> {
+pub fn status<C: Target>(conn: &mut C) -> Result<Vec<MigrationState>> {
     let applied = applied(conn)?;
-    let mut out: Vec<MigrationState> = known()
+    let mut out: Vec<MigrationState> = known::<C>()
         .into_iter()
         .map(|(version, name)| {
             let applied_on = applied
@@ -85,8 +118,8 @@ pub fn status(conn: &mut Connection) -> Result<Vec<MigrationState>> {
 }
 
 /// Refuses a database that has migrations this binary does not know.
-pub fn check_not_newer(conn: &mut Connection) -> Result<()> {
-    let known = known();
+pub fn check_not_newer<C: Target>(conn: &mut C) -> Result<()> {
+    let known = known::<C>();
     let newest_known = known.iter().map(|(v, _)| *v).max().unwrap_or(0);
     let unknown: Vec<String> = applied(conn)?
         .iter()
@@ -106,14 +139,14 @@ pub fn check_not_newer(conn: &mut Connection) -> Result<()> {
 }
 
 /// Migrations known to this binary and not yet applied.
-pub fn pending(conn: &mut Connection) -> Result<Vec<MigrationState>> {
+pub fn pending<C: Target>(conn: &mut C) -> Result<Vec<MigrationState>> {
     Ok(status(conn)?.into_iter().filter(|m| m.applied_on.is_none()).collect())
 }
 
 /// Applies pending migrations; returns the ones applied now (empty when up to date).
-pub fn apply(conn: &mut Connection) -> Result<Vec<MigrationState>> {
+pub fn apply<C: Target>(conn: &mut C) -> Result<Vec<MigrationState>> {
     check_not_newer(conn)?;
-    let report = runner()
+    let report = runner::<C>()
         .run(conn)
         .map_err(|e| StoreError::Schema(format!("migration failed, nothing was changed: {e}")))?;
     Ok(report

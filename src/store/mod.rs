@@ -1,13 +1,17 @@
-//! Persistence: the `Store` trait the domain talks to, its records, and the SQLite backend.
+//! Persistence: the `Store` trait the domain talks to, its records, and its two backends: SQLite
+//! (the embedded default) and PostgreSQL (`--database-url`, for several instances).
 //!
 //! This is the only module that knows SQL exists. The trait is synchronous on purpose: SQLite is a
 //! blocking library, and the async daemon runs every call on a blocking thread (see
-//! `chat::State::blocking`), so a future PostgreSQL backend can implement the same trait with a
-//! blocking client without `http` or `chat` changing.
+//! `chat::State::blocking`), so the PostgreSQL backend implements the same trait with the
+//! blocking `postgres` client without `http` or `chat` changing.
 
 pub mod migrations;
+mod postgres;
+mod shared;
 mod sqlite;
 
+pub use self::postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 use serde::Serialize;
@@ -17,7 +21,7 @@ use serde::Serialize;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint rejected the write; the field is `"username"` or `"email"` (also when
-    /// it was the look-alike key of either that collided).
+    /// it was the look-alike key of either that collided), or `"name"` for a room.
     #[error("{0} already exists")]
     Conflict(&'static str),
     #[error("no such user")]
@@ -31,6 +35,9 @@ pub enum StoreError {
     ReadOnly(String),
     #[error("the disk holding the database is full")]
     DiskFull,
+    /// The database server cannot be reached (refused, lost, shutting down); worth retrying.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("no database at {0} (run `chatterbox migrate` to create one)")]
     Missing(String),
     #[error("{0}")]

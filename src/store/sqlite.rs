@@ -290,21 +290,13 @@ fn violation_row(r: &Row<'_>) -> rusqlite::Result<Violation> {
         id: r.get(0)?,
         user_id: r.get(1)?,
         username: r.get(2)?,
-        action: action_from(&r.get::<_, String>(3)?),
+        action: Action::parse(&r.get::<_, String>(3)?),
         text: r.get(4)?,
         term: r.get(5)?,
         reason: r.get(6)?,
         actor: r.get(7)?,
         timestamp: r.get(8)?,
     })
-}
-
-fn action_from(s: &str) -> Action {
-    match s {
-        "block" => Action::Block,
-        "unblock" => Action::Unblock,
-        _ => Action::Warning,
-    }
 }
 
 fn user_filter_sql(filter: UserFilter) -> String {
@@ -566,7 +558,14 @@ impl Store for SqliteStore {
     }
 
     fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>> {
-        rooms::log_after(&*self.conn()?, after, limit)
+        // One read transaction for both tables: read separately, a message committed between the
+        // two reads would be missed while a change after it is returned, and the reader's cursor
+        // would move past the message.
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let entries = rooms::log_after(&tx, after, limit)?;
+        tx.commit()?;
+        Ok(entries)
     }
 
     fn log_next(&self) -> Result<i64> {
@@ -640,10 +639,7 @@ impl Store for SqliteStore {
     fn set_auto_join(&self, room_ids: &[i64]) -> Result<()> {
         // Compared first: a daemon started on a read-only file with the same rooms as before
         // must not need to write.
-        let mut want: Vec<i64> = room_ids.iter().copied().chain([super::GENERAL_ROOM]).collect();
-        want.sort_unstable();
-        want.dedup();
-        if rooms::auto_join_rooms(&*self.conn()?)? == want {
+        if rooms::auto_join_rooms(&*self.conn()?)? == super::shared::auto_join_set(room_ids) {
             return Ok(());
         }
         self.write(|tx| rooms::set_auto_join(tx, room_ids))

@@ -2,6 +2,8 @@
 //! gives real HTTP and WebSocket clients for it.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use chatterbox::{

@@ -7,8 +7,8 @@
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::store::{
-    Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result, Room,
-    RoomKind, RoomStats, RoomView, StoreError,
+    shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
+    Room, RoomKind, RoomStats, RoomView, StoreError,
 };
 
 pub(super) const MESSAGE_SELECT: &str =
@@ -16,7 +16,6 @@ pub(super) const MESSAGE_SELECT: &str =
      FROM messages m JOIN users u ON u.id = m.sender_id";
 
 pub(super) fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
-    let mentions: Option<String> = r.get(6)?;
     Ok(Message {
         id: r.get(0)?,
         room_id: r.get(1)?,
@@ -24,7 +23,7 @@ pub(super) fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         username: r.get(3)?,
         content: r.get(4)?,
         timestamp: r.get(5)?,
-        mentions: mentions.map(|m| m.split(' ').map(str::to_string).collect()).unwrap_or_default(),
+        mentions: shared::mentions_from_column(r.get(6)?),
     })
 }
 
@@ -38,13 +37,7 @@ pub(super) fn take_positions(tx: &Transaction<'_>, n: i64) -> Result<i64> {
 
 pub(super) fn write_change(tx: &Transaction<'_>, change: Change, timestamp: &str) -> Result<i64> {
     let seq = take_positions(tx, 1)?;
-    let (kind, room, user, value) = match change {
-        Change::Member { room_id, user_id } => ("member", room_id, Some(user_id), None),
-        Change::Unmember { room_id, user_id } => ("unmember", room_id, Some(user_id), None),
-        Change::Hide { room_id, user_id } => ("hide", room_id, Some(user_id), None),
-        Change::Room { room_id } => ("room", room_id, None, None),
-        Change::Read { room_id, user_id, message_id } => ("read", room_id, Some(user_id), Some(message_id)),
-    };
+    let (kind, room, user, value) = change.columns();
     tx.prepare_cached(
         "INSERT INTO changes (seq, kind, room_id, user_id, value, timestamp) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
@@ -82,22 +75,9 @@ pub(super) fn insert_messages(
         for m in batch {
             let archived: Option<bool> =
                 check.query_row(params![m.room_id, m.sender_id], |r| r.get(0)).optional()?;
-            out.push(match archived {
-                None => Err(Refusal::NotMember),
-                Some(true) => Err(Refusal::Archived),
-                Some(false) => {
-                    accepted += 1;
-                    Ok(Message {
-                        id: 0,
-                        room_id: m.room_id,
-                        sender_id: m.sender_id,
-                        username: m.username.clone(),
-                        content: m.content.clone(),
-                        timestamp: timestamp.to_string(),
-                        mentions: Vec::new(),
-                    })
-                }
-            });
+            let admitted = shared::admit(m, archived, timestamp);
+            accepted += i64::from(admitted.is_ok());
+            out.push(admitted);
         }
     }
     if accepted == 0 {
@@ -133,7 +113,7 @@ pub(super) fn insert_messages(
                 }
             }
         }
-        let mentions = (!stored.mentions.is_empty()).then(|| stored.mentions.join(" "));
+        let mentions = shared::mentions_column(&stored.mentions);
         insert.execute(params![stored.id, m.room_id, m.sender_id, m.content, timestamp, mentions])?;
         for id in ids {
             note.execute(params![id, m.room_id, stored.id])?;
@@ -154,18 +134,8 @@ pub(super) fn log_after(conn: &Connection, after: i64, limit: usize) -> Result<V
             "SELECT seq, kind, room_id, user_id, value FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
         )?
         .query_map(params![after, limit as i64], |r| {
-            let (seq, kind, room_id) = (r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?);
-            let user_id = r.get::<_, Option<i64>>(3)?.unwrap_or(0);
-            let change = match kind.as_str() {
-                "member" => Change::Member { room_id, user_id },
-                "unmember" => Change::Unmember { room_id, user_id },
-                "hide" => Change::Hide { room_id, user_id },
-                "read" => {
-                    Change::Read { room_id, user_id, message_id: r.get::<_, Option<i64>>(4)?.unwrap_or(0) }
-                }
-                _ => Change::Room { room_id },
-            };
-            Ok(LogEntry::Change { seq, change })
+            let change = Change::from_columns(&r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+            Ok(LogEntry::Change { seq: r.get(0)?, change })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     entries.extend(changes);
@@ -247,17 +217,13 @@ pub(super) fn create_room(tx: &Transaction<'_>, new: &NewRoom<'_>, dm_key: Optio
     room(tx, id)?.ok_or(StoreError::RoomNotFound)
 }
 
-pub(super) fn dm_key(members: &[i64]) -> String {
-    members.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-}
-
 pub(super) fn open_dm(
     tx: &Transaction<'_>,
     members: &[i64],
     by: i64,
     timestamp: &str,
 ) -> Result<(Room, bool)> {
-    let key = dm_key(members);
+    let key = shared::dm_key(members);
     let existing: Option<i64> = tx
         .prepare_cached("SELECT id FROM rooms WHERE dm_key = ?1")?
         .query_row([&key], |r| r.get(0))
@@ -274,16 +240,7 @@ pub(super) fn open_dm(
         }
         return Ok((room(tx, id)?.ok_or(StoreError::RoomNotFound)?, false));
     }
-    let new = NewRoom {
-        kind: RoomKind::Dm,
-        name: None,
-        name_key: None,
-        topic: None,
-        created_by: Some(by),
-        members,
-        timestamp,
-    };
-    Ok((create_room(tx, &new, Some(&key))?, true))
+    Ok((create_room(tx, &NewRoom::dm(members, by, timestamp), Some(&key))?, true))
 }
 
 /// Per-user columns of a room, for a member (`m` joined) or not.
@@ -509,11 +466,7 @@ pub(super) fn room_stats(conn: &Connection) -> Result<Vec<RoomStats>> {
 }
 
 pub(super) fn usernames_starting(conn: &Connection, prefix: &str, limit: usize) -> Result<Vec<String>> {
-    // LIKE with its wildcards escaped: a prefix is matched literally.
-    let escaped: String = prefix
-        .chars()
-        .flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] })
-        .collect();
+    let escaped = shared::like_escape(prefix);
     let mut stmt = conn.prepare_cached(
         "SELECT username FROM users WHERE username LIKE ?1 || '%' ESCAPE '\\' AND is_blocked = 0 \
          ORDER BY username COLLATE NOCASE LIMIT ?2",

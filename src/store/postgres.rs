@@ -1,0 +1,715 @@
+//! The PostgreSQL backend (`--database-url`): the same `Store` contract as SQLite, for several
+//! instances on one database.
+//!
+//! Blocking client connections from a bounded r2d2 pool; every call runs on a blocking thread as
+//! SQLite's do. Each connection is checked when lent, so after a database restart the pool
+//! replaces dead connections by itself, and a database that cannot be reached is
+//! `StoreError::Unavailable` (503), never a hang. Writers of the ordered log lock the counter row
+//! first (see `postgres/rooms.rs`), which makes them take turns exactly like SQLite's single
+//! writer: positions are dense and committed in order on every instance.
+
+use std::time::Duration;
+
+use postgres::{
+    error::SqlState, types::ToSql, Client, GenericClient, IsolationLevel, NoTls, Row, Transaction,
+};
+use r2d2_postgres::PostgresConnectionManager;
+
+use super::{
+    migrations::{self, MigrationState},
+    Action, AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
+    NewMessage, NewRoom, NewUser, Notify, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
+    User, UserFilter, UserKeys, Violation, ViolationOutcome,
+};
+
+/// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
+/// folds ASCII letters only, whatever the database's locale.
+macro_rules! nocase {
+    ($e:literal) => {
+        concat!("lower((", $e, ")::text COLLATE \"C\")")
+    };
+}
+
+mod rooms;
+use rooms::{message_row, MESSAGE_SELECT};
+
+type Manager = PostgresConnectionManager<NoTls>;
+type Conn = r2d2::PooledConnection<Manager>;
+
+/// Connections open at once per process; further callers wait for one (up to `CONNECT_TIMEOUT`).
+/// Several instances share the server's `max_connections` (100 by default), so this stays small.
+const MAX_OPEN: u32 = 16;
+/// How long connecting, or waiting for a free pooled connection, may take before the call fails
+/// with `Unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Rows fetched per round trip when streaming an export through a portal (a server-side cursor).
+const STREAM_CHUNK: i32 = 1000;
+/// The advisory lock key migrations run under ("chatterb"): refinery takes no lock, so two
+/// instances starting together would both try to apply the same migration.
+const MIGRATION_LOCK: i64 = 0x6368_6174_7465_7262;
+
+const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at";
+
+pub struct PgStore {
+    /// Where the database is, for messages (no password).
+    target: String,
+    pool: r2d2::Pool<Manager>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("target", &self.target).finish()
+    }
+}
+
+impl PgStore {
+    /// Connects, applies pending migrations (under an advisory lock, so instances starting
+    /// together take turns), and returns the migrations applied now.
+    pub fn open_and_migrate(url: &str) -> Result<(Self, Vec<MigrationState>)> {
+        let config = parse(url)?;
+        let mut client = connect(&config)?;
+        client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])?;
+        let applied = migrations::apply(&mut client);
+        // Also released when this connection closes, should the unlock itself fail.
+        let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK]);
+        let applied = applied?;
+        drop(client);
+        Ok((Self::with_pool(config)?, applied))
+    }
+
+    /// Connects to a database whose schema is up to date; refuses one that needs
+    /// `chatterbox migrate` and one written by a newer chatterbox.
+    pub fn open_existing(url: &str) -> Result<Self> {
+        let config = parse(url)?;
+        let mut client = connect(&config)?;
+        migrations::check_not_newer(&mut client)?;
+        let pending = migrations::pending(&mut client)?;
+        if !pending.is_empty() {
+            return Err(StoreError::Schema(format!(
+                "the database {} needs migrations ({}): run `chatterbox migrate` first",
+                describe(&config),
+                pending.iter().map(|m| m.label()).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        drop(client);
+        Self::with_pool(config)
+    }
+
+    /// Known and applied migrations, without changing the database.
+    pub fn migration_status(url: &str) -> Result<Vec<MigrationState>> {
+        let config = parse(url)?;
+        migrations::status(&mut connect(&config)?)
+    }
+
+    /// Where the database is (host, port, database name; never the password).
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    fn with_pool(config: postgres::Config) -> Result<Self> {
+        let target = describe(&config);
+        let pool = r2d2::Pool::builder()
+            .max_size(MAX_OPEN)
+            .min_idle(Some(2))
+            .connection_timeout(CONNECT_TIMEOUT)
+            // One empty query per lend: a connection the server dropped (restart, failover,
+            // pg_terminate_backend) is replaced before a caller gets it, instead of failing once.
+            .test_on_check_out(true)
+            .build(PostgresConnectionManager::new(config, NoTls))
+            .map_err(|e| StoreError::Unavailable(format!("{target}: {e}")))?;
+        Ok(PgStore { target, pool })
+    }
+
+    fn conn(&self) -> Result<Conn> {
+        self.pool.get().map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.target)))
+    }
+
+    /// Runs `f` in a read-write transaction and commits.
+    fn write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `f` in a transaction that writes the log: it holds the counter row's lock from its
+    /// first statement to its commit, so its checks see every earlier log write and no later one.
+    fn log_write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.write(|tx| {
+            rooms::lock_log(tx)?;
+            f(tx)
+        })
+    }
+
+    /// Runs `f` in one read-only snapshot of the whole database.
+    fn snapshot<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let mut tx = conn
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        let out = f(&mut tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    fn insert_user(&self, new: &NewUser<'_>, keys: Option<&UserKeys<'_>>) -> Result<User> {
+        self.write(|tx| {
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO users (username, email, password_hash, is_admin, created_at, name_key, email_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    &[
+                        &new.username,
+                        &new.email,
+                        &new.password_hash,
+                        &new.is_admin,
+                        &new.created_at,
+                        &keys.map(|k| k.name_key),
+                        &keys.map(|k| k.email_key),
+                    ],
+                )?
+                .get(0);
+            rooms::join_auto_rooms(tx, id, new.created_at)?;
+            get_user(tx, id)
+        })
+    }
+
+    /// Streams the rows of `sql` through a portal in one snapshot, `STREAM_CHUNK` at a time.
+    fn stream(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        f: &mut dyn FnMut(&Row) -> Result<()>,
+    ) -> Result<()> {
+        self.snapshot(|tx| {
+            let portal = tx.bind(sql, params)?;
+            loop {
+                let rows = tx.query_portal(&portal, STREAM_CHUNK)?;
+                for row in &rows {
+                    f(row)?;
+                }
+                if rows.len() < STREAM_CHUNK as usize {
+                    return Ok(());
+                }
+            }
+        })
+    }
+}
+
+fn parse(url: &str) -> Result<postgres::Config> {
+    let mut config: postgres::Config =
+        url.parse().map_err(|e| StoreError::Database(format!("invalid PostgreSQL URL: {e}")))?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_application_name().is_none() {
+        config.application_name("chatterbox");
+    }
+    Ok(config)
+}
+
+fn connect(config: &postgres::Config) -> Result<Client> {
+    config.connect(NoTls).map_err(|e| match StoreError::from(e) {
+        StoreError::Unavailable(text) | StoreError::Database(text) => {
+            StoreError::Unavailable(format!("cannot connect to {}: {text}", describe(config)))
+        }
+        other => other,
+    })
+}
+
+/// `host:port/dbname` of a configuration, for messages.
+fn describe(config: &postgres::Config) -> String {
+    use postgres::config::Host;
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(h)) => h.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().or(config.get_user()).unwrap_or("postgres");
+    format!("postgres {host}:{port}/{db}")
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
+            if *code == SqlState::UNIQUE_VIOLATION {
+                return match db.constraint() {
+                    Some("users_email_nocase" | "users_by_email_key") => StoreError::Conflict("email"),
+                    Some("users_username_nocase" | "users_by_name_key") => StoreError::Conflict("username"),
+                    Some("rooms_name_key") => StoreError::Conflict("name"),
+                    _ => StoreError::Database(e.to_string()),
+                };
+            }
+            // Class 08: connection exceptions; 57P0x: the server is shutting down or starting.
+            if code.code().starts_with("08")
+                || [SqlState::ADMIN_SHUTDOWN, SqlState::CRASH_SHUTDOWN, SqlState::CANNOT_CONNECT_NOW]
+                    .contains(code)
+                || *code == SqlState::TOO_MANY_CONNECTIONS
+            {
+                return StoreError::Unavailable(db.message().to_string());
+            }
+            if [
+                SqlState::T_R_SERIALIZATION_FAILURE,
+                SqlState::T_R_DEADLOCK_DETECTED,
+                SqlState::LOCK_NOT_AVAILABLE,
+            ]
+            .contains(code)
+            {
+                return StoreError::Busy;
+            }
+            if *code == SqlState::DISK_FULL {
+                return StoreError::DiskFull;
+            }
+            if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
+                return StoreError::ReadOnly(db.message().to_string());
+            }
+            return StoreError::Database(e.to_string());
+        }
+        // No answer from the server at all: refused, reset, closed, timed out.
+        let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+        if e.is_closed() || io || e.to_string().starts_with("error connecting") {
+            return StoreError::Unavailable(e.to_string());
+        }
+        StoreError::Database(e.to_string())
+    }
+}
+
+fn user_row(r: &Row) -> User {
+    User {
+        id: r.get(0),
+        username: r.get(1),
+        email: r.get(2),
+        is_admin: r.get(3),
+        is_blocked: r.get(4),
+        warning_count: r.get(5),
+        created_at: r.get(6),
+    }
+}
+
+/// The columns `violation_row` reads, from `violations v` joined with `users u`.
+const VIOLATION_COLS: &str =
+    "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp";
+
+fn violation_row(r: &Row) -> Violation {
+    Violation {
+        id: r.get(0),
+        user_id: r.get(1),
+        username: r.get(2),
+        action: Action::parse(r.get(3)),
+        text: r.get(4),
+        term: r.get(5),
+        reason: r.get(6),
+        actor: r.get(7),
+        timestamp: r.get(8),
+    }
+}
+
+fn user_filter_sql(filter: UserFilter) -> String {
+    let mut sql = format!("SELECT {USER_COLS} FROM users WHERE TRUE");
+    if filter.blocked_only {
+        sql.push_str(" AND is_blocked");
+    }
+    if filter.admins_only {
+        sql.push_str(" AND is_admin");
+    }
+    sql.push_str(" ORDER BY id");
+    sql
+}
+
+fn get_user(c: &mut impl GenericClient, id: i64) -> Result<User> {
+    c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"), &[&id])?
+        .map(|r| user_row(&r))
+        .ok_or(StoreError::UserNotFound)
+}
+
+fn is_unique_violation(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+}
+
+impl Store for PgStore {
+    fn ping(&self) -> Result<()> {
+        self.conn()?.query_one("SELECT revision FROM account_revision WHERE id = 1", &[])?;
+        Ok(())
+    }
+
+    fn create_user(&self, new: &NewUser<'_>) -> Result<User> {
+        self.insert_user(new, None)
+    }
+
+    fn create_user_keyed(&self, new: &NewUser<'_>, keys: &UserKeys<'_>) -> Result<User> {
+        self.insert_user(new, Some(keys))
+    }
+
+    fn user_by_id(&self, id: i64) -> Result<Option<User>> {
+        match get_user(&mut *self.conn()?, id) {
+            Ok(u) => Ok(Some(u)),
+            Err(StoreError::UserNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn user_by_username(&self, username: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE {} = {}", nocase!("username"), nocase!("$1"));
+        Ok(self.conn()?.query_opt(&sql, &[&username])?.map(|r| user_row(&r)))
+    }
+
+    fn user_by_name_key(&self, name_key: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLS} FROM users WHERE name_key = $1");
+        Ok(self.conn()?.query_opt(&sql, &[&name_key])?.map(|r| user_row(&r)))
+    }
+
+    fn credentials(&self, username: &str, email_key: &str) -> Result<Option<Credentials>> {
+        let sql = format!(
+            "SELECT {USER_COLS}, password_hash FROM users \
+             WHERE {u} = {p} OR email_key = $2 OR (email_key IS NULL AND {e} = {p}) \
+             ORDER BY ({u} = {p}) DESC, COALESCE(email_key = $2, FALSE) DESC LIMIT 1",
+            u = nocase!("username"),
+            e = nocase!("email"),
+            p = nocase!("$1"),
+        );
+        Ok(self
+            .conn()?
+            .query_opt(&sql, &[&username, &email_key])?
+            .map(|r| Credentials { user: user_row(&r), password_hash: r.get(7) }))
+    }
+
+    fn replace_password_hash(&self, user_id: i64, old_hash: &str, new_hash: &str) -> Result<bool> {
+        let changed = self.conn()?.execute(
+            "UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2",
+            &[&user_id, &old_hash, &new_hash],
+        )?;
+        Ok(changed > 0)
+    }
+
+    fn hash_prefix_counts(&self) -> Result<Vec<(String, i64)>> {
+        let rows =
+            self.conn()?.query("SELECT substr(password_hash, 1, 7), COUNT(*) FROM users GROUP BY 1", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    fn users_without_keys(&self, after_id: i64, limit: usize) -> Result<Vec<User>> {
+        let rows = self.conn()?.query(
+            &format!(
+                "SELECT {USER_COLS} FROM users WHERE id > $1 AND (name_key IS NULL OR email_key IS NULL) \
+                 ORDER BY id LIMIT $2"
+            ),
+            &[&after_id, &(limit as i64)],
+        )?;
+        Ok(rows.iter().map(user_row).collect())
+    }
+
+    fn set_user_keys(&self, user_id: i64, keys: &UserKeys<'_>) -> Result<KeysSet> {
+        self.write(|tx| {
+            // One key at a time: a name key another account holds must not keep the e-mail key
+            // out. A concurrent writer can take the key between the check and the update; the
+            // savepoint keeps that unique violation from aborting the whole transaction.
+            let mut set = |column: &str, key: &str| -> Result<bool> {
+                let mut sp = tx.savepoint("set_key")?;
+                let sql = format!(
+                    "UPDATE users SET {column} = $2 WHERE id = $1 AND {column} IS NULL \
+                     AND NOT EXISTS (SELECT 1 FROM users WHERE {column} = $2)"
+                );
+                match sp.execute(&sql, &[&user_id, &key]) {
+                    Ok(_) => sp.commit()?,
+                    Err(e) if is_unique_violation(&e) => drop(sp),
+                    Err(e) => return Err(e.into()),
+                }
+                let stored: Option<String> = tx
+                    .query_opt(&format!("SELECT {column} FROM users WHERE id = $1"), &[&user_id])?
+                    .ok_or(StoreError::UserNotFound)?
+                    .get(0);
+                Ok(stored.as_deref() == Some(key))
+            };
+            let name = set("name_key", keys.name_key)?;
+            let email = set("email_key", keys.email_key)?;
+            Ok(KeysSet { name, email })
+        })
+    }
+
+    fn list_users(&self, filter: UserFilter) -> Result<Vec<User>> {
+        Ok(self.conn()?.query(&user_filter_sql(filter), &[])?.iter().map(user_row).collect())
+    }
+
+    fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<(User, bool)> {
+        self.write(|tx| {
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            let before = get_user(tx, user_id)?;
+            if before.is_admin == is_admin {
+                return Ok((before, false));
+            }
+            tx.execute("UPDATE users SET is_admin = $1 WHERE id = $2", &[&is_admin, &user_id])?;
+            Ok((get_user(tx, user_id)?, true))
+        })
+    }
+
+    fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)> {
+        self.write(|tx| {
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            let before = get_user(tx, user_id)?;
+            let changed = before.is_blocked != blocked || (!blocked && before.warning_count != 0);
+            if !changed {
+                return Ok((before, false));
+            }
+            tx.execute(
+                "UPDATE users SET is_blocked = $1, \
+                 warning_count = CASE WHEN $1 THEN warning_count ELSE 0 END WHERE id = $2",
+                &[&blocked, &user_id],
+            )?;
+            let kind = if blocked { Action::Block } else { Action::Unblock };
+            tx.execute(
+                "INSERT INTO violations (user_id, action, reason, actor, timestamp) VALUES ($1, $2, $3, $4, $5)",
+                &[&user_id, &kind.as_str(), &action.reason, &action.actor, &action.timestamp],
+            )?;
+            Ok((get_user(tx, user_id)?, true))
+        })
+    }
+
+    fn record_violation(
+        &self,
+        user_id: i64,
+        text: &str,
+        term: &str,
+        threshold: i64,
+        timestamp: &str,
+    ) -> Result<ViolationOutcome> {
+        self.write(|tx| {
+            // Concurrent violations of one account queue on its row; PostgreSQL re-checks
+            // `NOT is_blocked` on the row as the earlier one left it, so exactly one blocks.
+            let counted = tx.query_opt(
+                "UPDATE users SET warning_count = warning_count + 1, is_blocked = (warning_count + 1 >= $1) \
+                 WHERE id = $2 AND NOT is_blocked RETURNING warning_count, is_blocked",
+                &[&threshold, &user_id],
+            )?;
+            let Some(row) = counted else {
+                let user = get_user(tx, user_id)?;
+                return Ok(ViolationOutcome { warnings: user.warning_count, blocked: user.is_blocked });
+            };
+            let (warnings, blocked): (i64, bool) = (row.get(0), row.get(1));
+            let kind = if blocked { Action::Block } else { Action::Warning };
+            tx.execute(
+                "INSERT INTO violations (user_id, action, text, term, actor, timestamp) \
+                 VALUES ($1, $2, $3, $4, 'moderation', $5)",
+                &[&user_id, &kind.as_str(), &text, &term, &timestamp],
+            )?;
+            Ok(ViolationOutcome { warnings, blocked })
+        })
+    }
+
+    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+        let rows = self.conn()?.query(
+            &format!(
+                "SELECT {VIOLATION_COLS} FROM violations v JOIN users u ON u.id = v.user_id \
+                 WHERE v.id < $1 ORDER BY v.id DESC LIMIT $2"
+            ),
+            &[&before_id.unwrap_or(i64::MAX), &(limit as i64)],
+        )?;
+        Ok(rows.iter().map(violation_row).collect())
+    }
+
+    fn latest_blocks(&self) -> Result<Vec<Violation>> {
+        let rows = self.conn()?.query(
+            &format!(
+                "SELECT {VIOLATION_COLS} FROM users u JOIN violations v ON v.id = \
+                   (SELECT MAX(id) FROM violations WHERE user_id = u.id AND action = 'block') \
+                 WHERE u.is_blocked ORDER BY u.id"
+            ),
+            &[],
+        )?;
+        Ok(rows.iter().map(violation_row).collect())
+    }
+
+    fn insert_messages(
+        &self,
+        batch: &[NewMessage],
+        timestamp: &str,
+    ) -> Result<Vec<std::result::Result<Message, Refusal>>> {
+        self.log_write(|tx| rooms::insert_messages(tx, batch, timestamp))
+    }
+
+    fn messages_before(&self, room_id: i64, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>> {
+        let rows = self.conn()?.query(
+            &format!("{MESSAGE_SELECT} WHERE m.room_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3"),
+            &[&room_id, &before_id.unwrap_or(i64::MAX), &(limit as i64)],
+        )?;
+        Ok(rows.iter().rev().map(message_row).collect())
+    }
+
+    fn messages_after(
+        &self,
+        user_id: i64,
+        after_id: i64,
+        before_id: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        let rows = self.conn()?.query(
+            &format!(
+                "{MESSAGE_SELECT} WHERE m.id > $2 AND m.id < $3 \
+                   AND m.room_id IN (SELECT room_id FROM members WHERE user_id = $1) ORDER BY m.id LIMIT $4"
+            ),
+            &[&user_id, &after_id, &before_id, &(limit as i64)],
+        )?;
+        Ok(rows.iter().map(message_row).collect())
+    }
+
+    fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>> {
+        // One snapshot for both tables: positions commit in order, so a snapshot holds every
+        // position below some N and none above; two separate reads could see a change committed
+        // after a message that the first read missed.
+        self.snapshot(|tx| rooms::log_after(tx, after, limit))
+    }
+
+    fn log_next(&self) -> Result<i64> {
+        rooms::log_next(&mut *self.conn()?)
+    }
+
+    fn memberships(&self, user_id: i64) -> Result<Memberships> {
+        self.snapshot(|tx| rooms::memberships(tx, user_id))
+    }
+
+    fn create_room(&self, new: &NewRoom<'_>) -> Result<Room> {
+        self.log_write(|tx| rooms::create_room(tx, new, None))
+    }
+
+    fn open_dm(&self, members: &[i64], created_by: i64, timestamp: &str) -> Result<(Room, bool)> {
+        self.log_write(|tx| rooms::open_dm(tx, members, created_by, timestamp))
+    }
+
+    fn room(&self, room_id: i64) -> Result<Option<Room>> {
+        rooms::room(&mut *self.conn()?, room_id)
+    }
+
+    fn room_by_name_key(&self, name_key: &str) -> Result<Option<Room>> {
+        rooms::room_by_name_key(&mut *self.conn()?, name_key)
+    }
+
+    fn room_view(&self, user_id: i64, room_id: i64) -> Result<Option<RoomView>> {
+        rooms::room_view(&mut *self.conn()?, user_id, room_id)
+    }
+
+    fn room_views(&self, user_id: i64) -> Result<Vec<RoomView>> {
+        rooms::room_views(&mut *self.conn()?, user_id)
+    }
+
+    fn directory(&self, user_id: i64) -> Result<Vec<(Room, bool)>> {
+        rooms::directory(&mut *self.conn()?, user_id)
+    }
+
+    fn room_members(&self, room_id: i64) -> Result<Vec<Member>> {
+        rooms::room_members(&mut *self.conn()?, room_id)
+    }
+
+    fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool> {
+        rooms::is_member(&mut *self.conn()?, room_id, user_id)
+    }
+
+    fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
+        self.log_write(|tx| rooms::add_member(tx, room_id, user_id, timestamp))
+    }
+
+    fn remove_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
+        self.log_write(|tx| rooms::remove_member(tx, room_id, user_id, timestamp))
+    }
+
+    fn hide_room(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
+        self.log_write(|tx| rooms::hide_room(tx, room_id, user_id, timestamp))
+    }
+
+    fn mark_read(&self, room_id: i64, user_id: i64, message_id: i64, timestamp: &str) -> Result<i64> {
+        self.log_write(|tx| rooms::mark_read(tx, room_id, user_id, message_id, timestamp))
+    }
+
+    fn set_notify(&self, room_id: i64, user_id: i64, level: Notify) -> Result<bool> {
+        rooms::set_notify(&mut *self.conn()?, room_id, user_id, level)
+    }
+
+    fn set_archived(&self, room_id: i64, archived: bool, timestamp: &str) -> Result<bool> {
+        self.log_write(|tx| rooms::set_archived(tx, room_id, archived, timestamp))
+    }
+
+    fn set_auto_join(&self, room_ids: &[i64]) -> Result<()> {
+        // Compared first: instances starting with the same rooms need not write.
+        if rooms::auto_join_rooms(&mut *self.conn()?)? == super::shared::auto_join_set(room_ids) {
+            return Ok(());
+        }
+        self.write(|tx| rooms::set_auto_join(tx, room_ids))
+    }
+
+    fn room_stats(&self) -> Result<Vec<RoomStats>> {
+        rooms::room_stats(&mut *self.conn()?)
+    }
+
+    fn room_labels(&self) -> Result<Vec<(i64, String)>> {
+        rooms::room_labels(&mut *self.conn()?)
+    }
+
+    fn usernames_starting(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        rooms::usernames_starting(&mut *self.conn()?, prefix, limit)
+    }
+
+    fn for_each_message(
+        &self,
+        filter: &MessageFilter,
+        f: &mut dyn FnMut(&Message) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let mut sql = format!("{MESSAGE_SELECT} WHERE TRUE");
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        if let Some(since) = &filter.since {
+            args.push(Box::new(since.clone()));
+            sql.push_str(&format!(" AND m.timestamp >= ${}", args.len()));
+        }
+        if let Some(until) = &filter.until {
+            args.push(Box::new(until.clone()));
+            sql.push_str(&format!(" AND m.timestamp < ${}", args.len()));
+        }
+        if let Some(after) = filter.after_id {
+            args.push(Box::new(after));
+            sql.push_str(&format!(" AND m.id > ${}", args.len()));
+        }
+        if let Some(rooms) = &filter.rooms {
+            args.push(Box::new(rooms.clone()));
+            sql.push_str(&format!(" AND m.room_id = ANY(${})", args.len()));
+        }
+        if filter.public_only {
+            sql.push_str(" AND m.room_id IN (SELECT id FROM rooms WHERE kind = 'public')");
+        }
+        sql.push_str(" ORDER BY m.id");
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        self.stream(&sql, &params, &mut |row| Ok(f(&message_row(row))?))
+    }
+
+    fn for_each_user(
+        &self,
+        filter: UserFilter,
+        f: &mut dyn FnMut(&User) -> std::io::Result<()>,
+    ) -> Result<()> {
+        self.stream(&user_filter_sql(filter), &[], &mut |row| Ok(f(&user_row(row))?))
+    }
+
+    fn counts(&self, messages_since: &str) -> Result<Counts> {
+        let r = self.conn()?.query_one(
+            "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM users WHERE is_blocked), \
+             (SELECT COUNT(*) FROM messages WHERE timestamp >= $1)",
+            &[&messages_since],
+        )?;
+        Ok(Counts { users: r.get(0), blocked: r.get(1), messages_since: r.get(2) })
+    }
+
+    fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
+        let mut conn = self.conn()?;
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, &value],
+        )?;
+        Ok(conn.query_one("SELECT value FROM settings WHERE key = $1", &[&key])?.get(0))
+    }
+
+    fn account_revision(&self) -> Result<i64> {
+        Ok(self.conn()?.query_one("SELECT revision FROM account_revision WHERE id = 1", &[])?.get(0))
+    }
+}

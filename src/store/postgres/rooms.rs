@@ -1,0 +1,500 @@
+//! The PostgreSQL side of conversations and the log: rooms, members, read markers, and positions.
+//!
+//! Every transaction that writes the log starts by locking the `log_counter` row
+//! (`lock_log`) and takes its positions from that row before it commits. The lock is held to
+//! the commit, so the next writer reads, checks and numbers only after the previous one is
+//! visible: positions are dense and commit-ordered, as with SQLite's single writer, also across
+//! several instances. A sequence would hand out numbers without that wait: transaction A takes 10,
+//! B takes 11 and commits first, and a reader that saw 11 never looks at 10 again.
+
+use postgres::{types::ToSql, GenericClient, Row, Transaction};
+
+use crate::store::{
+    shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
+    Room, RoomKind, RoomStats, RoomView, StoreError,
+};
+
+pub(super) const MESSAGE_SELECT: &str =
+    "SELECT m.id, m.room_id, m.sender_id, u.username, m.content, m.timestamp, m.mentions \
+     FROM messages m JOIN users u ON u.id = m.sender_id";
+
+pub(super) fn message_row(r: &Row) -> Message {
+    Message {
+        id: r.get(0),
+        room_id: r.get(1),
+        sender_id: r.get(2),
+        username: r.get(3),
+        content: r.get(4),
+        timestamp: r.get(5),
+        mentions: shared::mentions_from_column(r.get(6)),
+    }
+}
+
+/// Waits for and holds the counter row's lock until the transaction ends.
+pub(super) fn lock_log(tx: &mut Transaction<'_>) -> Result<()> {
+    tx.execute("SELECT next FROM log_counter WHERE id = 1 FOR UPDATE", &[])?;
+    Ok(())
+}
+
+/// Takes `n` consecutive log positions; returns the first.
+pub(super) fn take_positions(tx: &mut Transaction<'_>, n: i64) -> Result<i64> {
+    Ok(tx
+        .query_one("UPDATE log_counter SET next = next + $1 WHERE id = 1 RETURNING next - $1", &[&n])?
+        .get(0))
+}
+
+pub(super) fn write_change(tx: &mut Transaction<'_>, change: Change, timestamp: &str) -> Result<i64> {
+    let seq = take_positions(tx, 1)?;
+    let (kind, room, user, value) = change.columns();
+    tx.execute(
+        "INSERT INTO changes (seq, kind, room_id, user_id, value, timestamp) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&seq, &kind, &room, &user, &value, &timestamp],
+    )?;
+    Ok(seq)
+}
+
+/// Joins a new account to the auto-join rooms (no log entry, as in SQLite).
+pub(super) fn join_auto_rooms(tx: &mut Transaction<'_>, user_id: i64, timestamp: &str) -> Result<()> {
+    tx.execute(
+        "INSERT INTO members (room_id, user_id, joined_at, last_read_id) \
+         SELECT r.id, $1, $2, COALESCE((SELECT MAX(id) FROM messages WHERE room_id = r.id), 0) \
+         FROM rooms r WHERE r.auto_join AND NOT r.archived ON CONFLICT DO NOTHING",
+        &[&user_id, &timestamp],
+    )?;
+    Ok(())
+}
+
+/// Runs inside `log_write`: the counter is locked, so the membership checks below see every
+/// earlier log write (a removal committed before is a refusal here) and no later one.
+pub(super) fn insert_messages(
+    tx: &mut Transaction<'_>,
+    batch: &[NewMessage],
+    timestamp: &str,
+) -> Result<Vec<std::result::Result<Message, Refusal>>> {
+    let mut out = Vec::with_capacity(batch.len());
+    // Checked first, so positions go to accepted messages only and stay dense.
+    let mut accepted = 0i64;
+    let check = tx.prepare(
+        "SELECT r.archived FROM members m JOIN rooms r ON r.id = m.room_id \
+         WHERE m.room_id = $1 AND m.user_id = $2",
+    )?;
+    for m in batch {
+        let archived: Option<bool> = tx.query_opt(&check, &[&m.room_id, &m.sender_id])?.map(|r| r.get(0));
+        let admitted = shared::admit(m, archived, timestamp);
+        accepted += i64::from(admitted.is_ok());
+        out.push(admitted);
+    }
+    if accepted == 0 {
+        return Ok(out);
+    }
+    let mut next = take_positions(tx, accepted)?;
+    let insert = tx.prepare(
+        "INSERT INTO messages (id, room_id, sender_id, content, timestamp, mentions) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )?;
+    let mentioned = tx.prepare(&format!(
+        "SELECT u.id, u.username FROM members mb JOIN users u ON u.id = mb.user_id \
+         WHERE mb.room_id = $1 AND {} = {}",
+        nocase!("u.username"),
+        nocase!("$2")
+    ))?;
+    let note = tx.prepare(
+        "INSERT INTO mentions (user_id, room_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )?;
+    // A DM someone hid shows again with its next message.
+    let unhide = tx.prepare("UPDATE members SET hidden = FALSE WHERE room_id = $1 AND hidden")?;
+    for (m, slot) in batch.iter().zip(out.iter_mut()) {
+        let Ok(stored) = slot else { continue };
+        stored.id = next;
+        next += 1;
+        let mut ids = Vec::new();
+        for name in &m.mention_candidates {
+            if let Some(row) = tx.query_opt(&mentioned, &[&m.room_id, name])? {
+                let id: i64 = row.get(0);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                    stored.mentions.push(row.get(1));
+                }
+            }
+        }
+        let mentions = shared::mentions_column(&stored.mentions);
+        tx.execute(&insert, &[&stored.id, &m.room_id, &m.sender_id, &m.content, &timestamp, &mentions])?;
+        for id in ids {
+            tx.execute(&note, &[&id, &m.room_id, &stored.id])?;
+        }
+        tx.execute(&unhide, &[&m.room_id])?;
+    }
+    Ok(out)
+}
+
+/// Runs in one snapshot (see `PgStore::log_after`).
+pub(super) fn log_after(tx: &mut Transaction<'_>, after: i64, limit: usize) -> Result<Vec<LogEntry>> {
+    let limit = limit as i64;
+    let mut entries: Vec<LogEntry> = tx
+        .query(&format!("{MESSAGE_SELECT} WHERE m.id > $1 ORDER BY m.id LIMIT $2"), &[&after, &limit])?
+        .iter()
+        .map(|r| LogEntry::Message(message_row(r)))
+        .collect();
+    let changes = tx.query(
+        "SELECT seq, kind, room_id, user_id, value FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+        &[&after, &limit],
+    )?;
+    entries.extend(changes.iter().map(|r| LogEntry::Change {
+        seq: r.get(0),
+        change: Change::from_columns(r.get(1), r.get(2), r.get(3), r.get(4)),
+    }));
+    entries.sort_by_key(LogEntry::position);
+    entries.truncate(limit as usize);
+    Ok(entries)
+}
+
+pub(super) fn log_next(c: &mut impl GenericClient) -> Result<i64> {
+    Ok(c.query_one("SELECT next FROM log_counter WHERE id = 1", &[])?.get(0))
+}
+
+/// Runs in one snapshot: the rooms are exactly those as of `next`.
+pub(super) fn memberships(tx: &mut Transaction<'_>, user_id: i64) -> Result<Memberships> {
+    let next = log_next(tx)?;
+    let rooms = tx
+        .query("SELECT room_id FROM members WHERE user_id = $1 ORDER BY room_id", &[&user_id])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(Memberships { next, rooms })
+}
+
+const ROOM_COLS: &str =
+    "r.id, r.kind, r.name, r.topic, (SELECT username FROM users WHERE id = r.created_by), \
+     r.created_at, r.archived, (SELECT COUNT(*) FROM members WHERE room_id = r.id)";
+
+/// A room from the eight `ROOM_COLS` starting at column `at`.
+fn room_at(r: &Row, at: usize) -> Room {
+    Room {
+        id: r.get(at),
+        kind: RoomKind::parse(r.get(at + 1)).unwrap_or(RoomKind::Private),
+        name: r.get(at + 2),
+        topic: r.get(at + 3),
+        created_by: r.get(at + 4),
+        created_at: r.get(at + 5),
+        archived: r.get(at + 6),
+        members: r.get(at + 7),
+    }
+}
+
+pub(super) fn room(c: &mut impl GenericClient, room_id: i64) -> Result<Option<Room>> {
+    Ok(c.query_opt(&format!("SELECT {ROOM_COLS} FROM rooms r WHERE r.id = $1"), &[&room_id])?
+        .map(|r| room_at(&r, 0)))
+}
+
+pub(super) fn room_by_name_key(c: &mut impl GenericClient, key: &str) -> Result<Option<Room>> {
+    Ok(c.query_opt(&format!("SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = $1"), &[&key])?
+        .map(|r| room_at(&r, 0)))
+}
+
+pub(super) fn create_room(tx: &mut Transaction<'_>, new: &NewRoom<'_>, dm_key: Option<&str>) -> Result<Room> {
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO rooms (kind, name, name_key, topic, dm_key, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            &[
+                &new.kind.as_str(),
+                &new.name,
+                &new.name_key,
+                &new.topic,
+                &dm_key,
+                &new.created_by,
+                &new.timestamp,
+            ],
+        )?
+        .get(0);
+    for &user in new.members {
+        tx.execute(
+            "INSERT INTO members (room_id, user_id, joined_at) VALUES ($1, $2, $3)",
+            &[&id, &user, &new.timestamp],
+        )?;
+        write_change(tx, Change::Member { room_id: id, user_id: user }, new.timestamp)?;
+    }
+    room(tx, id)?.ok_or(StoreError::RoomNotFound)
+}
+
+/// Runs inside `log_write`, so two people opening the same DM at once take turns and the second
+/// finds the first's.
+pub(super) fn open_dm(
+    tx: &mut Transaction<'_>,
+    members: &[i64],
+    by: i64,
+    timestamp: &str,
+) -> Result<(Room, bool)> {
+    let key = shared::dm_key(members);
+    let existing: Option<i64> =
+        tx.query_opt("SELECT id FROM rooms WHERE dm_key = $1", &[&key])?.map(|r| r.get(0));
+    if let Some(id) = existing {
+        // The opener asked for it: show it again if they had hidden it.
+        let shown = tx.execute(
+            "UPDATE members SET hidden = FALSE WHERE room_id = $1 AND user_id = $2 AND hidden",
+            &[&id, &by],
+        )?;
+        if shown > 0 {
+            write_change(tx, Change::Member { room_id: id, user_id: by }, timestamp)?;
+        }
+        return Ok((room(tx, id)?.ok_or(StoreError::RoomNotFound)?, false));
+    }
+    Ok((create_room(tx, &NewRoom::dm(members, by, timestamp), Some(&key))?, true))
+}
+
+/// Per-user columns of a room, for a member (`m` joined) or not.
+const VIEW_SELECT: &str = "SELECT m.user_id IS NOT NULL, COALESCE(m.hidden, FALSE), COALESCE(m.last_read_id, 0), \
+       COALESCE(m.notify, 'all'), \
+       COALESCE((SELECT MAX(id) FROM messages WHERE room_id = r.id), 0), \
+       CASE WHEN m.user_id IS NULL THEN 0 ELSE \
+         (SELECT COUNT(*) FROM messages WHERE room_id = r.id AND id > m.last_read_id AND sender_id != m.user_id) END, \
+       CASE WHEN m.user_id IS NULL THEN 0 ELSE \
+         (SELECT COUNT(*) FROM mentions WHERE user_id = m.user_id AND room_id = r.id AND message_id > m.last_read_id) END, ";
+
+fn view(
+    c: &mut impl GenericClient,
+    user_id: i64,
+    where_: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<RoomView>> {
+    let sql = format!(
+        "{VIEW_SELECT} {ROOM_COLS} FROM rooms r LEFT JOIN members m ON m.room_id = r.id AND m.user_id = $1 \
+         WHERE {where_}"
+    );
+    let rows = c.query(&sql, params)?;
+    let people = c.prepare(&format!(
+        "SELECT u.username FROM members m JOIN users u ON u.id = m.user_id \
+         WHERE m.room_id = $1 AND m.user_id != $2 ORDER BY {}",
+        nocase!("u.username")
+    ))?;
+    rows.iter()
+        .map(|r| {
+            let mut v = RoomView {
+                room: room_at(r, 7),
+                people: Vec::new(),
+                joined: r.get(0),
+                hidden: r.get(1),
+                last_read_id: r.get(2),
+                notify: Notify::parse(r.get(3)).unwrap_or(Notify::All),
+                last_message_id: r.get(4),
+                unread: r.get(5),
+                mentions: r.get(6),
+            };
+            if v.room.kind == RoomKind::Dm {
+                v.people = c.query(&people, &[&v.room.id, &user_id])?.iter().map(|r| r.get(0)).collect();
+            }
+            Ok(v)
+        })
+        .collect()
+}
+
+pub(super) fn room_view(c: &mut impl GenericClient, user_id: i64, room_id: i64) -> Result<Option<RoomView>> {
+    Ok(view(c, user_id, "r.id = $2", &[&user_id, &room_id])?.pop())
+}
+
+pub(super) fn room_views(c: &mut impl GenericClient, user_id: i64) -> Result<Vec<RoomView>> {
+    let mut views = view(c, user_id, "m.user_id IS NOT NULL AND NOT m.hidden", &[&user_id])?;
+    views.sort_by(|a, b| b.last_message_id.cmp(&a.last_message_id).then(a.room.id.cmp(&b.room.id)));
+    Ok(views)
+}
+
+pub(super) fn directory(c: &mut impl GenericClient, user_id: i64) -> Result<Vec<(Room, bool)>> {
+    let rows = c.query(
+        &format!(
+            "SELECT {ROOM_COLS}, EXISTS (SELECT 1 FROM members WHERE room_id = r.id AND user_id = $1) \
+             FROM rooms r WHERE r.kind = 'public' ORDER BY r.name_key"
+        ),
+        &[&user_id],
+    )?;
+    Ok(rows.iter().map(|r| (room_at(r, 0), r.get(8))).collect())
+}
+
+pub(super) fn room_members(c: &mut impl GenericClient, room_id: i64) -> Result<Vec<Member>> {
+    let rows = c.query(
+        &format!(
+            "SELECT u.id, u.username, m.joined_at FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.room_id = $1 ORDER BY {}",
+            nocase!("u.username")
+        ),
+        &[&room_id],
+    )?;
+    Ok(rows.iter().map(|r| Member { user_id: r.get(0), username: r.get(1), joined_at: r.get(2) }).collect())
+}
+
+pub(super) fn is_member(c: &mut impl GenericClient, room_id: i64, user_id: i64) -> Result<bool> {
+    Ok(c.query_one(
+        "SELECT EXISTS (SELECT 1 FROM members WHERE room_id = $1 AND user_id = $2)",
+        &[&room_id, &user_id],
+    )?
+    .get(0))
+}
+
+pub(super) fn add_member(
+    tx: &mut Transaction<'_>,
+    room_id: i64,
+    user_id: i64,
+    timestamp: &str,
+) -> Result<bool> {
+    if room(tx, room_id)?.is_none() {
+        return Err(StoreError::RoomNotFound);
+    }
+    let added = tx.execute(
+        "INSERT INTO members (room_id, user_id, joined_at, last_read_id) \
+         VALUES ($1, $2, $3, COALESCE((SELECT MAX(id) FROM messages WHERE room_id = $1), 0)) \
+         ON CONFLICT (room_id, user_id) DO UPDATE SET hidden = FALSE WHERE members.hidden",
+        &[&room_id, &user_id, &timestamp],
+    )?;
+    if added > 0 {
+        write_change(tx, Change::Member { room_id, user_id }, timestamp)?;
+    }
+    Ok(added > 0)
+}
+
+pub(super) fn remove_member(
+    tx: &mut Transaction<'_>,
+    room_id: i64,
+    user_id: i64,
+    timestamp: &str,
+) -> Result<bool> {
+    let removed =
+        tx.execute("DELETE FROM members WHERE room_id = $1 AND user_id = $2", &[&room_id, &user_id])?;
+    if removed > 0 {
+        tx.execute("DELETE FROM mentions WHERE user_id = $1 AND room_id = $2", &[&user_id, &room_id])?;
+        write_change(tx, Change::Unmember { room_id, user_id }, timestamp)?;
+    }
+    Ok(removed > 0)
+}
+
+pub(super) fn hide_room(
+    tx: &mut Transaction<'_>,
+    room_id: i64,
+    user_id: i64,
+    timestamp: &str,
+) -> Result<bool> {
+    let hidden = tx.execute(
+        "UPDATE members SET hidden = TRUE WHERE room_id = $1 AND user_id = $2 AND NOT hidden",
+        &[&room_id, &user_id],
+    )?;
+    if hidden > 0 {
+        write_change(tx, Change::Hide { room_id, user_id }, timestamp)?;
+    }
+    Ok(hidden > 0)
+}
+
+pub(super) fn mark_read(
+    tx: &mut Transaction<'_>,
+    room_id: i64,
+    user_id: i64,
+    message_id: i64,
+    timestamp: &str,
+) -> Result<i64> {
+    let moved: Option<i64> = tx
+        .query_opt(
+            "UPDATE members SET last_read_id = \
+               LEAST($3, COALESCE((SELECT MAX(id) FROM messages WHERE room_id = $1), 0)) \
+             WHERE room_id = $1 AND user_id = $2 \
+               AND last_read_id < LEAST($3, COALESCE((SELECT MAX(id) FROM messages WHERE room_id = $1), 0)) \
+             RETURNING last_read_id",
+            &[&room_id, &user_id, &message_id],
+        )?
+        .map(|r| r.get(0));
+    match moved {
+        Some(id) => {
+            write_change(tx, Change::Read { room_id, user_id, message_id: id }, timestamp)?;
+            Ok(id)
+        }
+        None => tx
+            .query_opt(
+                "SELECT last_read_id FROM members WHERE room_id = $1 AND user_id = $2",
+                &[&room_id, &user_id],
+            )?
+            .map(|r| r.get(0))
+            .ok_or(StoreError::RoomNotFound),
+    }
+}
+
+pub(super) fn set_notify(
+    c: &mut impl GenericClient,
+    room_id: i64,
+    user_id: i64,
+    level: Notify,
+) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE members SET notify = $3 WHERE room_id = $1 AND user_id = $2",
+        &[&room_id, &user_id, &level.as_str()],
+    )? > 0)
+}
+
+pub(super) fn set_archived(
+    tx: &mut Transaction<'_>,
+    room_id: i64,
+    archived: bool,
+    timestamp: &str,
+) -> Result<bool> {
+    let changed = tx
+        .execute("UPDATE rooms SET archived = $2 WHERE id = $1 AND archived != $2", &[&room_id, &archived])?;
+    if changed > 0 {
+        write_change(tx, Change::Room { room_id }, timestamp)?;
+    }
+    Ok(changed > 0)
+}
+
+pub(super) fn set_auto_join(tx: &mut Transaction<'_>, room_ids: &[i64]) -> Result<()> {
+    tx.execute("UPDATE rooms SET auto_join = (id = 1 OR id = ANY($1))", &[&room_ids])?;
+    Ok(())
+}
+
+pub(super) fn auto_join_rooms(c: &mut impl GenericClient) -> Result<Vec<i64>> {
+    Ok(c.query("SELECT id FROM rooms WHERE auto_join ORDER BY id", &[])?.iter().map(|r| r.get(0)).collect())
+}
+
+pub(super) fn room_stats(c: &mut impl GenericClient) -> Result<Vec<RoomStats>> {
+    let rows = c.query(
+        &format!(
+            "SELECT {ROOM_COLS}, (SELECT COUNT(*) FROM messages WHERE room_id = r.id), \
+               (SELECT timestamp FROM messages WHERE room_id = r.id ORDER BY id DESC LIMIT 1) \
+             FROM rooms r WHERE r.kind != 'dm' ORDER BY r.name_key"
+        ),
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| RoomStats { room: room_at(r, 0), messages: r.get(8), last_activity: r.get(9) })
+        .collect())
+}
+
+pub(super) fn usernames_starting(
+    c: &mut impl GenericClient,
+    prefix: &str,
+    limit: usize,
+) -> Result<Vec<String>> {
+    // LIKE with its wildcards escaped: a prefix is matched literally, ASCII case-insensitively
+    // as SQLite's LIKE does.
+    let escaped = shared::like_escape(prefix);
+    let rows = c.query(
+        &format!(
+            "SELECT username FROM users WHERE {u} LIKE {p} || '%' ESCAPE '\\' AND NOT is_blocked \
+             ORDER BY {u} LIMIT $2",
+            u = nocase!("username"),
+            p = nocase!("$1"),
+        ),
+        &[&escaped, &(limit as i64)],
+    )?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+pub(super) fn room_labels(c: &mut impl GenericClient) -> Result<Vec<(i64, String)>> {
+    let rows = c.query(
+        &format!(
+            "SELECT r.id, COALESCE(r.name, 'dm:' || (SELECT string_agg(u.username, '+' ORDER BY {}) \
+               FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = r.id)) \
+             FROM rooms r ORDER BY r.id",
+            nocase!("u.username")
+        ),
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get::<_, Option<String>>(1).unwrap_or_else(|| "dm:".into())))
+        .collect())
+}

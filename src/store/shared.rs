@@ -1,0 +1,101 @@
+//! What both backends do alike outside SQL: how a log change and a message's mentions map to
+//! columns, which messages of a batch are admitted, and the keys of DMs and prefix searches.
+
+use super::{Action, Change, Message, NewMessage, NewRoom, Refusal, RoomKind};
+
+impl Change {
+    /// The `changes` row of a change: kind, room, user, value.
+    pub(super) fn columns(self) -> (&'static str, i64, Option<i64>, Option<i64>) {
+        match self {
+            Change::Member { room_id, user_id } => ("member", room_id, Some(user_id), None),
+            Change::Unmember { room_id, user_id } => ("unmember", room_id, Some(user_id), None),
+            Change::Hide { room_id, user_id } => ("hide", room_id, Some(user_id), None),
+            Change::Room { room_id } => ("room", room_id, None, None),
+            Change::Read { room_id, user_id, message_id } => {
+                ("read", room_id, Some(user_id), Some(message_id))
+            }
+        }
+    }
+
+    /// The change a `changes` row holds.
+    pub(super) fn from_columns(kind: &str, room_id: i64, user_id: Option<i64>, value: Option<i64>) -> Change {
+        let user_id = user_id.unwrap_or(0);
+        match kind {
+            "member" => Change::Member { room_id, user_id },
+            "unmember" => Change::Unmember { room_id, user_id },
+            "hide" => Change::Hide { room_id, user_id },
+            "read" => Change::Read { room_id, user_id, message_id: value.unwrap_or(0) },
+            _ => Change::Room { room_id },
+        }
+    }
+}
+
+impl Action {
+    pub(super) fn parse(s: &str) -> Action {
+        match s {
+            "block" => Action::Block,
+            "unblock" => Action::Unblock,
+            _ => Action::Warning,
+        }
+    }
+}
+
+/// A message of a batch, given whether its room is archived (None: the sender is not a member
+/// or the room does not exist). An admitted message has no position (id 0) nor mentions yet.
+pub(super) fn admit(m: &NewMessage, archived: Option<bool>, timestamp: &str) -> Result<Message, Refusal> {
+    match archived {
+        None => Err(Refusal::NotMember),
+        Some(true) => Err(Refusal::Archived),
+        Some(false) => Ok(Message {
+            id: 0,
+            room_id: m.room_id,
+            sender_id: m.sender_id,
+            username: m.username.clone(),
+            content: m.content.clone(),
+            timestamp: timestamp.to_string(),
+            mentions: Vec::new(),
+        }),
+    }
+}
+
+/// The `mentions` column: usernames joined by spaces (they have none), NULL for none.
+pub(super) fn mentions_column(mentions: &[String]) -> Option<String> {
+    (!mentions.is_empty()).then(|| mentions.join(" "))
+}
+
+pub(super) fn mentions_from_column(column: Option<String>) -> Vec<String> {
+    column.map(|m| m.split(' ').map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// The members' ids, sorted and comma-joined: one set of people has one DM.
+pub(super) fn dm_key(members: &[i64]) -> String {
+    members.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// A prefix for `LIKE ... ESCAPE '\'`, matched literally.
+pub(super) fn like_escape(prefix: &str) -> String {
+    prefix.chars().flat_map(|c| if matches!(c, '%' | '_' | '\\') { vec!['\\', c] } else { vec![c] }).collect()
+}
+
+/// The rooms new accounts join for `set_auto_join(room_ids)`: those and `general`, sorted.
+pub(super) fn auto_join_set(room_ids: &[i64]) -> Vec<i64> {
+    let mut want: Vec<i64> = room_ids.iter().copied().chain([super::GENERAL_ROOM]).collect();
+    want.sort_unstable();
+    want.dedup();
+    want
+}
+
+impl<'a> NewRoom<'a> {
+    /// A DM of `members` (sorted, deduplicated ids), opened by `by`.
+    pub(super) fn dm(members: &'a [i64], by: i64, timestamp: &'a str) -> NewRoom<'a> {
+        NewRoom {
+            kind: RoomKind::Dm,
+            name: None,
+            name_key: None,
+            topic: None,
+            created_by: Some(by),
+            members,
+            timestamp,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The operator CLI on PostgreSQL (`--database-url`, `CHATTERBOX_DATABASE_URL`): the real binary
+//! against a database of the test cluster (`common::pg`), and the rule that a command names one
+//! database only.
+
+mod common;
+
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_chatterbox");
+
+fn chatterbox() -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_remove("CHATTERBOX_DB")
+        .env_remove("CHATTERBOX_DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .env_remove("RUST_BACKTRACE");
+    cmd
+}
+
+fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start chatterbox");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// `chatterbox --database-url URL ARGS...`
+fn on(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = chatterbox();
+    cmd.args(["--database-url", url]).args(args);
+    run(cmd, stdin)
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn success(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(0), "{}", describe(out));
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn failure(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(err.starts_with("chatterbox: error: ") && err.lines().count() == 1, "{}", describe(out));
+    assert!(!err.contains("panicked"), "{}", describe(out));
+    err
+}
+
+#[test]
+fn db_and_database_url_together_are_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("chat.db");
+    let url = "postgres://nobody@127.0.0.1:1/none";
+    let mut both = chatterbox();
+    both.arg("--db").arg(&db).args(["--database-url", url, "migrate"]);
+    let mut env_and_flag = chatterbox();
+    env_and_flag.env("CHATTERBOX_DATABASE_URL", url).arg("--db").arg(&db).args(["user", "list"]);
+    let mut envs = chatterbox();
+    envs.env("CHATTERBOX_DATABASE_URL", url).env("CHATTERBOX_DB", &db).args(["migrate", "--status"]);
+    for cmd in [both, env_and_flag, envs] {
+        let out = run(cmd, None);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--database-url") && err.contains("--db"), "{err}");
+    }
+    assert!(!db.exists(), "nothing was created");
+}
+
+#[test]
+fn an_unreachable_postgres_is_a_clear_failure() {
+    let url = "postgres://nobody:secret-password@127.0.0.1:1/none?connect_timeout=2";
+    for args in [&["migrate"][..], &["migrate", "--status"], &["user", "list"]] {
+        let err = failure(&on(url, args, None));
+        assert!(err.contains("cannot connect to postgres 127.0.0.1:1/none"), "{err}");
+        assert!(!err.contains("secret-password"), "the password leaked: {err}");
+    }
+}
+
+#[test]
+fn every_operator_command_works_on_postgres() {
+    let Some(url) = common::pg::database() else { return };
+    let out = success(&on(&url, &["migrate", "--status"], None));
+    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations");
+    // Operator commands other than `migrate` and `user create` refuse an unmigrated database.
+    assert!(failure(&on(&url, &["user", "list"], None)).contains("run `chatterbox migrate` first"));
+
+    let out = success(&on(&url, &["migrate"], None));
+    assert_eq!(out.trim(), "applied V1__initial\napplied V2__account_keys\napplied V3__conversations");
+    let out = success(&on(&url, &["migrate"], None));
+    assert!(out.contains("up to date") && !out.contains("postgres@"), "{out}");
+    let out = success(&on(&url, &["migrate", "--status"], None));
+    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 3, "{out}");
+
+    let create =
+        ["user", "create", "alice", "--email", "alice@example.com", "--password-stdin", "--bcrypt-cost", "4"];
+    assert!(success(&on(&url, &create, Some("correct horse\n"))).contains("created user alice"));
+    let again =
+        ["user", "create", "ALICE", "--email", "other@example.com", "--password-stdin", "--bcrypt-cost", "4"];
+    assert!(failure(&on(&url, &again, Some("correct horse\n"))).contains("username"));
+    assert!(success(&on(&url, &["make-admin", "alice"], None)).contains("alice is now an admin"));
+    assert!(
+        success(&on(&url, &["user", "block", "alice", "--reason", "test"], None)).contains("blocked alice")
+    );
+    let csv = success(&on(&url, &["user", "list", "--format", "csv"], None));
+    assert!(csv.contains("alice,alice@example.com,admin,yes,0"), "{csv}");
+    assert!(success(&on(&url, &["user", "unblock", "alice"], None)).contains("unblocked alice"));
+    let export = success(&on(&url, &["messages", "export", "--csv"], None));
+    assert_eq!(export.lines().next(), Some("id,sender_id,sender_username,content,timestamp,room"));
+
+    // The environment variable works as the flag does.
+    let mut cmd = chatterbox();
+    cmd.env("CHATTERBOX_DATABASE_URL", &url).args(["user", "list", "--format", "json"]);
+    assert!(success(&run(cmd, None)).contains("\"alice\""));
+}

@@ -1,0 +1,689 @@
+//! The `Store` contract, checked with the same assertions on both backends: SQLite (a temporary
+//! file) and PostgreSQL (a throwaway cluster started by `common::pg`, a database per test).
+//!
+//! Also the reason the log is numbered by a counter row: a test that shows ids from a PostgreSQL
+//! sequence letting a reader skip a row, and one where concurrent writers through the store never
+//! let a tailer-style reader skip a position.
+
+mod common;
+
+use std::{
+    collections::BTreeSet,
+    sync::{Arc, Barrier},
+};
+
+use chatterbox::store::{
+    Action, AdminAction, Change, LogEntry, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore,
+    Refusal, RoomKind, SqliteStore, Store, StoreError, User, UserFilter, UserKeys, GENERAL_ROOM,
+};
+
+const TS: &str = "2026-11-26T10:00:00.000Z";
+
+/// A store of each backend; the second is None when PostgreSQL is skipped.
+fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = SqliteStore::open_and_migrate(&dir.path().join("t.db")).unwrap();
+    (Arc::new(store), dir)
+}
+
+fn postgres() -> Option<Arc<dyn Store>> {
+    let url = common::pg::database()?;
+    let (store, applied) = PgStore::open_and_migrate(&url).unwrap();
+    assert_eq!(applied.len(), 3, "a new database gets every migration");
+    Some(Arc::new(store))
+}
+
+/// Runs `check` against SQLite and PostgreSQL, as `<name>_sqlite` and `<name>_postgres` tests.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { let (s, _dir) = super::sqlite(); super::$name(&*s); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { if let Some(s) = super::postgres() { super::$name(&*s); } })*
+        }
+    };
+}
+
+contract!(
+    accounts,
+    keys_and_credentials,
+    moderation_and_audit,
+    messages_and_refusals,
+    log_order_and_density,
+    rooms_and_members,
+    read_markers_and_dms,
+    exports_stream,
+    concurrent_writers_never_let_a_reader_skip,
+);
+
+fn user(store: &dyn Store, name: &str) -> User {
+    store
+        .create_user_keyed(
+            &NewUser {
+                username: name,
+                email: &format!("{name}@example.com"),
+                password_hash: "$2b$04$hash",
+                is_admin: false,
+                created_at: TS,
+            },
+            &UserKeys {
+                name_key: &chatterbox::chat::accounts::name_key(name),
+                email_key: &chatterbox::chat::accounts::email_key(&format!("{name}@example.com")),
+            },
+        )
+        .unwrap()
+}
+
+fn msg(room_id: i64, sender: &User, text: &str) -> NewMessage {
+    NewMessage {
+        room_id,
+        sender_id: sender.id,
+        username: sender.username.clone(),
+        content: text.to_string(),
+        mention_candidates: chatterbox::chat::rooms::mention_candidates(text),
+    }
+}
+
+fn post(store: &dyn Store, room_id: i64, sender: &User, text: &str) -> i64 {
+    store.insert_messages(&[msg(room_id, sender, text)], TS).unwrap().remove(0).unwrap().id
+}
+
+fn room(store: &dyn Store, name: &str, kind: RoomKind, members: &[i64]) -> i64 {
+    let key = name.to_lowercase();
+    store
+        .create_room(&NewRoom {
+            kind,
+            name: Some(name),
+            name_key: Some(&key),
+            topic: Some("a topic"),
+            created_by: members.first().copied(),
+            members,
+            timestamp: TS,
+        })
+        .unwrap()
+        .id
+}
+
+fn accounts(store: &dyn Store) {
+    store.ping().unwrap();
+    let rev = store.account_revision().unwrap();
+    let alice = user(store, "Alice");
+    assert!(store.account_revision().unwrap() > rev, "a new account changes the revision");
+    assert_eq!(alice.username, "Alice");
+    assert!(!alice.is_admin && !alice.is_blocked);
+    assert_eq!(alice.created_at, TS);
+
+    // Case-insensitive names and addresses, whichever constraint catches them.
+    let dup = |name: &str, email: &str| {
+        store.create_user(&NewUser {
+            username: name,
+            email,
+            password_hash: "x",
+            is_admin: false,
+            created_at: TS,
+        })
+    };
+    assert!(matches!(dup("alice", "other@example.com"), Err(StoreError::Conflict("username"))));
+    assert!(matches!(dup("other", "ALICE@example.com"), Err(StoreError::Conflict("email"))));
+    let look_alike = store.create_user_keyed(
+        &NewUser {
+            username: "A1ice",
+            email: "a1@example.com",
+            password_hash: "x",
+            is_admin: false,
+            created_at: TS,
+        },
+        &UserKeys { name_key: &chatterbox::chat::accounts::name_key("Alice"), email_key: "a1@example.com" },
+    );
+    assert!(matches!(look_alike, Err(StoreError::Conflict("username"))), "{look_alike:?}");
+
+    assert_eq!(store.user_by_username("ALICE").unwrap().unwrap().id, alice.id);
+    assert_eq!(
+        store.user_by_name_key(&chatterbox::chat::accounts::name_key("alice")).unwrap().unwrap().id,
+        alice.id
+    );
+    assert_eq!(store.user_by_id(alice.id).unwrap().unwrap(), alice);
+    assert!(store.user_by_id(999_999).unwrap().is_none());
+    assert!(store.user_by_username("nobody").unwrap().is_none());
+
+    // New accounts join `general`.
+    assert!(store.is_member(GENERAL_ROOM, alice.id).unwrap());
+
+    let bob = user(store, "bob");
+    let (admin, changed) = store.set_admin(bob.id, true).unwrap();
+    assert!(admin.is_admin && changed);
+    assert!(!store.set_admin(bob.id, true).unwrap().1);
+    assert!(matches!(store.set_admin(999_999, true), Err(StoreError::UserNotFound)));
+    let admins = store.list_users(UserFilter { admins_only: true, ..UserFilter::default() }).unwrap();
+    assert_eq!(admins.iter().map(|u| u.id).collect::<Vec<_>>(), vec![bob.id]);
+    assert_eq!(store.list_users(UserFilter::default()).unwrap().len(), 2);
+
+    assert_eq!(store.setting_or_insert("secret", "one").unwrap(), "one");
+    assert_eq!(store.setting_or_insert("secret", "two").unwrap(), "one");
+
+    assert!(store.replace_password_hash(alice.id, "$2b$04$hash", "$2b$12$new").unwrap());
+    assert!(!store.replace_password_hash(alice.id, "$2b$04$hash", "$2b$12$other").unwrap());
+    let mut prefixes = store.hash_prefix_counts().unwrap();
+    prefixes.sort();
+    assert_eq!(prefixes, vec![("$2b$04$".to_string(), 1), ("$2b$12$".to_string(), 1)]);
+
+    for name in ["carol", "Carl", "car_l", "dave"] {
+        user(store, name);
+    }
+    assert_eq!(store.usernames_starting("CAR", 10).unwrap(), vec!["car_l", "Carl", "carol"]);
+    assert_eq!(store.usernames_starting("car_", 10).unwrap(), vec!["car_l"], "wildcards are literal");
+    assert_eq!(store.usernames_starting("c", 2).unwrap().len(), 2);
+}
+
+fn keys_and_credentials(store: &dyn Store) {
+    let plain = |name: &str, email: &str| {
+        store
+            .create_user(&NewUser {
+                username: name,
+                email,
+                password_hash: "h",
+                is_admin: false,
+                created_at: TS,
+            })
+            .unwrap()
+    };
+    let a = plain("erin", "Erin@Example.com");
+    let b = plain("erin2", "erin2@example.com");
+    let without: Vec<i64> = store.users_without_keys(0, 10).unwrap().iter().map(|u| u.id).collect();
+    assert_eq!(without, vec![a.id, b.id]);
+    assert_eq!(store.users_without_keys(a.id, 10).unwrap().len(), 1);
+
+    // Without a key yet, a login by e-mail matches ASCII case-insensitively.
+    let found = store.credentials("ERIN@EXAMPLE.COM", "nothing").unwrap().unwrap();
+    assert_eq!((found.user.id, found.password_hash.as_str()), (a.id, "h"));
+
+    let set =
+        store.set_user_keys(a.id, &UserKeys { name_key: "erin", email_key: "erin@example.com" }).unwrap();
+    assert!(set.name && set.email);
+    // A key another account holds is left unset, the other one stored.
+    let set =
+        store.set_user_keys(b.id, &UserKeys { name_key: "erin", email_key: "erin2@example.com" }).unwrap();
+    assert!(!set.name && set.email);
+    assert_eq!(store.users_without_keys(0, 10).unwrap().iter().map(|u| u.id).collect::<Vec<_>>(), vec![b.id]);
+
+    assert_eq!(store.credentials("Erin", "x").unwrap().unwrap().user.id, a.id);
+    assert_eq!(store.credentials("someone", "erin2@example.com").unwrap().unwrap().user.id, b.id);
+    // The username wins over another account's e-mail key.
+    assert_eq!(store.credentials("erin2", "erin@example.com").unwrap().unwrap().user.id, b.id);
+    assert!(store.credentials("nobody", "nobody@example.com").unwrap().is_none());
+}
+
+fn moderation_and_audit(store: &dyn Store) {
+    let u = user(store, "frank");
+    let first = store.record_violation(u.id, "bad text", "bad", 3, TS).unwrap();
+    assert_eq!((first.warnings, first.blocked), (1, false));
+    store.record_violation(u.id, "bad 2", "bad", 3, TS).unwrap();
+    let third = store.record_violation(u.id, "bad 3", "bad", 3, TS).unwrap();
+    assert_eq!((third.warnings, third.blocked), (3, true));
+    // Blocked already: nothing counted, nothing audited.
+    let after = store.record_violation(u.id, "bad 4", "bad", 3, TS).unwrap();
+    assert_eq!((after.warnings, after.blocked), (3, true));
+    let log = store.violations(None, 10).unwrap();
+    assert_eq!(
+        log.iter().map(|v| v.action).collect::<Vec<_>>(),
+        vec![Action::Block, Action::Warning, Action::Warning]
+    );
+    assert_eq!(log[0].text.as_deref(), Some("bad 3"));
+    assert_eq!(log[0].actor, "moderation");
+    assert_eq!(store.violations(Some(log[0].id), 10).unwrap().len(), 2);
+    assert_eq!(store.latest_blocks().unwrap().iter().map(|v| v.id).collect::<Vec<_>>(), vec![log[0].id]);
+    let counts = store.counts("2000-01-01T00:00:00.000Z").unwrap();
+    assert_eq!((counts.users, counts.blocked), (1, 1));
+    assert_eq!(
+        store.list_users(UserFilter { blocked_only: true, ..UserFilter::default() }).unwrap().len(),
+        1
+    );
+    assert!(store.usernames_starting("fr", 5).unwrap().is_empty(), "blocked accounts are not offered");
+
+    let by = AdminAction { actor: "cli", reason: Some("ok now"), timestamp: TS };
+    let (unblocked, changed) = store.set_blocked(u.id, false, &by).unwrap();
+    assert!(changed && !unblocked.is_blocked && unblocked.warning_count == 0);
+    assert!(!store.set_blocked(u.id, false, &by).unwrap().1, "nothing to change, nothing audited");
+    let (blocked, _) =
+        store.set_blocked(u.id, true, &AdminAction { actor: "root", reason: None, timestamp: TS }).unwrap();
+    assert!(blocked.is_blocked);
+    let log = store.violations(None, 2).unwrap();
+    assert_eq!((log[0].action, log[0].actor.as_str()), (Action::Block, "root"));
+    assert_eq!((log[1].action, log[1].reason.as_deref()), (Action::Unblock, Some("ok now")));
+    assert_eq!(store.latest_blocks().unwrap()[0].id, log[0].id);
+}
+
+fn messages_and_refusals(store: &dyn Store) {
+    let a = user(store, "gina");
+    let b = user(store, "hank");
+    let c = user(store, "ivan");
+    let private = room(store, "Secret", RoomKind::Private, &[a.id, b.id]);
+    let archived = room(store, "Old", RoomKind::Public, &[a.id]);
+    assert!(store.set_archived(archived, true, TS).unwrap());
+    let batch = vec![
+        msg(GENERAL_ROOM, &a, "hello @HANK and @nobody"),
+        msg(private, &c, "let me in"),
+        msg(private, &b, "hi @gina @ivan"),
+        msg(archived, &a, "too late"),
+        msg(999, &a, "no such room"),
+    ];
+    let out = store.insert_messages(&batch, TS).unwrap();
+    assert_eq!(out[1], Err(Refusal::NotMember));
+    assert_eq!(out[3], Err(Refusal::Archived));
+    assert_eq!(out[4], Err(Refusal::NotMember));
+    let (m0, m2) = (out[0].clone().unwrap(), out[2].clone().unwrap());
+    assert_eq!(m2.id, m0.id + 1, "accepted messages take consecutive positions");
+    assert_eq!(m0.mentions, vec!["hank"], "a member is mentioned; a stranger is not");
+    assert_eq!(m2.mentions, vec!["gina"], "ivan is not in the room");
+    assert_eq!((m0.username.as_str(), m0.timestamp.as_str(), m0.room_id), ("gina", TS, GENERAL_ROOM));
+
+    let history = store.messages_before(GENERAL_ROOM, None, 10).unwrap();
+    assert_eq!(history, vec![m0.clone()]);
+    let more: Vec<i64> = (0..5).map(|i| post(store, GENERAL_ROOM, &b, &format!("m{i}"))).collect();
+    let page = store.messages_before(GENERAL_ROOM, Some(more[4]), 2).unwrap();
+    assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), vec![more[2], more[3]], "oldest first");
+
+    // Resume: only rooms the user belongs to now.
+    let seen_by_c: Vec<i64> =
+        store.messages_after(c.id, 0, i64::MAX, 100).unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(seen_by_c, [vec![m0.id], more.clone()].concat());
+    let seen_by_b: Vec<i64> =
+        store.messages_after(b.id, m0.id, more[4], 100).unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(seen_by_b, [vec![m2.id], more[..4].to_vec()].concat());
+    assert_eq!(store.messages_after(b.id, 0, i64::MAX, 2).unwrap().len(), 2);
+
+    let view = store.room_view(a.id, private).unwrap().unwrap();
+    assert_eq!((view.unread, view.mentions, view.last_message_id), (1, 1, m2.id));
+    assert_eq!(store.counts("2000-01-01T00:00:00.000Z").unwrap().messages_since, 7);
+    assert_eq!(store.counts("2030-01-01T00:00:00.000Z").unwrap().messages_since, 0);
+}
+
+fn log_order_and_density(store: &dyn Store) {
+    let start = store.log_next().unwrap();
+    let a = user(store, "jack");
+    let b = user(store, "kate");
+    let r = room(store, "Plans", RoomKind::Public, &[a.id]);
+    assert!(store.add_member(r, b.id, TS).unwrap());
+    let m1 = post(store, r, &a, "one");
+    let m2 = post(store, GENERAL_ROOM, &b, "two");
+    assert_eq!(store.mark_read(r, b.id, m1, TS).unwrap(), m1);
+    assert!(store.remove_member(r, b.id, TS).unwrap());
+    assert!(store.set_archived(r, true, TS).unwrap());
+    let next = store.log_next().unwrap();
+    let log = store.log_after(start - 1, 100).unwrap();
+    let positions: Vec<i64> = log.iter().map(LogEntry::position).collect();
+    assert_eq!(positions, (start..next).collect::<Vec<_>>(), "dense and in order");
+    let kinds: Vec<String> = log
+        .iter()
+        .map(|e| match e {
+            LogEntry::Message(m) => format!("message {}", m.id),
+            LogEntry::Change { change, .. } => format!("{change:?}"),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            format!("{:?}", Change::Member { room_id: r, user_id: a.id }),
+            format!("{:?}", Change::Member { room_id: r, user_id: b.id }),
+            format!("message {m1}"),
+            format!("message {m2}"),
+            format!("{:?}", Change::Read { room_id: r, user_id: b.id, message_id: m1 }),
+            format!("{:?}", Change::Unmember { room_id: r, user_id: b.id }),
+            format!("{:?}", Change::Room { room_id: r }),
+        ]
+    );
+    assert_eq!(store.log_after(start - 1, 3).unwrap(), log[..3].to_vec());
+    assert_eq!(store.log_after(start + 2, 2).unwrap(), log[3..5].to_vec());
+    assert!(store.log_after(next - 1, 10).unwrap().is_empty());
+
+    let snap = store.memberships(a.id).unwrap();
+    assert_eq!(snap.next, next);
+    assert_eq!(snap.rooms, vec![GENERAL_ROOM, r]);
+    assert_eq!(store.memberships(b.id).unwrap().rooms, vec![GENERAL_ROOM]);
+}
+
+fn rooms_and_members(store: &dyn Store) {
+    let a = user(store, "liam");
+    let b = user(store, "Mia");
+    let c = user(store, "noah");
+    let public = room(store, "Zeta", RoomKind::Public, &[a.id]);
+    let private = room(store, "alpha", RoomKind::Private, &[a.id, b.id]);
+    let dup = store.create_room(&NewRoom {
+        kind: RoomKind::Public,
+        name: Some("ZETA"),
+        name_key: Some("zeta"),
+        topic: None,
+        created_by: Some(b.id),
+        members: &[b.id],
+        timestamp: TS,
+    });
+    assert!(matches!(dup, Err(StoreError::Conflict("name"))), "{dup:?}");
+
+    let z = store.room(public).unwrap().unwrap();
+    assert_eq!(
+        (z.kind, z.name.as_deref(), z.topic.as_deref()),
+        (RoomKind::Public, Some("Zeta"), Some("a topic"))
+    );
+    assert_eq!((z.created_by.as_deref(), z.members, z.archived), (Some("liam"), 1, false));
+    assert_eq!(store.room_by_name_key("zeta").unwrap().unwrap().id, public);
+    assert!(store.room(999).unwrap().is_none());
+
+    let dir = store.directory(c.id).unwrap();
+    assert_eq!(
+        dir.iter().map(|(r, joined)| (r.name.clone().unwrap(), *joined)).collect::<Vec<_>>(),
+        vec![("general".to_string(), true), ("Zeta".to_string(), false)],
+        "public rooms only, by name"
+    );
+    assert!(store.add_member(public, c.id, TS).unwrap());
+    assert!(!store.add_member(public, c.id, TS).unwrap(), "already a member");
+    assert!(matches!(store.add_member(999, c.id, TS), Err(StoreError::RoomNotFound)));
+    let names: Vec<String> = store.room_members(private).unwrap().into_iter().map(|m| m.username).collect();
+    assert_eq!(names, vec!["liam", "Mia"], "case-insensitive order");
+    assert_eq!(store.room_members(public).unwrap()[0].joined_at, TS);
+
+    // A non-member's view of a private room.
+    let outside = store.room_view(c.id, private).unwrap().unwrap();
+    assert!(!outside.joined && outside.unread == 0);
+    post(store, public, &a, "later");
+    post(store, private, &b, "hello @liam");
+    let views = store.room_views(a.id).unwrap();
+    assert_eq!(
+        views.iter().map(|v| v.room.id).collect::<Vec<_>>(),
+        vec![private, public, GENERAL_ROOM],
+        "latest first"
+    );
+    assert_eq!((views[0].unread, views[0].mentions, views[0].notify), (1, 1, Notify::All));
+    assert!(store.set_notify(private, a.id, Notify::Mentions).unwrap());
+    assert!(!store.set_notify(private, c.id, Notify::None).unwrap(), "not a member");
+    assert_eq!(store.room_view(a.id, private).unwrap().unwrap().notify, Notify::Mentions);
+
+    assert!(store.remove_member(private, b.id, TS).unwrap());
+    assert!(!store.remove_member(private, b.id, TS).unwrap());
+    assert!(!store.is_member(private, b.id).unwrap());
+
+    assert!(store.set_archived(public, true, TS).unwrap());
+    assert!(!store.set_archived(public, true, TS).unwrap());
+    assert!(store.room(public).unwrap().unwrap().archived);
+
+    let stats = store.room_stats().unwrap();
+    assert_eq!(
+        stats.iter().map(|s| (s.room.name.clone().unwrap(), s.messages)).collect::<Vec<_>>(),
+        vec![("alpha".to_string(), 1), ("general".to_string(), 0), ("Zeta".to_string(), 1)],
+        "by name key (byte order)"
+    );
+    assert_eq!(stats[0].last_activity.as_deref(), Some(TS));
+    assert_eq!(stats[1].last_activity, None);
+
+    // Auto-join: new accounts join these rooms too (archived ones excepted).
+    let open = room(store, "Lobby", RoomKind::Public, &[a.id]);
+    store.set_auto_join(&[open]).unwrap();
+    store.set_auto_join(&[open]).unwrap();
+    let d = user(store, "olga");
+    assert_eq!(store.memberships(d.id).unwrap().rooms, vec![GENERAL_ROOM, open]);
+    store.set_auto_join(&[]).unwrap();
+    let e = user(store, "pete");
+    assert_eq!(store.memberships(e.id).unwrap().rooms, vec![GENERAL_ROOM]);
+}
+
+fn read_markers_and_dms(store: &dyn Store) {
+    let a = user(store, "quinn");
+    let b = user(store, "Rosa");
+    let c = user(store, "sam");
+    let mut people = vec![a.id, b.id, c.id];
+    people.sort();
+    let (dm, created) = store.open_dm(&people, a.id, TS).unwrap();
+    assert!(created && dm.kind == RoomKind::Dm && dm.name.is_none() && dm.members == 3);
+    let (again, created) = store.open_dm(&people, b.id, TS).unwrap();
+    assert!(!created && again.id == dm.id, "one DM per set of people");
+    let view = store.room_view(a.id, dm.id).unwrap().unwrap();
+    assert_eq!(view.people, vec!["Rosa", "sam"]);
+    let labels = store.room_labels().unwrap();
+    assert_eq!(labels[0], (GENERAL_ROOM, "general".to_string()));
+    assert_eq!(labels.iter().find(|(id, _)| *id == dm.id).unwrap().1, "dm:quinn+Rosa+sam");
+
+    // Hiding a DM: gone from the list until the next message; opening it again shows it.
+    assert!(store.hide_room(dm.id, a.id, TS).unwrap());
+    assert!(!store.hide_room(dm.id, a.id, TS).unwrap());
+    assert!(store.room_views(a.id).unwrap().iter().all(|v| v.room.id != dm.id));
+    assert!(store.room_view(a.id, dm.id).unwrap().unwrap().hidden);
+    let m1 = post(store, dm.id, &b, "one");
+    assert!(store.room_views(a.id).unwrap().iter().any(|v| v.room.id == dm.id));
+    assert!(store.hide_room(dm.id, a.id, TS).unwrap());
+    store.open_dm(&people, a.id, TS).unwrap();
+    assert!(!store.room_view(a.id, dm.id).unwrap().unwrap().hidden);
+
+    // Read markers move forward only, clamped to the room's newest message.
+    let m2 = post(store, dm.id, &c, "two");
+    assert_eq!(store.mark_read(dm.id, a.id, m1, TS).unwrap(), m1);
+    assert_eq!(store.room_view(a.id, dm.id).unwrap().unwrap().unread, 1);
+    assert_eq!(store.mark_read(dm.id, a.id, 0, TS).unwrap(), m1, "never backwards");
+    assert_eq!(store.mark_read(dm.id, a.id, i64::MAX, TS).unwrap(), m2, "clamped");
+    assert_eq!(store.room_view(a.id, dm.id).unwrap().unwrap().unread, 0);
+    assert!(matches!(store.mark_read(dm.id, 999_999, 1, TS), Err(StoreError::RoomNotFound)));
+    // A new member starts having read what is there.
+    let d = user(store, "tara");
+    let r = room(store, "Read", RoomKind::Public, &[a.id]);
+    let m3 = post(store, r, &a, "before tara");
+    store.add_member(r, d.id, TS).unwrap();
+    assert_eq!(store.room_view(d.id, r).unwrap().unwrap().last_read_id, m3);
+}
+
+fn exports_stream(store: &dyn Store) {
+    let a = user(store, "uma");
+    let private = room(store, "Hidden", RoomKind::Private, &[a.id]);
+    // More than one fetch of a streamed read.
+    let batch: Vec<NewMessage> = (0..2500).map(|i| msg(GENERAL_ROOM, &a, &format!("m{i}"))).collect();
+    store.insert_messages(&batch, "2026-01-01T00:00:00.000Z").unwrap();
+    store.insert_messages(&[msg(private, &a, "secret")], "2026-02-01T00:00:00.000Z").unwrap();
+    store.insert_messages(&[msg(GENERAL_ROOM, &a, "last")], "2026-03-01T00:00:00.000Z").unwrap();
+
+    let collect = |filter: &MessageFilter| {
+        let mut ids = Vec::new();
+        store
+            .for_each_message(filter, &mut |m| {
+                ids.push(m.id);
+                Ok(())
+            })
+            .unwrap();
+        ids
+    };
+    let all = collect(&MessageFilter::default());
+    assert_eq!(all.len(), 2502);
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    assert_eq!(collect(&MessageFilter { public_only: true, ..MessageFilter::default() }).len(), 2501);
+    assert_eq!(collect(&MessageFilter { rooms: Some(vec![private]), ..MessageFilter::default() }).len(), 1);
+    let feb = MessageFilter {
+        since: Some("2026-02-01T00:00:00.000Z".into()),
+        until: Some("2026-03-01T00:00:00.000Z".into()),
+        ..MessageFilter::default()
+    };
+    assert_eq!(collect(&feb).len(), 1);
+    assert_eq!(collect(&MessageFilter { after_id: Some(all[2499]), ..MessageFilter::default() }).len(), 2);
+
+    // The callback's error stops the walk and comes back.
+    let mut seen = 0;
+    let err = store
+        .for_each_message(&MessageFilter::default(), &mut |_| {
+            seen += 1;
+            if seen == 1500 {
+                return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "closed"));
+            }
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Io(ref e) if e.kind() == std::io::ErrorKind::BrokenPipe), "{err:?}");
+    assert_eq!(seen, 1500);
+
+    let mut names = Vec::new();
+    store
+        .for_each_user(UserFilter::default(), &mut |u| {
+            names.push(u.username.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(names, vec!["uma"]);
+}
+
+/// Writers on several threads post while a reader tails the log the way `chat::log` does
+/// (`log_after` the last position it saw): it must see every position exactly once, in order.
+fn concurrent_writers_never_let_a_reader_skip(store: &dyn Store) {
+    const WRITERS: usize = 6;
+    const PER_WRITER: usize = 60;
+    let senders: Vec<User> = (0..WRITERS).map(|i| user(store, &format!("writer{i}"))).collect();
+    let extra = room(store, "Busy", RoomKind::Public, &senders.iter().map(|u| u.id).collect::<Vec<_>>());
+    let start = store.log_next().unwrap() - 1;
+    let barrier = Barrier::new(WRITERS + 1);
+    let (sent, read) = std::thread::scope(|s| {
+        let writers: Vec<_> = senders
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    barrier.wait();
+                    let mut ids = Vec::new();
+                    for n in 0..PER_WRITER {
+                        // Messages, batches and membership changes all take positions.
+                        let room_id = if n % 2 == 0 { GENERAL_ROOM } else { extra };
+                        let batch = vec![msg(room_id, u, "x"); 1 + n % 3];
+                        for out in store.insert_messages(&batch, TS).unwrap() {
+                            ids.push(out.unwrap().id);
+                        }
+                        if n % 10 == 0 && i == 0 {
+                            store.mark_read(extra, u.id, i64::MAX, TS).unwrap();
+                        }
+                    }
+                    ids
+                })
+            })
+            .collect();
+        let reader = s.spawn(|| {
+            barrier.wait();
+            let total = WRITERS * (0..PER_WRITER).map(|n| 1 + n % 3).sum::<usize>();
+            let mut cursor = start;
+            let mut messages = Vec::new();
+            while messages.len() < total {
+                for entry in store.log_after(cursor, 50).unwrap() {
+                    assert_eq!(entry.position(), cursor + 1, "the reader skipped a position");
+                    cursor = entry.position();
+                    if let LogEntry::Message(m) = entry {
+                        messages.push(m.id);
+                    }
+                }
+            }
+            messages
+        });
+        let sent: Vec<i64> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+        (sent, reader.join().unwrap())
+    });
+    let sent: BTreeSet<i64> = sent.into_iter().collect();
+    assert_eq!(read.len(), sent.len(), "every message read exactly once");
+    assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), sent);
+}
+
+/// The trap: ids from a sequence are handed out in one order and committed in another. A reader
+/// resuming "after the last id I saw" then skips the transaction that committed late.
+#[test]
+fn ids_from_a_sequence_let_a_reader_skip_a_row() {
+    let Some(url) = common::pg::database() else { return };
+    let connect = || ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let (mut a, mut b, mut reader) = (connect(), connect(), connect());
+    reader.batch_execute("CREATE TABLE naive (id BIGSERIAL PRIMARY KEY, text TEXT NOT NULL)").unwrap();
+    let mut tx_a = a.transaction().unwrap();
+    let id_a: i64 = tx_a.query_one("INSERT INTO naive (text) VALUES ('a') RETURNING id", &[]).unwrap().get(0);
+    let mut tx_b = b.transaction().unwrap();
+    let id_b: i64 = tx_b.query_one("INSERT INTO naive (text) VALUES ('b') RETURNING id", &[]).unwrap().get(0);
+    assert!(id_a < id_b);
+    tx_b.commit().unwrap();
+    let read = |reader: &mut ::postgres::Client, after: i64| -> Vec<i64> {
+        reader
+            .query("SELECT id FROM naive WHERE id > $1 ORDER BY id", &[&after])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    };
+    let first = read(&mut reader, 0);
+    assert_eq!(first, vec![id_b], "the later id is visible first");
+    let cursor = *first.last().unwrap();
+    tx_a.commit().unwrap();
+    assert!(read(&mut reader, cursor).is_empty(), "the reader moved past {id_a} and never sees it");
+    assert_eq!(read(&mut reader, 0), vec![id_a, id_b], "yet the row is there");
+}
+
+/// The same race through the store: a transaction holding the counter keeps every later writer
+/// waiting, so nothing with a higher position becomes visible before it commits.
+#[test]
+fn a_slow_log_writer_holds_back_later_positions() {
+    let Some(url) = common::pg::database() else { return };
+    let (store, _) = PgStore::open_and_migrate(&url).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let a = user(&*store, "slow");
+    let before = store.log_next().unwrap();
+    // A writer that took position `before` and has not committed yet, as `insert_messages` does.
+    let mut raw = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    let mut tx = raw.transaction().unwrap();
+    let pos: i64 = tx
+        .query_one("UPDATE log_counter SET next = next + 1 WHERE id = 1 RETURNING next - 1", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(pos, before);
+    tx.execute(
+        "INSERT INTO messages (id, room_id, sender_id, content, timestamp) VALUES ($1, 1, $2, 'slow', $3)",
+        &[&pos, &a.id, &TS],
+    )
+    .unwrap();
+    let fast = {
+        let store = Arc::clone(&store);
+        let a = a.clone();
+        std::thread::spawn(move || post(&*store, GENERAL_ROOM, &a, "fast"))
+    };
+    // Whatever the fast writer has done meanwhile, nothing after the slow one is readable yet.
+    for _ in 0..20 {
+        assert!(store.log_after(before - 1, 10).unwrap().is_empty());
+        std::thread::yield_now();
+    }
+    tx.commit().unwrap();
+    let fast_id = fast.join().unwrap();
+    assert_eq!(fast_id, pos + 1, "the later writer numbers after the earlier one commits");
+    let ids: Vec<i64> = store.log_after(before - 1, 10).unwrap().iter().map(LogEntry::position).collect();
+    assert_eq!(ids, vec![pos, fast_id]);
+}
+
+/// Migrations: applied once, under a lock when instances start together; `migrate --status`
+/// lists them; a database written by a newer chatterbox is refused.
+#[test]
+fn postgres_migrations_race_and_refuse_newer() {
+    let Some(url) = common::pg::database() else { return };
+    let applied: Vec<usize> = std::thread::scope(|s| {
+        let starts: Vec<_> =
+            (0..4).map(|_| s.spawn(|| PgStore::open_and_migrate(&url).unwrap().1.len())).collect();
+        starts.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(applied.iter().sum::<usize>(), 3, "each migration applied by exactly one: {applied:?}");
+    let status = PgStore::migration_status(&url).unwrap();
+    assert_eq!(
+        status.iter().map(|m| m.label()).collect::<Vec<_>>(),
+        ["V1__initial", "V2__account_keys", "V3__conversations"]
+    );
+    assert!(status.iter().all(|m| m.applied_on.is_some() && m.known));
+    PgStore::open_existing(&url).unwrap();
+
+    let mut raw = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+    raw.execute(
+        "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) VALUES (99, 'future', '2030-01-01T00:00:00Z', '1')",
+        &[],
+    )
+    .unwrap();
+    for err in [PgStore::open_existing(&url).unwrap_err(), PgStore::open_and_migrate(&url).unwrap_err()] {
+        assert!(err.to_string().contains("newer chatterbox"), "{err}");
+    }
+}
+
+/// A server that cannot be reached is `Unavailable` (503 in HTTP), not a generic failure.
+#[test]
+fn an_unreachable_postgres_is_unavailable() {
+    let err = PgStore::open_existing("postgres://nobody@127.0.0.1:1/nothing?connect_timeout=2").unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
