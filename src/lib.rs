@@ -5,7 +5,7 @@
 //! One binary, two roles. `chatterbox serve` is a hyper daemon: a REST API for accounts,
 //! conversations (public rooms, private rooms, DMs) and administration, the WebSocket chat, and
 //! the static web UI. The other subcommands are operator tools that act directly on the same
-//! SQLite file, also while the daemon runs.
+//! database (a SQLite file, or PostgreSQL with `--database-url`), also while the daemon runs.
 //!
 //! A chat message travels: socket task (`http::ws`) -> `chat::Chat::post` (validate, moderate)
 //! -> `chat::writer` (group commit on a dedicated thread, which takes the message's log
@@ -36,7 +36,9 @@
 //!   queues, debounced presence), message writer (which also reports failing writes to
 //!   `/healthz`), CSV export.
 //! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend
-//!   (`store::sqlite`, conversations in `store/sqlite/rooms.rs`) and migrations (`sql/`).
+//!   (`store::sqlite`, conversations in `store/sqlite/rooms.rs`), the PostgreSQL backend
+//!   (`store::postgres`, the same contract, checked by `tests/store_contract.rs` on both), what
+//!   both share outside SQL (`store::shared`), and migrations (`sql/sqlite/`, `sql/postgres/`).
 //! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
 //!
 //! # Invariants
@@ -45,8 +47,9 @@
 //! - Layers depend downwards only: `http` -> `chat` -> `store`. `http` never touches the store
 //!   except through `chat`, so a second store backend plugs in without changing `http`.
 //! - No global state: the store and `Chat` are passed explicitly; tests run many servers at once.
-//! - Nothing blocking runs on the async reactor: SQLite runs on blocking threads or the writer
-//!   thread, bcrypt on the hashing pool at a lower CPU priority than the chat.
+//! - Nothing blocking runs on the async reactor: the store runs on blocking threads or the
+//!   writer thread (PostgreSQL's blocking client even panics on a reactor thread), bcrypt on the
+//!   hashing pool at a lower CPU priority than the chat.
 //! - Log positions (message ids and change positions) are dense and handed out in commit order
 //!   by a counter row updated in the writing transaction; each socket receives them strictly
 //!   increasing, and only entries already committed.

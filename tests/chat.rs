@@ -128,7 +128,7 @@ async fn expect_blocked(client: &mut WsClient) {
 
 /// Runs the operator CLI on the server's database.
 async fn cli(server: &TestServer, args: &[&str]) -> String {
-    let mut all = vec!["--db".to_string(), server.db.to_str().unwrap().to_string()];
+    let mut all = server.db_args();
     all.extend(args.iter().map(|a| a.to_string()));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_chatterbox")).args(&all).output().unwrap()

@@ -53,7 +53,19 @@ const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_coun
 pub struct PgStore {
     /// Where the database is, for messages (no password).
     target: String,
-    pool: r2d2::Pool<Manager>,
+    /// Always present until `drop`.
+    pool: Option<r2d2::Pool<Manager>>,
+}
+
+impl Drop for PgStore {
+    /// Closing a blocking client runs its own little runtime, which panics on a thread that is
+    /// driving an async runtime (where the daemon and the tests drop the last `Chat`), so the
+    /// pool is closed on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new().name("chatterbox-pg-close".into()).spawn(move || drop(pool));
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -112,16 +124,28 @@ impl PgStore {
             .max_size(MAX_OPEN)
             .min_idle(Some(2))
             .connection_timeout(CONNECT_TIMEOUT)
-            // One empty query per lend: a connection the server dropped (restart, failover,
-            // pg_terminate_backend) is replaced before a caller gets it, instead of failing once.
-            .test_on_check_out(true)
+            // Checked in `conn` instead, where a failing check cannot drop the client inside r2d2.
+            .test_on_check_out(false)
             .build(PostgresConnectionManager::new(config, NoTls))
             .map_err(|e| StoreError::Unavailable(format!("{target}: {e}")))?;
-        Ok(PgStore { target, pool })
+        Ok(PgStore { target, pool: Some(pool) })
     }
 
+    /// A pooled connection that has just answered. One empty query per lend: a connection the
+    /// server dropped (restart, failover, `pg_terminate_backend`) is closed by the failed check,
+    /// so r2d2 discards it on return, and the next one is tried, instead of failing the caller.
     fn conn(&self) -> Result<Conn> {
-        self.pool.get().map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.target)))
+        let pool = self.pool.as_ref().expect("the pool lives until drop");
+        for _ in 0..=MAX_OPEN {
+            let mut conn =
+                pool.get().map_err(|e| StoreError::Unavailable(format!("{}: {e}", self.target)))?;
+            match conn.simple_query("") {
+                Ok(_) => return Ok(conn),
+                Err(e) if conn.is_closed() => tracing::debug!(error = %e, "replacing a closed connection"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Unavailable(format!("{}: every connection was closed", self.target)))
     }
 
     /// Runs `f` in a read-write transaction and commits.

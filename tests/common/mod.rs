@@ -1,5 +1,9 @@
 //! Test harness: starts a real chatterbox server on 127.0.0.1:0 over a temporary database, and
 //! gives real HTTP and WebSocket clients for it.
+//!
+//! The database is a temporary SQLite file, or with `CHATTERBOX_TEST_BACKEND=postgres` (or
+//! `Options::postgres`) a fresh database on the test binary's own PostgreSQL cluster
+//! (`pg.rs`), so the same HTTP and WebSocket tests run against both backends.
 #![allow(dead_code)]
 
 pub mod pg;
@@ -10,7 +14,7 @@ use chatterbox::{
     chat::{moderation::Matcher, Chat, ChatConfig, Secret},
     http::{AppState, HttpConfig},
     server::ServerConfig,
-    store::{SqliteStore, Store},
+    store::{PgStore, SqliteStore, Store},
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -26,6 +30,9 @@ pub struct Options {
     pub http: HttpConfig,
     pub server: ServerConfig,
     pub db: Option<PathBuf>,
+    /// Run on PostgreSQL (a new database of the test cluster) instead of SQLite; defaults to
+    /// `CHATTERBOX_TEST_BACKEND=postgres`. Ignored when `db` names a file.
+    pub postgres: bool,
 }
 
 impl Default for Options {
@@ -35,6 +42,7 @@ impl Default for Options {
             http: HttpConfig::default(),
             server: ServerConfig { account_poll: Duration::from_millis(100), ..ServerConfig::default() },
             db: None,
+            postgres: std::env::var("CHATTERBOX_TEST_BACKEND").is_ok_and(|b| b == "postgres"),
         }
     }
 }
@@ -43,6 +51,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub base: String,
     pub db: PathBuf,
+    /// The PostgreSQL database the server runs on, if it does (then `db` is unused).
+    pub database_url: Option<String>,
     pub chat: Arc<Chat>,
     pub http: reqwest::Client,
     dir: Option<tempfile::TempDir>,
@@ -64,10 +74,20 @@ pub async fn start_with(opts: Options) -> TestServer {
         }
     };
     let path = db.clone();
+    let database_url = if opts.postgres && dir.is_some() {
+        Some(tokio::task::spawn_blocking(pg::database).await.unwrap().expect(
+            "CHATTERBOX_TEST_BACKEND=postgres needs PostgreSQL (and cannot be combined with CHATTERBOX_SKIP_POSTGRES)",
+        ))
+    } else {
+        None
+    };
+    let url = database_url.clone();
     let chat_config = opts.chat;
     let chat = tokio::task::spawn_blocking(move || {
-        let (store, _) = SqliteStore::open_and_migrate(&path).unwrap();
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store: Arc<dyn Store> = match url {
+            Some(url) => Arc::new(PgStore::open_and_migrate(&url).unwrap().0),
+            None => Arc::new(SqliteStore::open_and_migrate(&path).unwrap().0),
+        };
         Chat::start(store, chat_config, Secret::Stored, Matcher::default_terms()).unwrap()
     })
     .await
@@ -88,6 +108,7 @@ pub async fn start_with(opts: Options) -> TestServer {
         addr,
         base: format!("http://{addr}"),
         db,
+        database_url,
         chat,
         http: reqwest::Client::new(),
         dir,
@@ -105,6 +126,14 @@ pub struct Account {
 impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The global options that point the operator CLI at this server's database.
+    pub fn db_args(&self) -> Vec<String> {
+        match &self.database_url {
+            Some(url) => vec!["--database-url".to_string(), url.clone()],
+            None => vec!["--db".to_string(), self.db.to_str().unwrap().to_string()],
+        }
     }
 
     /// Registers `name` (e-mail `name@example.com`, password `PASSWORD`).

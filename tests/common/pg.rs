@@ -27,6 +27,8 @@ pub struct Cluster {
     /// Root runs the server and its tools as this user.
     run_as: Option<String>,
     bin: PathBuf,
+    /// The server's command-line options (`pg_ctl -o`).
+    options: String,
 }
 
 static CLUSTER: OnceLock<Option<Cluster>> = OnceLock::new();
@@ -61,6 +63,41 @@ impl Cluster {
     pub fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
+
+    /// Stops the server at once, as a crash or a power cut would (`pg_ctl stop -m immediate`).
+    /// Only for a test binary of its own: every test of the binary shares the cluster.
+    pub fn stop_immediate(&self) {
+        let out = self
+            .tool("pg_ctl")
+            .arg("-D")
+            .arg(self.data_dir())
+            .args(["-m", "immediate", "-w", "stop"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_ctl stop: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Starts the server again after `stop_immediate` (it recovers from its WAL).
+    pub fn start_again(&self) {
+        pg_ctl_start(self.run_as.as_deref(), &self.bin, &self.dir, &self.options);
+    }
+}
+
+fn pg_ctl_start(run_as: Option<&str>, bin: &Path, dir: &Path, options: &str) {
+    let out = as_user(run_as, &bin.join("pg_ctl"))
+        .arg("-D")
+        .arg(dir.join("data"))
+        .arg("-l")
+        .arg(dir.join("server.log"))
+        .args(["-o", options, "-w", "start"])
+        .output()
+        .expect("run pg_ctl");
+    assert!(
+        out.status.success(),
+        "pg_ctl start failed: {}{}",
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+    );
 }
 
 fn skipped() -> bool {
@@ -103,27 +140,16 @@ fn start() -> Option<Cluster> {
         .output()
         .expect("run initdb");
     assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    // fsync off: nothing survives an OS crash, which tests do not have; a killed or
+    // `stop -m immediate` server still keeps every commit it acknowledged (the outage test
+    // relies on that, so synchronous_commit stays on).
     let options = format!(
-        "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=400",
+        "-k {} -p {PORT} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=400",
         socket_dir.display()
     );
-    let out = as_user(run_as.as_deref(), &bin.join("pg_ctl"))
-        .arg("-D")
-        .arg(&data)
-        .arg("-l")
-        .arg(dir.join("server.log"))
-        .args(["-o", &options, "-w", "start"])
-        .output()
-        .expect("run pg_ctl");
-    assert!(
-        out.status.success(),
-        "pg_ctl start failed: {}{}",
-        String::from_utf8_lossy(&out.stderr),
-        std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
-    );
+    pg_ctl_start(run_as.as_deref(), &bin, &dir, &options);
     watchdog(&dir, &bin, run_as.as_deref());
-    Some(Cluster { dir, socket_dir, run_as, bin })
+    Some(Cluster { dir, socket_dir, run_as, bin, options })
 }
 
 /// Stops the cluster and removes its folder once this process has ended.
