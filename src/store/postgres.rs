@@ -462,7 +462,9 @@ impl Store for PgStore {
 
     fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<(User, bool)> {
         self.write(|tx| {
-            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            // Read and changed under the row's lock, so two admins toggling at once agree on
+            // `changed`. NO KEY: a message insert's foreign-key check on the row need not wait.
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&user_id])?;
             let before = get_user(tx, user_id)?;
             if before.is_admin == is_admin {
                 return Ok((before, false));
@@ -474,7 +476,7 @@ impl Store for PgStore {
 
     fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)> {
         self.write(|tx| {
-            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user_id])?;
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&user_id])?;
             let before = get_user(tx, user_id)?;
             let changed = before.is_blocked != blocked || (!blocked && before.warning_count != 0);
             if !changed {

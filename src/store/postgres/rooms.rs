@@ -65,65 +65,89 @@ pub(super) fn join_auto_rooms(tx: &mut Transaction<'_>, user_id: i64, timestamp:
 }
 
 /// Runs inside `log_write`: the counter is locked, so the membership checks below see every
-/// earlier log write (a removal committed before is a refusal here) and no later one.
+/// earlier log write (a removal committed before is a refusal here) and no later one. A batch
+/// costs a handful of statements whatever its size (arrays, not a statement per message), so the
+/// counter's lock is held briefly.
 pub(super) fn insert_messages(
     tx: &mut Transaction<'_>,
     batch: &[NewMessage],
     timestamp: &str,
 ) -> Result<Vec<std::result::Result<Message, Refusal>>> {
-    let mut out = Vec::with_capacity(batch.len());
     // Checked first, so positions go to accepted messages only and stay dense.
-    let mut accepted = 0i64;
-    let check = tx.prepare(
-        "SELECT r.archived FROM members m JOIN rooms r ON r.id = m.room_id \
-         WHERE m.room_id = $1 AND m.user_id = $2",
+    let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
+    let senders: Vec<i64> = batch.iter().map(|m| m.sender_id).collect();
+    let checked = tx.query(
+        "SELECT r.archived FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS b (room_id, user_id, i) \
+         LEFT JOIN members m ON m.room_id = b.room_id AND m.user_id = b.user_id \
+         LEFT JOIN rooms r ON r.id = m.room_id ORDER BY b.i",
+        &[&rooms, &senders],
     )?;
-    for m in batch {
-        let archived: Option<bool> = tx.query_opt(&check, &[&m.room_id, &m.sender_id])?.map(|r| r.get(0));
-        let admitted = shared::admit(m, archived, timestamp);
-        accepted += i64::from(admitted.is_ok());
-        out.push(admitted);
-    }
+    let mut out: Vec<_> =
+        batch.iter().zip(&checked).map(|(m, row)| shared::admit(m, row.get(0), timestamp)).collect();
+    let accepted = out.iter().filter(|o| o.is_ok()).count() as i64;
     if accepted == 0 {
         return Ok(out);
     }
     let mut next = take_positions(tx, accepted)?;
-    let insert = tx.prepare(
-        "INSERT INTO messages (id, room_id, sender_id, content, timestamp, mentions) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )?;
-    let mentioned = tx.prepare(&format!(
-        "SELECT u.id, u.username FROM members mb JOIN users u ON u.id = mb.user_id \
-         WHERE mb.room_id = $1 AND {} = {}",
-        nocase!("u.username"),
-        nocase!("$2")
-    ))?;
-    let note = tx.prepare(
-        "INSERT INTO mentions (user_id, room_id, message_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-    )?;
-    // A DM someone hid shows again with its next message.
-    let unhide = tx.prepare("UPDATE members SET hidden = FALSE WHERE room_id = $1 AND hidden")?;
+    let mut mentioned = None;
+    let mut notes: Vec<(i64, i64, i64)> = Vec::new();
+    let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (m, slot) in batch.iter().zip(out.iter_mut()) {
         let Ok(stored) = slot else { continue };
         stored.id = next;
         next += 1;
         let mut ids = Vec::new();
         for name in &m.mention_candidates {
-            if let Some(row) = tx.query_opt(&mentioned, &[&m.room_id, name])? {
+            let stmt = match &mentioned {
+                Some(stmt) => stmt,
+                None => mentioned.insert(tx.prepare(&format!(
+                    "SELECT u.id, u.username FROM members mb JOIN users u ON u.id = mb.user_id \
+                     WHERE mb.room_id = $1 AND {} = {}",
+                    nocase!("u.username"),
+                    nocase!("$2")
+                ))?),
+            };
+            if let Some(row) = tx.query_opt(stmt, &[&m.room_id, name])? {
                 let id: i64 = row.get(0);
                 if !ids.contains(&id) {
                     ids.push(id);
                     stored.mentions.push(row.get(1));
+                    notes.push((id, m.room_id, stored.id));
                 }
             }
         }
-        let mentions = shared::mentions_column(&stored.mentions);
-        tx.execute(&insert, &[&stored.id, &m.room_id, &m.sender_id, &m.content, &timestamp, &mentions])?;
-        for id in ids {
-            tx.execute(&note, &[&id, &m.room_id, &stored.id])?;
-        }
-        tx.execute(&unhide, &[&m.room_id])?;
+        cols.0.push(stored.id);
+        cols.1.push(m.room_id);
+        cols.2.push(m.sender_id);
+        cols.3.push(m.content.as_str());
+        cols.4.push(shared::mentions_column(&stored.mentions));
     }
+    tx.execute(
+        "INSERT INTO messages (id, room_id, sender_id, content, mentions, timestamp) \
+         SELECT id, room_id, sender_id, content, mentions, $6 \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
+           AS t (id, room_id, sender_id, content, mentions)",
+        &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &timestamp],
+    )?;
+    if !notes.is_empty() {
+        let (users, rooms, messages): (Vec<i64>, Vec<i64>, Vec<i64>) =
+            notes.into_iter().fold(Default::default(), |mut acc, (u, r, m)| {
+                acc.0.push(u);
+                acc.1.push(r);
+                acc.2.push(m);
+                acc
+            });
+        tx.execute(
+            "INSERT INTO mentions (user_id, room_id, message_id) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING",
+            &[&users, &rooms, &messages],
+        )?;
+    }
+    // A DM someone hid shows again with its next message.
+    let mut posted: Vec<i64> = cols.1;
+    posted.sort_unstable();
+    posted.dedup();
+    tx.execute("UPDATE members SET hidden = FALSE WHERE room_id = ANY($1) AND hidden", &[&posted])?;
     Ok(out)
 }
 
