@@ -713,10 +713,16 @@ async fn admin_user_list_says_why_each_blocked_account_is_blocked() {
     let bob = server.register("bob").await;
     let carol = server.register("carol").await;
     // alice: blocked, unblocked, blocked again by the operator: the latest reason counts.
-    let store = server.chat.store();
-    for (blocked, reason) in [(true, "first time"), (false, "appeal"), (true, "Spamming links")] {
-        set_blocked(&**store, alice.id, blocked, "cli", Some(reason)).unwrap();
-    }
+    // On a blocking thread, as the server calls the store (PostgreSQL's client requires it).
+    let store = Arc::clone(server.chat.store());
+    let alice_id = alice.id;
+    tokio::task::spawn_blocking(move || {
+        for (blocked, reason) in [(true, "first time"), (false, "appeal"), (true, "Spamming links")] {
+            set_blocked(&*store, alice_id, blocked, "cli", Some(reason)).unwrap();
+        }
+    })
+    .await
+    .unwrap();
     // bob: blocked automatically after repeated violations; carol: by an admin, without a reason
     // (an empty body); dave: by an admin, with one.
     let dave = server.register("dave").await;
@@ -763,7 +769,10 @@ async fn admin_user_list_says_why_each_blocked_account_is_blocked() {
     assert!(blocked.as_array().unwrap().iter().all(|u| u["block"].is_object()), "{blocked}");
 
     // Unblocked again: the old reason is gone from the listing (the audit log keeps it).
-    set_blocked(&**store, alice.id, false, "cli", None).unwrap();
+    let store = Arc::clone(server.chat.store());
+    tokio::task::spawn_blocking(move || set_blocked(&*store, alice_id, false, "cli", None).unwrap())
+        .await
+        .unwrap();
     let users = expect(server.get("/admin/users", Some(&admin.token)).await, 200).await;
     let alice_now = users.as_array().unwrap().iter().find(|u| u["username"] == "alice").unwrap();
     assert!(alice_now.get("block").is_none(), "{alice_now}");

@@ -33,6 +33,8 @@ pub struct Options {
     /// Run on PostgreSQL (a new database of the test cluster) instead of SQLite; defaults to
     /// `CHATTERBOX_TEST_BACKEND=postgres`. Ignored when `db` names a file.
     pub postgres: bool,
+    /// Run on this PostgreSQL database (another server's `database_url`: several instances).
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -43,6 +45,7 @@ impl Default for Options {
             server: ServerConfig { account_poll: Duration::from_millis(100), ..ServerConfig::default() },
             db: None,
             postgres: std::env::var("CHATTERBOX_TEST_BACKEND").is_ok_and(|b| b == "postgres"),
+            database_url: None,
         }
     }
 }
@@ -74,7 +77,9 @@ pub async fn start_with(opts: Options) -> TestServer {
         }
     };
     let path = db.clone();
-    let database_url = if opts.postgres && dir.is_some() {
+    let database_url = if opts.database_url.is_some() {
+        opts.database_url
+    } else if opts.postgres && dir.is_some() {
         Some(tokio::task::spawn_blocking(pg::database).await.unwrap().expect(
             "CHATTERBOX_TEST_BACKEND=postgres needs PostgreSQL (and cannot be combined with CHATTERBOX_SKIP_POSTGRES)",
         ))
