@@ -16,14 +16,17 @@
 //! sees no gap and no duplicate.
 
 use std::{
-    sync::{mpsc, Arc},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        mpsc, Arc,
+    },
     thread,
     time::Duration,
 };
 
 use tokio::sync::oneshot;
 
-use crate::store::{Change, LogEntry, Memberships, Message, Store};
+use crate::store::{Change, LogBell, LogEntry, Memberships, Message, Store};
 
 use super::{
     error::{ChatError, Result},
@@ -45,6 +48,8 @@ enum Cmd {
 #[derive(Clone)]
 pub struct LogTail {
     tx: mpsc::SyncSender<Cmd>,
+    /// Set when the tailer thread has ended, so a backend's log watcher stops too.
+    ended: Arc<AtomicBool>,
 }
 
 impl LogTail {
@@ -53,14 +58,23 @@ impl LogTail {
     pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, poll: Duration) -> Result<LogTail> {
         let cursor = store.log_next()? - 1;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let ended = Arc::new(AtomicBool::new(false));
+        let done = Arc::clone(&ended);
         thread::Builder::new()
             .name("chatterbox-log".into())
             .spawn(move || {
                 let mut tail = Tailer { store, hub, cursor };
-                tail.run(rx, poll)
+                tail.run(rx, poll);
+                done.store(true, Ordering::Release);
             })
             .map_err(|e| ChatError::Internal(format!("cannot start the log thread: {e}")))?;
-        Ok(LogTail { tx })
+        Ok(LogTail { tx, ended })
+    }
+
+    /// The doorbell a backend rings when another process or instance commits to the log
+    /// (`Store::watch_log`).
+    pub fn bell(&self) -> Box<dyn LogBell> {
+        Box::new(self.clone())
     }
 
     /// Hands over a batch the writer committed (blocking: the writer's thread only).
@@ -93,6 +107,16 @@ impl LogTail {
         if sent {
             let _ = done.await;
         }
+    }
+}
+
+impl LogBell for LogTail {
+    fn ring(&self) {
+        LogTail::ring(self);
+    }
+
+    fn wanted(&self) -> bool {
+        !self.ended.load(Ordering::Acquire)
     }
 }
 

@@ -175,6 +175,9 @@ impl Chat {
         };
         let hub = Arc::new(Hub::new(config.broadcast_capacity, config.presence_grace));
         let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)?;
+        // Other instances' writes reach the tailer at once where the backend can tell (PostgreSQL
+        // NOTIFY); the poll stays as the fallback for a lost notification.
+        store.watch_log(log.bell())?;
         let writer = Writer::spawn(Arc::clone(&store), log.clone())
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;

@@ -383,6 +383,15 @@ pub struct Counts {
     pub messages_since: i64,
 }
 
+/// What a backend's log watcher calls when another process or instance has committed to the
+/// log (see `Store::watch_log`).
+pub trait LogBell: Send + 'static {
+    /// Something new may be in the log: read it soon. Never blocks.
+    fn ring(&self);
+    /// Whether anyone still listens; the watcher stops once this is false.
+    fn wanted(&self) -> bool;
+}
+
 /// Everything the domain needs from persistence. Implementations must be safe to call from many
 /// threads at once; every method may block.
 pub trait Store: Send + Sync + 'static {
@@ -517,4 +526,13 @@ pub trait Store: Send + Sync + 'static {
     fn setting_or_insert(&self, key: &str, value: &str) -> Result<String>;
     /// A number that changes whenever any account changes, by this process or another.
     fn account_revision(&self) -> Result<i64>;
+
+    /// Rings `bell` soon after any log write commits (another instance's included), on a thread
+    /// of the backend's own, until the bell is no longer wanted; it also rings after every
+    /// reconnection, in case a write was missed meanwhile. A backend without notifications does
+    /// nothing (the tailer's poll finds those writes), which is the default.
+    fn watch_log(&self, bell: Box<dyn LogBell>) -> Result<()> {
+        drop(bell);
+        Ok(())
+    }
 }

@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use postgres::{
-    error::SqlState, types::ToSql, Client, GenericClient, IsolationLevel, NoTls, Row, Transaction,
+    error::SqlState, fallible_iterator::FallibleIterator, types::ToSql, Client, GenericClient,
+    IsolationLevel, NoTls, Row, Transaction,
 };
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -48,11 +49,21 @@ const STREAM_CHUNK: i32 = 1000;
 /// instances starting together would both try to apply the same migration.
 const MIGRATION_LOCK: i64 = 0x6368_6174_7465_7262;
 
+/// The channel log writers notify and log watchers listen on.
+const LOG_CHANNEL: &str = "chatterbox_log";
+const LOG_NOTIFY: &str = "NOTIFY chatterbox_log";
+/// How often an idle watcher checks that its bell is still wanted.
+const WATCH_IDLE: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts to reconnect the watcher.
+const WATCH_BACKOFF: Duration = Duration::from_secs(2);
+
 const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at";
 
 pub struct PgStore {
     /// Where the database is, for messages (no password).
     target: String,
+    /// For the log watcher's own connection.
+    config: postgres::Config,
     /// Always present until `drop`.
     pool: Option<r2d2::Pool<Manager>>,
 }
@@ -120,15 +131,16 @@ impl PgStore {
 
     fn with_pool(config: postgres::Config) -> Result<Self> {
         let target = describe(&config);
+        let pool_config = config.clone();
         let pool = r2d2::Pool::builder()
             .max_size(MAX_OPEN)
             .min_idle(Some(2))
             .connection_timeout(CONNECT_TIMEOUT)
             // Checked in `conn` instead, where a failing check cannot drop the client inside r2d2.
             .test_on_check_out(false)
-            .build(PostgresConnectionManager::new(config, NoTls))
+            .build(PostgresConnectionManager::new(pool_config, NoTls))
             .map_err(|e| StoreError::Unavailable(format!("{target}: {e}")))?;
-        Ok(PgStore { target, pool: Some(pool) })
+        Ok(PgStore { target, config, pool: Some(pool) })
     }
 
     /// A pooled connection that has just answered. One empty query per lend: a connection the
@@ -159,10 +171,14 @@ impl PgStore {
 
     /// Runs `f` in a transaction that writes the log: it holds the counter row's lock from its
     /// first statement to its commit, so its checks see every earlier log write and no later one.
+    /// It also rings every instance's doorbell (`watch_log`) when it commits.
     fn log_write<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T>) -> Result<T> {
         self.write(|tx| {
             rooms::lock_log(tx)?;
-            f(tx)
+            let out = f(tx)?;
+            // Delivered at commit, and not at all on rollback.
+            tx.batch_execute(LOG_NOTIFY)?;
+            Ok(out)
         })
     }
 
@@ -737,5 +753,54 @@ impl Store for PgStore {
 
     fn account_revision(&self) -> Result<i64> {
         Ok(self.conn()?.query_one("SELECT revision FROM account_revision WHERE id = 1", &[])?.get(0))
+    }
+
+    fn watch_log(&self, bell: Box<dyn super::LogBell>) -> Result<()> {
+        let config = self.config.clone();
+        std::thread::Builder::new()
+            .name("chatterbox-pg-listen".into())
+            .spawn(move || watch(config, &*bell))
+            .map_err(|e| StoreError::Database(format!("cannot start the log watcher: {e}")))?;
+        Ok(())
+    }
+}
+
+/// LISTENs on a connection of its own (a pooled one would lose notifications between lends) and
+/// rings for every burst of notifications; reconnects with a backoff when the connection is
+/// lost, and rings once after each (re)connection, since a write may have been missed meanwhile.
+fn watch(mut config: postgres::Config, bell: &dyn super::LogBell) {
+    config.application_name("chatterbox-listen");
+    let mut backoff = Duration::from_millis(100);
+    while bell.wanted() {
+        let listening = config
+            .connect(NoTls)
+            .and_then(|mut client| client.batch_execute(&format!("LISTEN {LOG_CHANNEL}")).map(|()| client));
+        let mut client = match listening {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot listen for log writes; retrying");
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(WATCH_BACKOFF);
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        bell.ring();
+        while bell.wanted() {
+            let mut notifications = client.notifications();
+            let first = notifications.timeout_iter(WATCH_IDLE).next().map(|n| n.is_some());
+            match first {
+                Ok(true) => {
+                    // One ring for everything already received: the tailer reads it all at once.
+                    while let Ok(Some(_)) = notifications.iter().next() {}
+                    bell.ring();
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the connection listening for log writes; reconnecting");
+                    break;
+                }
+                Ok(false) => {}
+            }
+        }
     }
 }
