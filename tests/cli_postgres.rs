@@ -126,3 +126,49 @@ fn every_operator_command_works_on_postgres() {
     cmd.env("CHATTERBOX_DATABASE_URL", &url).args(["user", "list", "--format", "json"]);
     assert!(success(&run(cmd, None)).contains("\"alice\""));
 }
+
+/// `serve` on PostgreSQL: migrates a new database, listens, answers, stores; its log names the
+/// database but never the URL's password.
+#[test]
+fn serve_runs_on_postgres_and_never_logs_the_password() {
+    use std::io::{BufRead, BufReader};
+    let Some(url) = common::pg::database() else { return };
+    // The test cluster trusts every local connection, so any password is accepted.
+    let url = url.replacen("postgres://postgres@", "postgres://postgres:hunter2secret@", 1);
+    let mut cmd = chatterbox();
+    cmd.env("CHATTERBOX_DATABASE_URL", &url)
+        .args(["serve", "--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = String::new();
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "serve ended early:\n{log}");
+        log.push_str(&line);
+        if let Some(at) = line.find("listening on http://") {
+            let rest = &line[at + "listening on http://".len()..];
+            break rest
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches(|c: char| !c.is_ascii_digit())
+                .to_string();
+        }
+    };
+    let http = reqwest::blocking::Client::new();
+    assert_eq!(http.get(format!("http://{addr}/healthz")).send().unwrap().status(), 200);
+    let body =
+        serde_json::json!({ "username": "carol", "email": "carol@example.com", "password": "correct horse" });
+    assert_eq!(http.post(format!("http://{addr}/register")).json(&body).send().unwrap().status(), 201);
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+    log.push_str(&rest);
+    assert!(log.contains("applied migration"), "{log}");
+    assert!(!log.contains("hunter2secret"), "the password leaked into the log:\n{log}");
+    assert!(success(&on(&url, &["user", "list", "--format", "csv"], None)).contains("carol"));
+}
