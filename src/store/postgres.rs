@@ -43,6 +43,8 @@ const MAX_OPEN: u32 = 16;
 /// How long connecting, or waiting for a free pooled connection, may take before the call fails
 /// with `Unavailable`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long after finding the database unreachable other calls fail at once.
+const FAIL_FAST: Duration = Duration::from_secs(1);
 /// Rows fetched per round trip when streaming an export through a portal (a server-side cursor).
 const STREAM_CHUNK: i32 = 1000;
 /// The advisory lock key migrations run under ("chatterb"): refinery takes no lock, so two
@@ -66,6 +68,10 @@ pub struct PgStore {
     config: postgres::Config,
     /// Always present until `drop`.
     pool: Option<r2d2::Pool<Manager>>,
+    /// When a call last found the database unreachable: for a moment after, calls fail at once
+    /// instead of each waiting `CONNECT_TIMEOUT` (a load balancer's health check times out
+    /// sooner), while one call at a time keeps trying.
+    down: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Drop for PgStore {
@@ -140,13 +146,34 @@ impl PgStore {
             .test_on_check_out(false)
             .build(PostgresConnectionManager::new(pool_config, NoTls))
             .map_err(|e| StoreError::Unavailable(format!("{target}: {e}")))?;
-        Ok(PgStore { target, config, pool: Some(pool) })
+        Ok(PgStore { target, config, pool: Some(pool), down: std::sync::Mutex::new(None) })
     }
 
     /// A pooled connection that has just answered. One empty query per lend: a connection the
     /// server dropped (restart, failover, `pg_terminate_backend`) is closed by the failed check,
     /// so r2d2 discards it on return, and the next one is tried, instead of failing the caller.
     fn conn(&self) -> Result<Conn> {
+        {
+            let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+            match *down {
+                Some(at) if at.elapsed() < FAIL_FAST => {
+                    return Err(StoreError::Unavailable(format!("{}: not answering", self.target)))
+                }
+                // This caller tries; the others keep failing fast until it knows.
+                Some(_) => *down = Some(std::time::Instant::now()),
+                None => {}
+            }
+        }
+        let conn = self.try_conn();
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        *down = match &conn {
+            Err(StoreError::Unavailable(_)) => Some(std::time::Instant::now()),
+            _ => None,
+        };
+        conn
+    }
+
+    fn try_conn(&self) -> Result<Conn> {
         let pool = self.pool.as_ref().expect("the pool lives until drop");
         for _ in 0..=MAX_OPEN {
             let mut conn =
