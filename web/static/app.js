@@ -390,9 +390,15 @@ function applyRooms(list) {
     }
   }
   const first = state.awaitingRooms;
+  const keep = !first && state.selected !== null && state.rooms.has(state.selected);
+  const target = first ? initialRoom() : keep ? state.selected : fallbackRoom();
+  // The selection changes before anyone hears of the new list, so no module ever sees a list
+  // without an open conversation (the composer would disable itself and lose the focus).
+  const changed = first || target !== state.selected;
   state.awaitingRooms = false;
+  state.selected = target;
   emit('rooms');
-  if (first || state.selected === null || !state.rooms.has(state.selected)) select(first ? initialRoom() : fallbackRoom());
+  if (changed) emit('select', target);
 }
 
 /** @type {Set<number>} conversations whose summary is being fetched */

@@ -4,7 +4,7 @@
 
 import { charCount } from './api.js';
 import { $, $button, announce } from './ui.js';
-import { current, on } from './store.js';
+import { state, current, on } from './store.js';
 import { isNearBottom, scrollToBottom } from './conversation.js';
 
 /** @typedef {import('./socket.js').ChatSocket} ChatSocket */
@@ -34,7 +34,9 @@ function autoGrow() {
 /** Why nothing can be posted in the open conversation, if so. */
 function closedReason() {
   const r = current();
-  if (!r) return 'Open a conversation to write.';
+  // Before the list of conversations arrives the box stays usable (and focusable): `general`
+  // normally opens a moment later.
+  if (!r) return state.awaitingRooms ? null : 'Open a conversation to write.';
   if (r.summary?.archived) return 'This room is archived: you can read it, but nobody can post in it.';
   return null;
 }

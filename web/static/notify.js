@@ -44,8 +44,8 @@ export function wantsNotification(m) {
   return mentioned || s.kind === 'dm';
 }
 
-on('message', (/** @type {{message: Message, live: boolean}} */ { message: m, live }) => {
-  if (!live || !document.hidden || !supported || Notification.permission !== 'granted') return;
+/** @param {Message} m */
+function show(m) {
   if (!wantsNotification(m)) return;
   const s = state.rooms.get(m.room)?.summary;
   const title = s?.kind === 'dm' ? m.user : `${m.user} in ${roomLabel(s)}`;
@@ -59,6 +59,23 @@ on('message', (/** @type {{message: Message, live: boolean}} */ { message: m, li
   } catch {
     /* some browsers only allow notifications from a service worker: nothing to do */
   }
+}
+
+/** Messages of conversations not described yet (a DM that just came back): decided once they are. */
+/** @type {Message[]} */
+let waiting = [];
+
+on('message', (/** @type {{message: Message, live: boolean}} */ { message: m, live }) => {
+  if (!live || !document.hidden || !supported || Notification.permission !== 'granted') return;
+  if (state.rooms.get(m.room)?.summary) show(m);
+  else if (waiting.length < 20) waiting.push(m);
+});
+
+on('rooms', () => {
+  if (!waiting.length) return;
+  const ready = waiting.filter((m) => state.rooms.get(m.room)?.summary);
+  waiting = waiting.filter((m) => !ready.includes(m) && state.rooms.has(m.room));
+  for (const m of ready) show(m);
 });
 
 render();

@@ -119,7 +119,7 @@ export function current() {
 export function roomLabel(s) {
   if (!s) return 'Conversation';
   if (s.kind === 'dm') {
-    const people = Array.isArray(s.people) ? s.people : [];
+    const people = Array.isArray(s.people) ? [...s.people].sort((a, b) => a.localeCompare(b)) : [];
     return people.length ? people.join(', ') : 'Only you';
   }
   return s.name || `Room ${s.id}`;
