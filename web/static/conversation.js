@@ -229,7 +229,10 @@ function placeDivider() {
     decorate(after);
   }
   const r = current();
-  if (!r || !readMark) return;
+  if (!r) return;
+  // Only where the unread part starts within what is loaded: with older unread messages not
+  // loaded yet, a line at the top of the page would claim a start it does not know.
+  if (r.historyState !== 'done' && (r.oldestId === null || r.oldestId > readMark)) return;
   const first = [...r.messages.values()].filter((m) => m.id > readMark && !isMe(m.user))
     .sort((a, b) => a.id - b.id)[0];
   if (!first || !first.el || !first.el.isConnected) return;

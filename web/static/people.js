@@ -10,13 +10,15 @@ const toggle = $('people-toggle');
 
 function render() {
   const list = $('people-list');
+  // Rebuilt on every join and leave: a keyboard user's focus must survive that.
+  const focused = /** @type {HTMLElement|null} */ (document.activeElement?.closest('#people-list [data-user]') || null);
   const names = [...state.online].sort((a, b) => a.localeCompare(b));
   list.replaceChildren(...names.map((name) => {
     let dm = null;
     if (!isMe(name)) {
       dm = h('button', {
         cls: 'btn btn-ghost btn-icon person-dm',
-        attrs: { type: 'button', title: `Message ${name}`, 'aria-label': `Message ${name}` },
+        attrs: { type: 'button', title: `Message ${name}`, 'aria-label': `Message ${name}`, 'data-user': name },
         children: [h('span', { cls: 'person-dm-icon', text: '✉', attrs: { 'aria-hidden': 'true' } })],
       });
       dm.addEventListener('click', () => {
@@ -35,6 +37,9 @@ function render() {
     });
   }));
   if (state.unlisted > 0) list.append(h('li', { cls: 'person person-more', text: `and ${state.unlisted} more` }));
+  if (focused && !focused.isConnected) {
+    /** @type {HTMLElement|null} */ (list.querySelector(`[data-user="${CSS.escape(focused.dataset.user)}"]`))?.focus();
+  }
   const count = String(names.length + state.unlisted);
   $('people-count').textContent = count;
   $('people-toggle-count').textContent = count;

@@ -64,8 +64,13 @@ function render() {
   const known = sortRooms([...state.rooms.values()].filter((r) => r.summary));
   const rooms = known.filter((r) => r.summary.kind !== 'dm');
   const dms = known.filter((r) => r.summary.kind === 'dm');
+  // The lists are rebuilt on every change: a keyboard user's focus must survive that.
+  const focused = /** @type {HTMLElement|null} */ (document.activeElement?.closest('#sidebar a[data-room-id]') || null);
   $('room-list').replaceChildren(...rooms.map(item));
   $('dm-list').replaceChildren(...dms.map(item));
+  if (focused && !focused.isConnected) {
+    /** @type {HTMLElement|null} */ (sidebar.querySelector(`a[data-room-id="${focused.dataset.roomId}"]`))?.focus();
+  }
   $('room-list-empty').hidden = rooms.length > 0 || state.awaitingRooms;
   $('dm-list-empty').hidden = dms.length > 0 || state.awaitingRooms;
 
