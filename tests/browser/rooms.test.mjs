@@ -162,6 +162,7 @@ test('a private room: members add people; a third person sees it nowhere and get
     assert.equal((await apiAs(server.url, users.carol.token, `/rooms/${id}/join`, { method: 'POST' })).status, 404);
     // Even opening its address does not show it.
     await c.page.goto(`${server.url}/#room-${id}`);
+    await c.page.reload();
     await c.page.locator('#conn[data-state=connected]').waitFor({ state: 'attached' });
     await c.page.locator('#chat-title', { hasText: 'general' }).waitFor();
     assert.equal((await messagesIn(c.page)).some((m) => /cake|Carol turns/.test(m.text)), false);
@@ -272,6 +273,9 @@ test('unread and mention badges, the page title and the "new since you last read
     await sendAs(b.page, users.alice.token, room.id, 'news four');
     await page.locator(`#sidebar li[data-room-id="${room.id}"][data-unread="4"]`).waitFor();
     await shot(page, 'rooms-unread-badges');
+    const titleCount = async () => Number(/^\((\d+)\)/.exec(await page.title())?.[1] || 0);
+    const before = await titleCount();
+    assert.ok(before >= 4, `the title counts the room's unread messages (${await page.title()})`);
 
     // Opening the room: the line sits before the first unread message, the mention is
     // highlighted, and the badges and the title's count go away (the server's marker too).
@@ -284,7 +288,7 @@ test('unread and mention badges, the page title and the "new since you last read
     assert.equal(await mention.locator('mark.mention-me').textContent(), '@carol');
     await page.locator(`#sidebar li[data-room-id="${room.id}"][data-unread="0"][data-mentions="0"]`).waitFor();
     assert.equal(await item.locator('.badge').count(), 0);
-    await page.waitForFunction(() => document.title === 'Chatterbox');
+    await page.waitForFunction((n) => document.title === (n ? `(${n}) Chatterbox` : 'Chatterbox'), before - 4);
     await shot(page, 'rooms-read');
     const mine = (await apiOk(server.url, users.carol.token, '/rooms')).find((r) => r.id === room.id);
     assert.equal(mine.unread, 0);
