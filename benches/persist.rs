@@ -62,7 +62,7 @@ fn main() {
                     (Arc::clone(&chat), Arc::clone(&accepted), Arc::clone(&stop), text.clone());
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
-                        match chat.post(&user, &text).await {
+                        match chat.post(&user, None, &text).await {
                             Ok(Posted::Stored(_)) => {
                                 accepted.fetch_add(1, Ordering::Relaxed);
                             }
@@ -81,7 +81,10 @@ fn main() {
     });
     let elapsed = started.elapsed().as_secs_f64();
     let n = accepted.load(Ordering::Relaxed);
-    let stored = store.messages_after(0, usize::MAX >> 1).expect("read back").len() as u64;
+    let stored = store
+        .messages_before(chatterbox::store::GENERAL_ROOM, None, usize::MAX >> 1)
+        .expect("read back")
+        .len() as u64;
     println!("senders                      {senders}");
     println!("message size                 {size} bytes");
     println!("accepted and committed       {n} in {elapsed:.2} s = {:.0} msg/s", n as f64 / elapsed);

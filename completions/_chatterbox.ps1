@@ -42,6 +42,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)')
             [CompletionResult]::new('--jwt-secret-file', '--jwt-secret-file', [CompletionResultType]::ParameterName, 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)')
             [CompletionResult]::new('--blocklist', '--blocklist', [CompletionResultType]::ParameterName, 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation''s six words)')
+            [CompletionResult]::new('--auto-join', '--auto-join', [CompletionResultType]::ParameterName, 'Public rooms new accounts join besides `general` (comma-separated names; they must exist: `chatterbox room create`)')
             [CompletionResult]::new('--warning-limit', '--warning-limit', [CompletionResultType]::ParameterName, 'The violation that blocks an account (earlier ones are warnings)')
             [CompletionResult]::new('--max-message-chars', '--max-message-chars', [CompletionResultType]::ParameterName, 'Longest chat message, in characters')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Messages sent to a client when it connects')
@@ -165,7 +166,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -175,6 +176,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--since', '--since', [CompletionResultType]::ParameterName, 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)')
             [CompletionResult]::new('--until', '--until', [CompletionResultType]::ParameterName, 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)')
             [CompletionResult]::new('--after-id', '--after-id', [CompletionResultType]::ParameterName, 'Only messages with an id greater than N (for incremental exports)')
+            [CompletionResult]::new('--room', '--room', [CompletionResultType]::ParameterName, 'Only messages of this room (its name; DMs have none)')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
             [CompletionResult]::new('--csv', '--csv', [CompletionResultType]::ParameterName, 'Write CSV (the export format; accepted for explicitness)')
             [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'Write cells exactly as stored, without neutralising spreadsheet formulas')
@@ -185,7 +187,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;messages;help' {
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -243,7 +245,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;help;messages' {
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)')
             break
         }
         'chatterbox;help;messages;export' {

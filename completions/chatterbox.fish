@@ -41,6 +41,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l bcrypt-c
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l token-ttl -d 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l jwt-secret-file -d 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l blocklist -d 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation\'s six words)' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auto-join -d 'Public rooms new accounts join besides `general` (comma-separated names; they must exist: `chatterbox room create`)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l warning-limit -d 'The violation that blocks an account (earlier ones are warnings)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-message-chars -d 'Longest chat message, in characters' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l history -d 'Messages sent to a client when it connects' -r
@@ -106,18 +107,19 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s V -l version -d 'Print version'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "export" -d 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s o -l output -d 'Write to this file instead of stdout (`-`): a regular file is replaced atomically (a temporary file renamed into place, through a symlink to its target); a FIFO or device is written into' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l since -d 'Only messages at or after this time (RFC 3339, or a date meaning midnight UTC)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l until -d 'Only messages before this time (RFC 3339, or a date meaning midnight UTC)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l after-id -d 'Only messages with an id greater than N (for incremental exports)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l room -d 'Only messages of this room (its name; DMs have none)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l csv -d 'Write CSV (the export format; accepted for explicitness)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -l raw -d 'Write cells exactly as stored, without neutralising spreadsheet formulas'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from export" -s V -l version -d 'Print version'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l out-dir -d 'Folder that receives man/ and completions/' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
@@ -134,4 +136,4 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "unblock" -d 'Unblock an account and reset its warnings'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "create" -d 'Create an account (for example the first admin)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from messages" -f -a "export" -d 'Export messages as CSV (id, sender_id, sender_username, content, timestamp)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from messages" -f -a "export" -d 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)'

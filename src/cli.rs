@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// `default` (profanity and insults) or `original` (the original implementation's six words)
     #[arg(long, env = "CHATTERBOX_BLOCKLIST", value_name = "FILE|default|original")]
     pub blocklist: Option<PathBuf>,
+    /// Public rooms new accounts join besides `general` (comma-separated names; they must exist:
+    /// `chatterbox room create`)
+    #[arg(long, env = "CHATTERBOX_AUTO_JOIN", value_name = "ROOM,...", value_delimiter = ',')]
+    pub auto_join: Vec<String>,
     /// The violation that blocks an account (earlier ones are warnings)
     #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", default_value_t = 3, value_name = "N")]
     pub warning_limit: i64,
@@ -223,7 +227,8 @@ pub struct UserCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
-    /// Export messages as CSV (id, sender_id, sender_username, content, timestamp)
+    /// Export messages of every conversation as CSV (id, sender_id, sender_username, content,
+    /// timestamp, room)
     Export(ExportArgs),
 }
 
@@ -246,6 +251,9 @@ pub struct ExportArgs {
     /// Only messages with an id greater than N (for incremental exports)
     #[arg(long, value_name = "N")]
     pub after_id: Option<i64>,
+    /// Only messages of this room (its name; DMs have none)
+    #[arg(long, value_name = "NAME")]
+    pub room: Option<String>,
     /// Write cells exactly as stored, without neutralising spreadsheet formulas
     #[arg(long)]
     pub raw: bool,

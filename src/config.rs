@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub server: ServerConfig,
     pub secret: Secret,
     pub matcher: Matcher,
+    /// Rooms new accounts join besides `general`, by name.
+    pub auto_join: Vec<String>,
 }
 
 /// The longest sign-in: long enough for any real use, and far enough from the limits that
@@ -153,6 +155,12 @@ impl ServeConfig {
             TrustedProxies::parse(&args.trusted_proxies).map_err(ConfigError::TrustedProxy)?;
         let max_frame_bytes = max_frame_bytes(args.max_message_chars);
         Ok(ServeConfig {
+            auto_join: args
+                .auto_join
+                .iter()
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect(),
             listen,
             chat: ChatConfig {
                 bcrypt_cost: args.bcrypt_cost,

@@ -554,7 +554,15 @@ async fn thousands_of_connections_opened_and_dropped_leave_no_descriptors_behind
     eprintln!("sockets: {start} before the churn, {end} after; all descriptors: {start_fds}, {end_fds}");
     // The other descriptors that may have been added are the store's pool of SQLite connections,
     // grown by the concurrent handshakes: up to 8 idle plus a few in use, two files each.
-    assert!(end_fds <= start_fds + 32, "{start_fds} descriptors before the churn, {end_fds} after");
+    let targets: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        end_fds <= start_fds + 32,
+        "{start_fds} descriptors before the churn, {end_fds} after: {targets:?}"
+    );
     relay(&mut b, &mut a, "still chatting").await;
     server.stop().await;
 }

@@ -21,7 +21,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_chatterbox");
 /// Looks like a bcrypt hash, so any leak of it shows up as a `$2` in the output.
 const FAKE_HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
 
-const MESSAGE_HEADER: [&str; 5] = ["id", "sender_id", "sender_username", "content", "timestamp"];
+const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "content", "timestamp", "room"];
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary
@@ -182,12 +182,15 @@ fn add_messages<S: AsRef<str>>(
         let batch: Vec<NewMessage> = chunk
             .iter()
             .map(|c| NewMessage {
+                room_id: chatterbox::store::GENERAL_ROOM,
                 sender_id: sender.id,
                 username: sender.username.clone(),
                 content: c.as_ref().to_string(),
+                mention_candidates: Vec::new(),
             })
             .collect();
-        stored.extend(store.insert_messages(&batch, timestamp).expect("insert messages"));
+        let outcomes = store.insert_messages(&batch, timestamp).expect("insert messages");
+        stored.extend(outcomes.into_iter().map(|o| o.expect("a member of general")));
     }
     stored
 }
@@ -233,7 +236,7 @@ fn parse_export(data: &[u8]) -> Vec<Row> {
         .records()
         .map(|r| {
             let r = r.expect("well-formed CSV record");
-            assert_eq!(r.len(), 5, "five cells: {r:?}");
+            assert_eq!(r.len(), 6, "six cells: {r:?}");
             Row {
                 id: r[0].parse().expect("numeric id"),
                 sender_id: r[1].parse().expect("numeric sender_id"),
@@ -398,7 +401,11 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let path = dir.path().join("nested/folder/chatterbox.db");
 
     let out = success(&run(&path, &["migrate"], None));
-    assert_eq!(out.trim(), "applied V1__initial\napplied V2__account_keys", "{out}");
+    assert_eq!(
+        out.trim(),
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations",
+        "{out}"
+    );
     assert!(path.exists());
 
     let out = success(&run(&path, &["migrate"], None));
@@ -426,7 +433,11 @@ fn migrate_status_lists_without_changing_anything() {
     // An existing file that was never migrated: all pending, and the file is left as it was.
     std::fs::write(&db.path, b"").unwrap();
     let out = success(&db.run(&["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys", "{out}");
+    assert_eq!(
+        out.trim(),
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations",
+        "{out}"
+    );
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
 
     // The same for a SQLite database in the default (rollback journal) mode.
@@ -437,7 +448,11 @@ fn migrate_status_lists_without_changing_anything() {
     }
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys", "{out}");
+    assert_eq!(
+        out.trim(),
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations",
+        "{out}"
+    );
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
 
     // After migrating: applied, with the time it was applied.
@@ -445,8 +460,8 @@ fn migrate_status_lists_without_changing_anything() {
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
     let lines: Vec<&str> = out.trim().lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
-    for (line, name) in lines.iter().zip(["V1__initial", "V2__account_keys"]) {
+    assert_eq!(lines.len(), 3, "{out}");
+    for (line, name) in lines.iter().zip(["V1__initial", "V2__account_keys", "V3__conversations"]) {
         assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
         let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
         assert_rfc3339_utc(at);
@@ -1006,7 +1021,7 @@ fn export_round_trips_content_and_neutralises_formulas() {
 fn export_of_an_empty_history_is_just_the_header() {
     let db = TestDb::migrated();
     let out = success(&db.run(&["messages", "export", "--csv"], None));
-    assert_eq!(out, "id,sender_id,sender_username,content,timestamp\n");
+    assert_eq!(out, "id,sender_id,sender_username,content,timestamp,room\n");
 }
 
 #[test]
@@ -1128,7 +1143,7 @@ fn export_into_a_closed_pipe_exits_0_quietly() {
         .env_remove("RUST_BACKTRACE")
         .output()
         .expect("run bash");
-    assert_eq!(success(&out), "id,sender_id,sender_username,content,timestamp\n");
+    assert_eq!(success(&out), "id,sender_id,sender_username,content,timestamp,room\n");
     assert!(out.stderr.is_empty(), "stderr should be empty\n{}", describe(&out));
 }
 

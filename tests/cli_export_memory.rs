@@ -64,7 +64,13 @@ fn export_of_100k_messages_runs_in_constant_memory() {
         let now = timefmt::now();
         for start in (0..MESSAGES).step_by(BATCH) {
             let batch: Vec<NewMessage> = (start..start + BATCH)
-                .map(|i| NewMessage { sender_id: alice.id, username: "alice".into(), content: message(i) })
+                .map(|i| NewMessage {
+                    room_id: chatterbox::store::GENERAL_ROOM,
+                    sender_id: alice.id,
+                    username: "alice".into(),
+                    content: message(i),
+                    mention_candidates: Vec::new(),
+                })
                 .collect();
             store.insert_messages(&batch, &now).unwrap();
         }

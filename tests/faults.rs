@@ -238,14 +238,16 @@ impl Drop for Daemon {
 
 async fn connect_url(url: &str) -> (WsClient, Vec<Value>) {
     let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connects");
-    let mut client = WsClient { ws };
+    let mut client = WsClient { ws, rooms: serde_json::Value::Null };
     let mut history = Vec::new();
     loop {
         let frame = client.next_json().await.expect("history frame");
         if frame["type"] == "presence" {
             return (client, history);
         }
-        history.push(frame);
+        if frame["type"] != "rooms" {
+            history.push(frame);
+        }
     }
 }
 
@@ -281,7 +283,10 @@ fn export(db: &Path) -> Vec<Row> {
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(result.status.success(), "export failed: {stderr}");
     let mut reader = csv::Reader::from_path(&out).unwrap();
-    assert_eq!(reader.headers().unwrap(), vec!["id", "sender_id", "sender_username", "content", "timestamp"]);
+    assert_eq!(
+        reader.headers().unwrap(),
+        vec!["id", "sender_id", "sender_username", "content", "timestamp", "room"]
+    );
     let rows: Vec<Row> = reader
         .records()
         .map(|r| {
@@ -580,8 +585,14 @@ async fn a_long_operator_transaction_gets_clear_errors_and_the_chat_recovers_aft
     assert_eq!(b.next_message().await.unwrap(), after);
     assert_eq!(server.get("/healthz", None).await.status(), 200);
     assert_eq!(server.post("/register", None, Some(register_body("carol"))).await.status(), 201);
-    let texts: Vec<String> =
-        server.chat.messages_after(0, 100).await.unwrap().into_iter().map(|m| m.content).collect();
+    let texts: Vec<String> = server
+        .chat
+        .messages_before(chatterbox::store::GENERAL_ROOM, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
     assert_eq!(texts, ["before the lock", "after the lock"], "the refused message was not stored");
     let db = server.db.clone();
     server.stop().await;
@@ -697,7 +708,7 @@ async fn a_full_disk_gets_clear_errors_and_the_chat_recovers_when_space_is_freed
         assert_eq!(b.next_message().await.unwrap(), *m);
     }
     assert_eq!(server.post("/register", None, Some(register_body("carol"))).await.status(), 201);
-    let stored = server.chat.messages_after(0, 1000).await.unwrap();
+    let stored = server.chat.messages_before(chatterbox::store::GENERAL_ROOM, None, 1000).await.unwrap();
     let stored: Vec<(i64, String)> = stored.into_iter().map(|m| (m.id, m.content)).collect();
     let want: Vec<(i64, String)> =
         acked.iter().map(|m| (id(m), m["text"].as_str().unwrap().to_string())).collect();
@@ -858,7 +869,13 @@ async fn seed_history(db: &Path, n: usize) {
         let user = store.create_user(&seed).unwrap();
         for start in (0..n).step_by(5_000) {
             let batch: Vec<NewMessage> = (start..(start + 5_000).min(n))
-                .map(|i| NewMessage { sender_id: user.id, username: "seed".into(), content: seeded_text(i) })
+                .map(|i| NewMessage {
+                    room_id: chatterbox::store::GENERAL_ROOM,
+                    sender_id: user.id,
+                    username: "seed".into(),
+                    content: seeded_text(i),
+                    mention_candidates: Vec::new(),
+                })
                 .collect();
             store.insert_messages(&batch, &now).unwrap();
         }
@@ -906,7 +923,7 @@ async fn an_export_of_200k_messages_is_complete_and_consistent_while_the_chat_ru
     let exported: HashSet<i64> = rows.iter().map(|r| r.id).collect();
     assert!(committed_before.iter().all(|i| exported.contains(i)));
     let last = rows.last().unwrap().id;
-    let stored = server.chat.messages_after(0, 1_000_000).await.unwrap();
+    let stored = server.chat.messages_before(chatterbox::store::GENERAL_ROOM, None, 1_000_000).await.unwrap();
     let upto: Vec<i64> = stored.iter().map(|m| m.id).filter(|i| *i <= last).collect();
     assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), upto, "a snapshot without gaps");
     for (i, row) in rows.iter().take(SEEDED).enumerate() {

@@ -35,7 +35,8 @@ async fn drain_until_close(client: &mut WsClient) -> (Vec<i64>, Option<u16>) {
 async fn messages_in(db: PathBuf) -> Vec<chatterbox::store::Message> {
     tokio::task::spawn_blocking(move || {
         let store = SqliteStore::open_existing(&db).unwrap();
-        chatterbox::store::Store::messages_after(&store, 0, 10_000).unwrap()
+        chatterbox::store::Store::messages_before(&store, chatterbox::store::GENERAL_ROOM, None, 10_000)
+            .unwrap()
     })
     .await
     .unwrap()

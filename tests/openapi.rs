@@ -34,6 +34,21 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/users/{id}/admin", &["post", "delete"]),
     ("/admin/download/users", &["get"]),
     ("/admin/download/messages", &["get"]),
+    ("/admin/rooms", &["get"]),
+    ("/admin/rooms/{id}/archive", &["post"]),
+    ("/admin/rooms/{id}/unarchive", &["post"]),
+    ("/rooms", &["get", "post"]),
+    ("/rooms/directory", &["get"]),
+    ("/rooms/{id}", &["get"]),
+    ("/rooms/{id}/join", &["post"]),
+    ("/rooms/{id}/leave", &["post"]),
+    ("/rooms/{id}/members", &["post"]),
+    ("/rooms/{id}/members/{username}", &["delete"]),
+    ("/rooms/{id}/messages", &["get"]),
+    ("/rooms/{id}/notify", &["put"]),
+    ("/rooms/{id}/read", &["post"]),
+    ("/dms", &["post"]),
+    ("/users", &["get"]),
 ];
 
 /// Routes that work without a token.
@@ -298,8 +313,13 @@ async fn document_is_openapi_3_and_lists_every_rest_route() {
             for param in op["parameters"].as_array().into_iter().flatten() {
                 let name = param["name"].as_str().unwrap();
                 match param["in"].as_str().unwrap() {
-                    "path" => assert_eq!((name, &param["required"]), ("id", &json!(true)), "{what}"),
-                    "query" => assert!(["before", "limit", "blocked"].contains(&name), "{what}: {name}"),
+                    "path" => {
+                        assert!(["id", "username"].contains(&name), "{what}: {name}");
+                        assert_eq!(param["required"], json!(true), "{what}");
+                    }
+                    "query" => {
+                        assert!(["before", "limit", "blocked", "room", "q"].contains(&name), "{what}: {name}")
+                    }
                     other => panic!("{what}: parameter in {other}"),
                 }
             }
@@ -325,7 +345,9 @@ async fn router_serves_exactly_the_documented_operations() {
     let admin = server.register_admin("root").await;
     let target = server.register("target").await;
     for (path, methods) in ROUTES {
-        let url = path.replace("{id}", &target.id.to_string());
+        // Room routes name `general` (id 1), which always exists.
+        let id = if path.contains("rooms/") { "1".to_string() } else { target.id.to_string() };
+        let url = path.replace("{id}", &id).replace("{username}", "target");
         for method in ["get", "post", "put", "patch", "delete"] {
             let body = match *path {
                 "/register" | "/auth/register" => Some(credentials(&format!("user{}", path.len()))),

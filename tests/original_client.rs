@@ -77,7 +77,7 @@ async fn open_original(server: &TestServer, token: &str, origin: &str) -> Result
     let mut req = server.ws_url(&format!("/chat/ws?token={token}")).into_client_request().unwrap();
     req.headers_mut().insert("origin", origin.parse().unwrap());
     match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(WsClient { ws }),
+        Ok((ws, _)) => Ok(WsClient { ws, rooms: serde_json::Value::Null }),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => Err(resp.status().as_u16()),
         Err(e) => panic!("handshake failed: {e}"),
     }

@@ -10,8 +10,9 @@ use chatterbox::chat::export::{neutralise, write_messages, write_users, MESSAGE_
 use chatterbox::chat::moderation::{Matcher, DEFAULT_TERMS};
 use chatterbox::http::frames::{parse_client, ClientFrame};
 use chatterbox::store::{
-    AdminAction, Counts, Credentials, KeysSet, Message, MessageFilter, NewMessage, NewUser, Store, User,
-    UserFilter, UserKeys, Violation, ViolationOutcome,
+    AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
+    NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomStats, RoomView, Store, User, UserFilter,
+    UserKeys, Violation, ViolationOutcome,
 };
 use serde_json::Value;
 
@@ -30,15 +31,27 @@ pub fn fields(data: &[u8]) -> Vec<String> {
 /// The error detail is echoed to the client, so an attacker must not be able to make it large.
 const MAX_FRAME_ERROR: usize = 1024;
 
-/// `parse_client` never panics, and an accepted frame is a JSON object whose `text` is the string
-/// returned (and whose `type`, if any, is "message").
+/// The `room` of an accepted frame, as the frame wrote it: absent or null is None.
+fn room_of(obj: &serde_json::Map<String, Value>) -> Option<i64> {
+    obj.get("room").and_then(Value::as_i64)
+}
+
+/// `parse_client` never panics, and an accepted frame is a JSON object whose `text` and `room`
+/// are those returned (and whose `type`, if any, is "message"), or a `watch` frame.
 pub fn ws_frame(frame: &str) {
     match parse_client(frame) {
-        Ok(ClientFrame::Message { text }) => {
+        Ok(ClientFrame::Message { room, text }) => {
             let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
             let obj = value.as_object().expect("an accepted frame is an object");
             assert_eq!(obj.get("text"), Some(&Value::String(text)), "text of {frame:?}");
+            assert_eq!(room_of(obj), room, "room of {frame:?}");
             assert!(obj.get("type").is_none_or(|t| t == "message"), "accepted another type: {frame:?}");
+        }
+        Ok(ClientFrame::Watch { room }) => {
+            let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
+            let obj = value.as_object().expect("an accepted frame is an object");
+            assert_eq!(obj.get("type"), Some(&Value::String("watch".into())), "{frame:?}");
+            assert_eq!(room_of(obj), room, "room of {frame:?}");
         }
         Err(detail) => assert!(detail.len() <= MAX_FRAME_ERROR, "error detail of {} bytes", detail.len()),
     }
@@ -180,13 +193,83 @@ impl Store for Rows {
     fn latest_blocks(&self) -> chatterbox::store::Result<Vec<Violation>> {
         only_exports()
     }
-    fn insert_messages(&self, _: &[NewMessage], _: &str) -> chatterbox::store::Result<Vec<Message>> {
+    fn insert_messages(
+        &self,
+        _: &[NewMessage],
+        _: &str,
+    ) -> chatterbox::store::Result<Vec<Result<Message, Refusal>>> {
         only_exports()
     }
-    fn messages_before(&self, _: Option<i64>, _: usize) -> chatterbox::store::Result<Vec<Message>> {
+    fn messages_before(&self, _: i64, _: Option<i64>, _: usize) -> chatterbox::store::Result<Vec<Message>> {
         only_exports()
     }
-    fn messages_after(&self, _: i64, _: usize) -> chatterbox::store::Result<Vec<Message>> {
+    fn messages_after(&self, _: i64, _: i64, _: i64, _: usize) -> chatterbox::store::Result<Vec<Message>> {
+        only_exports()
+    }
+    fn log_after(&self, _: i64, _: usize) -> chatterbox::store::Result<Vec<LogEntry>> {
+        only_exports()
+    }
+    fn log_next(&self) -> chatterbox::store::Result<i64> {
+        only_exports()
+    }
+    fn memberships(&self, _: i64) -> chatterbox::store::Result<Memberships> {
+        only_exports()
+    }
+    fn create_room(&self, _: &NewRoom<'_>) -> chatterbox::store::Result<Room> {
+        only_exports()
+    }
+    fn open_dm(&self, _: &[i64], _: i64, _: &str) -> chatterbox::store::Result<(Room, bool)> {
+        only_exports()
+    }
+    fn room(&self, _: i64) -> chatterbox::store::Result<Option<Room>> {
+        only_exports()
+    }
+    fn room_by_name_key(&self, _: &str) -> chatterbox::store::Result<Option<Room>> {
+        only_exports()
+    }
+    fn room_view(&self, _: i64, _: i64) -> chatterbox::store::Result<Option<RoomView>> {
+        only_exports()
+    }
+    fn room_views(&self, _: i64) -> chatterbox::store::Result<Vec<RoomView>> {
+        only_exports()
+    }
+    fn directory(&self, _: i64) -> chatterbox::store::Result<Vec<(Room, bool)>> {
+        only_exports()
+    }
+    fn room_members(&self, _: i64) -> chatterbox::store::Result<Vec<Member>> {
+        only_exports()
+    }
+    fn is_member(&self, _: i64, _: i64) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn add_member(&self, _: i64, _: i64, _: &str) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn remove_member(&self, _: i64, _: i64, _: &str) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn hide_room(&self, _: i64, _: i64, _: &str) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn mark_read(&self, _: i64, _: i64, _: i64, _: &str) -> chatterbox::store::Result<i64> {
+        only_exports()
+    }
+    fn set_notify(&self, _: i64, _: i64, _: Notify) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn set_archived(&self, _: i64, _: bool, _: &str) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn set_auto_join(&self, _: &[i64]) -> chatterbox::store::Result<()> {
+        only_exports()
+    }
+    fn room_stats(&self) -> chatterbox::store::Result<Vec<RoomStats>> {
+        only_exports()
+    }
+    fn room_labels(&self) -> chatterbox::store::Result<Vec<(i64, String)>> {
+        Ok(vec![(1, "general".into())])
+    }
+    fn usernames_starting(&self, _: &str, _: usize) -> chatterbox::store::Result<Vec<String>> {
         only_exports()
     }
     fn for_each_message(
@@ -225,10 +308,12 @@ impl Rows {
             let cell = |k: usize| c.get(k).cloned().unwrap_or_default();
             rows.messages.push(Message {
                 id: i + 1,
+                room_id: 1,
                 sender_id: -i,
                 username: cell(0),
                 content: cell(1),
                 timestamp: cell(2),
+                mentions: Vec::new(),
             });
             rows.users.push(User {
                 id: i + 1,
@@ -281,6 +366,7 @@ pub fn export_round_trip(rows: &Rows, raw: bool) {
             expected_cell(raw, &m.username),
             expected_cell(raw, &m.content),
             m.timestamp.clone(),
+            "general".to_string(),
         ];
         assert_eq!(r.iter().collect::<Vec<_>>(), want, "message {m:?}");
     }

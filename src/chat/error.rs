@@ -26,6 +26,14 @@ pub enum ChatError {
     UnknownUser(String),
     #[error("no user with id {0}")]
     UnknownUserId(i64),
+    /// Also for a private room or DM the caller is not in: its existence is not revealed.
+    #[error("No such room")]
+    RoomNotFound,
+    #[error("This room is archived: nobody can post in it")]
+    Archived,
+    /// Signed in, but this action is not theirs to take.
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("Too many attempts; try again in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
     /// Too many logins and registrations are already waiting for password hashing.

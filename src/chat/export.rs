@@ -9,7 +9,10 @@ use std::io::Write;
 
 use crate::store::{MessageFilter, Store, StoreError, UserFilter};
 
-pub const MESSAGE_HEADER: [&str; 5] = ["id", "sender_id", "sender_username", "content", "timestamp"];
+/// The first five columns are those of the one-room version, in the same order, for cron jobs
+/// that read them by position; `room` (its name; DMs as `dm:` and the members joined by `+`)
+/// came after.
+pub const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "content", "timestamp", "room"];
 pub const USER_HEADER: [&str; 7] = ["id", "username", "email", "role", "blocked", "warnings", "created_at"];
 
 /// Prefixes a `'` to text that a spreadsheet would run as a formula (OWASP's advice for CSV
@@ -95,14 +98,17 @@ pub fn write_messages<W: Write>(
     let mut w = csv::Writer::from_writer(out);
     w.write_record(MESSAGE_HEADER).map_err(csv_err)?;
     let mut rows = 0u64;
+    let labels: std::collections::HashMap<i64, String> = store.room_labels()?.into_iter().collect();
     store.for_each_message(filter, &mut |m| {
         rows += 1;
+        let room = labels.get(&m.room_id).map(String::as_str).unwrap_or("");
         w.write_record([
             m.id.to_string().as_str(),
             m.sender_id.to_string().as_str(),
             &text_cell(style, &m.username),
             &text_cell(style, &m.content),
             &m.timestamp,
+            &text_cell(style, room),
         ])
         .map_err(csv_err)
     })?;

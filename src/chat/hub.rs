@@ -1,20 +1,26 @@
-//! The broadcast hub: fans events out to every connected socket, tracks who is online, and
-//! reaches all sockets of one user (to close them when the account is blocked).
+//! The hub: routes events to the sockets that should see them, tracks who is online, and reaches
+//! all sockets of one user (to close them when the account is blocked).
 //!
-//! Fan-out sits behind the `Fanout` trait: in one process it is a tokio broadcast channel; a
-//! multi-instance deployment can put a pub/sub broker behind the same two methods. Each event is
-//! encoded to its wire form once (lazily, by the first socket that sends it) and the bytes are
-//! shared by every receiver. The channel is bounded: a receiver that falls behind by more than
-//! its capacity is told it lagged and is disconnected rather than buffered without limit.
+//! Routing is by conversation: the hub keeps, for every online user, the rooms they belong to,
+//! and for every room its online members. A message costs one queue push per socket of its
+//! room's online members, never a look at every connection. The index is changed only by the log
+//! tailer (`chat::log`), in log order, so a member removed at position N receives nothing of that
+//! room after N; a socket's first index comes from a snapshot the tailer installs at a known
+//! position (`Chat::sync_memberships`).
+//!
+//! Each event is encoded to its wire form once (lazily, by the first socket that sends it) and
+//! the bytes are shared by every receiver. Each socket's queue is bounded: a socket whose queue
+//! is full loses its queue (the socket then closes as too slow and resumes with `?since=`)
+//! instead of growing memory or holding anyone else up.
 //!
 //! Presence is debounced: a user whose last socket closes stays online for a grace period, and
 //! their `leave` is announced only if no socket reopened by then (so a reconnecting client, or
 //! one cycling connections on purpose, does not send every other client a join/leave pair each
 //! time). "Online" everywhere (presence frames, join/leave, `/admin/stats`) is this one
-//! definition: the users the room was told are here.
+//! definition: the users everyone was told are here.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, OnceLock,
@@ -23,36 +29,61 @@ use std::{
 };
 
 use hyper_tungstenite::tungstenite::Utf8Bytes;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc::{self, error::TrySendError};
 
-use crate::store::Message;
+use crate::store::{Message, Room, RoomView};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
-    /// One committed batch of messages, in id order: one event per commit rather than per
-    /// message, so each receiver pays one channel operation and one wake-up per batch.
-    Messages(Vec<Message>),
+    /// Consecutive committed messages of one room, in id order: one event per run rather than
+    /// per message, so a busy room costs each receiver one queue operation per batch.
+    Messages {
+        room: i64,
+        messages: Vec<Message>,
+    },
     Join(String),
     Leave(String),
+    /// To one user: a conversation they are now in, as they see it.
+    RoomAdded(Box<RoomView>),
+    /// To one user: a conversation they are no longer in (or hid).
+    RoomRemoved(i64),
+    /// To a room's members: its shared fields changed.
+    RoomChanged(Room),
+    /// To one user: their read marker moved.
+    Read {
+        room: i64,
+        message_id: i64,
+    },
 }
 
 #[derive(Debug)]
 pub struct Event {
     pub kind: EventKind,
+    /// The log position of a non-message event (messages carry theirs as ids); None for
+    /// presence, which is not in the log.
+    pub position: Option<i64>,
     encoded: OnceLock<Vec<Utf8Bytes>>,
     /// The same frames in the second wire dialect (the original's, on its path).
     encoded_alt: OnceLock<Vec<Utf8Bytes>>,
 }
 
 impl Event {
-    pub fn new(kind: EventKind) -> Self {
-        Event { kind, encoded: OnceLock::new(), encoded_alt: OnceLock::new() }
+    pub fn new(kind: EventKind, position: Option<i64>) -> Self {
+        Event { kind, position, encoded: OnceLock::new(), encoded_alt: OnceLock::new() }
     }
 
-    /// The id of the `i`-th frame, for frames that are stored messages.
-    pub fn message_id(&self, i: usize) -> Option<i64> {
+    /// The log position of the `i`-th frame.
+    pub fn position_of(&self, i: usize) -> Option<i64> {
         match &self.kind {
-            EventKind::Messages(ms) => ms.get(i).map(|m| m.id),
+            EventKind::Messages { messages, .. } => messages.get(i).map(|m| m.id),
+            _ => self.position,
+        }
+    }
+
+    /// The room of a message event.
+    pub fn room(&self) -> Option<i64> {
+        match &self.kind {
+            EventKind::Messages { room, .. } => Some(*room),
             _ => None,
         }
     }
@@ -68,32 +99,15 @@ impl Event {
     }
 }
 
-/// How events reach every subscriber.
-pub trait Fanout: Send + Sync + 'static {
-    fn publish(&self, event: Arc<Event>);
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>>;
-}
-
-/// In-process fan-out over a bounded tokio broadcast channel.
-pub struct LocalFanout {
-    tx: broadcast::Sender<Arc<Event>>,
-}
-
-impl LocalFanout {
-    pub fn new(capacity: usize) -> Self {
-        LocalFanout { tx: broadcast::channel(capacity.max(16)).0 }
-    }
-}
-
-impl Fanout for LocalFanout {
-    fn publish(&self, event: Arc<Event>) {
-        // No receivers is fine: nobody is online.
-        let _ = self.tx.send(event);
-    }
-
-    fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.tx.subscribe()
-    }
+/// Who an event is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The room's online members, and sockets watching it.
+    Room(i64),
+    User(i64),
+    Everyone,
+    /// Everyone but this user (who knows of their own arrival).
+    EveryoneBut(i64),
 }
 
 /// An instruction to one socket from outside its task.
@@ -103,9 +117,18 @@ pub enum Control {
     Blocked,
 }
 
+struct SocketEntry {
+    id: u64,
+    /// None once the queue overflowed: dropping the sender ends the socket's stream.
+    events: Option<mpsc::Sender<Arc<Event>>>,
+    control: mpsc::Sender<Control>,
+    watching: Option<i64>,
+}
+
 struct Online {
     username: String,
-    sockets: Vec<(u64, mpsc::Sender<Control>)>,
+    sockets: Vec<SocketEntry>,
+    rooms: HashSet<i64>,
     /// When the last socket closed, while the leave is not announced yet.
     empty_since: Option<tokio::time::Instant>,
     /// A task is waiting to announce the leave: at most one per user, however often the user
@@ -113,12 +136,73 @@ struct Online {
     timer: bool,
 }
 
+#[derive(Default)]
+struct State {
+    users: HashMap<i64, Online>,
+    /// Online members of each room.
+    rooms: HashMap<i64, HashSet<i64>>,
+    /// Sockets (user, socket) watching a room they are not necessarily members of.
+    watchers: HashMap<i64, Vec<(i64, u64)>>,
+}
+
+impl State {
+    fn index_add(&mut self, user_id: i64, room: i64) {
+        if let Some(u) = self.users.get_mut(&user_id) {
+            if u.rooms.insert(room) {
+                self.rooms.entry(room).or_default().insert(user_id);
+            }
+        }
+    }
+
+    fn index_remove(&mut self, user_id: i64, room: i64) {
+        if let Some(u) = self.users.get_mut(&user_id) {
+            u.rooms.remove(&room);
+        }
+        if let Some(members) = self.rooms.get_mut(&room) {
+            members.remove(&user_id);
+            if members.is_empty() {
+                self.rooms.remove(&room);
+            }
+        }
+    }
+
+    fn unwatch(&mut self, user_id: i64, socket: u64, room: i64) {
+        if let Some(w) = self.watchers.get_mut(&room) {
+            w.retain(|&(u, s)| (u, s) != (user_id, socket));
+            if w.is_empty() {
+                self.watchers.remove(&room);
+            }
+        }
+    }
+
+    /// Pushes to every socket of `user_id` (but `only`, when given); returns sockets that
+    /// overflowed.
+    fn push_user(&mut self, user_id: i64, only: Option<u64>, event: &Arc<Event>) -> usize {
+        let Some(u) = self.users.get_mut(&user_id) else { return 0 };
+        let mut dropped = 0;
+        for s in u.sockets.iter_mut().filter(|s| only.is_none_or(|id| id == s.id)) {
+            if let Some(tx) = &s.events {
+                match tx.try_send(Arc::clone(event)) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        s.events = None;
+                        dropped += 1;
+                    }
+                    Err(TrySendError::Closed(_)) => s.events = None,
+                }
+            }
+        }
+        dropped
+    }
+}
+
 pub struct Hub {
-    fanout: Box<dyn Fanout>,
-    online: Mutex<HashMap<i64, Online>>,
+    state: Mutex<State>,
     next_socket: AtomicU64,
     /// How long a user without sockets still counts as online before the leave is announced.
     presence_grace: Duration,
+    /// Events queued per socket before it counts as too slow.
+    queue: usize,
 }
 
 /// The account already has its most WebSockets open.
@@ -133,87 +217,206 @@ pub struct Presence {
     socket: u64,
 }
 
+impl Presence {
+    /// Makes this socket also receive `room`'s messages (None stops). The caller checks that it
+    /// may (an admin, a public room).
+    pub fn watch(&self, room: Option<i64>) {
+        let mut state = self.hub.lock();
+        let Some(u) = state.users.get_mut(&self.user_id) else { return };
+        let Some(s) = u.sockets.iter_mut().find(|s| s.id == self.socket) else { return };
+        let old = std::mem::replace(&mut s.watching, room);
+        if let Some(old) = old {
+            state.unwatch(self.user_id, self.socket, old);
+        }
+        if let Some(room) = room {
+            state.watchers.entry(room).or_default().push((self.user_id, self.socket));
+        }
+    }
+}
+
 impl Drop for Presence {
     fn drop(&mut self) {
         Hub::leave(&self.hub, self.user_id, self.socket);
     }
 }
 
+/// What a socket reads from: its events and its controls.
+pub struct Inbox {
+    pub events: mpsc::Receiver<Arc<Event>>,
+    pub control: mpsc::Receiver<Control>,
+}
+
 impl Hub {
-    /// `presence_grace` zero announces leaves at once.
-    pub fn new(fanout: Box<dyn Fanout>, presence_grace: Duration) -> Self {
-        Hub { fanout, online: Mutex::new(HashMap::new()), next_socket: AtomicU64::new(1), presence_grace }
+    /// `presence_grace` zero announces leaves at once. `queue`: events buffered per socket.
+    pub fn new(queue: usize, presence_grace: Duration) -> Self {
+        Hub {
+            state: Mutex::new(State::default()),
+            next_socket: AtomicU64::new(1),
+            presence_grace,
+            queue: queue.max(16),
+        }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
-        self.fanout.subscribe()
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn publish(&self, kind: EventKind) {
-        self.fanout.publish(Arc::new(Event::new(kind)));
+    /// Delivers an event; returns how many sockets overflowed (and will close as too slow).
+    pub fn deliver(&self, target: Target, event: Event) -> usize {
+        let event = Arc::new(event);
+        let mut state = self.lock();
+        let mut dropped = 0;
+        match target {
+            Target::User(user) => dropped += state.push_user(user, None, &event),
+            Target::Everyone | Target::EveryoneBut(_) => {
+                let but = match target {
+                    Target::EveryoneBut(u) => Some(u),
+                    _ => None,
+                };
+                let users: Vec<i64> = state.users.keys().copied().filter(|&u| Some(u) != but).collect();
+                for user in users {
+                    dropped += state.push_user(user, None, &event);
+                }
+            }
+            Target::Room(room) => {
+                let members: Vec<i64> =
+                    state.rooms.get(&room).map(|m| m.iter().copied().collect()).unwrap_or_default();
+                for &user in &members {
+                    dropped += state.push_user(user, None, &event);
+                }
+                let watchers = state.watchers.get(&room).cloned().unwrap_or_default();
+                for (user, socket) in watchers {
+                    if !members.contains(&user) {
+                        dropped += state.push_user(user, Some(socket), &event);
+                    }
+                }
+            }
+        }
+        dropped
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Online>> {
-        self.online.lock().unwrap_or_else(|p| p.into_inner())
+    /// Puts `user_id` in `room`'s audience (no-op if the user is offline).
+    pub fn add_to_room(&self, user_id: i64, room: i64) {
+        self.lock().index_add(user_id, room);
     }
 
-    /// Registers a socket of `user_id`; announces the user if the room does not count them as
-    /// online already. Refused when the account already has `max_sockets` open.
+    pub fn remove_from_room(&self, user_id: i64, room: i64) {
+        self.lock().index_remove(user_id, room);
+    }
+
+    /// Replaces an online user's rooms with a snapshot (the tailer installs it at the snapshot's
+    /// position). Returns false if the user is offline.
+    pub fn set_rooms(&self, user_id: i64, rooms: &[i64]) -> bool {
+        let mut state = self.lock();
+        let Some(u) = state.users.get(&user_id) else { return false };
+        let old: Vec<i64> = u.rooms.iter().copied().collect();
+        for room in old {
+            state.index_remove(user_id, room);
+        }
+        for &room in rooms {
+            state.index_add(user_id, room);
+        }
+        true
+    }
+
+    pub fn is_online(&self, user_id: i64) -> bool {
+        self.lock().users.contains_key(&user_id)
+    }
+
+    /// Online members of a room (for room-wide updates that need per-user data).
+    pub fn room_audience(&self, room: i64) -> Vec<i64> {
+        self.lock().rooms.get(&room).map(|m| m.iter().copied().collect()).unwrap_or_default()
+    }
+
+    /// Registers a socket of `user_id`; announces the user if nobody counts them as online
+    /// already. Refused when the account already has `max_sockets` open. The socket hears its
+    /// user's rooms once a snapshot is installed (`set_rooms`).
     pub fn join(
         self: &Arc<Self>,
         user_id: i64,
         username: &str,
         max_sockets: usize,
-    ) -> Result<(Presence, mpsc::Receiver<Control>), TooManySockets> {
-        let (tx, rx) = mpsc::channel(4);
+    ) -> Result<(Presence, Inbox), TooManySockets> {
+        let (events_tx, events) = mpsc::channel(self.queue);
+        let (control_tx, control) = mpsc::channel(4);
         let socket = self.next_socket.fetch_add(1, Ordering::Relaxed);
         let announce = {
-            let mut online = self.lock();
-            if online.get(&user_id).map_or(0, |e| e.sockets.len()) >= max_sockets {
+            let mut state = self.lock();
+            if state.users.get(&user_id).map_or(0, |e| e.sockets.len()) >= max_sockets {
                 return Err(TooManySockets);
             }
-            let announce = !online.contains_key(&user_id);
-            let entry = online.entry(user_id).or_insert_with(|| Online {
+            let announce = !state.users.contains_key(&user_id);
+            let entry = state.users.entry(user_id).or_insert_with(|| Online {
                 username: username.to_string(),
                 sockets: Vec::new(),
+                rooms: HashSet::new(),
                 empty_since: None,
                 timer: false,
             });
-            entry.sockets.push((socket, tx));
+            entry.sockets.push(SocketEntry {
+                id: socket,
+                events: Some(events_tx),
+                control: control_tx,
+                watching: None,
+            });
             entry.empty_since = None;
             announce
         };
         if announce {
-            self.publish(EventKind::Join(username.to_string()));
+            self.deliver(
+                Target::EveryoneBut(user_id),
+                Event::new(EventKind::Join(username.to_string()), None),
+            );
         }
-        Ok((Presence { hub: Arc::clone(self), user_id, socket }, rx))
+        Ok((Presence { hub: Arc::clone(self), user_id, socket }, Inbox { events, control }))
     }
 
     fn leave(self: &Arc<Self>, user_id: i64, socket: u64) {
         let runtime = tokio::runtime::Handle::try_current().ok().filter(|_| !self.presence_grace.is_zero());
         let mut start_timer = false;
         let gone = {
-            let mut online = self.lock();
-            let Some(entry) = online.get_mut(&user_id) else { return };
-            entry.sockets.retain(|(s, _)| *s != socket);
-            if !entry.sockets.is_empty() {
+            let mut state = self.lock();
+            let Some(entry) = state.users.get_mut(&user_id) else { return };
+            let watched: Vec<i64> =
+                entry.sockets.iter().filter(|s| s.id == socket).filter_map(|s| s.watching).collect();
+            entry.sockets.retain(|s| s.id != socket);
+            let empty = entry.sockets.is_empty();
+            for room in watched {
+                state.unwatch(user_id, socket, room);
+            }
+            if !empty {
                 return;
             }
             if runtime.is_some() {
+                let entry = state.users.get_mut(&user_id).expect("present above");
                 entry.empty_since = Some(tokio::time::Instant::now());
                 start_timer = !entry.timer;
                 entry.timer = true;
                 None
             } else {
-                online.remove(&user_id).map(|e| e.username)
+                Self::forget(&mut state, user_id)
             }
         };
         if let Some(username) = gone {
-            self.publish(EventKind::Leave(username));
+            self.deliver(Target::Everyone, Event::new(EventKind::Leave(username), None));
         }
         if let (true, Some(runtime)) = (start_timer, runtime) {
             runtime.spawn(Arc::clone(self).announce_leave(user_id));
         }
+    }
+
+    /// Removes an offline user and their room index; returns their name.
+    fn forget(state: &mut State, user_id: i64) -> Option<String> {
+        let entry = state.users.remove(&user_id)?;
+        for room in &entry.rooms {
+            if let Some(members) = state.rooms.get_mut(room) {
+                members.remove(&user_id);
+                if members.is_empty() {
+                    state.rooms.remove(room);
+                }
+            }
+        }
+        Some(entry.username)
     }
 
     /// Waits until the user has had no socket for the grace period, then announces the leave;
@@ -221,17 +424,17 @@ impl Hub {
     async fn announce_leave(self: Arc<Self>, user_id: i64) {
         loop {
             let deadline = {
-                let mut online = self.lock();
-                let Some(entry) = online.get_mut(&user_id) else { return };
+                let mut state = self.lock();
+                let Some(entry) = state.users.get_mut(&user_id) else { return };
                 match entry.empty_since {
                     None => {
                         entry.timer = false;
                         return;
                     }
                     Some(since) if since.elapsed() >= self.presence_grace => {
-                        let username = online.remove(&user_id).map(|e| e.username).unwrap_or_default();
-                        drop(online);
-                        self.publish(EventKind::Leave(username));
+                        let username = Self::forget(&mut state, user_id).unwrap_or_default();
+                        drop(state);
+                        self.deliver(Target::Everyone, Event::new(EventKind::Leave(username), None));
                         return;
                     }
                     Some(since) => since + self.presence_grace,
@@ -243,23 +446,24 @@ impl Hub {
 
     /// Tells every socket of the user to close; returns how many were told.
     pub fn send_control(&self, user_id: i64, control: Control) -> usize {
-        let online = self.lock();
-        online
+        let state = self.lock();
+        state
+            .users
             .get(&user_id)
-            .map(|e| e.sockets.iter().filter(|(_, tx)| tx.try_send(control.clone()).is_ok()).count())
+            .map(|e| e.sockets.iter().filter(|s| s.control.try_send(control.clone()).is_ok()).count())
             .unwrap_or(0)
     }
 
-    /// Sorted usernames of everyone online (the room's view: see the module comment).
+    /// Sorted usernames of everyone online (see the module comment).
     pub fn online_usernames(&self) -> Vec<String> {
         self.online_sample(usize::MAX).0
     }
 
     /// The first `limit` online usernames in sorted order, and how many are online in all.
-    /// Bounded because the list goes to every socket that connects: a full list of a big room
+    /// Bounded because the list goes to every socket that connects: a full list of a big server
     /// costs time per connect and leaves every socket's write buffer sized for it.
     pub fn online_sample(&self, limit: usize) -> (Vec<String>, usize) {
-        let mut names: Vec<String> = self.lock().values().map(|e| e.username.clone()).collect();
+        let mut names: Vec<String> = self.lock().users.values().map(|e| e.username.clone()).collect();
         let total = names.len();
         let key = |a: &String, b: &String| a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b));
         if names.len() > limit {
@@ -271,11 +475,11 @@ impl Hub {
     }
 
     pub fn online_user_ids(&self) -> Vec<i64> {
-        self.lock().keys().copied().collect()
+        self.lock().users.keys().copied().collect()
     }
 
     pub fn online_count(&self) -> usize {
-        self.lock().len()
+        self.lock().users.len()
     }
 }
 
@@ -283,24 +487,32 @@ impl Hub {
 mod tests {
     use super::*;
 
+    fn hub() -> Arc<Hub> {
+        Arc::new(Hub::new(16, Duration::ZERO))
+    }
+
+    fn kind(ev: Option<Arc<Event>>) -> EventKind {
+        ev.expect("an event").kind.clone()
+    }
+
     #[tokio::test]
     async fn presence_announces_first_and_last_socket_only() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
-        let mut rx = hub.subscribe();
+        let hub = hub();
+        let (_w, mut watcher) = hub.join(9, "watcher", 10).unwrap();
         let (a1, _c1) = hub.join(1, "alice", 10).unwrap();
         let (a2, _c2) = hub.join(1, "alice", 10).unwrap();
-        assert_eq!(hub.online_usernames(), vec!["alice"]);
+        assert_eq!(hub.online_usernames(), vec!["alice", "watcher"]);
         drop(a1);
         drop(a2);
-        assert_eq!(rx.recv().await.unwrap().kind, EventKind::Join("alice".into()));
-        assert_eq!(rx.recv().await.unwrap().kind, EventKind::Leave("alice".into()));
-        assert!(rx.try_recv().is_err());
-        assert_eq!(hub.online_count(), 0);
+        assert_eq!(kind(watcher.events.recv().await), EventKind::Join("alice".into()));
+        assert_eq!(kind(watcher.events.recv().await), EventKind::Leave("alice".into()));
+        assert!(watcher.events.try_recv().is_err());
+        assert_eq!(hub.online_count(), 1);
     }
 
     #[test]
     fn presence_sample_is_the_sorted_head_and_the_full_count() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
+        let hub = hub();
         let _p: Vec<_> = ["carol", "alice", "Bob", "dave"]
             .iter()
             .enumerate()
@@ -312,24 +524,78 @@ mod tests {
 
     #[tokio::test]
     async fn control_reaches_every_socket_of_the_user() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
+        let hub = hub();
         let (_p1, mut c1) = hub.join(7, "bob", 10).unwrap();
         let (_p2, mut c2) = hub.join(7, "bob", 10).unwrap();
         let (_p3, mut c3) = hub.join(8, "carol", 10).unwrap();
         assert_eq!(hub.send_control(7, Control::Blocked), 2);
-        assert_eq!(c1.recv().await, Some(Control::Blocked));
-        assert_eq!(c2.recv().await, Some(Control::Blocked));
-        assert!(c3.try_recv().is_err());
+        assert_eq!(c1.control.recv().await, Some(Control::Blocked));
+        assert_eq!(c2.control.recv().await, Some(Control::Blocked));
+        assert!(c3.control.try_recv().is_err());
     }
 
     #[test]
     fn an_account_cannot_open_more_than_its_sockets() {
-        let hub = Arc::new(Hub::new(Box::new(LocalFanout::new(16)), Duration::ZERO));
+        let hub = hub();
         let first = hub.join(7, "bob", 2).unwrap();
         let _second = hub.join(7, "bob", 2).unwrap();
         assert!(hub.join(7, "bob", 2).is_err());
         assert!(hub.join(8, "carol", 2).is_ok());
         drop(first);
         assert!(hub.join(7, "bob", 2).is_ok(), "a closed socket frees its place");
+    }
+
+    fn message(id: i64, room: i64) -> Event {
+        let m = Message {
+            id,
+            room_id: room,
+            sender_id: 1,
+            username: "alice".into(),
+            content: "hi".into(),
+            timestamp: String::new(),
+            mentions: Vec::new(),
+        };
+        Event::new(EventKind::Messages { room, messages: vec![m] }, None)
+    }
+
+    #[tokio::test]
+    async fn room_events_reach_online_members_only_and_stop_at_removal() {
+        let hub = hub();
+        let (_a, mut alice) = hub.join(1, "alice", 10).unwrap();
+        let (_b, mut bob) = hub.join(2, "bob", 10).unwrap();
+        while alice.events.try_recv().is_ok() {}
+        while bob.events.try_recv().is_ok() {}
+        hub.set_rooms(1, &[5, 6]);
+        hub.set_rooms(2, &[6]);
+        hub.deliver(Target::Room(5), message(10, 5));
+        hub.deliver(Target::Room(6), message(11, 6));
+        assert_eq!(alice.events.recv().await.unwrap().room(), Some(5));
+        assert_eq!(alice.events.recv().await.unwrap().room(), Some(6));
+        assert_eq!(bob.events.recv().await.unwrap().room(), Some(6));
+        assert!(bob.events.try_recv().is_err(), "bob is not in room 5");
+        hub.remove_from_room(2, 6);
+        hub.deliver(Target::Room(6), message(12, 6));
+        assert!(bob.events.try_recv().is_err(), "removed: nothing more from room 6");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_ends_that_socket_only() {
+        let hub = hub();
+        let (_a, mut slow) = hub.join(1, "slow", 10).unwrap();
+        let (_b, mut fast) = hub.join(2, "fast", 10).unwrap();
+        hub.set_rooms(1, &[5]);
+        hub.set_rooms(2, &[5]);
+        while fast.events.try_recv().is_ok() {}
+        let mut dropped = 0;
+        for id in 0..40 {
+            dropped += hub.deliver(Target::Room(5), message(id, 5));
+            while fast.events.try_recv().is_ok() {}
+        }
+        assert_eq!(dropped, 1);
+        let mut got = 0;
+        while slow.events.recv().await.is_some() {
+            got += 1;
+        }
+        assert!(got <= 17, "the slow socket's stream ends after its queue: {got}");
     }
 }

@@ -12,8 +12,10 @@ pub mod error;
 pub mod export;
 pub mod hasher;
 pub mod hub;
+pub mod log;
 pub mod moderation;
 pub mod ratelimit;
+pub mod rooms;
 pub mod text;
 pub mod writer;
 
@@ -28,11 +30,14 @@ use std::{
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{Counts, Message, NewMessage, Store, User, UserFilter, Violation};
+use crate::store::{
+    Counts, Memberships, Message, NewMessage, Store, User, UserFilter, Violation, GENERAL_ROOM,
+};
 
 pub use error::{ChatError, Result};
 use hasher::Hasher;
-use hub::{Control, Hub, LocalFanout};
+use hub::{Control, Hub};
+use log::LogTail;
 use moderation::{Matcher, Tails};
 use ratelimit::{KeyedLimiter, LoginGuard, Rate, Verdict};
 use writer::Writer;
@@ -58,6 +63,9 @@ pub struct ChatConfig {
     /// A user whose last socket closed counts as online this long before `leave` is announced,
     /// so reconnects do not flood the room with join/leave frames.
     pub presence_grace: Duration,
+    /// How often the log tailer looks for entries written outside this daemon's writer (the
+    /// operator CLI); a doorbell wakes it sooner for this daemon's own changes.
+    pub log_poll: Duration,
 }
 
 impl Default for ChatConfig {
@@ -75,6 +83,7 @@ impl Default for ChatConfig {
             broadcast_capacity: 1024,
             max_pending_logins: 256,
             presence_grace: Duration::from_secs(3),
+            log_poll: Duration::from_millis(250),
         }
     }
 }
@@ -99,6 +108,7 @@ pub struct Chat {
     pub config: ChatConfig,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    log: LogTail,
     writer: Writer,
     keys: auth::TokenKeys,
     matcher: Matcher,
@@ -163,9 +173,10 @@ impl Chat {
             Secret::Given(bytes) => bytes,
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
-        let hub =
-            Arc::new(Hub::new(Box::new(LocalFanout::new(config.broadcast_capacity)), config.presence_grace));
-        let writer = Writer::spawn(Arc::clone(&store), Arc::clone(&hub))
+        let hub = Arc::new(Hub::new(config.broadcast_capacity, config.presence_grace));
+        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)
+            .map_err(|e| ChatError::Internal(format!("cannot start the log thread: {e}")))?;
+        let writer = Writer::spawn(Arc::clone(&store), log.clone())
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;
         if keyed > 0 {
@@ -184,6 +195,7 @@ impl Chat {
             config,
             store,
             hub,
+            log,
             writer,
             matcher,
             tails: Tails::new(TAIL_USERS, TAIL_TTL),
@@ -380,6 +392,16 @@ impl Chat {
         Ok(user)
     }
 
+    /// Whether the account holds the admin role now (re-read: a socket outlives its token's
+    /// view of the role).
+    pub async fn authenticate_admin_id(&self, user_id: i64) -> Result<()> {
+        let user = self.blocking(move |s| Ok(s.user_by_id(user_id)?)).await?.ok_or(ChatError::NotAdmin)?;
+        if !user.is_admin || user.is_blocked {
+            return Err(ChatError::NotAdmin);
+        }
+        Ok(())
+    }
+
     /// Trims and checks a chat message's text.
     pub fn validate_text<'a>(&self, text: &'a str) -> Result<&'a str> {
         let text = text.trim();
@@ -398,8 +420,8 @@ impl Chat {
         Ok(text)
     }
 
-    /// validate -> moderate -> store -> broadcast.
-    pub async fn post(&self, user: &User, text: &str) -> Result<Posted> {
+    /// validate -> moderate -> store -> deliver, into `room` (`general` when None).
+    pub async fn post(&self, user: &User, room: Option<i64>, text: &str) -> Result<Posted> {
         let text = self.validate_text(text)?;
         if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
@@ -420,20 +442,42 @@ impl Chat {
         let stored = self
             .writer
             .submit(NewMessage {
+                room_id: room.unwrap_or(GENERAL_ROOM),
                 sender_id: user.id,
                 username: user.username.clone(),
                 content: text.to_string(),
+                mention_candidates: rooms::mention_candidates(text),
             })
             .await?;
         Ok(Posted::Stored(stored))
     }
 
-    pub async fn messages_before(&self, before: Option<i64>, limit: usize) -> Result<Vec<Message>> {
-        self.blocking(move |s| Ok(s.messages_before(before, limit)?)).await
+    /// Messages of a room before `before`, oldest first, without a visibility check (the
+    /// caller has one: a socket's own rooms, `general`, an admin's public room).
+    pub async fn messages_before(
+        &self,
+        room: i64,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.blocking(move |s| Ok(s.messages_before(room, before, limit)?)).await
     }
 
-    pub async fn messages_after(&self, after: i64, limit: usize) -> Result<Vec<Message>> {
-        self.blocking(move |s| Ok(s.messages_after(after, limit)?)).await
+    /// Messages after `after` and before `before` in every room the user is in now.
+    pub async fn messages_after(
+        &self,
+        user_id: i64,
+        after: i64,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
+        self.blocking(move |s| Ok(s.messages_after(user_id, after, before, limit)?)).await
+    }
+
+    /// Installs a newly connected user's rooms in the hub (after `Hub::join`); the snapshot's
+    /// `next` divides what the socket replays from the store from what reaches it live.
+    pub async fn sync_memberships(&self, user_id: i64) -> Result<Memberships> {
+        self.log.register(user_id).await
     }
 
     pub async fn list_users(&self, filter: UserFilter) -> Result<Vec<User>> {
@@ -537,8 +581,9 @@ impl Chat {
         }
     }
 
-    /// Commits every queued message and stops the writer thread.
+    /// Commits every queued message, delivers it, and stops the writer and tailer threads.
     pub async fn shutdown(&self) {
         self.writer.stop().await;
+        self.log.stop().await;
     }
 }

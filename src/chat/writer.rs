@@ -3,8 +3,8 @@
 //!
 //! One transaction per message caps SQLite at tens of thousands of commits a second and keeps
 //! the reactor waiting on fsync; here whatever queued up while the previous batch committed goes
-//! into the next transaction. Broadcasting from this one thread, in commit order, is what makes
-//! broadcast ids strictly increasing and guarantees nothing is broadcast that is not committed.
+//! into the next transaction. Each committed batch goes to the log tailer (`chat::log`), which
+//! delivers it in log order: nothing is delivered that is not committed.
 
 use std::{
     sync::{Arc, Mutex},
@@ -14,11 +14,11 @@ use std::{
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{Message, NewMessage, Store, StoreError};
+use crate::store::{LogEntry, Message, NewMessage, Refusal, Store, StoreError};
 
 use super::{
     error::{ChatError, Result},
-    hub::{EventKind, Hub},
+    log::LogTail,
 };
 
 /// The most messages committed in one transaction.
@@ -54,13 +54,13 @@ impl Outcomes {
 }
 
 impl Writer {
-    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>) -> std::io::Result<Writer> {
+    pub fn spawn(store: Arc<dyn Store>, log: LogTail) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let outcomes = Arc::new(Outcomes::default());
         let recorder = Arc::clone(&outcomes);
         thread::Builder::new()
             .name("chatterbox-writer".into())
-            .spawn(move || run(store, hub, rx, &recorder))?;
+            .spawn(move || run(store, log, rx, &recorder))?;
         Ok(Writer { tx, outcomes })
     }
 
@@ -89,7 +89,7 @@ impl Writer {
     }
 }
 
-fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>, outcomes: &Outcomes) {
+fn run(store: Arc<dyn Store>, log: LogTail, mut rx: mpsc::Receiver<Job>, outcomes: &Outcomes) {
     let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<oneshot::Sender<Result<Message>>> = Vec::with_capacity(MAX_BATCH);
     while let Some(job) = rx.blocking_recv() {
@@ -111,7 +111,7 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>, outcom
             }
         }
         if !batch.is_empty() {
-            commit(&*store, &hub, outcomes, &mut batch, &mut acks);
+            commit(&*store, &log, outcomes, &mut batch, &mut acks);
         }
         if let Some(ack) = stop {
             let _ = ack.send(());
@@ -122,7 +122,7 @@ fn run(store: Arc<dyn Store>, hub: Arc<Hub>, mut rx: mpsc::Receiver<Job>, outcom
 
 fn commit(
     store: &dyn Store,
-    hub: &Hub,
+    log: &LogTail,
     outcomes: &Outcomes,
     batch: &mut Vec<NewMessage>,
     acks: &mut Vec<oneshot::Sender<Result<Message>>>,
@@ -144,10 +144,17 @@ fn commit(
     // health check agreeing.
     outcomes.record(result.is_ok());
     match result {
-        Ok(stored) => {
-            hub.publish(EventKind::Messages(stored.clone()));
-            for (m, ack) in stored.into_iter().zip(acks.drain(..)) {
-                let _ = ack.send(Ok(m));
+        Ok(outcomes) => {
+            let committed: Vec<LogEntry> =
+                outcomes.iter().filter_map(|o| o.as_ref().ok()).cloned().map(LogEntry::Message).collect();
+            if !committed.is_empty() {
+                log.committed(committed);
+            }
+            for (outcome, ack) in outcomes.into_iter().zip(acks.drain(..)) {
+                let _ = ack.send(outcome.map_err(|r| match r {
+                    Refusal::NotMember => ChatError::RoomNotFound,
+                    Refusal::Archived => ChatError::Archived,
+                }));
             }
         }
         Err(e) => {

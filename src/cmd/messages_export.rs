@@ -21,13 +21,23 @@ use crate::{
 
 pub fn run(db: &Path, args: &ExportArgs) -> anyhow::Result<()> {
     // clap has already turned --since and --until into the store's timestamp form.
-    let filter =
-        MessageFilter { since: args.since.clone(), until: args.until.clone(), after_id: args.after_id };
+    let filter = MessageFilter {
+        since: args.since.clone(),
+        until: args.until.clone(),
+        after_id: args.after_id,
+        ..MessageFilter::default()
+    };
     let path = args.output.as_deref().filter(|p| p.as_os_str() != "-");
     // Where the output goes is settled before the database is opened, so a bad --output leaves
     // nothing behind.
     let target = path.map(|p| Target::of(p).map(|t| (p, t))).transpose()?;
     let store = super::open(db)?;
+    let mut filter = filter;
+    if let Some(name) = &args.room {
+        let room = crate::chat::rooms::room_by_name(&store, name)
+            .map_err(|_| anyhow::anyhow!("no room named {:?} (see `chatterbox room list`)", name))?;
+        filter.rooms = Some(vec![room.id]);
+    }
     let export = |out: &mut dyn Write, terminal: bool| {
         let mut out = BufWriter::with_capacity(64 * 1024, out);
         let rows = export::write_messages(&store, &filter, &mut out, CellStyle { raw: args.raw, terminal })?;

@@ -34,6 +34,17 @@ async fn serve(db: PathBuf, config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(migration = %m.label(), "applied migration");
     }
     let store: Arc<dyn Store> = Arc::new(store);
+    let (auto_join, rooms_store) = (config.auto_join.clone(), Arc::clone(&store));
+    tokio::task::spawn_blocking(move || crate::chat::rooms::set_auto_join(&*rooms_store, &auto_join))
+        .await?
+        .map_err(|e| match e {
+            crate::chat::ChatError::RoomNotFound => {
+                anyhow::anyhow!(
+                    "--auto-join names a room that does not exist (create it with `chatterbox room create`)"
+                )
+            }
+            other => anyhow::anyhow!("--auto-join: {other}"),
+        })?;
     let (chat_config, secret, matcher) = (config.chat, config.secret, config.matcher);
     let chat =
         tokio::task::spawn_blocking(move || Chat::start(store, chat_config, secret, matcher)).await??;

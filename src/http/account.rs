@@ -272,5 +272,5 @@ pub(super) async fn history_page(
     authenticate(state, req).await?;
     let before = query_i64(req, "before")?;
     let limit = query_limit(req, 50, 200)?;
-    Ok(state.chat.messages_before(before, limit).await?)
+    Ok(state.chat.general_history(before, limit).await?)
 }

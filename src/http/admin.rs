@@ -97,6 +97,7 @@ impl From<Violation> for BlockInfo {
 #[derive(Serialize, ToSchema)]
 pub struct AdminMessage {
     id: i64,
+    room: i64,
     sender_id: i64,
     /// The sender's username.
     user: String,
@@ -109,6 +110,7 @@ impl From<Message> for AdminMessage {
     fn from(m: Message) -> Self {
         AdminMessage {
             id: m.id,
+            room: m.room_id,
             sender_id: m.sender_id,
             user: m.username,
             text: m.content,
@@ -177,13 +179,19 @@ pub async fn route(
     // whoever asks.
     let known = matches!(
         segments,
-        ["stats"] | ["users"] | ["messages"] | ["violations"] | ["download", "users" | "messages"]
-    ) || matches!(segments, ["users", id, "block" | "unblock" | "admin"] if id.parse::<i64>().is_ok());
+        ["stats"]
+            | ["users"]
+            | ["messages"]
+            | ["violations"]
+            | ["rooms"]
+            | ["download", "users" | "messages"]
+    ) || matches!(segments, ["users", id, "block" | "unblock" | "admin"] if id.parse::<i64>().is_ok())
+        || matches!(segments, ["rooms", id, "archive" | "unarchive"] if id.parse::<i64>().is_ok());
     if !known {
         return Err(ApiError::not_found());
     }
     let allow = match segments {
-        ["users", _, "block" | "unblock"] => "POST",
+        ["users", _, "block" | "unblock"] | ["rooms", _, _] => "POST",
         ["users", _, "admin"] => "POST, DELETE",
         _ => "GET",
     };
@@ -197,6 +205,15 @@ pub async fn route(
         ["users"] => users(chat, &req).await,
         ["messages"] => messages(chat, &req).await,
         ["violations"] => violations(chat, &req).await,
+        ["rooms"] => rooms(chat).await,
+        ["rooms", id, action] => {
+            let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+            if *action == "archive" {
+                archive(chat, &admin, id).await
+            } else {
+                unarchive(chat, &admin, id).await
+            }
+        }
         ["users", id, action] => {
             let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
             match (*action, &method) {
@@ -268,12 +285,14 @@ async fn users(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiErro
 /// Chat messages with their senders' ids: the newest older than `before`, oldest first.
 #[utoipa::path(get, path = "/admin/messages", operation_id = "admin_messages", tag = "admin", security(("bearer" = [])),
     params(
+        ("room" = Option<i64>, Query, description = "A public room's id (default: general); private rooms' and DMs' text is not shown"),
         ("before" = Option<i64>, Query, description = "Only messages with a smaller id; all when absent"),
         ("limit" = Option<i64>, Query, minimum = 1,
             description = "At most this many messages (default 100; larger values count as 500)"),
     ),
     responses(
         (status = 200, description = "Messages, oldest first", body = Vec<AdminMessage>),
+        (status = 404, response = NotFound),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -283,7 +302,8 @@ async fn users(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiErro
 async fn messages(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let before = query_i64(req, "before")?;
     let limit = query_limit(req, 100, 500)?;
-    let messages = chat.messages_before(before, limit).await?;
+    let room = chat.public_room(query_i64(req, "room")?.unwrap_or(crate::store::GENERAL_ROOM)).await?;
+    let messages = chat.messages_before(room.id, before, limit).await?;
     Ok(ok_json(&messages.into_iter().map(AdminMessage::from).collect::<Vec<_>>()))
 }
 
@@ -365,6 +385,89 @@ async fn block(
         });
     }
     Ok(ok_json(&AdminUser::from(state.chat.set_blocked(admin, id, true, reason).await?)))
+}
+
+/// A public or private room in the admin's table (DMs are not listed).
+#[derive(Serialize, ToSchema)]
+pub struct AdminRoom {
+    id: i64,
+    name: Option<String>,
+    /// `public` or `private`.
+    #[schema(example = "public")]
+    kind: &'static str,
+    topic: Option<String>,
+    members: i64,
+    messages: i64,
+    /// The newest message's time, None when there is none.
+    #[schema(format = DateTime)]
+    last_activity: Option<String>,
+    archived: bool,
+}
+
+impl From<crate::store::RoomStats> for AdminRoom {
+    fn from(r: crate::store::RoomStats) -> Self {
+        AdminRoom {
+            id: r.room.id,
+            name: r.room.name,
+            kind: r.room.kind.as_str(),
+            topic: r.room.topic,
+            members: r.room.members,
+            messages: r.messages,
+            last_activity: r.last_activity,
+            archived: r.room.archived,
+        }
+    }
+}
+
+/// Public and private rooms with their activity, by name.
+#[utoipa::path(get, path = "/admin/rooms", operation_id = "admin_rooms", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Rooms", body = Vec<AdminRoom>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn rooms(chat: &Chat) -> Result<Response, ApiError> {
+    let rooms = chat.room_stats().await?;
+    Ok(ok_json(&rooms.into_iter().map(AdminRoom::from).collect::<Vec<_>>()))
+}
+
+/// Archives a room: its members still read it, nobody can post.
+#[utoipa::path(post, path = "/admin/rooms/{id}/archive", operation_id = "admin_archive_room", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The room's id")),
+    responses(
+        (status = 200, description = "The room", body = AdminRoom),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn archive(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+    set_archived(chat, admin, id, true).await
+}
+
+/// Opens an archived room again.
+#[utoipa::path(post, path = "/admin/rooms/{id}/unarchive", operation_id = "admin_unarchive_room", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The room's id")),
+    responses(
+        (status = 200, description = "The room", body = AdminRoom),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn unarchive(chat: &Chat, admin: &User, id: i64) -> Result<Response, ApiError> {
+    set_archived(chat, admin, id, false).await
+}
+
+async fn set_archived(chat: &Chat, admin: &User, id: i64, archived: bool) -> Result<Response, ApiError> {
+    chat.set_archived(admin, id, archived).await?;
+    let stats = chat.room_stats().await?;
+    let room = stats.into_iter().find(|r| r.room.id == id).ok_or(crate::chat::ChatError::RoomNotFound)?;
+    Ok(ok_json(&AdminRoom::from(room)))
 }
 
 /// Unblocks an account (audited) and resets its warning count.
@@ -455,7 +558,12 @@ fn download(state: &Arc<AppState>, users: bool) -> Response {
         let result = if users {
             export::write_users(&*store, UserFilter::default(), &mut w, false)
         } else {
-            export::write_messages(&*store, &MessageFilter::default(), &mut w, false)
+            export::write_messages(
+                &*store,
+                &MessageFilter { public_only: true, ..MessageFilter::default() },
+                &mut w,
+                false,
+            )
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "CSV download abandoned");

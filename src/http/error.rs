@@ -63,7 +63,11 @@ impl From<ChatError> for ApiError {
             ChatError::Conflict { .. } => StatusCode::CONFLICT,
             ChatError::BadCredentials | ChatError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ChatError::Blocked | ChatError::NotAdmin => StatusCode::FORBIDDEN,
-            ChatError::UnknownUser(_) | ChatError::UnknownUserId(_) => StatusCode::NOT_FOUND,
+            ChatError::UnknownUser(_) | ChatError::UnknownUserId(_) | ChatError::RoomNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ChatError::Archived => StatusCode::CONFLICT,
+            ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Store(StoreError::Busy) => StatusCode::SERVICE_UNAVAILABLE,

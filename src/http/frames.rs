@@ -9,19 +9,30 @@ use serde_json::{json, Value};
 
 use crate::{chat::hub::EventKind, store::Message};
 
+use super::rooms::{RoomInfo, RoomSummary};
+
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
-    Message { text: String },
+    /// `room` None: `general` (the original's clients and ours before rooms).
+    Message { room: Option<i64>, text: String },
+    /// An admin's live view of a public room (None stops).
+    Watch { room: Option<i64> },
 }
 
 /// Parses a client text frame; the error is the `detail` of the error frame to send back.
 pub fn parse_client(text: &str) -> Result<ClientFrame, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("Malformed JSON: {e}"))?;
     let obj = value.as_object().ok_or("A frame must be a JSON object")?;
+    let room = match obj.get("room") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+        Some(_) => return Err("\"room\" must be a room id (an integer)".into()),
+    };
     match obj.get("type") {
         None => {}
         Some(Value::String(t)) if t == "message" => {}
+        Some(Value::String(t)) if t == "watch" => return Ok(ClientFrame::Watch { room }),
         Some(Value::String(t)) => {
             let shown: String = t.chars().take(40).collect();
             return Err(format!("Unknown frame type {shown:?}"));
@@ -29,7 +40,7 @@ pub fn parse_client(text: &str) -> Result<ClientFrame, String> {
         Some(_) => return Err("\"type\" must be a string".into()),
     }
     match obj.get("text") {
-        Some(Value::String(text)) => Ok(ClientFrame::Message { text: text.clone() }),
+        Some(Value::String(text)) => Ok(ClientFrame::Message { room, text: text.clone() }),
         Some(_) => Err("\"text\" must be a string".into()),
         None => Err("A message frame needs a \"text\" field".into()),
     }
@@ -64,20 +75,41 @@ pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
     encode(json!({
         "type": "message",
         "id": m.id,
+        "room": m.room_id,
         "user": m.username,
         "text": m.content,
         "timestamp": dialect.timestamp(&m.timestamp),
+        "mentions": m.mentions,
     }))
 }
 
-/// The frames of a hub event: one per message of a committed batch, or one presence change.
+/// The frames of a hub event: one per message of a run, or one other change. The original's
+/// dialect knows one room and no presence: it gets messages only.
 pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
     match (kind, dialect) {
-        (EventKind::Messages(ms), _) => ms.iter().map(|m| message(m, dialect)).collect(),
-        (EventKind::Join(_) | EventKind::Leave(_), Dialect::Original) => Vec::new(),
+        (EventKind::Messages { messages, .. }, _) => messages.iter().map(|m| message(m, dialect)).collect(),
+        (_, Dialect::Original) => Vec::new(),
         (EventKind::Join(user), Dialect::Ours) => vec![encode(json!({ "type": "join", "user": user }))],
         (EventKind::Leave(user), Dialect::Ours) => vec![encode(json!({ "type": "leave", "user": user }))],
+        (EventKind::RoomAdded(view), Dialect::Ours) => {
+            vec![encode(json!({ "type": "room", "room": RoomSummary::from((**view).clone()) }))]
+        }
+        (EventKind::RoomChanged(room), Dialect::Ours) => {
+            vec![encode(json!({ "type": "room", "room": RoomInfo::from(room.clone()) }))]
+        }
+        (EventKind::RoomRemoved(room), Dialect::Ours) => {
+            vec![encode(json!({ "type": "room_removed", "room": room }))]
+        }
+        (EventKind::Read { room, message_id }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "read", "room": room, "message_id": message_id }))]
+        }
     }
+}
+
+/// The user's conversations, sent after the history on connect.
+pub fn rooms(views: Vec<crate::store::RoomView>) -> Utf8Bytes {
+    let rooms: Vec<RoomSummary> = views.into_iter().map(RoomSummary::from).collect();
+    encode(json!({ "type": "rooms", "rooms": rooms }))
 }
 
 /// `online` may be the first part of the list only; `count` is always the whole room.
@@ -148,9 +180,15 @@ mod tests {
 
     #[test]
     fn parses_new_and_original_frames() {
-        let want = Ok(ClientFrame::Message { text: "hi".into() });
+        let want = Ok(ClientFrame::Message { room: None, text: "hi".into() });
         assert_eq!(parse_client(r#"{"type":"message","text":"hi"}"#), want);
         assert_eq!(parse_client(r#"{"text":"hi"}"#), want);
+        assert_eq!(
+            parse_client(r#"{"type":"message","room":7,"text":"hi"}"#),
+            Ok(ClientFrame::Message { room: Some(7), text: "hi".into() })
+        );
+        assert!(parse_client(r#"{"type":"message","room":"7","text":"hi"}"#).unwrap_err().contains("room"));
+        assert_eq!(parse_client(r#"{"type":"watch","room":3}"#), Ok(ClientFrame::Watch { room: Some(3) }));
     }
 
     #[test]

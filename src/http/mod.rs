@@ -12,6 +12,7 @@ pub mod frames;
 mod openapi;
 mod original;
 pub mod proxy;
+pub mod rooms;
 mod web;
 mod ws;
 
@@ -125,6 +126,7 @@ async fn route(state: &Arc<AppState>, client: IpAddr, req: Request<Incoming>) ->
         (&Method::POST, ["login"] | ["auth", "login"]) => account::login(state, client, req).await,
         (&Method::GET, ["me"]) => account::me(state, req).await,
         (&Method::GET, ["messages"]) => account::history(state, req).await,
+        (_, ["rooms", ..] | ["dms"] | ["users"]) => rooms::route(state, req, &segments).await,
         (&Method::GET, ["chat", "messages"]) => original::history(state, req).await,
         (&Method::GET, ["ws"]) => ws::upgrade(state, req, frames::Dialect::Ours).await,
         (&Method::GET, ["chat", "ws"]) => ws::upgrade(state, req, frames::Dialect::Original).await,

@@ -195,7 +195,7 @@ pub async fn dashboard(state: &Arc<AppState>, req: Request<Incoming>) -> Result<
     authenticate_admin(state, &req).await?;
     let chat = &state.chat;
     let counts = chat.counts_all_time().await?;
-    let recent = chat.messages_before(None, DASHBOARD_MESSAGES).await?;
+    let recent = chat.general_history(None, DASHBOARD_MESSAGES).await?;
     let blocked: HashSet<i64> = blocked_accounts(state).await?.iter().map(|u| u.id).collect();
     let messages = recent
         .into_iter()

@@ -18,11 +18,14 @@ use hyper_tungstenite::{
     },
     HyperWebsocketStream,
 };
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
-    chat::{hub::Control, ratelimit::Bucket, ChatError, Posted},
-    store::User,
+    chat::{
+        hub::{Control, Event, Inbox, Presence},
+        ratelimit::Bucket,
+        ChatError, Posted,
+    },
+    store::{User, GENERAL_ROOM},
 };
 
 use super::{
@@ -69,7 +72,7 @@ pub async fn upgrade(
     // the user to the room), but before the 101 is sent, so the cap is checked and taken in one
     // step and a refusal is still an HTTP answer the client can read.
     let max = state.http.max_sockets_per_user;
-    let (presence, control) =
+    let (presence, inbox) =
         Arc::clone(state.chat.hub()).join(user.id, &user.username, max).map_err(|_| ApiError {
             retry_after: Some(5),
             ..ApiError::new(
@@ -81,9 +84,8 @@ pub async fn upgrade(
     let state2 = Arc::clone(state);
     state.sockets.spawn(async move {
         let _slot = slot;
-        let _presence = presence;
         match websocket.await {
-            Ok(ws) => Socket { state: state2, user, ws, dialect, expires }.run(since, control).await,
+            Ok(ws) => Socket { state: state2, user, ws, dialect, expires, presence }.run(since, inbox).await,
             Err(e) => tracing::debug!(error = %e, "WebSocket handshake did not complete"),
         }
     });
@@ -132,6 +134,8 @@ struct Socket {
     dialect: Dialect,
     /// When the token the socket was opened with expires (Unix seconds).
     expires: i64,
+    /// The socket's place in the hub; dropped with the socket.
+    presence: Presence,
 }
 
 /// Why the loop ended, and what to tell the client.
@@ -141,14 +145,20 @@ enum End {
 }
 
 impl Socket {
-    async fn run(mut self, since: Option<i64>, mut control: tokio::sync::mpsc::Receiver<Control>) {
-        let hub = Arc::clone(self.state.chat.hub());
-        // Subscribe before reading history: a message committed in between is then in both,
-        // and the id check below drops the duplicate instead of the gap losing it.
-        let mut events = hub.subscribe();
-        let end = match self.replay(since).await {
-            Ok(last) => self.serve(last, &mut events, &mut control).await,
-            Err(end) => end,
+    async fn run(mut self, since: Option<i64>, mut inbox: Inbox) {
+        // The hub already queues this user's events; the snapshot says from which log position
+        // on: everything before it comes from the store, everything from it on from the queue.
+        let end = match self.state.chat.sync_memberships(self.user.id).await {
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the user's rooms");
+                End::Close(CloseCode::Error, "cannot read your rooms")
+            }
+            Ok(snapshot) => {
+                match self.replay(since, snapshot.next, snapshot.rooms.contains(&GENERAL_ROOM)).await {
+                    Ok(last) => self.serve(snapshot.next, last, &mut inbox).await,
+                    Err(end) => end,
+                }
+            }
         };
         if let End::Close(code, reason) = end {
             let frame = CloseFrame { code, reason: Utf8Bytes::from_static(reason) };
@@ -180,10 +190,11 @@ impl Socket {
         }
     }
 
-    /// Sends the recent history, or everything after `since`; returns the last id sent.
-    /// The original sent neither history nor presence (its page loads `/chat/messages`), so its
-    /// dialect gets only what follows `since`, when asked.
-    async fn replay(&mut self, since: Option<i64>) -> Result<i64, End> {
+    /// Sends the recent history of `general`, or everything after `since` in every room of the
+    /// user, all before `start`; then (our dialect) the rooms and presence. Returns the last id
+    /// sent. The original sent neither history nor presence (its page loads `/chat/messages`),
+    /// so its dialect gets only what follows `since` in `general`, when asked.
+    async fn replay(&mut self, since: Option<i64>, start: i64, in_general: bool) -> Result<i64, End> {
         let dialect = self.dialect;
         let chat = Arc::clone(&self.state.chat);
         let mut last = since.unwrap_or(0);
@@ -193,20 +204,27 @@ impl Socket {
         };
         match since {
             Some(_) => loop {
-                let chunk = chat.messages_after(last, REPLAY_CHUNK).await.map_err(db_error)?;
+                let chunk =
+                    chat.messages_after(self.user.id, last, start, REPLAY_CHUNK).await.map_err(db_error)?;
                 let done = chunk.len() < REPLAY_CHUNK;
                 for m in &chunk {
-                    self.feed(frames::message(m, dialect)).await?;
                     last = m.id;
+                    if dialect == Dialect::Original && m.room_id != GENERAL_ROOM {
+                        continue;
+                    }
+                    self.feed(frames::message(m, dialect)).await?;
                 }
                 self.flush().await?;
                 if done {
                     break;
                 }
             },
-            None if dialect == Dialect::Original => {}
+            None if dialect == Dialect::Original || !in_general => {}
             None => {
-                let recent = chat.messages_before(None, chat.config.history_limit).await.map_err(db_error)?;
+                let recent = chat
+                    .messages_before(GENERAL_ROOM, Some(start), chat.config.history_limit)
+                    .await
+                    .map_err(db_error)?;
                 for m in &recent {
                     self.feed(frames::message(m, dialect)).await?;
                     last = last.max(m.id);
@@ -217,17 +235,15 @@ impl Socket {
             self.flush().await?;
             return Ok(last);
         }
+        let rooms = chat.rooms_of(&self.user).await.map_err(db_error)?;
+        self.feed(frames::rooms(rooms)).await?;
         let (online, count) = chat.hub().online_sample(PRESENCE_NAMES);
         self.send(frames::presence(&online, count)).await?;
         Ok(last)
     }
 
-    async fn serve(
-        &mut self,
-        mut last: i64,
-        events: &mut tokio::sync::broadcast::Receiver<Arc<crate::chat::hub::Event>>,
-        control: &mut tokio::sync::mpsc::Receiver<Control>,
-    ) -> End {
+    /// The live loop. Events before `start` were covered by the replay (or are history).
+    async fn serve(&mut self, start: i64, mut last: i64, inbox: &mut Inbox) -> End {
         let shutdown = self.state.shutdown.clone();
         let mut bucket = Bucket::full(self.state.chat.config.message_rate);
         let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
@@ -247,43 +263,26 @@ impl Socket {
                     let _ = self.send(frames::expired("Your session expired; sign in again", self.dialect)).await;
                     return End::Close(CloseCode::Policy, "token expired");
                 }
-                Some(Control::Blocked) = control.recv() => {
+                Some(Control::Blocked) = inbox.control.recv() => {
                     let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
                     return End::Close(CloseCode::Policy, "account blocked");
                 }
-                event = events.recv() => {
+                event = inbox.events.recv() => {
+                    // The hub dropped this socket's queue when it overflowed: the client could
+                    // not keep up and resumes with `?since=`.
+                    let Some(event) = event else {
+                        tracing::info!(user = %self.user.username, "disconnecting a client that fell behind");
+                        return End::Close(CloseCode::Policy, "too slow");
+                    };
                     let mut next = Some(event);
                     let mut written = 0;
-                    while let Some(event) = next.take() {
-                        match event {
-                            Ok(ev) => {
-                                let encoded = match self.dialect {
-                                    Dialect::Ours => ev.frames(|k| frames::event(k, Dialect::Ours)),
-                                    Dialect::Original => ev.frames_alt(|k| frames::event(k, Dialect::Original)),
-                                };
-                                for (i, frame) in encoded.iter().enumerate() {
-                                    if let Some(id) = ev.message_id(i) {
-                                        if id <= last {
-                                            continue; // already sent during the history replay
-                                        }
-                                        last = id;
-                                    }
-                                    if let Err(end) = self.feed(frame.clone()).await { return end; }
-                                    written += 1;
-                                }
-                            }
-                            Err(RecvError::Lagged(n)) => {
-                                tracing::info!(user = %self.user.username, missed = n, "disconnecting a client that fell behind");
-                                return End::Close(CloseCode::Policy, "too slow");
-                            }
-                            Err(RecvError::Closed) => return End::Close(CloseCode::Away, "server going away"),
+                    while let Some(ev) = next.take() {
+                        match self.write_event(&ev, start, &mut last).await {
+                            Ok(n) => written += n,
+                            Err(end) => return end,
                         }
                         if written < WRITE_BATCH {
-                            next = match events.try_recv() {
-                                Ok(ev) => Some(Ok(ev)),
-                                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(n)) => Some(Err(RecvError::Lagged(n))),
-                                Err(_) => None,
-                            };
+                            next = inbox.events.try_recv().ok();
                         }
                     }
                     if let Err(end) = self.flush().await { return end; }
@@ -323,16 +322,78 @@ impl Socket {
         }
     }
 
+    /// Feeds an event's frames (not flushed); returns how many were written.
+    async fn write_event(&mut self, ev: &Event, start: i64, last: &mut i64) -> Result<usize, End> {
+        if self.dialect == Dialect::Original && ev.room().is_some_and(|r| r != GENERAL_ROOM) {
+            return Ok(0);
+        }
+        let encoded = match self.dialect {
+            Dialect::Ours => ev.frames(|k| frames::event(k, Dialect::Ours)),
+            Dialect::Original => ev.frames_alt(|k| frames::event(k, Dialect::Original)),
+        };
+        let mut written = 0;
+        for (i, frame) in encoded.iter().enumerate() {
+            if let Some(position) = ev.position_of(i) {
+                if position < start {
+                    continue; // before the snapshot: replayed from the store, or history
+                }
+            }
+            if ev.room().is_some() {
+                let id = ev.position_of(i).unwrap_or(0);
+                if id <= *last {
+                    continue;
+                }
+                *last = id;
+            }
+            self.feed(frame.clone()).await?;
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    /// An admin's live view of a public room: its recent messages now, its new ones as they come.
+    async fn watch(&mut self, room: Option<i64>) -> Result<(), End> {
+        let Some(room) = room else {
+            self.presence.watch(None);
+            return Ok(());
+        };
+        let chat = Arc::clone(&self.state.chat);
+        let allowed = match chat.authenticate_admin_id(self.user.id).await {
+            Ok(()) => chat.public_room(room).await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = allowed {
+            let detail = match e {
+                ChatError::NotAdmin => "Only admins can watch rooms",
+                _ => "No such public room",
+            };
+            return self.send(frames::error(detail, self.dialect)).await;
+        }
+        self.presence.watch(Some(room));
+        let recent = match chat.messages_before(room, None, chat.config.history_limit).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a watched room's history");
+                return self.send(frames::error("Cannot read this room's history now", self.dialect)).await;
+            }
+        };
+        for m in &recent {
+            self.feed(frames::message(m, self.dialect)).await?;
+        }
+        self.flush().await
+    }
+
     async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<(), End> {
-        let frames::ClientFrame::Message { text } = match frames::parse_client(text) {
-            Ok(f) => f,
+        let (room, text) = match frames::parse_client(text) {
+            Ok(frames::ClientFrame::Message { room, text }) => (room, text),
+            Ok(frames::ClientFrame::Watch { room }) => return self.watch(room).await,
             Err(detail) => return self.send(frames::error(&detail, self.dialect)).await,
         };
         if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
             let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
             return self.send(frames::error(&detail, self.dialect)).await;
         }
-        match self.state.chat.post(&self.user, &text).await {
+        match self.state.chat.post(&self.user, room, &text).await {
             Ok(Posted::Stored(_)) => Ok(()),
             Ok(Posted::Warned { warnings, limit, term }) => {
                 self.send(frames::warning(warnings, limit, &term, self.dialect)).await
@@ -346,6 +407,11 @@ impl Socket {
                 Err(End::Close(CloseCode::Policy, "account blocked"))
             }
             Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail, self.dialect)).await,
+            // One answer whether the room does not exist or is private: it reveals nothing.
+            Err(ChatError::RoomNotFound) => {
+                self.send(frames::error("No such room, or you are not a member of it", self.dialect)).await
+            }
+            Err(e @ ChatError::Archived) => self.send(frames::error(&e.to_string(), self.dialect)).await,
             Err(ChatError::ShuttingDown) => Err(End::Close(CloseCode::Away, "server going away")),
             Err(e) => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");

@@ -22,6 +22,8 @@ pub enum StoreError {
     Conflict(&'static str),
     #[error("no such user")]
     UserNotFound,
+    #[error("no such room")]
+    RoomNotFound,
     /// The database is busy beyond the busy timeout (another process holds a long write).
     #[error("the database is locked by another process; try again")]
     Busy,
@@ -57,6 +59,8 @@ impl From<rusqlite::Error> for StoreError {
                     StoreError::Conflict("email")
                 } else if text.contains("users.username") || text.contains("users.name_key") {
                     StoreError::Conflict("username")
+                } else if text.contains("rooms.name_key") {
+                    StoreError::Conflict("name")
                 } else {
                     StoreError::Database(text)
                 }
@@ -112,21 +116,188 @@ pub struct KeysSet {
     pub email: bool,
 }
 
+/// A message. Its id is its position in the log (see `LogEntry`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
     pub id: i64,
+    pub room_id: i64,
     pub sender_id: i64,
     pub username: String,
     pub content: String,
     pub timestamp: String,
+    /// Canonical usernames of the room's members the text mentions.
+    pub mentions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewMessage {
+    pub room_id: i64,
     pub sender_id: i64,
     /// Not stored (the row refers to the user by id); echoed into the returned `Message`.
     pub username: String,
     pub content: String,
+    /// Names written as `@name` in the text, folded to lower case (the domain parses them); the
+    /// store keeps those that name a member of the room, in the same transaction as the insert.
+    pub mention_candidates: Vec<String>,
+}
+
+/// Why a message of a batch was not stored (the rest of the batch is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The sender is not a member of the room (or the room does not exist).
+    NotMember,
+    Archived,
+}
+
+/// The conversation `general`: public, present from the migration on, joined by new accounts.
+pub const GENERAL_ROOM: i64 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomKind {
+    Public,
+    Private,
+    Dm,
+}
+
+impl RoomKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomKind::Public => "public",
+            RoomKind::Private => "private",
+            RoomKind::Dm => "dm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RoomKind> {
+        match s {
+            "public" => Some(RoomKind::Public),
+            "private" => Some(RoomKind::Private),
+            "dm" => Some(RoomKind::Dm),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notify {
+    All,
+    Mentions,
+    None,
+}
+
+impl Notify {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::All => "all",
+            Notify::Mentions => "mentions",
+            Notify::None => "none",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Notify> {
+        match s {
+            "all" => Some(Notify::All),
+            "mentions" => Some(Notify::Mentions),
+            "none" => Some(Notify::None),
+            _ => None,
+        }
+    }
+}
+
+/// A conversation as everyone sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Room {
+    pub id: i64,
+    pub kind: RoomKind,
+    pub name: Option<String>,
+    pub topic: Option<String>,
+    pub created_by: Option<String>,
+    pub created_at: String,
+    pub archived: bool,
+    pub members: i64,
+}
+
+/// A conversation as one user sees it: with their read marker, unread and mention counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomView {
+    pub room: Room,
+    /// DMs: the other members' usernames, sorted.
+    pub people: Vec<String>,
+    pub last_message_id: i64,
+    pub joined: bool,
+    pub hidden: bool,
+    pub last_read_id: i64,
+    pub unread: i64,
+    pub mentions: i64,
+    pub notify: Notify,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Member {
+    pub user_id: i64,
+    pub username: String,
+    pub joined_at: String,
+}
+
+/// A room for the admin's table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoomStats {
+    pub room: Room,
+    pub messages: i64,
+    pub last_activity: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewRoom<'a> {
+    pub kind: RoomKind,
+    pub name: Option<&'a str>,
+    /// The folded name (`chat::rooms::name_key`), unique among rooms.
+    pub name_key: Option<&'a str>,
+    pub topic: Option<&'a str>,
+    pub created_by: Option<i64>,
+    /// Everyone who is a member from the start (the creator included).
+    pub members: &'a [i64],
+    pub timestamp: &'a str,
+}
+
+/// A change to conversations, stored in the log at its own position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The user joined, was added, or is in a new DM.
+    Member { room_id: i64, user_id: i64 },
+    /// The user left, was removed, or hid the DM.
+    Unmember { room_id: i64, user_id: i64 },
+    /// The room's shared fields changed (archived).
+    Room { room_id: i64 },
+    /// The user's read marker moved to `message_id`.
+    Read { room_id: i64, user_id: i64, message_id: i64 },
+}
+
+/// One entry of the ordered log. Positions are dense and in commit order on every backend, so
+/// a reader that asks for everything after the last position it saw misses nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogEntry {
+    Message(Message),
+    Change { seq: i64, change: Change },
+}
+
+impl LogEntry {
+    pub fn position(&self) -> i64 {
+        match self {
+            LogEntry::Message(m) => m.id,
+            LogEntry::Change { seq, .. } => *seq,
+        }
+    }
+}
+
+/// A user's conversations as of one log position: read together, in one snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memberships {
+    /// The position the next log entry will take: everything before it is in the snapshot.
+    pub next: i64,
+    pub rooms: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -143,6 +314,10 @@ pub struct MessageFilter {
     /// Exclusive upper bound.
     pub until: Option<String>,
     pub after_id: Option<i64>,
+    /// Only these rooms (all when None).
+    pub rooms: Option<Vec<i64>>,
+    /// Only public rooms (the dashboard's download).
+    pub public_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -209,7 +384,8 @@ pub trait Store: Send + Sync + 'static {
     /// finds it and the domain's backfill gives it keys. Accounts made by the domain use
     /// `create_user_keyed`.
     fn create_user(&self, new: &NewUser<'_>) -> Result<User>;
-    /// Inserts an account with its keys; a key another account holds is `Conflict`.
+    /// Inserts an account with its keys; a key another account holds is `Conflict`. Every new
+    /// account (also through `create_user`) joins the auto-join rooms, `general` among them.
     fn create_user_keyed(&self, new: &NewUser<'_>, keys: &UserKeys<'_>) -> Result<User>;
     fn user_by_id(&self, id: i64) -> Result<Option<User>>;
     fn user_by_username(&self, username: &str) -> Result<Option<User>>;
@@ -249,13 +425,70 @@ pub trait Store: Send + Sync + 'static {
     /// The latest block entry of every account that is blocked now: why it is blocked.
     fn latest_blocks(&self) -> Result<Vec<Violation>>;
 
-    /// Inserts a batch in one transaction with the given timestamp; returns the stored rows in
-    /// order. Either every message is committed or none is.
-    fn insert_messages(&self, batch: &[NewMessage], timestamp: &str) -> Result<Vec<Message>>;
-    /// The newest `limit` messages older than `before_id` (all if None), oldest first.
-    fn messages_before(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>>;
-    /// Up to `limit` messages with id > `after_id`, oldest first.
-    fn messages_after(&self, after_id: i64, limit: usize) -> Result<Vec<Message>>;
+    /// Inserts a batch in one transaction with the given timestamp, taking log positions in
+    /// order; returns each message's outcome in order. A sender who is not a member of the room,
+    /// or a room that is archived, refuses that message only. Either every accepted message is
+    /// committed or none is.
+    fn insert_messages(
+        &self,
+        batch: &[NewMessage],
+        timestamp: &str,
+    ) -> Result<Vec<std::result::Result<Message, Refusal>>>;
+    /// The newest `limit` messages of a room older than `before_id` (all if None), oldest first.
+    fn messages_before(&self, room_id: i64, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>>;
+    /// Up to `limit` messages with `after_id` < id < `before_id` in the rooms `user_id` belongs
+    /// to now, oldest first (a client resuming in every conversation at once).
+    fn messages_after(
+        &self,
+        user_id: i64,
+        after_id: i64,
+        before_id: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>>;
+
+    /// Up to `limit` log entries after `after`, by position.
+    fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>>;
+    /// The position the next log entry will take.
+    fn log_next(&self) -> Result<i64>;
+    /// The rooms a user belongs to and the log position of that snapshot.
+    fn memberships(&self, user_id: i64) -> Result<Memberships>;
+
+    /// Creates a room with its first members, each a `Member` change in the log. A name key
+    /// another room holds is `Conflict("name")`.
+    fn create_room(&self, new: &NewRoom<'_>) -> Result<Room>;
+    /// The DM of exactly these people (sorted, deduplicated ids), created if there is none.
+    /// Returns the room and whether it was created now.
+    fn open_dm(&self, members: &[i64], created_by: i64, timestamp: &str) -> Result<(Room, bool)>;
+    fn room(&self, room_id: i64) -> Result<Option<Room>>;
+    fn room_by_name_key(&self, name_key: &str) -> Result<Option<Room>>;
+    /// The room as `user_id` sees it (`joined` false and zero counts for a non-member).
+    fn room_view(&self, user_id: i64, room_id: i64) -> Result<Option<RoomView>>;
+    /// The user's conversations, hidden DMs left out, most recently active first.
+    fn room_views(&self, user_id: i64) -> Result<Vec<RoomView>>;
+    /// Public rooms with whether `user_id` is a member, by name.
+    fn directory(&self, user_id: i64) -> Result<Vec<(Room, bool)>>;
+    fn room_members(&self, room_id: i64) -> Result<Vec<Member>>;
+    fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool>;
+    /// Adds a member (or shows a hidden DM again); false if nothing changed.
+    fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool>;
+    /// Removes a member; false if they were not one.
+    fn remove_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool>;
+    /// Hides a DM for one member until its next message; false if it was hidden already.
+    fn hide_room(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool>;
+    /// Moves the read marker forward to `message_id` (clamped to the room's newest message);
+    /// returns the marker after the call.
+    fn mark_read(&self, room_id: i64, user_id: i64, message_id: i64, timestamp: &str) -> Result<i64>;
+    fn set_notify(&self, room_id: i64, user_id: i64, level: Notify) -> Result<bool>;
+    /// Returns whether anything changed.
+    fn set_archived(&self, room_id: i64, archived: bool, timestamp: &str) -> Result<bool>;
+    /// Makes exactly these rooms (and `general`) the ones new accounts join.
+    fn set_auto_join(&self, room_ids: &[i64]) -> Result<()>;
+    /// Public and private rooms (not DMs) with their message counts, by name.
+    fn room_stats(&self) -> Result<Vec<RoomStats>>;
+    /// Every room's name for exports: DMs as `dm:` and their members' names joined by `+`.
+    fn room_labels(&self) -> Result<Vec<(i64, String)>>;
+    /// Up to `limit` usernames starting with `prefix` (ASCII case-insensitively), by name.
+    fn usernames_starting(&self, prefix: &str, limit: usize) -> Result<Vec<String>>;
     /// Streams matching messages, oldest first, in one consistent read, without holding them all
     /// in memory. The callback's error stops the walk and is returned.
     fn for_each_message(

@@ -8,7 +8,7 @@
 use std::{
     ops::{Deref, DerefMut},
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Condvar, Mutex},
     time::Duration,
 };
 
@@ -16,22 +16,36 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, KeysSet, Message, MessageFilter, NewMessage, NewUser, Result,
-    Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
+    NewMessage, NewRoom, NewUser, Notify, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
+    User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
+
+mod rooms;
+use rooms::{message_row, MESSAGE_SELECT};
 
 /// How long a statement waits for another connection's write lock before reporting `Busy`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle connections kept for reuse; more are opened on demand under load and closed after.
-const MAX_IDLE: usize = 8;
+/// Connections open at once; further callers wait for one, and every one is kept for reuse.
+/// Without a bound, a burst of concurrent calls (one per blocking thread, up to 512) would open
+/// as many files; and closing surplus connections does not give their descriptors back at once,
+/// because SQLite defers closing a file while another connection holds a lock on it. Twelve
+/// readers are more than two cores can keep busy.
+const MAX_OPEN: usize = 12;
+const MAX_IDLE: usize = MAX_OPEN;
 
 const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at";
-const MESSAGE_SELECT: &str = "SELECT m.id, m.sender_id, u.username, m.content, m.timestamp \
-     FROM messages m JOIN users u ON u.id = m.sender_id";
 
 pub struct SqliteStore {
     path: PathBuf,
-    idle: Mutex<Vec<Connection>>,
+    pool: Mutex<Pool>,
+    returned: Condvar,
+}
+
+struct Pool {
+    idle: Vec<Connection>,
+    /// Connections in use or idle.
+    open: usize,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -82,7 +96,11 @@ impl SqliteStore {
     }
 
     fn with_first(path: &Path, conn: Connection) -> Self {
-        SqliteStore { path: path.to_path_buf(), idle: Mutex::new(vec![conn]) }
+        SqliteStore {
+            path: path.to_path_buf(),
+            pool: Mutex::new(Pool { idle: vec![conn], open: 1 }),
+            returned: Condvar::new(),
+        }
     }
 
     fn insert_user(&self, new: &NewUser<'_>, keys: Option<&UserKeys<'_>>) -> Result<User> {
@@ -107,9 +125,19 @@ impl SqliteStore {
                 ],
                 |r| r.get(0),
             )?;
+        rooms::join_auto_rooms(&tx, id, new.created_at)?;
         let user = get_user(&tx, id)?;
         tx.commit()?;
         Ok(user)
+    }
+
+    /// Runs `f` in a write transaction and commits.
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// The account whose `column` (a fixed name, never user input) equals `value`.
@@ -122,15 +150,39 @@ impl SqliteStore {
         Ok(user)
     }
 
+    fn lock_pool(&self) -> std::sync::MutexGuard<'_, Pool> {
+        self.pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection: an idle one, a new one while fewer than `MAX_OPEN` are open, or the next
+    /// one returned. Callers never hold one while asking for another, so waiting cannot deadlock.
     fn conn(&self) -> Result<Pooled<'_>> {
-        let reused = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        // A connection SQLite opened read-only (the file was not writable then) stays read-only
-        // forever; drop it so the daemon recovers by itself once the file is writable again.
-        let conn = match reused.filter(|c| !c.is_readonly(rusqlite::MAIN_DB).unwrap_or(true)) {
-            Some(c) => c,
-            None => open_connection(&self.path, false)?,
-        };
-        Ok(Pooled { store: self, conn: Some(conn) })
+        let mut pool = self.lock_pool();
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                // A connection SQLite opened read-only (the file was not writable then) stays
+                // read-only forever; drop it so the daemon recovers by itself once the file is
+                // writable again.
+                if conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+                    pool.open -= 1;
+                    continue;
+                }
+                return Ok(Pooled { store: self, conn: Some(conn) });
+            }
+            if pool.open < MAX_OPEN {
+                pool.open += 1;
+                drop(pool);
+                return match open_connection(&self.path, false) {
+                    Ok(conn) => Ok(Pooled { store: self, conn: Some(conn) }),
+                    Err(e) => {
+                        self.lock_pool().open -= 1;
+                        self.returned.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            pool = self.returned.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
     }
 }
 
@@ -202,15 +254,18 @@ impl DerefMut for Pooled<'_> {
 
 impl Drop for Pooled<'_> {
     fn drop(&mut self) {
-        if READ_ONLY_SEEN.with(|c| c.replace(false)) {
-            return; // dropped: the next checkout opens a fresh connection
-        }
-        if let Some(conn) = self.conn.take() {
-            let mut idle = self.store.idle.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < MAX_IDLE {
-                idle.push(conn);
+        let conn = self.conn.take();
+        let mut pool = self.store.lock_pool();
+        // A connection that hit a read-only database is dropped: the next checkout opens a
+        // fresh one.
+        match conn {
+            Some(conn) if !READ_ONLY_SEEN.with(|c| c.replace(false)) && pool.idle.len() < MAX_IDLE => {
+                pool.idle.push(conn)
             }
+            _ => pool.open -= 1,
         }
+        drop(pool);
+        self.store.returned.notify_one();
     }
 }
 
@@ -223,16 +278,6 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         is_blocked: r.get(4)?,
         warning_count: r.get(5)?,
         created_at: r.get(6)?,
-    })
-}
-
-fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
-    Ok(Message {
-        id: r.get(0)?,
-        sender_id: r.get(1)?,
-        username: r.get(2)?,
-        content: r.get(3)?,
-        timestamp: r.get(4)?,
     })
 }
 
@@ -482,47 +527,138 @@ impl Store for SqliteStore {
         Ok(rows)
     }
 
-    fn insert_messages(&self, batch: &[NewMessage], timestamp: &str) -> Result<Vec<Message>> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Vec::with_capacity(batch.len());
-        {
-            let mut stmt = tx
-                .prepare_cached("INSERT INTO messages (sender_id, content, timestamp) VALUES (?1, ?2, ?3)")?;
-            for m in batch {
-                stmt.execute(params![m.sender_id, m.content, timestamp])?;
-                out.push(Message {
-                    id: tx.last_insert_rowid(),
-                    sender_id: m.sender_id,
-                    username: m.username.clone(),
-                    content: m.content.clone(),
-                    timestamp: timestamp.to_string(),
-                });
-            }
-        }
-        tx.commit()?;
-        Ok(out)
+    fn insert_messages(
+        &self,
+        batch: &[NewMessage],
+        timestamp: &str,
+    ) -> Result<Vec<std::result::Result<Message, Refusal>>> {
+        self.write(|tx| rooms::insert_messages(tx, batch, timestamp))
     }
 
-    fn messages_before(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>> {
+    fn messages_before(&self, room_id: i64, before_id: Option<i64>, limit: usize) -> Result<Vec<Message>> {
         let conn = self.conn()?;
-        let mut stmt =
-            conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id < ?1 ORDER BY m.id DESC LIMIT ?2"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE m.room_id = ?1 AND m.id < ?2 ORDER BY m.id DESC LIMIT ?3"
+        ))?;
         let mut rows = stmt
-            .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], message_row)?
+            .query_map(params![room_id, before_id.unwrap_or(i64::MAX), limit as i64], message_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         rows.reverse();
         Ok(rows)
     }
 
-    fn messages_after(&self, after_id: i64, limit: usize) -> Result<Vec<Message>> {
+    fn messages_after(
+        &self,
+        user_id: i64,
+        after_id: i64,
+        before_id: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>> {
         let conn = self.conn()?;
-        let mut stmt =
-            conn.prepare_cached(&format!("{MESSAGE_SELECT} WHERE m.id > ?1 ORDER BY m.id LIMIT ?2"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "{MESSAGE_SELECT} WHERE m.id > ?2 AND m.id < ?3 \
+               AND m.room_id IN (SELECT room_id FROM members WHERE user_id = ?1) ORDER BY m.id LIMIT ?4"
+        ))?;
         let rows = stmt
-            .query_map(params![after_id, limit as i64], message_row)?
+            .query_map(params![user_id, after_id, before_id, limit as i64], message_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>> {
+        rooms::log_after(&*self.conn()?, after, limit)
+    }
+
+    fn log_next(&self) -> Result<i64> {
+        rooms::log_next(&*self.conn()?)
+    }
+
+    fn memberships(&self, user_id: i64) -> Result<Memberships> {
+        rooms::memberships(&mut *self.conn()?, user_id)
+    }
+
+    fn create_room(&self, new: &NewRoom<'_>) -> Result<Room> {
+        self.write(|tx| rooms::create_room(tx, new, None))
+    }
+
+    fn open_dm(&self, members: &[i64], created_by: i64, timestamp: &str) -> Result<(Room, bool)> {
+        self.write(|tx| rooms::open_dm(tx, members, created_by, timestamp))
+    }
+
+    fn room(&self, room_id: i64) -> Result<Option<Room>> {
+        rooms::room(&*self.conn()?, room_id)
+    }
+
+    fn room_by_name_key(&self, name_key: &str) -> Result<Option<Room>> {
+        rooms::room_by_name_key(&*self.conn()?, name_key)
+    }
+
+    fn room_view(&self, user_id: i64, room_id: i64) -> Result<Option<RoomView>> {
+        rooms::room_view(&*self.conn()?, user_id, room_id)
+    }
+
+    fn room_views(&self, user_id: i64) -> Result<Vec<RoomView>> {
+        rooms::room_views(&*self.conn()?, user_id)
+    }
+
+    fn directory(&self, user_id: i64) -> Result<Vec<(Room, bool)>> {
+        rooms::directory(&*self.conn()?, user_id)
+    }
+
+    fn room_members(&self, room_id: i64) -> Result<Vec<Member>> {
+        rooms::room_members(&*self.conn()?, room_id)
+    }
+
+    fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool> {
+        rooms::is_member(&*self.conn()?, room_id, user_id)
+    }
+
+    fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
+        self.write(|tx| rooms::add_member(tx, room_id, user_id, timestamp))
+    }
+
+    fn remove_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
+        self.write(|tx| rooms::remove_member(tx, room_id, user_id, timestamp))
+    }
+
+    fn hide_room(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
+        self.write(|tx| rooms::hide_room(tx, room_id, user_id, timestamp))
+    }
+
+    fn mark_read(&self, room_id: i64, user_id: i64, message_id: i64, timestamp: &str) -> Result<i64> {
+        self.write(|tx| rooms::mark_read(tx, room_id, user_id, message_id, timestamp))
+    }
+
+    fn set_notify(&self, room_id: i64, user_id: i64, level: Notify) -> Result<bool> {
+        rooms::set_notify(&*self.conn()?, room_id, user_id, level)
+    }
+
+    fn set_archived(&self, room_id: i64, archived: bool, timestamp: &str) -> Result<bool> {
+        self.write(|tx| rooms::set_archived(tx, room_id, archived, timestamp))
+    }
+
+    fn set_auto_join(&self, room_ids: &[i64]) -> Result<()> {
+        // Compared first: a daemon started on a read-only file with the same rooms as before
+        // must not need to write.
+        let mut want: Vec<i64> = room_ids.iter().copied().chain([super::GENERAL_ROOM]).collect();
+        want.sort_unstable();
+        want.dedup();
+        if rooms::auto_join_rooms(&*self.conn()?)? == want {
+            return Ok(());
+        }
+        self.write(|tx| rooms::set_auto_join(tx, room_ids))
+    }
+
+    fn room_stats(&self) -> Result<Vec<RoomStats>> {
+        rooms::room_stats(&*self.conn()?)
+    }
+
+    fn room_labels(&self) -> Result<Vec<(i64, String)>> {
+        rooms::room_labels(&*self.conn()?)
+    }
+
+    fn usernames_starting(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        rooms::usernames_starting(&*self.conn()?, prefix, limit)
     }
 
     fn for_each_message(
@@ -544,6 +680,14 @@ impl Store for SqliteStore {
         if let Some(after) = filter.after_id {
             args.push(after.into());
             sql.push_str(&format!(" AND m.id > ?{}", args.len()));
+        }
+        if let Some(rooms) = &filter.rooms {
+            // Ids are integers: written into the SQL directly, never user text.
+            let list = rooms.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+            sql.push_str(&format!(" AND m.room_id IN ({list})"));
+        }
+        if filter.public_only {
+            sql.push_str(" AND m.room_id IN (SELECT id FROM rooms WHERE kind = 'public')");
         }
         sql.push_str(" ORDER BY m.id");
         let mut stmt = conn.prepare(&sql)?;

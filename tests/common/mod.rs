@@ -183,6 +183,8 @@ impl TestServer {
 
 pub struct WsClient {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The `rooms` frame the server sent after the history (Null before it arrived).
+    pub rooms: Value,
 }
 
 pub enum Next {
@@ -277,12 +279,16 @@ impl TestServer {
         R: tokio_tungstenite::tungstenite::client::IntoClientRequest + Unpin,
     {
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-        let mut client = WsClient { ws };
+        let mut client = WsClient { ws, rooms: Value::Null };
         let mut history = Vec::new();
         loop {
             let frame = client.next_json().await.expect("history frame");
             if frame["type"] == "presence" {
                 break;
+            }
+            if frame["type"] == "rooms" {
+                client.rooms = frame;
+                continue;
             }
             history.push(frame);
         }

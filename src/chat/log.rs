@@ -1,0 +1,249 @@
+//! The log tailer: the one thread that feeds the hub, from the committed log, in log order.
+//!
+//! Everything the daemon fans out (messages, membership changes, room changes, read markers) is
+//! a log entry with a dense position given in commit order (`store::LogEntry`). The tailer keeps
+//! a cursor, the last position it delivered, and delivers each entry exactly once, in order:
+//! - the writer hands it each committed batch, delivered at once when it follows the cursor;
+//! - anything else (a membership change made by a REST call, the operator CLI in another
+//!   process, and later other instances) is read from the store after the cursor, when a
+//!   doorbell rings (`ring`) or, as a fallback that also covers a lost doorbell, on a short poll.
+//!
+//! Because only this thread changes the hub's room index, and it does so at the entry's
+//! position, a member removed at position N gets nothing of that room after N. A socket's first
+//! index is installed here too (`register`): the tailer reads the user's rooms in one snapshot
+//! at position P, delivers everything before P, installs the snapshot, and answers P; the socket
+//! replays history before P from the store and takes everything from P on from its queue, so it
+//! sees no gap and no duplicate.
+
+use std::{
+    sync::{mpsc, Arc},
+    thread,
+    time::Duration,
+};
+
+use tokio::sync::oneshot;
+
+use crate::store::{Change, LogEntry, Memberships, Message, Store};
+
+use super::{
+    error::{ChatError, Result},
+    hub::{Event, EventKind, Hub, Target},
+};
+
+/// Entries read from the store per query while catching up.
+const CHUNK: usize = 1000;
+/// Commands waiting for the tailer; the writer waits when it is full (backpressure).
+const QUEUE: usize = 1024;
+
+enum Cmd {
+    Committed(Vec<LogEntry>),
+    Ring,
+    Register(i64, oneshot::Sender<Result<Memberships>>),
+    Stop(oneshot::Sender<()>),
+}
+
+#[derive(Clone)]
+pub struct LogTail {
+    tx: mpsc::SyncSender<Cmd>,
+}
+
+impl LogTail {
+    /// Starts the tailer at the current end of the log.
+    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, poll: Duration) -> std::io::Result<LogTail> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        thread::Builder::new().name("chatterbox-log".into()).spawn(move || {
+            let mut tail = Tailer { store, hub, cursor: None };
+            tail.run(rx, poll)
+        })?;
+        Ok(LogTail { tx })
+    }
+
+    /// Hands over a batch the writer committed (blocking: the writer's thread only).
+    pub fn committed(&self, entries: Vec<LogEntry>) {
+        let _ = self.tx.send(Cmd::Committed(entries));
+    }
+
+    /// Something was written to the log outside the writer: read it soon. Never blocks; when
+    /// the queue is full the tailer is busy and the poll finds the entries anyway.
+    pub fn ring(&self) {
+        let _ = self.tx.try_send(Cmd::Ring);
+    }
+
+    /// Installs the user's rooms in the hub (the user must have joined it) at a snapshot's
+    /// position; returns the snapshot.
+    pub async fn register(&self, user_id: i64) -> Result<Memberships> {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || tx.send(Cmd::Register(user_id, reply)))
+            .await?
+            .map_err(|_| ChatError::ShuttingDown)?;
+        answer.await.map_err(|_| ChatError::ShuttingDown)?
+    }
+
+    pub async fn stop(&self) {
+        let (ack, done) = oneshot::channel();
+        let tx = self.tx.clone();
+        let sent =
+            tokio::task::spawn_blocking(move || tx.send(Cmd::Stop(ack)).is_ok()).await.unwrap_or(false);
+        if sent {
+            let _ = done.await;
+        }
+    }
+}
+
+struct Tailer {
+    store: Arc<dyn Store>,
+    hub: Arc<Hub>,
+    /// The last position delivered; None until the end of the log could be read.
+    cursor: Option<i64>,
+}
+
+impl Tailer {
+    fn run(&mut self, rx: mpsc::Receiver<Cmd>, poll: Duration) {
+        loop {
+            match rx.recv_timeout(poll) {
+                Ok(Cmd::Committed(entries)) => self.committed(entries),
+                Ok(Cmd::Ring) | Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.catch_up(None);
+                }
+                Ok(Cmd::Register(user, reply)) => {
+                    let _ = reply.send(self.register(user));
+                }
+                Ok(Cmd::Stop(ack)) => {
+                    let _ = self.catch_up(None);
+                    let _ = ack.send(());
+                    return;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn cursor(&mut self) -> Result<i64> {
+        match self.cursor {
+            Some(c) => Ok(c),
+            None => {
+                let c = self.store.log_next()? - 1;
+                self.cursor = Some(c);
+                Ok(c)
+            }
+        }
+    }
+
+    fn committed(&mut self, entries: Vec<LogEntry>) {
+        let Some(first) = entries.first().map(LogEntry::position) else { return };
+        let Ok(cursor) = self.cursor() else {
+            // The end of the log cannot be read yet; the next poll catches up from the store.
+            return;
+        };
+        if first > cursor + 1 && self.catch_up(Some(first - 1)).is_err() {
+            // The gap cannot be read now: deliver nothing out of order; the poll retries and
+            // reads these entries from the store as well.
+            return;
+        }
+        let cursor = self.cursor.unwrap_or(cursor);
+        let fresh: Vec<LogEntry> = entries.into_iter().filter(|e| e.position() > cursor).collect();
+        self.deliver(fresh);
+    }
+
+    /// Reads and delivers everything after the cursor (up to `until` when given).
+    fn catch_up(&mut self, until: Option<i64>) -> Result<()> {
+        let result = (|| loop {
+            let cursor = self.cursor()?;
+            if until.is_some_and(|u| cursor >= u) {
+                return Ok(());
+            }
+            if until.is_none() && self.store.log_next()? <= cursor + 1 {
+                return Ok(());
+            }
+            let entries = self.store.log_after(cursor, CHUNK)?;
+            let full = entries.len() == CHUNK;
+            self.deliver(entries);
+            if !full {
+                return Ok(());
+            }
+        })();
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "cannot read the log; retrying");
+        }
+        result
+    }
+
+    fn register(&mut self, user_id: i64) -> Result<Memberships> {
+        let snapshot = self.store.memberships(user_id)?;
+        self.catch_up(Some(snapshot.next - 1))?;
+        self.hub.set_rooms(user_id, &snapshot.rooms);
+        Ok(snapshot)
+    }
+
+    /// Delivers entries in order and moves the cursor past them.
+    fn deliver(&mut self, entries: Vec<LogEntry>) {
+        let mut run: Vec<Message> = Vec::new();
+        for entry in entries {
+            let position = entry.position();
+            match entry {
+                LogEntry::Message(m) => {
+                    if run.first().is_some_and(|r| r.room_id != m.room_id) {
+                        self.flush(&mut run);
+                    }
+                    run.push(m);
+                }
+                LogEntry::Change { seq, change } => {
+                    self.flush(&mut run);
+                    self.change(seq, change);
+                }
+            }
+            self.cursor = Some(position);
+        }
+        self.flush(&mut run);
+    }
+
+    fn flush(&self, run: &mut Vec<Message>) {
+        let Some(room) = run.first().map(|m| m.room_id) else { return };
+        let messages = std::mem::take(run);
+        let dropped =
+            self.hub.deliver(Target::Room(room), Event::new(EventKind::Messages { room, messages }, None));
+        if dropped > 0 {
+            tracing::info!(sockets = dropped, "disconnecting clients that fell behind");
+        }
+    }
+
+    fn change(&self, seq: i64, change: Change) {
+        let at = Some(seq);
+        match change {
+            Change::Member { room_id, user_id } => {
+                if !self.hub.is_online(user_id) {
+                    return;
+                }
+                self.hub.add_to_room(user_id, room_id);
+                match self.store.room_view(user_id, room_id) {
+                    Ok(Some(view)) => {
+                        self.hub.deliver(
+                            Target::User(user_id),
+                            Event::new(EventKind::RoomAdded(Box::new(view)), at),
+                        );
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot read a room for its new member"),
+                }
+            }
+            Change::Unmember { room_id, user_id } => {
+                self.hub.remove_from_room(user_id, room_id);
+                self.hub.deliver(Target::User(user_id), Event::new(EventKind::RoomRemoved(room_id), at));
+            }
+            Change::Room { room_id } => match self.store.room(room_id) {
+                Ok(Some(room)) => {
+                    self.hub.deliver(Target::Room(room_id), Event::new(EventKind::RoomChanged(room), at));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read a changed room"),
+            },
+            Change::Read { room_id, user_id, message_id } => {
+                self.hub.deliver(
+                    Target::User(user_id),
+                    Event::new(EventKind::Read { room: room_id, message_id }, at),
+                );
+            }
+        }
+    }
+}
