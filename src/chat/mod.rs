@@ -174,8 +174,7 @@ impl Chat {
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
         let hub = Arc::new(Hub::new(config.broadcast_capacity, config.presence_grace));
-        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)
-            .map_err(|e| ChatError::Internal(format!("cannot start the log thread: {e}")))?;
+        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)?;
         let writer = Writer::spawn(Arc::clone(&store), log.clone())
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;
