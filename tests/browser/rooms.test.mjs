@@ -107,7 +107,7 @@ test('a room created in the UI: a second person finds it in the directory, joins
   }
 });
 
-test('a private room: members add people; a third person sees it nowhere and gets 404', async () => {
+test('a private room: members add people, the creator removes them; a third person sees it nowhere and gets 404', async () => {
   const a = await newPage(browser);
   const b = await newPage(browser);
   const c = await newPage(browser);
@@ -166,6 +166,17 @@ test('a private room: members add people; a third person sees it nowhere and get
     await c.page.locator('#conn[data-state=connected]').waitFor({ state: 'attached' });
     await c.page.locator('#chat-title', { hasText: 'general' }).waitFor();
     assert.equal((await messagesIn(c.page)).some((m) => /cake|Carol turns/.test(m.text)), false);
+
+    // The creator removes bob: the room leaves his sidebar at once and its id is gone for him.
+    await openConversation(a.page, 'surprise-party');
+    await a.page.getByRole('button', { name: 'Add people' }).click();
+    await add.getByRole('button', { name: 'Remove bob' }).click();
+    await add.locator('#add-people-status', { hasText: 'bob was removed.' }).waitFor();
+    assert.equal(await add.locator('#add-people-members', { hasText: 'bob' }).count(), 0);
+    await add.getByRole('button', { name: 'Done' }).click();
+    await sidebarItem(b.page, 'surprise-party').waitFor({ state: 'detached' });
+    await b.page.locator('#chat-title', { hasText: 'general' }).waitFor();
+    assert.equal((await apiAs(server.url, users.bob.token, `/rooms/${id}`)).status, 404);
 
     for (const p of [a, b, c]) assert.deepEqual(p.problems, []);
   } finally {

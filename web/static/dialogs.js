@@ -354,10 +354,49 @@ function renderAdd() {
     b.addEventListener('click', () => addMember(name, b));
     return h('li', { cls: 'pick', children: [avatar(name), h('span', { cls: 'pick-name', text: name }), b] });
   }));
+  // The room's creator and admins may remove people (the server checks it again).
+  const s = room(addRoomId).summary;
+  const mayRemove = !!state.me && (!!state.me.is_admin || isMe(s?.created_by));
   $('add-people-members').replaceChildren(...members.map((name) => h('li', {
     cls: 'member',
-    children: [avatar(name), h('span', { text: name }), isMe(name) ? h('span', { cls: 'muted', text: '(you)' }) : null],
+    children: [
+      avatar(name),
+      h('span', { cls: 'member-name', text: name }),
+      isMe(name) ? h('span', { cls: 'muted', text: '(you)' }) : null,
+      mayRemove && !isMe(name) ? removeButton(name) : null,
+    ],
   })));
+}
+
+/** @param {string} name */
+function removeButton(name) {
+  const b = h('button', {
+    cls: 'btn btn-small btn-ghost member-remove',
+    text: 'Remove',
+    attrs: { type: 'button', 'aria-label': `Remove ${name}` },
+  });
+  b.addEventListener('click', () => removeMember(name, b));
+  return b;
+}
+
+/**
+ * @param {string} name
+ * @param {HTMLButtonElement} button
+ */
+async function removeMember(name, button) {
+  button.disabled = true;
+  formBanner(addForm);
+  try {
+    await api(`/rooms/${addRoomId}/members/${encodeURIComponent(name)}`, { method: 'DELETE' });
+    members = members.filter((m) => m !== name);
+    renderAdd();
+    $('add-people-status').textContent = `${name} was removed.`;
+    addSearch.focus();
+  } catch (e) {
+    if (authFailed(e)) return;
+    button.disabled = false;
+    formBanner(addForm, `Could not remove ${name}: ${e.message}`);
+  }
 }
 
 userSearch(addSearch, $('add-people-status'), (found) => {
