@@ -39,6 +39,8 @@ enum Cmd {
     Committed(Vec<LogEntry>),
     Ring,
     Register(i64, oneshot::Sender<Result<Memberships>>),
+    /// Deliver everything committed so far, then answer.
+    Sync(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -72,6 +74,18 @@ impl LogTail {
     /// the queue is full the tailer is busy and the poll finds the entries anyway.
     pub fn ring(&self) {
         let _ = self.tx.try_send(Cmd::Ring);
+    }
+
+    /// Returns once everything committed before the call is delivered: a REST call that changed
+    /// memberships answers after the hub knows, so the client's next frame finds it so.
+    pub async fn sync(&self) {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.tx.clone();
+        let sent =
+            tokio::task::spawn_blocking(move || tx.send(Cmd::Sync(reply)).is_ok()).await.unwrap_or(false);
+        if sent {
+            let _ = answer.await;
+        }
     }
 
     /// Installs the user's rooms in the hub (the user must have joined it) at a snapshot's
@@ -110,6 +124,10 @@ impl Tailer {
                 Ok(Cmd::Committed(entries)) => self.committed(entries),
                 Ok(Cmd::Ring) | Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.catch_up(None);
+                }
+                Ok(Cmd::Sync(reply)) => {
+                    let _ = self.catch_up(None);
+                    let _ = reply.send(());
                 }
                 Ok(Cmd::Register(user, reply)) => {
                     let _ = reply.send(self.register(user));
