@@ -1077,6 +1077,40 @@ async fn resume_delivers_every_missed_message_of_every_room_once_in_order() {
     assert!(id_of(&m) > expected.last().unwrap().0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_while_others_post_loses_and_repeats_nothing() {
+    let server = common::start_with(common::unthrottled()).await;
+    let [alice, bob] = accounts(&server, ["alice", "bob"]).await;
+    let room = id_of(&create_room(&server, &alice, "busy", "public").await);
+    join(&server, &bob, room).await;
+    let (mut watcher, _) = server.connect(&alice.token, None).await;
+    const TOTAL: usize = 300;
+    let (mut b, _) = server.connect(&bob.token, None).await;
+    let sender = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for i in 0..TOTAL {
+            let target = if i % 3 == 0 { None } else { Some(room) };
+            ids.push(id_of(&send_ok(&mut b, target, &format!("busy {i}")).await));
+        }
+        ids
+    });
+    // Reconnect in the middle of the stream, from an id some way back.
+    let (seen, _) = wait_message(&mut watcher, "busy 100").await;
+    let since = id_of(&seen) - 20;
+    let (mut a, replay) = server.connect(&alice.token, Some(since)).await;
+    let sent = sender.await.unwrap();
+    let mut got: Vec<i64> = replay.iter().filter(|v| v["type"] == "message").map(id_of).collect();
+    loop {
+        let (m, _) = wait_for(&mut a, "a message", |v| v["type"] == "message").await;
+        got.push(id_of(&m));
+        if m["text"] == format!("busy {}", TOTAL - 1) {
+            break;
+        }
+    }
+    let expected: Vec<i64> = sent.into_iter().filter(|&id| id > since).collect();
+    assert_eq!(got, expected, "every message after {since}, once, in order");
+}
+
 #[tokio::test]
 async fn concurrent_senders_in_overlapping_rooms_all_see_increasing_ids() {
     let server = common::start_with(common::unthrottled()).await;
