@@ -23,7 +23,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use crate::store::{Change, LogEntry, Memberships, Message, Store};
+use crate::store::{Change, LogEntry, Memberships, Message, RoomKind, Store};
 
 use super::{
     error::{ChatError, Result},
@@ -236,7 +236,12 @@ impl Tailer {
                 }
             }
             Change::Unmember { room_id, user_id } => {
-                self.hub.remove_from_room(user_id, room_id);
+                // Nobody leaves a DM, they hide it: its next message shows it again, so that
+                // message must still reach them (a DM has no other kind of unmembering).
+                let hid_dm = matches!(self.store.room(room_id), Ok(Some(r)) if r.kind == RoomKind::Dm);
+                if !hid_dm {
+                    self.hub.remove_from_room(user_id, room_id);
+                }
                 self.hub.deliver(Target::User(user_id), Event::new(EventKind::RoomRemoved(room_id), at));
             }
             // Still a member: the DM leaves the user's list, but its messages keep arriving and

@@ -135,7 +135,8 @@ pub(super) fn insert_messages(
         }
         let mentions = (!stored.mentions.is_empty()).then(|| stored.mentions.join(" "));
         insert.execute(params![stored.id, m.room_id, m.sender_id, m.content, timestamp, mentions])?;
-        for id in ids {
+        // One's own message is never unread, so it is no unread mention either.
+        for id in ids.into_iter().filter(|&id| id != m.sender_id) {
             note.execute(params![id, m.room_id, stored.id])?;
         }
         unhide.execute([m.room_id])?;
