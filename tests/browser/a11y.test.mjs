@@ -3,7 +3,8 @@
 // unreachable), the chat room (empty, with messages, with a warning, the people panel, offline),
 // the conversations (sidebar with badges, phone drawer, a room with the unread line and a
 // mention, the notification menu, the directory, the create-room, DM and add-people dialogs, an
-// archived room), the blocked page and every view of the admin dashboard, in light and dark, on a
+// archived room), the blocked page and every view of the admin dashboard (with its rooms table,
+// a room's archive confirmation and the live view of another room), in light and dark, on a
 // desktop and a phone. Each screen is also photographed for review.
 
 import { test, before, after } from 'node:test';
@@ -173,10 +174,26 @@ test('chat room with messages, a warning, the people list, offline, and the bloc
   }
 });
 
+/** POST as a user; resolves with the JSON answer. */
+async function postAs(token, path, body) {
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.ok(res.ok, `POST ${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
 test('every view of the admin dashboard', async () => {
   const { token: plain } = await registerApi(server.url, 'plain_user');
   await registerApi(server.url, 'troll');
   blockUserCli(server.db, 'troll', 'Insulted other users');
+  // The rooms table with each kind and state: public with a topic, private, archived.
+  await postAs(plain, '/rooms', { name: 'book-club', topic: 'What we are reading', visibility: 'public' });
+  await postAs(plain, '/rooms', { name: 'plain-private', visibility: 'private' });
+  const old = await postAs(plain, '/rooms', { name: 'old-news', visibility: 'public' });
+  await postAs(adminToken, `/admin/rooms/${old.id}/archive`, {});
   await eachVariant(async (page, variant) => {
     await page.goto(`${server.url}/admin`);
     await page.getByRole('heading', { name: 'Please sign in' }).waitFor();
@@ -191,6 +208,7 @@ test('every view of the admin dashboard', async () => {
     await page.locator('#live-log li').first().waitFor();
     await page.locator('#live-conn[data-state=connected]').waitFor({ state: 'attached' });
     await page.locator('#audit-body tr').first().waitFor();
+    await page.locator('#rooms-body tr[data-room=old-news]').filter({ hasText: 'Archived' }).waitFor();
     await screen(page, 'admin', variant);
     await shot(page, `a11y-admin-full-${variant}`, { fullPage: true });
 
@@ -207,6 +225,20 @@ test('every view of the admin dashboard', async () => {
     await page.locator('dialog#confirm').waitFor({ state: 'visible' });
     await screen(page, 'admin-confirm', variant);
     await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+
+    await page.locator('#rooms-body tr[data-room=book-club]').getByRole('button', { name: 'Archive book-club' }).click();
+    await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+    await screen(page, 'admin-room-confirm', variant);
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('dialog#confirm').waitFor({ state: 'hidden' });
+
+    // The live view on another public room (empty), then back on general.
+    await page.getByLabel('Room', { exact: true }).selectOption({ label: 'book-club' });
+    await page.locator('#live-empty').filter({ hasText: 'No messages in book-club yet.' }).waitFor();
+    await page.locator('#live-scroller').scrollIntoViewIfNeeded();
+    await screen(page, 'admin-live-room', variant);
+    await page.getByLabel('Room', { exact: true }).selectOption({ label: 'general' });
+    await page.locator('#live-log li').first().waitFor();
 
     // A refused action: the error banner (nobody can block their own account).
     await page.evaluate(() => {

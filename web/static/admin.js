@@ -1,5 +1,6 @@
 /* Chatterbox admin dashboard: gatekeeping, stats, users (search, filters, block/unblock,
-   grant/revoke admin with an in-page confirmation), live chat, moderation log and CSV exports. */
+   grant/revoke admin with an in-page confirmation), rooms (archive/unarchive), the live view of
+   one public room at a time, moderation log and CSV exports. */
 
 import {
   api, ApiError, getToken, clearToken, setNote, SESSION_EXPIRED,
@@ -16,6 +17,7 @@ const $ = (id) => document.getElementById(id);
 
 let me = null;
 let users = [];
+let rooms = [];
 let violations = [];
 let auditDone = false;
 let live = null;
@@ -122,9 +124,10 @@ function openDashboard() {
   document.title = 'Admin dashboard · Chatterbox';
   loadStats();
   loadUsers();
+  loadRooms();
   loadAudit(true);
   startLive();
-  timers.push(setInterval(loadStats, STATS_EVERY_MS));
+  timers.push(setInterval(() => { loadStats(); loadRooms(); }, STATS_EVERY_MS));
   timers.push(setInterval(() => loadAudit(true), AUDIT_EVERY_MS));
 }
 
@@ -323,31 +326,130 @@ const ACTIONS = {
 };
 
 async function act(user, kind) {
-  const a = ACTIONS[kind];
-  const ok = await confirmDialog({ title: a.title(user), text: a.text(user), ok: a.ok, danger: !!a.danger, askReason: !!a.askReason });
-  if (!ok || closed) return;
-  const [method, path] = a.request(user);
-  const reason = a.askReason ? $('confirm-reason').value.trim() : '';
-  try {
-    await api(path, { method, ...(reason ? { body: { reason } } : {}) });
-    showStatus(a.done(user));
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) { expired(); return; }
-    // 403 here may be "you cannot do that to yourself" rather than "not an admin": ask /me which.
-    if (e instanceof ApiError && e.status === 403) {
-      try {
-        const fresh = await api('/me');
-        if (!fresh.is_admin) { me = fresh; notAdmin(); return; }
-      } catch (e2) {
-        if (handleAuthError(e2)) return;
-      }
-    }
-    showError(`Could not ${a.ok.toLowerCase()} ${user.username}: ${e.message}`);
-  }
+  if (!(await perform(ACTIONS[kind], user, user.username))) return;
   await loadUsers();
   loadStats();
   loadAudit(true);
 }
+
+/**
+ * Asks for confirmation, then sends the action's request and says how it went. Resolves with
+ * false when nothing was attempted (cancelled) or the page closed (session gone, no longer admin).
+ */
+async function perform(a, subject, name) {
+  const ok = await confirmDialog({ title: a.title(subject), text: a.text(subject), ok: a.ok, danger: !!a.danger, askReason: !!a.askReason });
+  if (!ok || closed) return false;
+  const [method, path] = a.request(subject);
+  const reason = a.askReason ? $('confirm-reason').value.trim() : '';
+  try {
+    await api(path, { method, ...(reason ? { body: { reason } } : {}) });
+    showStatus(a.done(subject));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) { expired(); return false; }
+    // 403 here may be "you cannot do that to yourself" rather than "not an admin": ask /me which.
+    if (e instanceof ApiError && e.status === 403) {
+      try {
+        const fresh = await api('/me');
+        if (!fresh.is_admin) { me = fresh; notAdmin(); return false; }
+      } catch (e2) {
+        if (handleAuthError(e2)) return false;
+      }
+    }
+    showError(`Could not ${a.ok.toLowerCase()} ${name}: ${e.message}`);
+  }
+  return !closed;
+}
+
+/* ------------------------------------------------------------------ rooms */
+
+const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const RELATIVE_STEPS = [[60, 'second', 1], [3600, 'minute', 60], [86400, 'hour', 3600], [7 * 86400, 'day', 86400]];
+
+/** "5 minutes ago" for the last week, the local date and time before that. */
+function relativeTime(d) {
+  const secs = (d.getTime() - Date.now()) / 1000;
+  if (Math.abs(secs) < 45) return rtf.format(0, 'second');
+  for (const [limit, unit, size] of RELATIVE_STEPS) {
+    if (Math.abs(secs) < limit) return rtf.format(Math.round(secs / size), unit);
+  }
+  return formatShort(d);
+}
+
+async function loadRooms() {
+  if (closed) return;
+  try {
+    const list = await api('/admin/rooms');
+    if (closed) return;
+    rooms = Array.isArray(list) ? list.filter((r) => r.kind === 'public' || r.kind === 'private') : [];
+    renderRooms();
+    renderLiveRooms();
+  } catch (e) {
+    if (handleAuthError(e)) return;
+    showError(`The room list could not be loaded: ${e.message}`);
+  }
+}
+
+function renderRooms() {
+  const focusKey = document.activeElement?.dataset?.focusKey;
+  const rows = rooms.map((r) => {
+    const last = r.last_activity ? parseTime(r.last_activity) : null;
+    const cell = (label, child, cls) => h('td', { cls, attrs: { 'data-label': label }, children: [child] });
+    const name = h('div', {
+      cls: 'room-cell',
+      children: [
+        h('span', { cls: 'room-name', text: r.name }),
+        r.topic ? h('span', { cls: 'room-topic muted', text: r.topic }) : null,
+      ],
+    });
+    const action = r.archived
+      ? actionButton('Unarchive', r.name, 'btn-secondary', `unarchive-${r.id}`, () => actRoom(r, 'unarchive'))
+      : actionButton('Archive', r.name, 'btn-danger-outline', `archive-${r.id}`, () => actRoom(r, 'archive'));
+    return h('tr', {
+      cls: r.archived ? 'is-archived' : '',
+      attrs: { 'data-room': r.name, 'data-room-id': r.id },
+      children: [
+        cell('Room', name, 'cell-user'),
+        cell('Kind', r.kind === 'private' ? badge('Private', 'warning') : badge('Public', 'accent')),
+        cell('Members', h('span', { text: nf.format(r.members ?? 0) }), 'num'),
+        cell('Messages', h('span', { text: nf.format(r.messages ?? 0) }), 'num'),
+        cell('Last activity', last
+          ? h('time', { text: relativeTime(last), attrs: { datetime: last.toISOString(), title: formatFull(last) } })
+          : h('span', { cls: 'muted', text: 'No messages yet' })),
+        cell('Status', r.archived ? badge('Archived', 'muted') : badge('Open', 'success')),
+        cell('Actions', h('div', { cls: 'row-actions', children: [action] }), 'cell-actions'),
+      ],
+    });
+  });
+  $('rooms-body').replaceChildren(...rows);
+  $('rooms-count').textContent = String(rooms.length);
+  $('rooms-empty').hidden = rooms.length > 0;
+  if (focusKey) document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+}
+
+const ROOM_ACTIONS = {
+  archive: {
+    title: (r) => `Archive ${r.name}?`,
+    text: (r) => `Members can still read ${r.name}, but nobody can post in it until it is unarchived.`,
+    ok: 'Archive room',
+    danger: true,
+    request: (r) => ['POST', `/admin/rooms/${r.id}/archive`],
+    done: (r) => `${r.name} is now archived.`,
+  },
+  unarchive: {
+    title: (r) => `Unarchive ${r.name}?`,
+    text: (r) => `Members of ${r.name} will be able to post in it again.`,
+    ok: 'Unarchive room',
+    request: (r) => ['POST', `/admin/rooms/${r.id}/unarchive`],
+    done: (r) => `${r.name} is open again.`,
+  },
+};
+
+async function actRoom(room, kind) {
+  if (!(await perform(ROOM_ACTIONS[kind], room, room.name))) return;
+  await loadRooms();
+}
+
+$('rooms-refresh').addEventListener('click', loadRooms);
 
 /* ------------------------------------------------------------------ confirmation dialog */
 
@@ -361,11 +463,15 @@ function confirmDialog({ title, text, ok, danger, askReason = false }) {
   okBtn.textContent = ok;
   okBtn.className = `btn ${danger ? 'btn-danger' : 'btn-primary'}`;
   const opener = document.activeElement;
+  const openerKey = opener?.dataset?.focusKey;
   dialog.returnValue = '';
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {
       resolve(dialog.returnValue === 'ok');
-      if (opener && opener.isConnected) opener.focus();
+      // A periodic refresh may have replaced the row meanwhile: its new button takes the focus.
+      const back = opener && opener.isConnected ? opener
+        : openerKey && document.querySelector(`[data-focus-key="${CSS.escape(openerKey)}"]`);
+      if (back) back.focus();
     }, { once: true });
     dialog.showModal();
     if (askReason) $('confirm-reason').focus();
@@ -440,10 +546,70 @@ $('audit-more').addEventListener('click', () => loadAudit(false));
 
 /* ------------------------------------------------------------------ live chat */
 
+/**
+ * The chat socket plus the admins' `watch` frame: the server then also sends that public room's
+ * messages (its last 50 at once). The socket carries the admin's own conversations too, so the
+ * view shows only frames of the room picked here: never a private room's or a DM's text.
+ */
+class LiveSocket extends ChatSocket {
+  watch(room) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ type: 'watch', room }));
+    return true;
+  }
+}
+
 const liveIds = new Set();
+let liveRoom = null; // the id of the public room shown, once the room list has arrived
+let watched = { ws: null, room: null }; // what the current connection was last asked to watch
+
+/** Asks the current connection for the chosen room, once per connection and choice. */
+function syncWatch() {
+  if (!live || live.state !== 'connected' || liveRoom === null) return;
+  if (watched.ws === live.ws && watched.room === liveRoom) return;
+  if (live.watch(liveRoom)) watched = { ws: live.ws, room: liveRoom };
+}
+
+/** Fills the room selector; the first time, or when the chosen room is gone, picks `general`. */
+function renderLiveRooms() {
+  const list = rooms.filter((r) => r.kind === 'public');
+  const select = $('live-room');
+  const label = (r) => (r.archived ? `${r.name} (archived)` : r.name);
+  const wanted = list.map((r) => `${r.id}\n${label(r)}`).join('\n');
+  // Rebuilt only when it changed, so a periodic refresh does not close a list the admin has open.
+  if (select.dataset.rooms !== wanted) {
+    select.dataset.rooms = wanted;
+    select.replaceChildren(...list.map((r) => h('option', { text: label(r), attrs: { value: r.id } })));
+  }
+  select.disabled = list.length === 0;
+  if (!list.some((r) => r.id === liveRoom)) {
+    const pick = list.find((r) => r.name === 'general') || list[0];
+    showLiveRoom(pick ? pick.id : null);
+  }
+  if (liveRoom !== null) select.value = String(liveRoom);
+}
+
+/** Switches the live view to another public room: a clean list, then that room's messages. */
+function showLiveRoom(id) {
+  if (id === liveRoom) return;
+  liveRoom = id;
+  liveIds.clear();
+  $('live-log').replaceChildren();
+  const room = rooms.find((r) => r.id === id);
+  $('live-empty').textContent = room ? `No messages in ${room.name} yet.` : 'No public rooms.';
+  $('live-empty').hidden = false;
+  $('live-scroller').setAttribute('aria-label', room ? `Live messages in ${room.name}` : 'Live chat messages');
+  syncWatch();
+}
+
+$('live-room').addEventListener('change', (e) => {
+  const id = Number.parseInt(e.currentTarget.value, 10);
+  if (Number.isInteger(id)) showLiveRoom(id);
+});
 
 function startLive() {
-  live = new ChatSocket({
+  watched = { ws: null, room: null };
+  live = new LiveSocket({
     token: getToken,
     onFrame: onLiveFrame,
     onState: ({ state, retryIn }) => {
@@ -461,6 +627,8 @@ function startLive() {
       if (!text) return;
       conn.dataset.state = state === 'syncing' ? 'connecting' : state;
       conn.querySelector('.conn-text').textContent = text;
+      // Each new connection (a reconnect too) is told again which room to show.
+      if (state === 'connected') syncWatch();
     },
     onClose: async ({ code, opened }) => {
       if (closed) return false;
@@ -506,7 +674,14 @@ function onLiveFrame(f) {
     renderLiveOnline();
     return;
   }
+  if (f.type === 'error') {
+    // The dashboard never posts, so an error answers the watch (the room went away, say).
+    showError(`The live view cannot show this room: ${f.detail}`);
+    return;
+  }
+  // Only the chosen public room: the same socket also carries the admin's own conversations.
   if (f.type !== 'message' || !Number.isInteger(f.id) || liveIds.has(f.id)) return;
+  if (liveRoom === null || f.room !== liveRoom) return;
   liveIds.add(f.id);
   const scroller = $('live-scroller');
   const stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
@@ -521,7 +696,11 @@ function onLiveFrame(f) {
     ],
   });
   const logEl = $('live-log');
-  logEl.append(item);
+  // The watch's history and a live message can cross on the wire: keep the list in id order.
+  const newest = logEl.lastElementChild;
+  const after = newest && Number(newest.dataset.id) > f.id
+    ? [...logEl.children].find((li) => Number(li.dataset.id) > f.id) : null;
+  logEl.insertBefore(item, after);
   while (logEl.children.length > LIVE_MAX) logEl.firstElementChild.remove();
   $('live-empty').hidden = true;
   if (stick) scroller.scrollTop = scroller.scrollHeight;
