@@ -383,13 +383,11 @@ fn seed(db: &Path, hash: &str, n: usize, rooms: &RoomSeed) -> Result<Seeded, Str
             members: &member_ids,
             timestamp: &created_at,
         };
-        let id = match store.create_room(&new) {
-            Ok(room) => room.id,
-            Err(StoreError::Conflict(_)) => {
-                // An attached database that an earlier run seeded with the same layout.
-                let fail = |e: StoreError| format!("room {name:?}: {e}");
-                let room =
-                    store.room_by_name_key(&key).map_err(fail)?.ok_or(format!("room {name:?} vanished"))?;
+        let fail = |e: StoreError| format!("room {name:?}: {e}");
+        // An attached database that an earlier run seeded with the same layout has the room.
+        let existing = store.rooms_by_name_key(&key).map_err(fail)?.into_iter().next();
+        let id = match existing {
+            Some(room) => {
                 for &u in &member_ids {
                     if !store.is_member(room.id, u).map_err(fail)? {
                         store.add_member(room.id, u, &created_at).map_err(fail)?;
@@ -397,7 +395,7 @@ fn seed(db: &Path, hash: &str, n: usize, rooms: &RoomSeed) -> Result<Seeded, Str
                 }
                 room.id
             }
-            Err(e) => return Err(format!("cannot create room {name:?}: {e}")),
+            None => store.create_room(&new).map_err(|e| format!("cannot create room {name:?}: {e}"))?.id,
         };
         ids.push(id);
     }

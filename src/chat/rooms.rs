@@ -169,9 +169,28 @@ pub fn create_room(
     })
 }
 
-/// Finds a room by name for the operator (any room but DMs, which have none).
+/// Finds a room for the operator by name, or by id written `#ID` (several private rooms may
+/// share a name; DMs have none).
 pub fn room_by_name(store: &dyn Store, name: &str) -> Result<Room> {
-    store.room_by_name_key(&name_key(name))?.ok_or(ChatError::RoomNotFound)
+    if let Some(id) = name.trim().strip_prefix('#').and_then(|id| id.parse::<i64>().ok()) {
+        return match store.room(id)? {
+            Some(room) if room.kind != RoomKind::Dm => Ok(room),
+            _ => Err(ChatError::RoomNotFound),
+        };
+    }
+    let mut rooms = store.rooms_by_name_key(&name_key(name))?;
+    match rooms.len() {
+        0 => Err(ChatError::RoomNotFound),
+        1 => Ok(rooms.remove(0)),
+        n => Err(ChatError::Conflict {
+            field: "name",
+            detail: format!(
+                "{n} rooms are named {:?}; name one by its id, as #ID (ids: {})",
+                name.trim(),
+                rooms.iter().map(|r| format!("#{}", r.id)).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
 }
 
 pub fn open_dm(store: &dyn Store, user: &User, usernames: &[String]) -> Result<Room> {

@@ -215,11 +215,14 @@ pub(super) fn room(conn: &Connection, room_id: i64) -> Result<Option<Room>> {
         .optional()?)
 }
 
-pub(super) fn room_by_name_key(conn: &Connection, key: &str) -> Result<Option<Room>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = ?1"))?
-        .query_row([key], room_row)
-        .optional()?)
+pub(super) fn rooms_by_name_key(conn: &Connection, key: &str) -> Result<Vec<Room>> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = ?1 ORDER BY r.kind != 'public', r.id"
+        ))?
+        .query_map([key], room_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 pub(super) fn create_room(tx: &Transaction<'_>, new: &NewRoom<'_>, dm_key: Option<&str>) -> Result<Room> {
