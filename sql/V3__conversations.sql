@@ -69,12 +69,13 @@ SELECT 1, MAX(COALESCE((SELECT MAX(id) FROM messages), 0),
 
 -- Log entries that are not messages. kind:
 --   'member'   user_id joined or was added to room_id (or a DM with them was made)
---   'unmember' user_id left, was removed from, or hid room_id
+--   'unmember' user_id left or was removed from room_id
+--   'hide'     user_id hid the DM room_id (still a member: its next message shows it again)
 --   'room'     room_id changed (archived, topic)
 --   'read'     user_id's read marker in room_id moved to `value`
 CREATE TABLE changes (
     seq       INTEGER PRIMARY KEY,
-    kind      TEXT    NOT NULL CHECK (kind IN ('member', 'unmember', 'room', 'read')),
+    kind      TEXT    NOT NULL CHECK (kind IN ('member', 'unmember', 'hide', 'room', 'read')),
     room_id   INTEGER NOT NULL,
     user_id   INTEGER,
     value     INTEGER,

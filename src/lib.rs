@@ -2,14 +2,19 @@
 //!
 //! # Bird's-eye view
 //!
-//! One binary, two roles. `chatterbox serve` is a hyper daemon: a REST API for accounts and
-//! administration, one WebSocket chat room, and the static web UI. The other subcommands are
-//! operator tools that act directly on the same SQLite file, also while the daemon runs.
+//! One binary, two roles. `chatterbox serve` is a hyper daemon: a REST API for accounts,
+//! conversations (public rooms, private rooms, DMs) and administration, the WebSocket chat, and
+//! the static web UI. The other subcommands are operator tools that act directly on the same
+//! SQLite file, also while the daemon runs.
 //!
 //! A chat message travels: socket task (`http::ws`) -> `chat::Chat::post` (validate, moderate)
-//! -> `chat::writer` (group commit on a dedicated thread) -> `chat::hub` (fan-out, encoded once)
-//! -> every socket task, sender included. Moderation violations go to the store's audit log and
-//! may block the account, which closes all of its sockets through the hub.
+//! -> `chat::writer` (group commit on a dedicated thread, which takes the message's log
+//! position) -> `chat::log` (the tailer: delivers committed log entries in position order) ->
+//! `chat::hub` (routes to the online members of the message's room, encoded once) -> their
+//! socket tasks, sender included. Membership, room and read-marker changes take positions in
+//! the same log and reach the hub the same way, whoever wrote them (a REST handler, or the
+//! operator CLI in another process, found by the tailer's poll). Moderation violations go to the
+//! store's audit log and may block the account, which closes all of its sockets through the hub.
 //!
 //! # Code map
 //!
@@ -26,21 +31,28 @@
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
 //!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
 //!   of split words (`chat::moderation`), the one definition of invisible and blank text
-//!   (`chat::text`), rate limits and the login guard, broadcast hub with debounced presence,
-//!   message writer (which also reports failing writes to `/healthz`), CSV export.
-//! - `store/`: the `Store` trait, its records, the SQLite backend and migrations (`sql/`).
+//!   (`chat::text`), rate limits and the login guard, conversations and their privacy rules
+//!   (`chat::rooms`), the log tailer (`chat::log`), the hub (routing by room, per-socket bounded
+//!   queues, debounced presence), message writer (which also reports failing writes to
+//!   `/healthz`), CSV export.
+//! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend
+//!   (`store::sqlite`, conversations in `store/sqlite/rooms.rs`) and migrations (`sql/`).
 //! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
 //!
 //! # Invariants
 //!
 //! - Only `store/` contains SQL. Operator commands never write their own.
 //! - Layers depend downwards only: `http` -> `chat` -> `store`. `http` never touches the store
-//!   except through `chat`, so a second store backend or a pub/sub fan-out (`chat::hub::Fanout`)
-//!   plugs in without changing `http`.
+//!   except through `chat`, so a second store backend plugs in without changing `http`.
 //! - No global state: the store and `Chat` are passed explicitly; tests run many servers at once.
 //! - Nothing blocking runs on the async reactor: SQLite runs on blocking threads or the writer
 //!   thread, bcrypt on the hashing pool at a lower CPU priority than the chat.
-//! - A message is broadcast only after it is committed; broadcast ids strictly increase.
+//! - Log positions (message ids and change positions) are dense and handed out in commit order
+//!   by a counter row updated in the writing transaction; each socket receives them strictly
+//!   increasing, and only entries already committed.
+//! - A private room or DM is, to a non-member, indistinguishable from a missing id in every
+//!   path (REST, WebSocket, resume, exports a user can reach); the hub's room index changes only
+//!   in log order, so a removed member gets nothing of the room after the removal's position.
 //! - Every queue is bounded; a client that cannot keep up is disconnected, never buffered.
 //! - Password hashes never leave `store` except to check a login; tokens and passwords are never
 //!   logged.

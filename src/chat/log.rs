@@ -39,6 +39,8 @@ enum Cmd {
     Committed(Vec<LogEntry>),
     Ring,
     Register(i64, oneshot::Sender<Result<Memberships>>),
+    /// Deliver everything committed so far, then answer.
+    Sync(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -48,13 +50,18 @@ pub struct LogTail {
 }
 
 impl LogTail {
-    /// Starts the tailer at the current end of the log.
-    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, poll: Duration) -> std::io::Result<LogTail> {
+    /// Starts the tailer at the current end of the log, read now: before the writer can
+    /// commit anything, which the tailer must then deliver.
+    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, poll: Duration) -> Result<LogTail> {
+        let cursor = store.log_next()? - 1;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
-        thread::Builder::new().name("chatterbox-log".into()).spawn(move || {
-            let mut tail = Tailer { store, hub, cursor: None };
-            tail.run(rx, poll)
-        })?;
+        thread::Builder::new()
+            .name("chatterbox-log".into())
+            .spawn(move || {
+                let mut tail = Tailer { store, hub, cursor };
+                tail.run(rx, poll)
+            })
+            .map_err(|e| ChatError::Internal(format!("cannot start the log thread: {e}")))?;
         Ok(LogTail { tx })
     }
 
@@ -67,6 +74,18 @@ impl LogTail {
     /// the queue is full the tailer is busy and the poll finds the entries anyway.
     pub fn ring(&self) {
         let _ = self.tx.try_send(Cmd::Ring);
+    }
+
+    /// Returns once everything committed before the call is delivered: a REST call that changed
+    /// memberships answers after the hub knows, so the client's next frame finds it so.
+    pub async fn sync(&self) {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.tx.clone();
+        let sent =
+            tokio::task::spawn_blocking(move || tx.send(Cmd::Sync(reply)).is_ok()).await.unwrap_or(false);
+        if sent {
+            let _ = answer.await;
+        }
     }
 
     /// Installs the user's rooms in the hub (the user must have joined it) at a snapshot's
@@ -94,8 +113,8 @@ impl LogTail {
 struct Tailer {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
-    /// The last position delivered; None until the end of the log could be read.
-    cursor: Option<i64>,
+    /// The last position delivered.
+    cursor: i64,
 }
 
 impl Tailer {
@@ -105,6 +124,10 @@ impl Tailer {
                 Ok(Cmd::Committed(entries)) => self.committed(entries),
                 Ok(Cmd::Ring) | Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.catch_up(None);
+                }
+                Ok(Cmd::Sync(reply)) => {
+                    let _ = self.catch_up(None);
+                    let _ = reply.send(());
                 }
                 Ok(Cmd::Register(user, reply)) => {
                     let _ = reply.send(self.register(user));
@@ -119,29 +142,14 @@ impl Tailer {
         }
     }
 
-    fn cursor(&mut self) -> Result<i64> {
-        match self.cursor {
-            Some(c) => Ok(c),
-            None => {
-                let c = self.store.log_next()? - 1;
-                self.cursor = Some(c);
-                Ok(c)
-            }
-        }
-    }
-
     fn committed(&mut self, entries: Vec<LogEntry>) {
         let Some(first) = entries.first().map(LogEntry::position) else { return };
-        let Ok(cursor) = self.cursor() else {
-            // The end of the log cannot be read yet; the next poll catches up from the store.
-            return;
-        };
-        if first > cursor + 1 && self.catch_up(Some(first - 1)).is_err() {
+        if first > self.cursor + 1 && self.catch_up(Some(first - 1)).is_err() {
             // The gap cannot be read now: deliver nothing out of order; the poll retries and
             // reads these entries from the store as well.
             return;
         }
-        let cursor = self.cursor.unwrap_or(cursor);
+        let cursor = self.cursor;
         let fresh: Vec<LogEntry> = entries.into_iter().filter(|e| e.position() > cursor).collect();
         self.deliver(fresh);
     }
@@ -149,7 +157,7 @@ impl Tailer {
     /// Reads and delivers everything after the cursor (up to `until` when given).
     fn catch_up(&mut self, until: Option<i64>) -> Result<()> {
         let result = (|| loop {
-            let cursor = self.cursor()?;
+            let cursor = self.cursor;
             if until.is_some_and(|u| cursor >= u) {
                 return Ok(());
             }
@@ -193,7 +201,7 @@ impl Tailer {
                     self.change(seq, change);
                 }
             }
-            self.cursor = Some(position);
+            self.cursor = position;
         }
         self.flush(&mut run);
     }
@@ -229,6 +237,11 @@ impl Tailer {
             }
             Change::Unmember { room_id, user_id } => {
                 self.hub.remove_from_room(user_id, room_id);
+                self.hub.deliver(Target::User(user_id), Event::new(EventKind::RoomRemoved(room_id), at));
+            }
+            // Still a member: the DM leaves the user's list, but its messages keep arriving and
+            // bring it back.
+            Change::Hide { room_id, user_id } => {
                 self.hub.deliver(Target::User(user_id), Event::new(EventKind::RoomRemoved(room_id), at));
             }
             Change::Room { room_id } => match self.store.room(room_id) {

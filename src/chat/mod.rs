@@ -174,8 +174,7 @@ impl Chat {
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
         let hub = Arc::new(Hub::new(config.broadcast_capacity, config.presence_grace));
-        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)
-            .map_err(|e| ChatError::Internal(format!("cannot start the log thread: {e}")))?;
+        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)?;
         let writer = Writer::spawn(Arc::clone(&store), log.clone())
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;
@@ -423,6 +422,13 @@ impl Chat {
     /// validate -> moderate -> store -> deliver, into `room` (`general` when None).
     pub async fn post(&self, user: &User, room: Option<i64>, text: &str) -> Result<Posted> {
         let text = self.validate_text(text)?;
+        let room = room.unwrap_or(GENERAL_ROOM);
+        // A message that cannot be posted is no moderation matter: refused before it is
+        // screened (from the hub's index when the user is online here; the store checks again
+        // in the writing transaction either way).
+        if self.hub.in_room(user.id, room) == Some(false) {
+            return Err(ChatError::RoomNotFound);
+        }
         if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
             let (user_id, limit) = (user.id, self.config.warning_limit);
@@ -442,7 +448,7 @@ impl Chat {
         let stored = self
             .writer
             .submit(NewMessage {
-                room_id: room.unwrap_or(GENERAL_ROOM),
+                room_id: room,
                 sender_id: user.id,
                 username: user.username.clone(),
                 content: text.to_string(),

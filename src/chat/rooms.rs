@@ -301,15 +301,16 @@ pub fn set_auto_join(store: &dyn Store, names: &[String]) -> Result<Vec<Room>> {
 }
 
 impl Chat {
-    /// Runs a store call that writes to the log, then rings the tailer so the change reaches
-    /// sockets now rather than at the next poll.
+    /// Runs a store call that writes to the log, then has the tailer deliver it before
+    /// answering: the change reaches sockets now rather than at the next poll, and a client that
+    /// joins a room and posts at once finds the hub already counting it in.
     async fn logged<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let out = self.blocking(f).await;
-        self.log.ring();
+        self.log.sync().await;
         out
     }
 

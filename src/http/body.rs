@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, Limited};
 use hyper::{body::Incoming, header, StatusCode};
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
@@ -179,5 +179,18 @@ impl std::io::Write for ChannelWriter {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.send()
+    }
+}
+
+/// Deserializes an integer that JSON may also write as a float with no fraction (`42.0`, which
+/// JSON Schema counts as an integer too).
+pub fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!("expected an integer, found {n}"))),
     }
 }

@@ -47,6 +47,11 @@ pub enum ErrorField {
     Username,
     Email,
     Password,
+    Reason,
+    Name,
+    Topic,
+    Usernames,
+    Level,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.

@@ -160,10 +160,17 @@ pub enum Visibility {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewRoomBody {
-    /// 1 to 40 characters, no control characters; unique ignoring letter case.
-    #[schema(min_length = 1, max_length = 40, example = "lobby")]
+    /// 1 to 40 characters, not all blank, no control characters; unique ignoring letter case.
+    /// Leading and trailing whitespace is trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
+        example = "lobby"
+    )]
     name: String,
-    #[schema(max_length = 200)]
+    /// At most 200 characters, no control characters; empty means none.
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     topic: Option<String>,
     visibility: Visibility,
 }
@@ -176,11 +183,14 @@ pub struct UsernameBody {
 #[derive(Deserialize, ToSchema)]
 pub struct DmBody {
     /// The other people (1 to 8); the caller is implied.
+    #[schema(min_items = 1, max_items = 8)]
     usernames: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReadBody {
+    /// The newest message read (a larger id than the room's newest counts as the newest).
+    #[serde(deserialize_with = "super::body::integer")]
     message_id: i64,
 }
 
@@ -191,9 +201,17 @@ pub struct ReadMarker {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NotifyBody {
-    /// `all`, `mentions` or `none`.
-    #[schema(example = "mentions")]
-    level: String,
+    #[schema(inline)]
+    level: Level,
+}
+
+/// Which messages of a room notify: all, only those that mention you, or none.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    All,
+    Mentions,
+    None,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -521,18 +539,17 @@ pub async fn notify(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     let body: NotifyBody = json_body(state, req).await?;
-    let level = Notify::parse(&body.level).ok_or_else(|| {
-        ApiError::from(crate::chat::ChatError::Invalid {
-            field: "level",
-            detail: "level must be \"all\", \"mentions\" or \"none\"".into(),
-        })
-    })?;
+    let level = match body.level {
+        Level::All => Notify::All,
+        Level::Mentions => Notify::Mentions,
+        Level::None => Notify::None,
+    };
     Ok(ok_json(&RoomSummary::from(state.chat.set_notify(user, room, level).await?)))
 }
 
 /// Usernames starting with `q` (for starting a DM), at most 20.
 #[utoipa::path(get, path = "/users", operation_id = "search_users", tag = "rooms", security(("bearer" = [])),
-    params(("q" = String, Query, description = "The start of a username (letter case ignored)")),
+    params(("q" = Option<String>, Query, description = "The start of a username (letter case ignored); all when absent")),
     responses(
         (status = 200, description = "Matching usernames, by name", body = Vec<UserHit>),
         (status = 401, response = Unauthorized),

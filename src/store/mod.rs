@@ -267,8 +267,10 @@ pub struct NewRoom<'a> {
 pub enum Change {
     /// The user joined, was added, or is in a new DM.
     Member { room_id: i64, user_id: i64 },
-    /// The user left, was removed, or hid the DM.
+    /// The user left or was removed.
     Unmember { room_id: i64, user_id: i64 },
+    /// The user hid the DM; they are still a member and its next message shows it again.
+    Hide { room_id: i64, user_id: i64 },
     /// The room's shared fields changed (archived).
     Room { room_id: i64 },
     /// The user's read marker moved to `message_id`.

@@ -41,6 +41,7 @@ pub(super) fn write_change(tx: &Transaction<'_>, change: Change, timestamp: &str
     let (kind, room, user, value) = match change {
         Change::Member { room_id, user_id } => ("member", room_id, Some(user_id), None),
         Change::Unmember { room_id, user_id } => ("unmember", room_id, Some(user_id), None),
+        Change::Hide { room_id, user_id } => ("hide", room_id, Some(user_id), None),
         Change::Room { room_id } => ("room", room_id, None, None),
         Change::Read { room_id, user_id, message_id } => ("read", room_id, Some(user_id), Some(message_id)),
     };
@@ -158,6 +159,7 @@ pub(super) fn log_after(conn: &Connection, after: i64, limit: usize) -> Result<V
             let change = match kind.as_str() {
                 "member" => Change::Member { room_id, user_id },
                 "unmember" => Change::Unmember { room_id, user_id },
+                "hide" => Change::Hide { room_id, user_id },
                 "read" => {
                     Change::Read { room_id, user_id, message_id: r.get::<_, Option<i64>>(4)?.unwrap_or(0) }
                 }
@@ -419,7 +421,7 @@ pub(super) fn hide_room(tx: &Transaction<'_>, room_id: i64, user_id: i64, timest
         .prepare_cached("UPDATE members SET hidden = 1 WHERE room_id = ?1 AND user_id = ?2 AND hidden = 0")?
         .execute([room_id, user_id])?;
     if hidden > 0 {
-        write_change(tx, Change::Unmember { room_id, user_id }, timestamp)?;
+        write_change(tx, Change::Hide { room_id, user_id }, timestamp)?;
     }
     Ok(hidden > 0)
 }
