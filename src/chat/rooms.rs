@@ -238,8 +238,9 @@ pub fn leave(store: &dyn Store, user: &User, room_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Adds someone to a private room: any member may.
-pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &str) -> Result<User> {
+/// Adds someone to a private room: any member may. Returns the account and whether it was not a
+/// member yet.
+pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &str) -> Result<(User, bool)> {
     let room = match actor {
         Actor::User(u) => membership(store, u, room_id)?.room,
         Actor::Operator => store.room(room_id)?.ok_or(ChatError::RoomNotFound)?,
@@ -262,8 +263,8 @@ pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &
     let user = store
         .user_by_username(username.trim())?
         .ok_or_else(|| ChatError::UnknownUser(username.to_string()))?;
-    store.add_member(room_id, user.id, &crate::timefmt::now()).map_err(not_found)?;
-    Ok(user)
+    let added = store.add_member(room_id, user.id, &crate::timefmt::now()).map_err(not_found)?;
+    Ok((user, added))
 }
 
 /// Removes someone from a private room: its creator or an admin (or the operator).
