@@ -208,7 +208,7 @@ fn room_list_never_lets_a_room_name_drive_the_terminal() {
 fn room_create_refuses_taken_and_invalid_names_and_creates_nothing() {
     let db = Db::new();
     ok(&db.path, &["room", "create", "Lobby"]);
-    let err = fails(&db.path, &["room", "create", "LOBBY", "--private"]);
+    let err = fails(&db.path, &["room", "create", "LOBBY"]);
     assert!(err.contains("\"LOBBY\"") && err.contains("already exists"), "{err}");
     let err = fails(&db.path, &["room", "create", "general"]);
     assert!(err.contains("already exists"), "{err}");
@@ -223,6 +223,14 @@ fn room_create_refuses_taken_and_invalid_names_and_creates_nothing() {
     assert!(err.contains("at most 200 characters"), "{err}");
     let names: Vec<Value> = db.list_json().into_iter().map(|r| r["name"].clone()).collect();
     assert_eq!(names, [json!("general"), json!("Lobby"), json!("y".repeat(40))]);
+
+    // A private room may share a name (a refusal would reveal private rooms to whoever tries
+    // names); commands then want the room's id.
+    ok(&db.path, &["room", "create", "LOBBY", "--private"]);
+    let err = fails(&db.path, &["room", "archive", "lobby"]);
+    assert!(err.contains("2 rooms are named") && err.contains('#'), "{err}");
+    let id = db.list_json().into_iter().find(|r| r["kind"] == "private").unwrap()["id"].clone();
+    ok(&db.path, &["room", "archive", &format!("#{id}")]);
 }
 
 // =============================================================================================
