@@ -1,5 +1,6 @@
-/* DOM helpers shared by the chat app's modules: typed element lookup, the screen-reader
-   announcer, avatars, modal dialogs and the hook that ends the session on an auth error. */
+/* DOM helpers shared by the chat app's modules: typed element lookup (the dashboard's too), the
+   screen-reader announcer, avatars, modal dialogs and the hook that ends the session on an auth
+   error. */
 
 import { ApiError, h } from './api.js';
 
