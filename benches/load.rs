@@ -2,16 +2,20 @@
 //!
 //! It starts the server on a fresh temporary database (or attaches to one with `--url`, `--db`
 //! and `--jwt-secret`), seeds accounts directly through the library, mints tokens, opens
-//! WebSocket connections with tokio-tungstenite and drives one of six scenarios:
+//! WebSocket connections with tokio-tungstenite and drives one of seven scenarios:
 //!
-//! - `idle`: hold 10,000 connections; RSS per idle connection.
+//! - `idle`: hold 10,000 connections whose users are each in 20 private rooms besides
+//!   `general`; RSS per idle connection.
 //! - `fanout`: 100 clients all sending, total rate stepped up until delivery stops keeping up.
 //! - `room`: 1,000 clients, 10 senders, stepped the same way.
+//! - `rooms`: 10,000 clients in 1,000 private rooms of 10, one sender in each, stepped the same
+//!   way; each message must reach its room's members only.
 //! - `login-storm`: 200 real logins (bcrypt cost 12) while fanout runs at half its maximum.
-//! - `resume`: reconnect with `?since=ID` after 10,000 missed messages (must take < 1 s).
+//! - `resume`: reconnect with `?since=ID` after 10,000 missed messages spread over 100 rooms
+//!   (must take < 1 s).
 //! - `slow-reader`: one client that never reads while the others chat.
 //!
-//! With no scenario, all six run in turn, each on its own fresh server. Results print as
+//! With no scenario, all seven run in turn, each on its own fresh server. Results print as
 //! aligned tables on stdout (diagnostics on stderr) and, with `--json FILE` (or `--json -`,
 //! which moves the tables to stderr), as one JSON object.
 //!
@@ -31,23 +35,30 @@ mod table;
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-pub const SCENARIOS: &[&str] = &["idle", "fanout", "room", "login-storm", "resume", "slow-reader"];
+pub const SCENARIOS: &[&str] = &["idle", "fanout", "room", "rooms", "login-storm", "resume", "slow-reader"];
 
 const USAGE: &str = "\
 usage: cargo bench --bench load -- [SCENARIO] [FLAGS]
 
 scenarios (default: all of them, in this order, each on a fresh server):
-  idle          hold --conns connections (10000); RSS per idle connection
+  idle          hold --conns connections (10000) whose users each belong to
+                --rooms-per-user (20) private rooms besides general; RSS per idle connection
   fanout        --conns clients (100), all sending; total rate stepped through --steps
                 (1000,2000,5000,10000,15000,20000 msg/s) until delivery falls below 97 %
                 of expected or p99 exceeds 250 ms
   room          --conns clients (1000) with --senders (10) senders; stepped like fanout
                 (--steps default 50,100,200,500,1000,2000 msg/s)
+  rooms         --conns clients (10000) in --rooms (1000) private rooms of conns/rooms
+                members (disjoint); --senders (one a room) post to their own room; stepped
+                like fanout (--steps default 5000,10000,20000,30000 msg/s); a message must
+                reach its room's members only; committed msg/s, delivered frames/s, and
+                whether issue 11's target (>= 20000 msg/s, p99 < 50 ms, none lost) is met
   login-storm   --logins (200) real POST /login at once while 100 clients chat at --rate
                 (default: half of fanout's maximum sustained rate when fanout ran first,
                 else 2500 msg/s)
-  resume        reconnect with ?since=ID after --missed (10000) messages; time to receive
-                them all (must be < 1 s); --repeat (3) reconnects
+  resume        reconnect with ?since=ID after --missed (10000) messages spread over
+                --resume-rooms (100) private rooms of the resuming user (0: general); time
+                to receive them all, each once (must be < 1 s); --repeat (3) reconnects
   slow-reader   one client that never reads while --conns (100) clients with --senders (10)
                 chat at --rate (1000 msg/s); others' p99 with and without it, server RSS
 
@@ -60,13 +71,17 @@ flags:
   --conns N            clients in the scenario
   --senders S          how many of them send
   --rate R             total msg/s (login-storm, slow-reader, resume's refill)
-  --steps A,B,...      total msg/s of each step (fanout, room)
+  --steps A,B,...      total msg/s of each step (fanout, room, rooms)
   --step-secs D        seconds per step (5)
   --duration D         seconds of each measured phase (login-storm before/after: 5;
                        slow-reader baseline: 10, its slow phase at most 12x this)
   --size BYTES         text length of each message (100)
   --open-concurrency N handshakes in flight while opening (200)
   --hold SECS          idle: how long the connections are held before measuring (5)
+  --rooms-per-user N   idle: private rooms each user is in besides general (20); room r
+                       holds users r..r+N-1, so N rooms of N members each (0: none)
+  --rooms N            rooms: private rooms the clients are split into (1000)
+  --resume-rooms N     resume: rooms the missed messages are spread over (100; 0: general)
   --logins N           login-storm: logins at once (200)
   --missed N           resume: messages missed while away (10000)
   --repeat N           resume: reconnects measured (3)
@@ -97,6 +112,9 @@ pub struct Opts {
     pub logins: usize,
     pub missed: usize,
     pub repeat: usize,
+    pub rooms: Option<usize>,
+    pub rooms_per_user: usize,
+    pub resume_rooms: usize,
     pub p99_limit_ms: f64,
     pub min_delivery: f64,
     pub timeout: Option<f64>,
@@ -124,6 +142,9 @@ fn parse_args() -> Result<Opts, String> {
         logins: 200,
         missed: 10_000,
         repeat: 3,
+        rooms: None,
+        rooms_per_user: 20,
+        resume_rooms: 100,
         p99_limit_ms: 250.0,
         min_delivery: 0.97,
         timeout: None,
@@ -172,6 +193,9 @@ fn parse_args() -> Result<Opts, String> {
             "--logins" => o.logins = num(&flag, val())?,
             "--missed" => o.missed = num(&flag, val())?,
             "--repeat" => o.repeat = num(&flag, val())?,
+            "--rooms" => o.rooms = Some(num(&flag, val())?),
+            "--rooms-per-user" => o.rooms_per_user = num(&flag, val())?,
+            "--resume-rooms" => o.resume_rooms = num(&flag, val())?,
             "--p99-limit" => o.p99_limit_ms = num(&flag, val())?,
             "--min-delivery" => o.min_delivery = num(&flag, val())?,
             "--timeout" => o.timeout = Some(num(&flag, val())?),

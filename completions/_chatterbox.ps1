@@ -31,6 +31,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Apply pending database migrations')
             [CompletionResult]::new('make-admin', 'make-admin', [CompletionResultType]::ParameterValue, 'Grant (or with --revoke, take away) the admin role')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Manage accounts')
+            [CompletionResult]::new('room', 'room', [CompletionResultType]::ParameterValue, 'Manage rooms (public and private; DMs belong to their people)')
             [CompletionResult]::new('messages', 'messages', [CompletionResultType]::ParameterValue, 'Work with the message history')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers and the repository)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -169,6 +170,97 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
         'chatterbox;user;help;help' {
             break
         }
+        'chatterbox;room' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List public and private rooms with their members and activity (not DMs)')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a room, with no member yet (people join a public room; add them to a private one)')
+            [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a room (its members still read it, nobody can post), or with --undo open it again')
+            [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add an account to a private room')
+            [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove an account from a private room; its open chats stop getting the room at once')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;room;list' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'format')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;room;create' {
+            [CompletionResult]::new('--topic', '--topic', [CompletionResultType]::ParameterName, 'What the room is about (at most 200 characters)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
+            [CompletionResult]::new('--private', '--private', [CompletionResultType]::ParameterName, 'Members only, instead of listed in the directory for anyone to join')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;room;archive' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
+            [CompletionResult]::new('--undo', '--undo', [CompletionResultType]::ParameterName, 'Open an archived room again instead')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;room;add-member' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;room;remove-member' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;room;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List public and private rooms with their members and activity (not DMs)')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a room, with no member yet (people join a public room; add them to a private one)')
+            [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a room (its members still read it, nobody can post), or with --undo open it again')
+            [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add an account to a private room')
+            [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove an account from a private room; its open chats stop getting the room at once')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'chatterbox;room;help;list' {
+            break
+        }
+        'chatterbox;room;help;create' {
+            break
+        }
+        'chatterbox;room;help;archive' {
+            break
+        }
+        'chatterbox;room;help;add-member' {
+            break
+        }
+        'chatterbox;room;help;remove-member' {
+            break
+        }
+        'chatterbox;room;help;help' {
+            break
+        }
         'chatterbox;messages' {
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database')
@@ -223,6 +315,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Apply pending database migrations')
             [CompletionResult]::new('make-admin', 'make-admin', [CompletionResultType]::ParameterValue, 'Grant (or with --revoke, take away) the admin role')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Manage accounts')
+            [CompletionResult]::new('room', 'room', [CompletionResultType]::ParameterValue, 'Manage rooms (public and private; DMs belong to their people)')
             [CompletionResult]::new('messages', 'messages', [CompletionResultType]::ParameterValue, 'Work with the message history')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers and the repository)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -254,6 +347,29 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;help;user;create' {
+            break
+        }
+        'chatterbox;help;room' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List public and private rooms with their members and activity (not DMs)')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a room, with no member yet (people join a public room; add them to a private one)')
+            [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a room (its members still read it, nobody can post), or with --undo open it again')
+            [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add an account to a private room')
+            [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove an account from a private room; its open chats stop getting the room at once')
+            break
+        }
+        'chatterbox;help;room;list' {
+            break
+        }
+        'chatterbox;help;room;create' {
+            break
+        }
+        'chatterbox;help;room;archive' {
+            break
+        }
+        'chatterbox;help;room;add-member' {
+            break
+        }
+        'chatterbox;help;room;remove-member' {
             break
         }
         'chatterbox;help;messages' {

@@ -31,6 +31,9 @@ _chatterbox() {
             chatterbox,migrate)
                 cmd="chatterbox__subcmd__migrate"
                 ;;
+            chatterbox,room)
+                cmd="chatterbox__subcmd__room"
+                ;;
             chatterbox,serve)
                 cmd="chatterbox__subcmd__serve"
                 ;;
@@ -52,6 +55,9 @@ _chatterbox() {
             chatterbox__subcmd__help,migrate)
                 cmd="chatterbox__subcmd__help__subcmd__migrate"
                 ;;
+            chatterbox__subcmd__help,room)
+                cmd="chatterbox__subcmd__help__subcmd__room"
+                ;;
             chatterbox__subcmd__help,serve)
                 cmd="chatterbox__subcmd__help__subcmd__serve"
                 ;;
@@ -60,6 +66,21 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__help__subcmd__messages,export)
                 cmd="chatterbox__subcmd__help__subcmd__messages__subcmd__export"
+                ;;
+            chatterbox__subcmd__help__subcmd__room,add-member)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__add__subcmd__member"
+                ;;
+            chatterbox__subcmd__help__subcmd__room,archive)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__archive"
+                ;;
+            chatterbox__subcmd__help__subcmd__room,create)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__create"
+                ;;
+            chatterbox__subcmd__help__subcmd__room,list)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__list"
+                ;;
+            chatterbox__subcmd__help__subcmd__room,remove-member)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__remove__subcmd__member"
                 ;;
             chatterbox__subcmd__help__subcmd__user,block)
                 cmd="chatterbox__subcmd__help__subcmd__user__subcmd__block"
@@ -84,6 +105,42 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__messages__subcmd__help,help)
                 cmd="chatterbox__subcmd__messages__subcmd__help__subcmd__help"
+                ;;
+            chatterbox__subcmd__room,add-member)
+                cmd="chatterbox__subcmd__room__subcmd__add__subcmd__member"
+                ;;
+            chatterbox__subcmd__room,archive)
+                cmd="chatterbox__subcmd__room__subcmd__archive"
+                ;;
+            chatterbox__subcmd__room,create)
+                cmd="chatterbox__subcmd__room__subcmd__create"
+                ;;
+            chatterbox__subcmd__room,help)
+                cmd="chatterbox__subcmd__room__subcmd__help"
+                ;;
+            chatterbox__subcmd__room,list)
+                cmd="chatterbox__subcmd__room__subcmd__list"
+                ;;
+            chatterbox__subcmd__room,remove-member)
+                cmd="chatterbox__subcmd__room__subcmd__remove__subcmd__member"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,add-member)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__add__subcmd__member"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,archive)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__archive"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,create)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__create"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,help)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__help"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,list)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__list"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,remove-member)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__remove__subcmd__member"
                 ;;
             chatterbox__subcmd__user,block)
                 cmd="chatterbox__subcmd__user__subcmd__block"
@@ -122,7 +179,7 @@ _chatterbox() {
 
     case "${cmd}" in
         chatterbox)
-            opts="-h -V --db --database-url --help --version serve migrate make-admin user messages generate help"
+            opts="-h -V --db --database-url --help --version serve migrate make-admin user room messages generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -170,7 +227,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help)
-            opts="serve migrate make-admin user messages generate help"
+            opts="serve migrate make-admin user room messages generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +313,90 @@ _chatterbox() {
         chatterbox__subcmd__help__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room)
+            opts="list create archive add-member remove-member"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__add__subcmd__member)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__remove__subcmd__member)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -486,6 +627,244 @@ _chatterbox() {
         chatterbox__subcmd__migrate)
             opts="-h -V --status --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room)
+            opts="-h -V --db --database-url --help --version list create archive add-member remove-member help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__add__subcmd__member)
+            opts="-h -V --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__archive)
+            opts="-h -V --undo --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__create)
+            opts="-h -V --private --topic --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --topic)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help)
+            opts="list create archive add-member remove-member help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__add__subcmd__member)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__archive)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__remove__subcmd__member)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__list)
+            opts="-h -V --format --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__remove__subcmd__member)
+            opts="-h -V --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

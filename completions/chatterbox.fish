@@ -32,6 +32,7 @@ complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "serve" -d 'Ru
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "migrate" -d 'Apply pending database migrations'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "user" -d 'Manage accounts'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "room" -d 'Manage rooms (public and private; DMs belong to their people)'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "messages" -d 'Work with the message history'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -113,6 +114,48 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Unblock an account and reset its warnings'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an account (for example the first admin)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -f -a "list" -d 'List public and private rooms with their members and activity (not DMs)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -f -a "create" -d 'Create a room, with no member yet (people join a public room; add them to a private one)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -f -a "archive" -d 'Archive a room (its members still read it, nobody can post), or with --undo open it again'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -f -a "add-member" -d 'Add an account to a private room'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -f -a "remove-member" -d 'Remove an account from a private room; its open chats stop getting the room at once'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from list" -l format -r -f -a "table\t''
+csv\t''
+json\t''"
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from list" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from list" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from create" -l topic -d 'What the room is about (at most 200 characters)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from create" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from create" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from create" -l private -d 'Members only, instead of listed in the directory for anyone to join'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from create" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from archive" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from archive" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from archive" -l undo -d 'Open an archived room again instead'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from archive" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from archive" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from add-member" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from add-member" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from add-member" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from add-member" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from remove-member" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from remove-member" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from remove-member" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from remove-member" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from help" -f -a "list" -d 'List public and private rooms with their members and activity (not DMs)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create a room, with no member yet (people join a public room; add them to a private one)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from help" -f -a "archive" -d 'Archive a room (its members still read it, nobody can post), or with --undo open it again'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from help" -f -a "add-member" -d 'Add an account to a private room'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from help" -f -a "remove-member" -d 'Remove an account from a private room; its open chats stop getting the room at once'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and not __fish_seen_subcommand_from export help" -s h -l help -d 'Print help'
@@ -137,15 +180,21 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l db -d
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "migrate" -d 'Apply pending database migrations'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "user" -d 'Manage accounts'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "messages" -d 'Work with the message history'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user messages generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "migrate" -d 'Apply pending database migrations'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "user" -d 'Manage accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "room" -d 'Manage rooms (public and private; DMs belong to their people)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "messages" -d 'Work with the message history'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate make-admin user room messages generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List accounts'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "unblock" -d 'Unblock an account and reset its warnings'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "create" -d 'Create an account (for example the first admin)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "list" -d 'List public and private rooms with their members and activity (not DMs)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "create" -d 'Create a room, with no member yet (people join a public room; add them to a private one)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "archive" -d 'Archive a room (its members still read it, nobody can post), or with --undo open it again'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "add-member" -d 'Add an account to a private room'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "remove-member" -d 'Remove an account from a private room; its open chats stop getting the room at once'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from messages" -f -a "export" -d 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)'

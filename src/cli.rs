@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage accounts
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage rooms (public and private; DMs belong to their people)
+    #[command(subcommand)]
+    Room(RoomCommand),
     /// Work with the message history
     #[command(subcommand)]
     Messages(MessagesCommand),
@@ -238,6 +241,55 @@ pub struct UserCreateArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// List public and private rooms with their members and activity (not DMs)
+    List(RoomListArgs),
+    /// Create a room, with no member yet (people join a public room; add them to a private one)
+    Create(RoomCreateArgs),
+    /// Archive a room (its members still read it, nobody can post), or with --undo open it again
+    Archive(RoomArchiveArgs),
+    /// Add an account to a private room
+    AddMember(RoomMemberArgs),
+    /// Remove an account from a private room; its open chats stop getting the room at once
+    RemoveMember(RoomMemberArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RoomListArgs {
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RoomCreateArgs {
+    /// The room's name: 1-40 characters, unique regardless of case
+    pub name: String,
+    /// Members only, instead of listed in the directory for anyone to join
+    #[arg(long)]
+    pub private: bool,
+    /// What the room is about (at most 200 characters)
+    #[arg(long, value_name = "TEXT")]
+    pub topic: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RoomArchiveArgs {
+    /// The room's name
+    pub name: String,
+    /// Open an archived room again instead
+    #[arg(long)]
+    pub undo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RoomMemberArgs {
+    /// The room's name
+    pub room: String,
+    /// The account's username
+    pub user: String,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
     /// Export messages of every conversation as CSV (id, sender_id, sender_username, content,
     /// timestamp, room)
@@ -317,6 +369,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Block(args)) => cmd::user_block::run(&db()?, &args),
         Command::User(UserCommand::Unblock(args)) => cmd::user_unblock::run(&db()?, &args),
         Command::User(UserCommand::Create(args)) => cmd::user_create::run(&db()?, &args),
+        Command::Room(RoomCommand::List(args)) => cmd::room_list::run(&db()?, &args),
+        Command::Room(RoomCommand::Create(args)) => cmd::room_create::run(&db()?, &args),
+        Command::Room(RoomCommand::Archive(args)) => cmd::room_archive::run(&db()?, &args),
+        Command::Room(RoomCommand::AddMember(args)) => cmd::room_add_member::run(&db()?, &args),
+        Command::Room(RoomCommand::RemoveMember(args)) => cmd::room_remove_member::run(&db()?, &args),
         Command::Messages(MessagesCommand::Export(args)) => cmd::messages_export::run(&db()?, &args),
         Command::Generate(args) => cmd::generate::run(&args.out_dir),
     }

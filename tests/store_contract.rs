@@ -366,7 +366,10 @@ fn rooms_and_members(store: &dyn Store) {
         (RoomKind::Public, Some("Zeta"), Some("a topic"))
     );
     assert_eq!((z.created_by.as_deref(), z.members, z.archived), (Some("liam"), 1, false));
-    assert_eq!(store.room_by_name_key("zeta").unwrap().unwrap().id, public);
+    assert_eq!(
+        store.rooms_by_name_key("zeta").unwrap().iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![public]
+    );
     assert!(store.room(999).unwrap().is_none());
 
     let dir = store.directory(c.id).unwrap();
@@ -414,6 +417,12 @@ fn rooms_and_members(store: &dyn Store) {
     );
     assert_eq!(stats[0].last_activity.as_deref(), Some(TS));
     assert_eq!(stats[1].last_activity, None);
+
+    // Private rooms may share a name (with each other and a public room): public first, then by id.
+    let shadow = room(store, "zeta", RoomKind::Private, &[b.id]);
+    let shadow2 = room(store, "Zeta", RoomKind::Private, &[c.id]);
+    let named: Vec<i64> = store.rooms_by_name_key("zeta").unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(named, vec![public, shadow, shadow2]);
 
     // Auto-join: new accounts join these rooms too (archived ones excepted).
     let open = room(store, "Lobby", RoomKind::Public, &[a.id]);

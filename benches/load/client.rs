@@ -4,6 +4,10 @@
 //! Every chat message the bench sends carries `lb tm <ns since bench start> ph <phase> sd
 //! <sender> sq <seq>` in its text. Receivers take the latency from `t` (same process, same `Instant`
 //! base), count deliveries per send phase `p`, and a sender recognises its own echo by `s`.
+//!
+//! Clients are split into conversation groups (`Shared::grouped`: one group per seeded room whose
+//! members are disjoint; everyone in group 0 otherwise). A receiver must get every accepted
+//! message of its own group exactly once, and nothing of another group.
 
 use std::{
     collections::BTreeMap,
@@ -38,6 +42,11 @@ pub struct Shared {
     hist: Vec<Histo>,
     delivered: Vec<AtomicU64>,
     accepted: Vec<AtomicU64>,
+    /// Accepted messages by phase and group: `[phase * groups + group]`.
+    accepted_in: Vec<AtomicU64>,
+    /// Client index -> its group (empty: every client is in group 0).
+    group_of: Vec<u32>,
+    groups: usize,
     sent: Vec<AtomicU64>,
     last_rx_ns: Vec<AtomicU64>,
     /// Every frame received, of any type (for "has the traffic settled").
@@ -49,6 +58,10 @@ pub struct Shared {
     pub error_frames: AtomicU64,
     pub warnings: AtomicU64,
     pub foreign: AtomicU64,
+    /// Marked messages a receiver got from a sender of another group (another room).
+    pub misrouted: AtomicU64,
+    /// `rooms`, `room`, `room_removed` and `read` frames.
+    pub room_frames: AtomicU64,
     pub send_errors: AtomicU64,
     /// "1008 too slow" -> how many receivers were closed that way.
     pub closes: Mutex<BTreeMap<String, u64>>,
@@ -56,15 +69,25 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Every client in one group: each receives every message.
     pub fn new(base: Instant) -> Arc<Shared> {
-        let v = || (0..MAX_PHASES).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        Shared::grouped(base, Vec::new())
+    }
+
+    /// Client `i` is in group `group_of[i]` (0 past its end) and receives that group's messages.
+    pub fn grouped(base: Instant, group_of: Vec<u32>) -> Arc<Shared> {
+        let v = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect::<Vec<_>>();
+        let groups = group_of.iter().max().map(|&g| g as usize + 1).unwrap_or(1);
         Arc::new(Shared {
             base,
             hist: (0..MAX_PHASES).map(|_| Histo::default()).collect(),
-            delivered: v(),
-            accepted: v(),
-            sent: v(),
-            last_rx_ns: v(),
+            delivered: v(MAX_PHASES),
+            accepted: v(MAX_PHASES),
+            accepted_in: v(MAX_PHASES * groups),
+            group_of,
+            groups,
+            sent: v(MAX_PHASES),
+            last_rx_ns: v(MAX_PHASES),
             frames: AtomicU64::new(0),
             joins: AtomicU64::new(0),
             leaves: AtomicU64::new(0),
@@ -73,6 +96,8 @@ impl Shared {
             error_frames: AtomicU64::new(0),
             warnings: AtomicU64::new(0),
             foreign: AtomicU64::new(0),
+            misrouted: AtomicU64::new(0),
+            room_frames: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
             closes: Mutex::new(BTreeMap::new()),
             first_error: Mutex::new(None),
@@ -100,6 +125,32 @@ impl Shared {
 
     pub fn accepted_total(&self) -> u64 {
         self.accepted.iter().map(|a| a.load(Relaxed)).sum()
+    }
+
+    pub fn group(&self, idx: usize) -> usize {
+        self.group_of.get(idx).map(|&g| g as usize).unwrap_or(0)
+    }
+
+    /// Accepted messages per group, of one phase or (None) of all phases.
+    fn accepted_by_group(&self, phase: Option<usize>) -> Vec<u64> {
+        let mut by = vec![0u64; self.groups];
+        let phases = match phase {
+            Some(p) => p..p + 1,
+            None => 0..MAX_PHASES,
+        };
+        for p in phases {
+            for (g, n) in by.iter_mut().enumerate() {
+                *n += self.accepted_in[p * self.groups + g].load(Relaxed);
+            }
+        }
+        by
+    }
+
+    /// Frames the open receivers must have of one phase (None: of all phases): each its group's
+    /// accepted messages.
+    pub fn expected(&self, conns: &[Conn], phase: Option<usize>) -> u64 {
+        let by = self.accepted_by_group(phase);
+        conns.iter().filter(|c| c.state.open.load(Relaxed)).map(|c| by[c.state.group]).sum()
     }
 
     pub fn sent_total(&self) -> u64 {
@@ -137,6 +188,8 @@ pub struct PhaseStats {
 /// What one connection's reader has seen.
 pub struct ConnState {
     pub idx: usize,
+    /// Its conversation group (`Shared::group`).
+    pub group: usize,
     /// Our marked message frames received after `presence`.
     pub live: AtomicU64,
     /// Message frames received before `presence` (history / resume replay).
@@ -200,6 +253,7 @@ pub async fn open(
     let (sink, stream) = ws.split();
     let state = Arc::new(ConnState {
         idx,
+        group: shared.group(idx),
         live: AtomicU64::new(0),
         history: AtomicU64::new(0),
         history_last_ns: AtomicU64::new(0),
@@ -367,7 +421,10 @@ async fn reader(
         let now = shared.now_ns();
         shared.frames.fetch_add(1, Relaxed);
         let b = text.as_bytes();
-        if let Some(i) = find(b, b"\"id\":", 0) {
+        // Keys come sorted (`{"id":` first); the search covers any order. Room summaries carry
+        // an "id" too, so the type decides.
+        let message = b.starts_with(b"{\"id\":") || find(b, b"\"type\":\"message\"", 0).is_some();
+        if let Some(i) = find(b, b"\"id\":", 0).filter(|_| message) {
             let id = digits(b, i + 5).map(|d| d.0 as i64).unwrap_or(0);
             if id <= last_id {
                 shared.dups.fetch_add(1, Relaxed);
@@ -385,7 +442,11 @@ async fn reader(
                     shared.last_rx_ns[p].fetch_max(now, Relaxed);
                     if s == st.idx {
                         shared.accepted[p].fetch_add(1, Relaxed);
+                        shared.accepted_in[p * shared.groups + st.group].fetch_add(1, Relaxed);
                     }
+                }
+                if shared.group(s) != st.group {
+                    shared.misrouted.fetch_add(1, Relaxed);
                 }
                 st.live.fetch_add(1, Relaxed);
             } else {
@@ -404,6 +465,9 @@ async fn reader(
             shared.joins.fetch_add(1, Relaxed);
         } else if find(b, b"\"type\":\"leave\"", 0).is_some() {
             shared.leaves.fetch_add(1, Relaxed);
+        } else if find(b, b"\"type\":\"r", 0).is_some() {
+            // rooms / room / room_removed / read: conversation bookkeeping, not chat.
+            shared.room_frames.fetch_add(1, Relaxed);
         } else if find(b, b"\"type\":\"error\"", 0).is_some() {
             shared.error_frames.fetch_add(1, Relaxed);
             shared.note_error(&text);
@@ -447,6 +511,7 @@ pub fn message_text(t: u64, phase: usize, sender: usize, n: u64, size: usize) ->
 }
 
 /// A paced sender on `sink`. `offset` (0..1) staggers the senders' phases within a period.
+/// Messages go to `rooms` in turn; with none, to `general` the way older clients post (no `room`).
 pub fn spawn_sender(
     mut sink: Sink,
     idx: usize,
@@ -454,6 +519,7 @@ pub fn spawn_sender(
     mut plan_rx: watch::Receiver<Plan>,
     size: usize,
     offset: f64,
+    rooms: Vec<i64>,
 ) -> JoinHandle<Sink> {
     tokio::spawn(async move {
         let io = Duration::from_secs(10);
@@ -491,7 +557,11 @@ pub fn spawn_sender(
                 let mut batch = 0;
                 while due(n) <= now && batch < 1000 && (plan.limit == 0 || n < plan.limit) {
                     let text = message_text(shared.now_ns(), plan.phase, idx, n, size);
-                    let frame = serde_json::json!({"type": "message", "text": text}).to_string();
+                    let frame = match rooms.len() {
+                        0 => serde_json::json!({"type": "message", "text": text}),
+                        k => serde_json::json!({"type": "message", "room": rooms[(n % k as u64) as usize], "text": text}),
+                    }
+                    .to_string();
                     match tokio::time::timeout(io, sink.feed(Message::text(frame))).await {
                         Ok(Ok(())) => {}
                         Ok(Err(e)) => {
@@ -559,9 +629,10 @@ pub async fn quiesce(shared: &Shared, quiet: Duration, limit: Duration) -> (f64,
 }
 
 /// Loss and duplicates over all live frames: every open receiver must have received every
-/// accepted message exactly once.
+/// accepted message of its group exactly once.
 pub struct Loss {
-    pub expected_per_receiver: u64,
+    /// Frames the open receivers had to get in all (each its group's accepted messages).
+    pub expected: u64,
     pub receivers_open: usize,
     pub receivers_closed: usize,
     pub lost: u64,
@@ -571,9 +642,9 @@ pub struct Loss {
 }
 
 pub fn loss(conns: &[Conn], shared: &Shared) -> Loss {
-    let exp = shared.accepted_total();
+    let by = shared.accepted_by_group(None);
     let mut l = Loss {
-        expected_per_receiver: exp,
+        expected: 0,
         receivers_open: 0,
         receivers_closed: 0,
         lost: 0,
@@ -582,9 +653,11 @@ pub fn loss(conns: &[Conn], shared: &Shared) -> Loss {
         dups: shared.dups.load(Relaxed),
     };
     for c in conns {
+        let exp = by[c.state.group];
         let got = c.state.live.load(Relaxed);
         if c.state.open.load(Relaxed) {
             l.receivers_open += 1;
+            l.expected += exp;
             l.lost += exp.saturating_sub(got);
             l.extra += got.saturating_sub(exp);
         } else {
@@ -595,12 +668,15 @@ pub fn loss(conns: &[Conn], shared: &Shared) -> Loss {
     l
 }
 
-/// Waits until every accepted message reached every open receiver (or `limit` passes).
+/// Waits until every accepted message reached every open receiver of its group (or `limit`
+/// passes).
 pub async fn drain_all(conns: &[Conn], shared: &Shared, limit: Duration) -> bool {
     wait_for(limit, Duration::from_millis(20), || {
-        let exp = shared.accepted_total();
-        shared.sent_total() <= exp + shared.send_errors.load(Relaxed)
-            && conns.iter().all(|c| !c.state.open.load(Relaxed) || c.state.live.load(Relaxed) >= exp)
+        let by = shared.accepted_by_group(None);
+        shared.sent_total() <= shared.accepted_total() + shared.send_errors.load(Relaxed)
+            && conns
+                .iter()
+                .all(|c| !c.state.open.load(Relaxed) || c.state.live.load(Relaxed) >= by[c.state.group])
     })
     .await
 }

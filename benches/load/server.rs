@@ -1,6 +1,7 @@
 //! The server under test: a freshly spawned `chatterbox serve` on a temporary database (killed on
 //! drop, also on panic), or an attached one (`--url`, `--db`, `--jwt-secret`). Seeds accounts
-//! through the library, mints tokens, and reads the server's CPU time and memory from /proc.
+//! and private rooms through the library, mints tokens, and reads the server's CPU time and
+//! memory from /proc.
 
 use std::{
     io::{BufRead, BufReader, Write},
@@ -11,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chatterbox::store::{NewUser, SqliteStore, Store, StoreError};
+use chatterbox::store::{NewRoom, NewUser, RoomKind, SqliteStore, Store, StoreError};
 
 use crate::Opts;
 
@@ -85,7 +86,11 @@ pub struct Target {
     pub log_path: Option<PathBuf>,
     /// Seeded accounts: (user id, username); client i uses users[i].
     pub users: Vec<(i64, String)>,
+    /// Ids of the seeded private rooms, in the order of `RoomSeed::members`.
+    pub rooms: Vec<i64>,
+    /// Seconds seeding took, accounts and rooms; of which rooms.
     pub seed_secs: f64,
+    pub room_seed_secs: f64,
     // Field order matters: the server is killed before its temporary folder is removed.
     guard: Option<ServerGuard>,
     _tmp: Option<tempfile::TempDir>,
@@ -126,23 +131,34 @@ impl Target {
         (l.warn, l.error, l.fell_behind, l.samples.clone())
     }
 
-    /// Starts a fresh server (or uses the attached one) with at least `n_users` accounts.
-    pub fn start(opts: &Opts, hash: &str, n_users: usize, pin: bool) -> Result<Target, String> {
+    /// Starts a fresh server (or uses the attached one) with at least `n_users` accounts and
+    /// the private rooms of `rooms`.
+    pub fn start(
+        opts: &Opts,
+        hash: &str,
+        n_users: usize,
+        rooms: &RoomSeed,
+        pin: bool,
+    ) -> Result<Target, String> {
         match &opts.url {
-            Some(url) => Self::attach(opts, url, hash, n_users),
-            None => Self::spawn(opts, hash, n_users, pin),
+            Some(url) => Self::attach(opts, url, hash, n_users, rooms),
+            None => Self::spawn(opts, hash, n_users, rooms, pin),
         }
     }
 
-    fn spawn(_opts: &Opts, hash: &str, n_users: usize, pin: bool) -> Result<Target, String> {
+    fn spawn(
+        _opts: &Opts,
+        hash: &str,
+        n_users: usize,
+        rooms: &RoomSeed,
+        pin: bool,
+    ) -> Result<Target, String> {
         let tmp = tempfile::Builder::new()
             .prefix("chatterbox-load-")
             .tempdir()
             .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
         let db = tmp.path().join("bench.db");
-        let t0 = Instant::now();
-        let users = seed(&db, hash, n_users)?;
-        let seed_secs = t0.elapsed().as_secs_f64();
+        let seeded = seed(&db, hash, n_users, rooms)?;
         let secret = random_hex(32)?;
         let bin = env!("CARGO_BIN_EXE_chatterbox");
         let taskset = which("taskset");
@@ -230,14 +246,22 @@ impl Target {
             spawned: true,
             log,
             log_path: Some(log_path),
-            users,
-            seed_secs,
+            users: seeded.users,
+            rooms: seeded.rooms,
+            seed_secs: seeded.secs,
+            room_seed_secs: seeded.room_secs,
             guard: Some(guard),
             _tmp: Some(tmp),
         })
     }
 
-    fn attach(opts: &Opts, url: &str, hash: &str, n_users: usize) -> Result<Target, String> {
+    fn attach(
+        opts: &Opts,
+        url: &str,
+        hash: &str,
+        n_users: usize,
+        rooms: &RoomSeed,
+    ) -> Result<Target, String> {
         let rest = url
             .strip_prefix("http://")
             .or_else(|| url.strip_prefix("ws://"))
@@ -258,9 +282,7 @@ impl Target {
             .jwt_secret
             .clone()
             .ok_or("--url needs --jwt-secret (the server's CHATTERBOX_JWT_SECRET, to mint tokens)")?;
-        let t0 = Instant::now();
-        let users = seed(&db, hash, n_users)?;
-        let seed_secs = t0.elapsed().as_secs_f64();
+        let seeded = seed(&db, hash, n_users, rooms)?;
         let pid = opts.server_pid.or_else(|| find_listener_pid(addr.port()));
         Ok(Target {
             addr,
@@ -269,8 +291,10 @@ impl Target {
             spawned: false,
             log: Arc::new(Mutex::new(LogStats::default())),
             log_path: None,
-            users,
-            seed_secs,
+            users: seeded.users,
+            rooms: seeded.rooms,
+            seed_secs: seeded.secs,
+            room_seed_secs: seeded.room_secs,
             guard: None,
             _tmp: None,
         })
@@ -293,9 +317,28 @@ pub fn random_hex(bytes: usize) -> Result<String, String> {
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Private rooms to seed along with the accounts.
+#[derive(Default)]
+pub struct RoomSeed {
+    /// Goes into every room's name (`lb <label> <r>`): it names the layout, so a rerun on an
+    /// attached database finds the rooms of the same layout again instead of colliding.
+    pub label: String,
+    /// The account indexes (into `Target::users`) of each room's members; the first creates it.
+    pub members: Vec<Vec<usize>>,
+}
+
+struct Seeded {
+    users: Vec<(i64, String)>,
+    rooms: Vec<i64>,
+    secs: f64,
+    room_secs: f64,
+}
+
 /// Creates accounts `lb0..lb{n-1}` (or finds them, on an attached database) with one shared
-/// bcrypt hash. The store is closed again before the server starts.
-fn seed(db: &Path, hash: &str, n: usize) -> Result<Vec<(i64, String)>, String> {
+/// bcrypt hash, then the rooms (one transaction each). The store is closed again before the
+/// server starts.
+fn seed(db: &Path, hash: &str, n: usize, rooms: &RoomSeed) -> Result<Seeded, String> {
+    let t0 = Instant::now();
     let (store, _) =
         SqliteStore::open_and_migrate(db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
     let created_at = chatterbox::timefmt::now();
@@ -323,8 +366,41 @@ fn seed(db: &Path, hash: &str, n: usize) -> Result<Vec<(i64, String)>, String> {
         }
         users.push((user.id, username));
     }
+    let t1 = Instant::now();
+    let mut ids = Vec::with_capacity(rooms.members.len());
+    let mut member_ids = Vec::new();
+    for (r, members) in rooms.members.iter().enumerate() {
+        let name = format!("lb {} {r}", rooms.label);
+        let key = chatterbox::chat::rooms::name_key(&name);
+        member_ids.clear();
+        member_ids.extend(members.iter().map(|&i| users[i].0));
+        let new = NewRoom {
+            kind: RoomKind::Private,
+            name: Some(&name),
+            name_key: Some(&key),
+            topic: None,
+            created_by: member_ids.first().copied(),
+            members: &member_ids,
+            timestamp: &created_at,
+        };
+        let fail = |e: StoreError| format!("room {name:?}: {e}");
+        // An attached database that an earlier run seeded with the same layout has the room.
+        let existing = store.rooms_by_name_key(&key).map_err(fail)?.into_iter().next();
+        let id = match existing {
+            Some(room) => {
+                for &u in &member_ids {
+                    if !store.is_member(room.id, u).map_err(fail)? {
+                        store.add_member(room.id, u, &created_at).map_err(fail)?;
+                    }
+                }
+                room.id
+            }
+            None => store.create_room(&new).map_err(|e| format!("cannot create room {name:?}: {e}"))?.id,
+        };
+        ids.push(id);
+    }
     drop(store);
-    Ok(users)
+    Ok(Seeded { users, rooms: ids, secs: t0.elapsed().as_secs_f64(), room_secs: t1.elapsed().as_secs_f64() })
 }
 
 /// For an attached server: the pid owning the listening socket on `port` (needs /proc access).

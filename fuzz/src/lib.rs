@@ -224,7 +224,7 @@ impl Store for Rows {
     fn room(&self, _: i64) -> chatterbox::store::Result<Option<Room>> {
         only_exports()
     }
-    fn room_by_name_key(&self, _: &str) -> chatterbox::store::Result<Option<Room>> {
+    fn rooms_by_name_key(&self, _: &str) -> chatterbox::store::Result<Vec<Room>> {
         only_exports()
     }
     fn room_view(&self, _: i64, _: i64) -> chatterbox::store::Result<Option<RoomView>> {

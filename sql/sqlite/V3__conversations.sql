@@ -9,9 +9,10 @@
 CREATE TABLE rooms (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     kind       TEXT    NOT NULL CHECK (kind IN ('public', 'private', 'dm')),
-    -- NULL for DMs. `name_key` is the name folded by the domain (Unicode lower case), unique.
+    -- NULL for DMs. `name_key` is the name folded by the domain (Unicode lower case): unique
+    -- among public rooms only, so that trying a name never tells anyone a private room has it.
     name       TEXT,
-    name_key   TEXT    UNIQUE,
+    name_key   TEXT,
     topic      TEXT,
     -- DMs: the members' ids, sorted and comma-joined, so one set of people has one DM.
     dm_key     TEXT    UNIQUE,
@@ -21,6 +22,8 @@ CREATE TABLE rooms (
     -- New accounts join it (`general`, and the rooms of `serve --auto-join`).
     auto_join  INTEGER NOT NULL DEFAULT 0 CHECK (auto_join IN (0, 1))
 );
+CREATE UNIQUE INDEX rooms_by_public_name ON rooms (name_key) WHERE kind = 'public';
+CREATE INDEX rooms_by_name ON rooms (name_key);
 INSERT INTO rooms (id, kind, name, name_key, created_at, auto_join)
 VALUES (1, 'public', 'general', 'general', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), 1);
 

@@ -7,13 +7,15 @@
 
 use std::io::Write;
 
-use crate::store::{MessageFilter, Store, StoreError, UserFilter};
+use crate::store::{MessageFilter, RoomStats, Store, StoreError, UserFilter};
 
 /// The first five columns are those of the one-room version, in the same order, for cron jobs
 /// that read them by position; `room` (its name; DMs as `dm:` and the members joined by `+`)
 /// came after.
 pub const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "content", "timestamp", "room"];
 pub const USER_HEADER: [&str; 7] = ["id", "username", "email", "role", "blocked", "warnings", "created_at"];
+pub const ROOM_HEADER: [&str; 8] =
+    ["id", "name", "kind", "topic", "members", "messages", "last_activity", "archived"];
 
 /// Prefixes a `'` to text that a spreadsheet would run as a formula (OWASP's advice for CSV
 /// injection): a leading `=`, `+`, `-`, `@`, tab or carriage return.
@@ -142,6 +144,32 @@ pub fn write_users<W: Write>(
     })?;
     w.flush()?;
     Ok(rows)
+}
+
+/// Writes public and private rooms (`Store::room_stats`, which has no DMs).
+pub fn write_rooms<W: Write>(
+    rooms: &[RoomStats],
+    out: W,
+    style: impl Into<CellStyle>,
+) -> Result<u64, StoreError> {
+    let style = style.into();
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(ROOM_HEADER).map_err(csv_err)?;
+    for r in rooms {
+        w.write_record([
+            r.room.id.to_string().as_str(),
+            &text_cell(style, r.room.name.as_deref().unwrap_or_default()),
+            r.room.kind.as_str(),
+            &text_cell(style, r.room.topic.as_deref().unwrap_or_default()),
+            r.room.members.to_string().as_str(),
+            r.messages.to_string().as_str(),
+            r.last_activity.as_deref().unwrap_or_default(),
+            if r.room.archived { "yes" } else { "no" },
+        ])
+        .map_err(csv_err)?;
+    }
+    w.flush()?;
+    Ok(rooms.len() as u64)
 }
 
 #[cfg(test)]

@@ -319,6 +319,11 @@ impl Hub {
         true
     }
 
+    /// Whether an online user is in the room (None if the user is offline here).
+    pub fn in_room(&self, user_id: i64, room: i64) -> Option<bool> {
+        self.lock().users.get(&user_id).map(|u| u.rooms.contains(&room))
+    }
+
     pub fn is_online(&self, user_id: i64) -> bool {
         self.lock().users.contains_key(&user_id)
     }

@@ -26,7 +26,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use crate::store::{Change, LogBell, LogEntry, Memberships, Message, Store};
+use crate::store::{Change, LogBell, LogEntry, Memberships, Message, RoomKind, Store};
 
 use super::{
     error::{ChatError, Result},
@@ -42,6 +42,8 @@ enum Cmd {
     Committed(Vec<LogEntry>),
     Ring,
     Register(i64, oneshot::Sender<Result<Memberships>>),
+    /// Deliver everything committed so far, then answer.
+    Sync(oneshot::Sender<()>),
     Stop(oneshot::Sender<()>),
 }
 
@@ -86,6 +88,18 @@ impl LogTail {
     /// the queue is full the tailer is busy and the poll finds the entries anyway.
     pub fn ring(&self) {
         let _ = self.tx.try_send(Cmd::Ring);
+    }
+
+    /// Returns once everything committed before the call is delivered: a REST call that changed
+    /// memberships answers after the hub knows, so the client's next frame finds it so.
+    pub async fn sync(&self) {
+        let (reply, answer) = oneshot::channel();
+        let tx = self.tx.clone();
+        let sent =
+            tokio::task::spawn_blocking(move || tx.send(Cmd::Sync(reply)).is_ok()).await.unwrap_or(false);
+        if sent {
+            let _ = answer.await;
+        }
     }
 
     /// Installs the user's rooms in the hub (the user must have joined it) at a snapshot's
@@ -134,6 +148,10 @@ impl Tailer {
                 Ok(Cmd::Committed(entries)) => self.committed(entries),
                 Ok(Cmd::Ring) | Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.catch_up(None);
+                }
+                Ok(Cmd::Sync(reply)) => {
+                    let _ = self.catch_up(None);
+                    let _ = reply.send(());
                 }
                 Ok(Cmd::Register(user, reply)) => {
                     let _ = reply.send(self.register(user));
@@ -242,7 +260,12 @@ impl Tailer {
                 }
             }
             Change::Unmember { room_id, user_id } => {
-                self.hub.remove_from_room(user_id, room_id);
+                // Nobody leaves a DM, they hide it: its next message shows it again, so that
+                // message must still reach them (a DM has no other kind of unmembering).
+                let hid_dm = matches!(self.store.room(room_id), Ok(Some(r)) if r.kind == RoomKind::Dm);
+                if !hid_dm {
+                    self.hub.remove_from_room(user_id, room_id);
+                }
                 self.hub.deliver(Target::User(user_id), Event::new(EventKind::RoomRemoved(room_id), at));
             }
             // Still a member: the DM leaves the user's list, but its messages keep arriving and

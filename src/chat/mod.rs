@@ -425,6 +425,13 @@ impl Chat {
     /// validate -> moderate -> store -> deliver, into `room` (`general` when None).
     pub async fn post(&self, user: &User, room: Option<i64>, text: &str) -> Result<Posted> {
         let text = self.validate_text(text)?;
+        let room = room.unwrap_or(GENERAL_ROOM);
+        // A message that cannot be posted is no moderation matter: refused before it is
+        // screened (from the hub's index when the user is online here; the store checks again
+        // in the writing transaction either way).
+        if self.hub.in_room(user.id, room) == Some(false) {
+            return Err(ChatError::RoomNotFound);
+        }
         if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
             let (user_id, limit) = (user.id, self.config.warning_limit);
@@ -444,7 +451,7 @@ impl Chat {
         let stored = self
             .writer
             .submit(NewMessage {
-                room_id: room.unwrap_or(GENERAL_ROOM),
+                room_id: room,
                 sender_id: user.id,
                 username: user.username.clone(),
                 content: text.to_string(),

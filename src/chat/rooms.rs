@@ -169,9 +169,28 @@ pub fn create_room(
     })
 }
 
-/// Finds a room by name for the operator (any room but DMs, which have none).
+/// Finds a room for the operator by name, or by id written `#ID` (several private rooms may
+/// share a name; DMs have none).
 pub fn room_by_name(store: &dyn Store, name: &str) -> Result<Room> {
-    store.room_by_name_key(&name_key(name))?.ok_or(ChatError::RoomNotFound)
+    if let Some(id) = name.trim().strip_prefix('#').and_then(|id| id.parse::<i64>().ok()) {
+        return match store.room(id)? {
+            Some(room) if room.kind != RoomKind::Dm => Ok(room),
+            _ => Err(ChatError::RoomNotFound),
+        };
+    }
+    let mut rooms = store.rooms_by_name_key(&name_key(name))?;
+    match rooms.len() {
+        0 => Err(ChatError::RoomNotFound),
+        1 => Ok(rooms.remove(0)),
+        n => Err(ChatError::Conflict {
+            field: "name",
+            detail: format!(
+                "{n} rooms are named {:?}; name one by its id, as #ID (ids: {})",
+                name.trim(),
+                rooms.iter().map(|r| format!("#{}", r.id)).collect::<Vec<_>>().join(", ")
+            ),
+        }),
+    }
 }
 
 pub fn open_dm(store: &dyn Store, user: &User, usernames: &[String]) -> Result<Room> {
@@ -219,8 +238,9 @@ pub fn leave(store: &dyn Store, user: &User, room_id: i64) -> Result<()> {
     Ok(())
 }
 
-/// Adds someone to a private room: any member may.
-pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &str) -> Result<User> {
+/// Adds someone to a private room: any member may. Returns the account and whether it was not a
+/// member yet.
+pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &str) -> Result<(User, bool)> {
     let room = match actor {
         Actor::User(u) => membership(store, u, room_id)?.room,
         Actor::Operator => store.room(room_id)?.ok_or(ChatError::RoomNotFound)?,
@@ -243,8 +263,8 @@ pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &
     let user = store
         .user_by_username(username.trim())?
         .ok_or_else(|| ChatError::UnknownUser(username.to_string()))?;
-    store.add_member(room_id, user.id, &crate::timefmt::now()).map_err(not_found)?;
-    Ok(user)
+    let added = store.add_member(room_id, user.id, &crate::timefmt::now()).map_err(not_found)?;
+    Ok((user, added))
 }
 
 /// Removes someone from a private room: its creator or an admin (or the operator).
@@ -300,15 +320,16 @@ pub fn set_auto_join(store: &dyn Store, names: &[String]) -> Result<Vec<Room>> {
 }
 
 impl Chat {
-    /// Runs a store call that writes to the log, then rings the tailer so the change reaches
-    /// sockets now rather than at the next poll.
+    /// Runs a store call that writes to the log, then has the tailer deliver it before
+    /// answering: the change reaches sockets now rather than at the next poll, and a client that
+    /// joins a room and posts at once finds the hub already counting it in.
     async fn logged<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
         let out = self.blocking(f).await;
-        self.log.ring();
+        self.log.sync().await;
         out
     }
 

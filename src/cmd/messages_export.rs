@@ -34,8 +34,7 @@ pub fn run(db: &super::Database, args: &ExportArgs) -> anyhow::Result<()> {
     let store = super::open_store(db)?;
     let mut filter = filter;
     if let Some(name) = &args.room {
-        let room = crate::chat::rooms::room_by_name(&*store, name)
-            .map_err(|_| anyhow::anyhow!("no room named {:?} (see `chatterbox room list`)", name))?;
+        let room = super::find_room(&*store, name)?;
         filter.rooms = Some(vec![room.id]);
     }
     let export = |out: &mut dyn Write, terminal: bool| {

@@ -5,6 +5,11 @@ pub mod generate;
 pub mod make_admin;
 pub mod messages_export;
 pub mod migrate;
+pub mod room_add_member;
+pub mod room_archive;
+pub mod room_create;
+pub mod room_list;
+pub mod room_remove_member;
 pub mod serve;
 pub mod user_block;
 pub mod user_create;
@@ -15,7 +20,10 @@ use std::{path::PathBuf, sync::Arc};
 
 use anyhow::Context;
 
-use crate::store::{migrations::MigrationState, PgStore, SqliteStore, Store};
+use crate::{
+    chat::{rooms, ChatError},
+    store::{migrations::MigrationState, PgStore, Room, SqliteStore, Store},
+};
 
 /// The database every command works on: a SQLite file (`--db`, the default) or a PostgreSQL
 /// server (`--database-url`).
@@ -90,3 +98,43 @@ pub fn migration_status(db: &Database) -> anyhow::Result<Vec<MigrationState>> {
 
 /// The actor recorded in the audit log for operator commands.
 pub const CLI_ACTOR: &str = "cli";
+
+/// A public or private room by name (case-insensitive), or an error naming it.
+pub fn find_room(store: &dyn Store, name: &str) -> anyhow::Result<Room> {
+    match rooms::room_by_name(store, name) {
+        Err(ChatError::RoomNotFound) => {
+            anyhow::bail!("no room named {name:?} (see `chatterbox room list`)")
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The table of a `list` command, for people at a terminal (cells are escaped by the caller).
+pub fn table<const N: usize>(header: [&str; N]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(header);
+    table
+}
+
+/// `--format json` of a `list` command: pretty JSON, with what would act on a terminal escaped.
+pub fn write_json(out: &mut impl std::io::Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    writeln!(out, "{}", json_escape_controls(&serde_json::to_string_pretty(value)?))?;
+    Ok(())
+}
+
+/// JSON text with the characters that act on a terminal written as `\uXXXX`: the same JSON
+/// values, safe to show. serde_json already escapes C0 controls; outside strings JSON has none.
+fn json_escape_controls(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    for c in json.chars() {
+        if crate::chat::export::acts_on_terminal(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment};
 
 use crate::{
     chat::export::{self, escape_controls, CellStyle},
@@ -23,15 +23,12 @@ pub fn run(db: &super::Database, args: &UserListArgs) -> anyhow::Result<()> {
         }
         ListFormat::Json => {
             let users = store.list_users(filter)?;
-            writeln!(out, "{}", json_escape_controls(&serde_json::to_string_pretty(&users)?))?;
+            super::write_json(&mut out, &users)?;
         }
         ListFormat::Table => {
             let users = store.list_users(filter)?;
-            let mut table = Table::new();
-            table
-                .load_preset(UTF8_FULL_CONDENSED)
-                .set_content_arrangement(ContentArrangement::Dynamic)
-                .set_header(["ID", "Username", "E-mail", "Role", "Blocked", "Warnings", "Created"]);
+            let mut table =
+                super::table(["ID", "Username", "E-mail", "Role", "Blocked", "Warnings", "Created"]);
             for u in &users {
                 table.add_row([
                     Cell::new(u.id).set_alignment(CellAlignment::Right),
@@ -51,18 +48,4 @@ pub fn run(db: &super::Database, args: &UserListArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
-}
-
-/// JSON text with the characters that act on a terminal written as `\uXXXX`: the same JSON
-/// values, safe to show. serde_json already escapes C0 controls; outside strings JSON has none.
-fn json_escape_controls(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if export::acts_on_terminal(c) {
-            out.push_str(&format!("\\u{:04x}", u32::from(c)));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

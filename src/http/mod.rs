@@ -29,6 +29,8 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::chat::{Chat, ChatError};
 
+/// Also what `chatterbox room list --format json` prints, so a script reads one shape.
+pub use admin::AdminRoom;
 pub use body::Response;
 use error::ApiError;
 

@@ -471,14 +471,16 @@ pub trait Store: Send + Sync + 'static {
     /// The rooms a user belongs to and the log position of that snapshot.
     fn memberships(&self, user_id: i64) -> Result<Memberships>;
 
-    /// Creates a room with its first members, each a `Member` change in the log. A name key
-    /// another room holds is `Conflict("name")`.
+    /// Creates a room with its first members, each a `Member` change in the log. A public room
+    /// whose name key another public room holds is `Conflict("name")`.
     fn create_room(&self, new: &NewRoom<'_>) -> Result<Room>;
     /// The DM of exactly these people (sorted, deduplicated ids), created if there is none.
     /// Returns the room and whether it was created now.
     fn open_dm(&self, members: &[i64], created_by: i64, timestamp: &str) -> Result<(Room, bool)>;
     fn room(&self, room_id: i64) -> Result<Option<Room>>;
-    fn room_by_name_key(&self, name_key: &str) -> Result<Option<Room>>;
+    /// Rooms with this folded name: at most one public room, and any number of private ones;
+    /// public first, then by id.
+    fn rooms_by_name_key(&self, name_key: &str) -> Result<Vec<Room>>;
     /// The room as `user_id` sees it (`joined` false and zero counts for a non-member).
     fn room_view(&self, user_id: i64, room_id: i64) -> Result<Option<RoomView>>;
     /// The user's conversations, hidden DMs left out, most recently active first.

@@ -309,7 +309,7 @@ impl From<postgres::Error> for StoreError {
                 return match db.constraint() {
                     Some("users_email_nocase" | "users_by_email_key") => StoreError::Conflict("email"),
                     Some("users_username_nocase" | "users_by_name_key") => StoreError::Conflict("username"),
-                    Some("rooms_name_key") => StoreError::Conflict("name"),
+                    Some("rooms_by_public_name") => StoreError::Conflict("name"),
                     _ => StoreError::Database(e.to_string()),
                 };
             }
@@ -653,8 +653,8 @@ impl Store for PgStore {
         rooms::room(&mut *self.conn()?, room_id)
     }
 
-    fn room_by_name_key(&self, name_key: &str) -> Result<Option<Room>> {
-        rooms::room_by_name_key(&mut *self.conn()?, name_key)
+    fn rooms_by_name_key(&self, name_key: &str) -> Result<Vec<Room>> {
+        rooms::rooms_by_name_key(&mut *self.conn()?, name_key)
     }
 
     fn room_view(&self, user_id: i64, room_id: i64) -> Result<Option<RoomView>> {

@@ -588,8 +588,8 @@ impl Store for SqliteStore {
         rooms::room(&*self.conn()?, room_id)
     }
 
-    fn room_by_name_key(&self, name_key: &str) -> Result<Option<Room>> {
-        rooms::room_by_name_key(&*self.conn()?, name_key)
+    fn rooms_by_name_key(&self, name_key: &str) -> Result<Vec<Room>> {
+        rooms::rooms_by_name_key(&*self.conn()?, name_key)
     }
 
     fn room_view(&self, user_id: i64, room_id: i64) -> Result<Option<RoomView>> {

@@ -1,14 +1,18 @@
 // Accessibility: axe-core finds no serious or critical violation on any screen of the web UI:
 // sign-in, create account, their error states (wrong input, expired session, server
 // unreachable), the chat room (empty, with messages, with a warning, the people panel, offline),
-// the blocked page and every view of the admin dashboard, in light and dark, on a desktop and a
-// phone. Each screen is also photographed for review.
+// the conversations (sidebar with badges, phone drawer, a room with the unread line and a
+// mention, the notification menu, the directory, the create-room, DM and add-people dialogs, an
+// archived room), the blocked page and every view of the admin dashboard (with its rooms table,
+// a room's archive confirmation and the live view of another room), in light and dark, on a
+// desktop and a phone. Each screen is also photographed for review.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServerWithAdmin, blockUserCli, launchBrowser, newPage, registerApi, loginApi, openSignedIn,
-  send, waitForMessage, shot, removeDir, checkA11y, DESKTOP, PHONE,
+  send, waitForMessage, shot, removeDir, checkA11y, apiOk, sendAs, sidebarItem, openConversation,
+  DESKTOP, PHONE,
 } from './helpers.mjs';
 
 const VARIANTS = [
@@ -170,10 +174,26 @@ test('chat room with messages, a warning, the people list, offline, and the bloc
   }
 });
 
+/** POST as a user; resolves with the JSON answer. */
+async function postAs(token, path, body) {
+  const res = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.ok(res.ok, `POST ${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
 test('every view of the admin dashboard', async () => {
   const { token: plain } = await registerApi(server.url, 'plain_user');
   await registerApi(server.url, 'troll');
   blockUserCli(server.db, 'troll', 'Insulted other users');
+  // The rooms table with each kind and state: public with a topic, private, archived.
+  await postAs(plain, '/rooms', { name: 'book-club', topic: 'What we are reading', visibility: 'public' });
+  await postAs(plain, '/rooms', { name: 'plain-private', visibility: 'private' });
+  const old = await postAs(plain, '/rooms', { name: 'old-news', visibility: 'public' });
+  await postAs(adminToken, `/admin/rooms/${old.id}/archive`, {});
   await eachVariant(async (page, variant) => {
     await page.goto(`${server.url}/admin`);
     await page.getByRole('heading', { name: 'Please sign in' }).waitFor();
@@ -188,6 +208,7 @@ test('every view of the admin dashboard', async () => {
     await page.locator('#live-log li').first().waitFor();
     await page.locator('#live-conn[data-state=connected]').waitFor({ state: 'attached' });
     await page.locator('#audit-body tr').first().waitFor();
+    await page.locator('#rooms-body tr[data-room=old-news]').filter({ hasText: 'Archived' }).waitFor();
     await screen(page, 'admin', variant);
     await shot(page, `a11y-admin-full-${variant}`, { fullPage: true });
 
@@ -205,6 +226,20 @@ test('every view of the admin dashboard', async () => {
     await screen(page, 'admin-confirm', variant);
     await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
 
+    await page.locator('#rooms-body tr[data-room=book-club]').getByRole('button', { name: 'Archive book-club' }).click();
+    await page.locator('dialog#confirm').waitFor({ state: 'visible' });
+    await screen(page, 'admin-room-confirm', variant);
+    await page.locator('dialog#confirm').getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('dialog#confirm').waitFor({ state: 'hidden' });
+
+    // The live view on another public room (empty), then back on general.
+    await page.getByLabel('Room', { exact: true }).selectOption({ label: 'book-club' });
+    await page.locator('#live-empty').filter({ hasText: 'No messages in book-club yet.' }).waitFor();
+    await page.locator('#live-scroller').scrollIntoViewIfNeeded();
+    await screen(page, 'admin-live-room', variant);
+    await page.getByLabel('Room', { exact: true }).selectOption({ label: 'general' });
+    await page.locator('#live-log li').first().waitFor();
+
     // A refused action: the error banner (nobody can block their own account).
     await page.evaluate(() => {
       document.getElementById('dash-error-text').textContent = 'Could not block user root: You cannot block your own account';
@@ -217,4 +252,101 @@ test('every view of the admin dashboard', async () => {
     await page.locator('#dash-status').waitFor({ state: 'visible' });
     await screen(page, 'admin-status', variant);
   });
+});
+
+/** Clicks a button of the conversation list, opening the drawer first on a phone. */
+async function sidebarButton(page, name) {
+  const toggle = page.locator('#sidebar-toggle');
+  if (await toggle.isVisible() && (await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await page.locator('#sidebar').getByRole('button', { name, exact: true }).click();
+}
+
+test('conversations: sidebar, drawer, unread line, notification menu, directory, dialogs, archived room', async () => {
+  const { token: owner } = await registerApi(server.url, 'room_owner');
+  const lobby = await apiOk(server.url, owner, '/rooms', { method: 'POST', body: { name: 'lobby', topic: 'Say hello here', visibility: 'public' } });
+  const hideout = await apiOk(server.url, owner, '/rooms', { method: 'POST', body: { name: 'hideout', visibility: 'private' } });
+  const attic = await apiOk(server.url, owner, '/rooms', { method: 'POST', body: { name: 'attic', topic: 'Old plans', visibility: 'public' } });
+  const helper = await newPage(browser); // a page to open the owner's sockets from
+  try {
+    await openSignedIn(helper.page, server.url, owner);
+    await sendAs(helper.page, owner, attic.id, 'the last word in the attic');
+    await eachVariant(async (page, variant) => {
+      const name = `rooms_${variant.replace('-', '_')}`;
+      const { token } = await registerApi(server.url, name);
+      await apiOk(server.url, token, `/rooms/${lobby.id}/join`, { method: 'POST' });
+      await apiOk(server.url, token, `/rooms/${attic.id}/join`, { method: 'POST' });
+      await apiOk(server.url, owner, `/rooms/${hideout.id}/members`, { method: 'POST', body: { username: name } });
+      const dm = await apiOk(server.url, owner, '/dms', { method: 'POST', body: { usernames: [name] } });
+      await sendAs(helper.page, owner, lobby.id, `Welcome, @${name}!`);
+      await sendAs(helper.page, owner, lobby.id, 'The rules are pinned in the topic.');
+      await sendAs(helper.page, owner, dm.id, 'Hi, a private word with you');
+
+      await openSignedIn(page, server.url, token);
+      await page.locator(`#sidebar li[data-room-id="${lobby.id}"][data-mentions="1"]`).waitFor({ state: 'attached' });
+      await page.locator(`#sidebar li[data-room-id="${dm.id}"][data-unread="1"]`).waitFor({ state: 'attached' });
+      if (variant.endsWith('phone')) {
+        await page.locator('#sidebar-toggle').click();
+        await page.locator('#sidebar').waitFor({ state: 'visible' });
+        await screen(page, 'rooms-drawer', variant);
+        await page.keyboard.press('Escape');
+        await page.locator('#sidebar').waitFor({ state: 'hidden' });
+      } else {
+        await screen(page, 'rooms-sidebar', variant);
+      }
+
+      await openConversation(page, 'lobby');
+      await waitForMessage(page, 'The rules are pinned in the topic.');
+      await page.locator('#log .unread-divider').waitFor();
+      await page.locator('#log .msg.mention mark').waitFor();
+      await screen(page, 'rooms-unread-line', variant);
+
+      await page.locator('#notify-button').click();
+      await page.getByRole('menu').waitFor();
+      await screen(page, 'rooms-notify-menu', variant);
+      await page.keyboard.press('Escape');
+      await page.getByRole('menu').waitFor({ state: 'hidden' });
+
+      await sidebarButton(page, 'Browse rooms');
+      const directory = page.getByRole('dialog', { name: 'Browse rooms' });
+      await directory.locator('li', { hasText: 'lobby' }).waitFor();
+      await screen(page, 'rooms-directory', variant);
+      await directory.getByRole('button', { name: 'Close' }).click();
+
+      await sidebarButton(page, 'Create a room');
+      const create = page.getByRole('dialog', { name: 'Create a room' });
+      await create.getByRole('button', { name: 'Create room' }).click();
+      await page.locator('#create-room-name-error').waitFor({ state: 'visible' });
+      await screen(page, 'rooms-create-room', variant);
+      await create.getByRole('button', { name: 'Cancel' }).click();
+
+      await sidebarButton(page, 'New direct message');
+      const dmDialog = page.getByRole('dialog', { name: 'New direct message' });
+      await dmDialog.getByLabel('Find people by name').fill('room_o');
+      await dmDialog.locator('#dm-results [data-user=room_owner]').click();
+      await dmDialog.locator('#dm-selected', { hasText: 'room_owner' }).waitFor();
+      await screen(page, 'rooms-dm-dialog', variant);
+      await dmDialog.getByRole('button', { name: 'Cancel' }).click();
+
+      await openConversation(page, 'hideout');
+      await page.getByRole('button', { name: 'Add people' }).click();
+      const add = page.getByRole('dialog', { name: /Add people to hideout/ });
+      await add.getByLabel('Find people by name').fill('bys');
+      await add.locator('#add-people-results li').first().waitFor();
+      await add.locator('#add-people-members li').first().waitFor();
+      await screen(page, 'rooms-add-people', variant);
+      await add.getByRole('button', { name: 'Done' }).click();
+
+      await openConversation(page, 'room_owner');
+      await waitForMessage(page, 'Hi, a private word with you');
+      await screen(page, 'rooms-dm', variant);
+
+      await apiOk(server.url, adminToken, `/admin/rooms/${attic.id}/archive`, { method: 'POST' });
+      await openConversation(page, 'attic');
+      await page.locator('#composer-note').waitFor({ state: 'visible' });
+      await screen(page, 'rooms-archived', variant);
+      await apiOk(server.url, adminToken, `/admin/rooms/${attic.id}/unarchive`, { method: 'POST' });
+    });
+  } finally {
+    await helper.context.close();
+  }
 });

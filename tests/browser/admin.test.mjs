@@ -1,6 +1,7 @@
 // Browser scenarios for the admin dashboard: an admin blocks and unblocks a user, grants and
 // revokes admin rights, watches the live chat and the moderation log, downloads both CSV files;
-// non-admins and signed-out visitors are turned away.
+// lists rooms, archives and unarchives one, switches the live view between public rooms (never
+// showing a private room's or a DM's text); non-admins and signed-out visitors are turned away.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +155,171 @@ test('admin dashboard: block/unblock, grant/revoke, live view, audit log, CSV do
     assert.deepEqual(erin.problems, []);
   } finally {
     await erin.context.close();
+    await admin.context.close();
+  }
+});
+
+/** A REST call as a user; resolves with the JSON answer, failing on any other status. */
+async function apiAs(token, method, path, body, status = 200) {
+  const res = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await res.json().catch(() => null);
+  assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(json)}`);
+  return json;
+}
+
+/**
+ * A user's chat socket without the chat UI, opened from a page of the server's origin (the socket
+ * checks the origin). `post(room, text)` resolves with the server's answer: the message frame of
+ * the stored message, or an error frame.
+ */
+async function chatSocket(token) {
+  const { context, page, problems } = await newPage(browser);
+  await page.goto(`${server.url}/static/logo.svg`);
+  await page.evaluate((t) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(t)}`);
+    ws.addEventListener('error', () => reject(new Error('the chat socket failed')));
+    // The presence frame ends what the server sends on connect.
+    ws.addEventListener('message', function ready(ev) {
+      if (JSON.parse(ev.data).type !== 'presence') return;
+      ws.removeEventListener('message', ready);
+      resolve();
+    });
+    window.chatPost = (room, text) => new Promise((done) => {
+      ws.addEventListener('message', function answer(ev) {
+        const f = JSON.parse(ev.data);
+        if (f.type === 'error' || (f.type === 'message' && f.room === room && f.text === text)) {
+          ws.removeEventListener('message', answer);
+          done(f);
+        }
+      });
+      ws.send(JSON.stringify({ type: 'message', room, text }));
+    });
+  }), token);
+  return {
+    post: (room, text) => page.evaluate(([r, t]) => window.chatPost(r, t), [room, text]),
+    close: () => context.close(),
+    problems,
+  };
+}
+
+test('rooms: the table, archive and unarchive, and the live view of one public room at a time', async () => {
+  const kate = await registerApi(server.url, 'kate');
+  const lobby = await apiAs(kate.token, 'POST', '/rooms', { name: 'lobby', topic: 'Say hello', visibility: 'public' }, 201);
+  const secret = await apiAs(kate.token, 'POST', '/rooms', { name: 'secret-plans', visibility: 'private' }, 201);
+  // The admin is a member of the private room and of a DM: their text reaches the dashboard's
+  // socket, and the dashboard must still not show it.
+  await apiAs(kate.token, 'POST', `/rooms/${secret.id}/members`, { username: 'root' });
+  const dm = await apiAs(kate.token, 'POST', '/dms', { usernames: ['root'] });
+  const general = (await apiAs(kate.token, 'GET', '/rooms')).find((r) => r.name === 'general');
+
+  const chat = await chatSocket(kate.token);
+  const admin = await newPage(browser, { acceptDownloads: true });
+  const page = admin.page;
+  const posted = async (room, text) => {
+    const f = await chat.post(room, text);
+    assert.equal(f.type, 'message', `posting "${text}": ${JSON.stringify(f)}`);
+  };
+  try {
+    await posted(general.id, 'kate in general');
+    await posted(lobby.id, 'lobby before the switch');
+
+    const { token } = await loginApi(server.url, 'root', ADMIN_PASSWORD);
+    await openSignedIn(page, server.url, token, { path: '/admin' });
+
+    // The table lists both rooms with their kind and members; no DM.
+    const roomRow = (name) => page.locator(`#rooms-body tr[data-room="${name}"]`);
+    const cellOf = (name, label) => roomRow(name).locator(`td[data-label="${label}"]`);
+    await roomRow('secret-plans').waitFor();
+    assert.equal(await cellOf('lobby', 'Kind').textContent(), 'Public');
+    assert.equal(await cellOf('secret-plans', 'Kind').textContent(), 'Private');
+    assert.equal(await cellOf('lobby', 'Members').textContent(), '1');
+    assert.equal(await cellOf('secret-plans', 'Members').textContent(), '2');
+    assert.match(await cellOf('lobby', 'Room').textContent(), /Say hello/);
+    assert.equal(await cellOf('lobby', 'Status').textContent(), 'Open');
+    assert.equal(await page.locator(`#rooms-body tr[data-room-id="${dm.id}"]`).count(), 0, 'no DM in the table');
+
+    // The live view starts on general and offers public rooms only.
+    const select = page.getByLabel('Room', { exact: true });
+    const log = page.locator('#live-log');
+    await log.getByText('kate in general').waitFor();
+    assert.equal(await select.inputValue(), String(general.id));
+    assert.deepEqual(await select.locator('option').allTextContents(), ['general', 'lobby']);
+
+    // Switching shows the lobby's recent messages in place of general's, then its new ones.
+    await select.selectOption({ label: 'lobby' });
+    await log.getByText('lobby before the switch').waitFor();
+    assert.equal(await log.getByText('kate in general').count(), 0, 'the list was cleared');
+    await posted(lobby.id, 'lobby, live');
+    await log.getByText('lobby, live').waitFor();
+
+    // Private room and DM text posted in between never shows, though the admin is in both.
+    await posted(secret.id, 'private words');
+    await posted(dm.id, 'words for root only');
+    await posted(lobby.id, 'lobby, after the private ones');
+    await log.getByText('lobby, after the private ones').waitFor();
+    const hidden = async () => {
+      for (const text of ['private words', 'words for root only']) {
+        assert.equal(await page.getByText(text).count(), 0, `"${text}" is not on the dashboard`);
+      }
+    };
+    await hidden();
+    await select.selectOption({ label: 'general' });
+    await log.getByText('kate in general').waitFor();
+    assert.equal(await log.getByText('lobby, live').count(), 0);
+    await posted(general.id, 'general again');
+    await log.getByText('general again').waitFor();
+    await hidden();
+    const shown = await log.locator('.live-text').allTextContents();
+    for (const text of ['lobby before the switch', 'lobby, live', 'lobby, after the private ones']) {
+      assert.ok(!shown.includes(text), `"${text}" is not in general's list: ${JSON.stringify(shown)}`);
+    }
+
+    // The counts follow a refresh.
+    await page.getByRole('button', { name: 'Refresh rooms' }).click();
+    await cellOf('lobby', 'Messages').filter({ hasText: /^3$/ }).waitFor();
+    assert.equal(await cellOf('secret-plans', 'Messages').textContent(), '1');
+    assert.notEqual(await cellOf('lobby', 'Last activity').textContent(), 'No messages yet');
+    await shot(page, 'admin-rooms-desktop', { fullPage: true });
+
+    // Archive the lobby: confirmed in the page, then nobody can post in it.
+    await roomRow('lobby').getByRole('button', { name: 'Archive lobby' }).click();
+    await confirm(page, 'Archive lobby?', 'Archive room');
+    await page.locator('#dash-status').filter({ hasText: 'lobby is now archived.' }).waitFor();
+    await cellOf('lobby', 'Status').filter({ hasText: 'Archived' }).waitFor();
+    assert.deepEqual(await select.locator('option').allTextContents(), ['general', 'lobby (archived)']);
+    const refused = await chat.post(lobby.id, 'into the archive');
+    assert.equal(refused.type, 'error');
+    assert.match(refused.detail, /archived/i);
+    await shot(page, 'admin-rooms-archived-desktop', { fullPage: true });
+
+    // Unarchive it: posting works again.
+    await roomRow('lobby').getByRole('button', { name: 'Unarchive lobby' }).click();
+    await confirm(page, 'Unarchive lobby?', 'Unarchive room');
+    await cellOf('lobby', 'Status').filter({ hasText: 'Open' }).waitFor();
+    await posted(lobby.id, 'the lobby is open again');
+
+    // The messages download covers public rooms, with the room last; private and DM text is left out.
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'messages.csv' }).click()]);
+    const csv = await readFile(await dl.path(), 'utf8');
+    assert.match(csv, /lobby, live.*,lobby\r?$/m);
+    assert.match(csv, /kate in general.*,general\r?$/m);
+    assert.doesNotMatch(csv, /private words|words for root only/);
+    assert.match(await page.getByRole('button', { name: 'messages.csv' }).getAttribute('aria-describedby'), /\S/);
+    assert.match(await page.locator('#dl-messages-note').textContent(), /public rooms/);
+
+    await page.setViewportSize(PHONE);
+    await roomRow('lobby').scrollIntoViewIfNeeded();
+    await shot(page, 'admin-rooms-phone', { fullPage: true });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `no horizontal scrolling (${overflow}px)`);
+    assert.deepEqual(admin.problems, []);
+    assert.deepEqual(chat.problems, []);
+  } finally {
+    await chat.close();
     await admin.context.close();
   }
 });

@@ -295,3 +295,68 @@ export async function checkA11y(page, label, { failOn = ['serious', 'critical'] 
   }
   return violations;
 }
+
+/* ------------------------------------------------------------------ conversations */
+
+/** A JSON request to the REST API as `token`; resolves with { status, body }. */
+export async function apiAs(url, token, path, { method = 'GET', body } = {}) {
+  const headers = { Authorization: `Bearer ${token}` };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = text; }
+  return { status: res.status, body: json };
+}
+
+/** Like apiAs, but fails unless the answer is 2xx; resolves with the body. */
+export async function apiOk(url, token, path, options) {
+  const res = await apiAs(url, token, path, options);
+  if (res.status < 200 || res.status > 299) {
+    throw new Error(`${options?.method || 'GET'} ${path}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return res.body;
+}
+
+/**
+ * Posts `text` into conversation `room` as the owner of `token`, over a WebSocket opened inside
+ * `page` (Node has no WebSocket client of its own here); resolves with the message's id once the
+ * server echoed it.
+ */
+export async function sendAs(page, token, room, text) {
+  return page.evaluate(({ token: t, room: r, text: body }) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(t)}`);
+    const timer = setTimeout(() => { ws.close(); reject(new Error('no echo within 10 s')); }, 10000);
+    ws.onmessage = (ev) => {
+      const f = JSON.parse(ev.data);
+      if (f.type === 'presence' && !ws.sent) {
+        ws.sent = true;
+        ws.send(JSON.stringify({ type: 'message', room: r, text: body }));
+      } else if (f.type === 'message' && f.text === body && f.room === r) {
+        clearTimeout(timer);
+        ws.close();
+        resolve(f.id);
+      } else if (f.type === 'error') {
+        clearTimeout(timer);
+        ws.close();
+        reject(new Error(f.detail));
+      }
+    };
+    ws.onerror = () => reject(new Error('socket error'));
+  }), { token, room, text });
+}
+
+/** The sidebar entry (the <li>) of the conversation called `label` (a room name or a DM's people). */
+export function sidebarItem(page, label) {
+  return page.locator('#sidebar li[data-room-id]').filter({
+    has: page.locator('.conv-name', { hasText: new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`) }),
+  });
+}
+
+/** Opens a conversation from the sidebar (through the drawer on a phone) and waits for its title. */
+export async function openConversation(page, label) {
+  const toggle = page.locator('#sidebar-toggle');
+  if (await toggle.isVisible() && (await toggle.getAttribute('aria-expanded')) !== 'true') await toggle.click();
+  await sidebarItem(page, label).locator('a').click();
+  await page.locator('#chat-title', { hasText: label }).waitFor();
+}

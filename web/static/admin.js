@@ -1,29 +1,121 @@
 /* Chatterbox admin dashboard: gatekeeping, stats, users (search, filters, block/unblock,
-   grant/revoke admin with an in-page confirmation), live chat, moderation log and CSV exports. */
+   grant/revoke admin with an in-page confirmation), rooms (archive/unarchive), the live view of
+   one public room at a time, moderation log and CSV exports. */
 
 import {
   api, ApiError, getToken, clearToken, setNote, SESSION_EXPIRED,
   h, parseTime, formatTime, formatFull, formatShort,
 } from './api.js';
 import { ChatSocket } from './socket.js';
+import { $, $input, $dialog, $button } from './ui.js';
+
+/** @typedef {import('./store.js').Me & {id: number}} Me  the account as `GET /me` describes it */
+/** @typedef {import('./store.js').MessageData} MessageData */
+/** @typedef {import('./socket.js').SocketState} SocketState */
+
+/**
+ * `GET /admin/stats`.
+ * @typedef {object} Stats
+ * @property {number} users
+ * @property {number} online
+ * @property {number} messages_today
+ * @property {number} blocked
+ */
+
+/**
+ * The latest block of a blocked account.
+ * @typedef {object} BlockInfo
+ * @property {string|null} reason  the operator's, when one was given
+ * @property {string} by  `moderation`, the acting admin's username, or `cli`
+ * @property {string|null} term  the moderated term behind an automatic block
+ * @property {string} at
+ */
+
+/**
+ * An account as `GET /admin/users` lists it.
+ * @typedef {object} AdminUser
+ * @property {number} id
+ * @property {string} username
+ * @property {string} email
+ * @property {boolean} is_admin
+ * @property {boolean} is_blocked
+ * @property {number} warning_count
+ * @property {string} created_at
+ * @property {BlockInfo} [block]  blocked accounts only
+ */
+
+/**
+ * A room as `GET /admin/rooms` lists it: public and private rooms only, which always have a name.
+ * @typedef {object} AdminRoom
+ * @property {number} id
+ * @property {string} name
+ * @property {'public'|'private'} kind
+ * @property {string|null} topic
+ * @property {number} members
+ * @property {number} messages
+ * @property {string|null} last_activity
+ * @property {boolean} archived
+ */
+
+/**
+ * One entry of the moderation log (`GET /admin/violations`).
+ * @typedef {object} AuditEntry
+ * @property {number} id
+ * @property {number} user_id
+ * @property {string} username
+ * @property {'warning'|'block'|'unblock'} action
+ * @property {string|null} text
+ * @property {string|null} term
+ * @property {string|null} reason
+ * @property {string} actor
+ * @property {string} timestamp
+ */
+
+/**
+ * A socket frame as the live view reads it: presence (`online`, `count`), join / leave (`user`),
+ * error (`detail`), expired, and messages; every other type is ignored.
+ * @typedef {{type: string, online?: unknown, count?: number, detail?: string} & Partial<MessageData>} LiveFrame
+ */
+
+/**
+ * A confirmed action on a user or a room: the dialog's sentences, its request and the outcome.
+ * @template T
+ * @typedef {object} Action
+ * @property {(subject: T) => string} title
+ * @property {(subject: T) => string} text
+ * @property {string} ok  the confirm button, also the verb of the error sentence
+ * @property {boolean} [danger]
+ * @property {boolean} [askReason]
+ * @property {(subject: T) => ['POST'|'DELETE', string]} request  method and path
+ * @property {(subject: T) => string} done
+ */
 
 const STATS_EVERY_MS = 10000;
 const AUDIT_EVERY_MS = 30000;
 const AUDIT_PAGE = 50;
 const LIVE_MAX = 500;
 
-const $ = (id) => document.getElementById(id);
-
+/** @type {Me|null} */
 let me = null;
+/** @type {AdminUser[]} */
 let users = [];
+/** @type {AdminRoom[]} */
+let rooms = [];
+/** @type {AuditEntry[]} */
 let violations = [];
 let auditDone = false;
+/** @type {LiveSocket|null} */
 let live = null;
+/** @type {ReturnType<typeof setInterval>[]} */
 let timers = [];
 let closed = false;
 
 /* ------------------------------------------------------------------ gate */
 
+/**
+ * Closes the dashboard and says why, with a way on (a link) or a retry.
+ * @param {{title: string, text?: string, link?: string, linkText?: string, retry?: boolean}} o
+ */
 function gate({ title, text, link, linkText, retry = false }) {
   closed = true;
   for (const t of timers) clearInterval(t);
@@ -33,13 +125,13 @@ function gate({ title, text, link, linkText, retry = false }) {
     live = null;
     l.stop();
   }
-  const dialog = $('confirm');
+  const dialog = $dialog('confirm');
   if (dialog.open) dialog.close('cancel');
   $('dash').hidden = true;
   $('gate').hidden = false;
   $('gate-title').textContent = title;
   $('gate-text').textContent = text || '';
-  const a = $('gate-link');
+  const a = /** @type {HTMLAnchorElement} */ ($('gate-link'));
   a.hidden = !link;
   if (link) {
     a.href = link;
@@ -56,6 +148,7 @@ function expired() {
   gate({ title: 'Your session expired', text: SESSION_EXPIRED, link: '/', linkText: 'Sign in' });
 }
 
+/** @param {string} [detail] the server's sentence, shown when the account is not known yet */
 function notAdmin(detail) {
   const who = me ? `You are signed in as ${me.username}, which is not an administrator account.` : (detail || '');
   gate({
@@ -66,7 +159,10 @@ function notAdmin(detail) {
   });
 }
 
-/** Central handling of auth failures from any admin call; returns true when the page was closed. */
+/**
+ * Central handling of auth failures from any admin call; returns true when the page was closed.
+ * @param {unknown} e
+ */
 function handleAuthError(e) {
   if (!(e instanceof ApiError)) return false;
   if (e.status === 401) {
@@ -122,9 +218,10 @@ function openDashboard() {
   document.title = 'Admin dashboard · Chatterbox';
   loadStats();
   loadUsers();
+  loadRooms();
   loadAudit(true);
   startLive();
-  timers.push(setInterval(loadStats, STATS_EVERY_MS));
+  timers.push(setInterval(() => { loadStats(); loadRooms(); }, STATS_EVERY_MS));
   timers.push(setInterval(() => loadAudit(true), AUDIT_EVERY_MS));
 }
 
@@ -135,12 +232,14 @@ $('signout').addEventListener('click', () => {
 
 /* ------------------------------------------------------------------ messages to the admin */
 
+/** @param {string} message */
 function showError(message) {
   $('dash-error-text').textContent = message;
   $('dash-error').hidden = false;
   $('dash-status').hidden = true;
 }
 
+/** @param {string} message */
 function showStatus(message) {
   $('dash-status').textContent = message;
   $('dash-status').hidden = false;
@@ -156,6 +255,7 @@ const nf = new Intl.NumberFormat();
 async function loadStats() {
   if (closed) return;
   try {
+    /** @type {Stats} */
     const s = await api('/admin/stats');
     $('stat-users').textContent = nf.format(s.users ?? 0);
     // While the live view is connected its presence count is the number shown: a request
@@ -176,6 +276,7 @@ async function loadStats() {
 async function loadUsers() {
   if (closed) return;
   try {
+    /** @type {AdminUser[]} */
     const list = await api('/admin/users');
     users = Array.isArray(list) ? list : [];
     renderUsers();
@@ -185,10 +286,23 @@ async function loadUsers() {
   }
 }
 
+/**
+ * @param {string} text
+ * @param {string} kind
+ */
 function badge(text, kind) {
   return h('span', { cls: `badge badge-${kind}`, text });
 }
 
+/**
+ * A row's button; `who` completes its accessible name ("Block alice").
+ * @param {string} label
+ * @param {string} who
+ * @param {string} kind  its button class
+ * @param {string} key  keeps the focus on it across re-renders
+ * @param {() => void} onClick
+ * @param {string|null} [disabledWhy]  disables it, with this tooltip
+ */
 function actionButton(label, who, kind, key, onClick, disabledWhy) {
   const b = h('button', {
     cls: `btn btn-small ${kind}`,
@@ -204,7 +318,10 @@ function actionButton(label, who, kind, key, onClick, disabledWhy) {
   return b;
 }
 
-/** Why an account is blocked, in words: the operator's reason, or how it came about. */
+/**
+ * Why an account is blocked, in words: the operator's reason, or how it came about.
+ * @param {BlockInfo|undefined} b
+ */
 function blockReason(b) {
   if (!b) return null;
   if (b.reason) return b.reason;
@@ -212,6 +329,7 @@ function blockReason(b) {
   return 'No reason given';
 }
 
+/** @param {AdminUser} u */
 function statusOf(u) {
   if (!u.is_blocked) return badge('Active', 'success');
   const b = u.block;
@@ -227,14 +345,14 @@ function statusOf(u) {
 }
 
 function renderUsers() {
-  const q = $('user-search').value.trim().toLowerCase();
-  const blockedOnly = $('blocked-only').checked;
+  const q = $input('user-search').value.trim().toLowerCase();
+  const blockedOnly = $input('blocked-only').checked;
   const shown = users
     .filter((u) => !blockedOnly || u.is_blocked)
     .filter((u) => !q || String(u.username).toLowerCase().includes(q) || String(u.email || '').toLowerCase().includes(q));
 
   // Re-rendering must not throw the keyboard user back to the top of the page.
-  const focusKey = document.activeElement?.dataset?.focusKey;
+  const focusKey = focusedKey();
 
   const rows = shown.map((u) => {
     const self = me && u.id === me.id;
@@ -259,7 +377,6 @@ function renderUsers() {
           : actionButton('Make admin', u.username, 'btn-secondary', `grant-${u.id}`, () => act(u, 'grant')),
       ],
     });
-    const cell = (label, child, cls) => h('td', { cls, attrs: { 'data-label': label }, children: [child] });
     return h('tr', {
       cls: u.is_blocked ? 'is-blocked' : '',
       attrs: { 'data-user': u.username },
@@ -281,13 +398,34 @@ function renderUsers() {
   const empty = $('users-empty');
   empty.hidden = shown.length > 0;
   empty.textContent = users.length === 0 ? 'No users yet.' : 'No users match this search.';
-  if (focusKey) document.querySelector(`[data-focus-key="${CSS.escape(focusKey)}"]`)?.focus();
+  if (focusKey) byFocusKey(focusKey)?.focus();
+}
+
+/**
+ * A table cell with the label the phone layout shows beside its value.
+ * @param {string} label
+ * @param {Node} child
+ * @param {string} [cls]
+ */
+function cell(label, child, cls) {
+  return h('td', { cls, attrs: { 'data-label': label }, children: [child] });
+}
+
+/** The focus key of the focused element, if it has one. */
+function focusedKey() {
+  return /** @type {HTMLElement|null} */ (document.activeElement)?.dataset?.focusKey;
+}
+
+/** @param {string} key */
+function byFocusKey(key) {
+  return /** @type {HTMLElement|null} */ (document.querySelector(`[data-focus-key="${CSS.escape(key)}"]`));
 }
 
 $('user-search').addEventListener('input', renderUsers);
 $('blocked-only').addEventListener('change', renderUsers);
 $('users-refresh').addEventListener('click', () => { loadUsers(); loadStats(); });
 
+/** @type {Record<'block'|'unblock'|'grant'|'revoke', Action<AdminUser>>} */
 const ACTIONS = {
   block: {
     title: (u) => `Block ${u.username}?`,
@@ -322,50 +460,175 @@ const ACTIONS = {
   },
 };
 
+/**
+ * @param {AdminUser} user
+ * @param {keyof typeof ACTIONS} kind
+ */
 async function act(user, kind) {
-  const a = ACTIONS[kind];
-  const ok = await confirmDialog({ title: a.title(user), text: a.text(user), ok: a.ok, danger: !!a.danger, askReason: !!a.askReason });
-  if (!ok || closed) return;
-  const [method, path] = a.request(user);
-  const reason = a.askReason ? $('confirm-reason').value.trim() : '';
-  try {
-    await api(path, { method, ...(reason ? { body: { reason } } : {}) });
-    showStatus(a.done(user));
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 401) { expired(); return; }
-    // 403 here may be "you cannot do that to yourself" rather than "not an admin": ask /me which.
-    if (e instanceof ApiError && e.status === 403) {
-      try {
-        const fresh = await api('/me');
-        if (!fresh.is_admin) { me = fresh; notAdmin(); return; }
-      } catch (e2) {
-        if (handleAuthError(e2)) return;
-      }
-    }
-    showError(`Could not ${a.ok.toLowerCase()} ${user.username}: ${e.message}`);
-  }
+  if (!(await perform(ACTIONS[kind], user, user.username))) return;
   await loadUsers();
   loadStats();
   loadAudit(true);
 }
 
+/**
+ * Asks for confirmation, then sends the action's request and says how it went. Resolves with
+ * false when nothing was attempted (cancelled) or the page closed (session gone, no longer admin).
+ * @template T
+ * @param {Action<T>} a
+ * @param {T} subject
+ * @param {string} name  the subject, as the error sentence names it
+ */
+async function perform(a, subject, name) {
+  const ok = await confirmDialog({ title: a.title(subject), text: a.text(subject), ok: a.ok, danger: !!a.danger, askReason: !!a.askReason });
+  if (!ok || closed) return false;
+  const [method, path] = a.request(subject);
+  const reason = a.askReason ? $input('confirm-reason').value.trim() : '';
+  try {
+    await api(path, { method, ...(reason ? { body: { reason } } : {}) });
+    showStatus(a.done(subject));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) { expired(); return false; }
+    // 403 here may be "you cannot do that to yourself" rather than "not an admin": ask /me which.
+    if (e instanceof ApiError && e.status === 403) {
+      try {
+        /** @type {Me} */
+        const fresh = await api('/me');
+        if (!fresh.is_admin) { me = fresh; notAdmin(); return false; }
+      } catch (e2) {
+        if (handleAuthError(e2)) return false;
+      }
+    }
+    showError(`Could not ${a.ok.toLowerCase()} ${name}: ${e.message}`);
+  }
+  return !closed;
+}
+
+/* ------------------------------------------------------------------ rooms */
+
+const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+/** @type {[number, Intl.RelativeTimeFormatUnit, number][]} up to how many seconds, unit, its seconds */
+const RELATIVE_STEPS = [[60, 'second', 1], [3600, 'minute', 60], [86400, 'hour', 3600], [7 * 86400, 'day', 86400]];
+
+/**
+ * "5 minutes ago" for the last week, the local date and time before that.
+ * @param {Date} d
+ */
+function relativeTime(d) {
+  const secs = (d.getTime() - Date.now()) / 1000;
+  if (Math.abs(secs) < 45) return rtf.format(0, 'second');
+  for (const [limit, unit, size] of RELATIVE_STEPS) {
+    if (Math.abs(secs) < limit) return rtf.format(Math.round(secs / size), unit);
+  }
+  return formatShort(d);
+}
+
+async function loadRooms() {
+  if (closed) return;
+  try {
+    /** @type {AdminRoom[]} */
+    const list = await api('/admin/rooms');
+    if (closed) return;
+    rooms = Array.isArray(list) ? list.filter((r) => r.kind === 'public' || r.kind === 'private') : [];
+    renderRooms();
+    renderLiveRooms();
+  } catch (e) {
+    if (handleAuthError(e)) return;
+    showError(`The room list could not be loaded: ${e.message}`);
+  }
+}
+
+function renderRooms() {
+  const focusKey = focusedKey();
+  const rows = rooms.map((r) => {
+    const last = r.last_activity ? parseTime(r.last_activity) : null;
+    const name = h('div', {
+      cls: 'room-cell',
+      children: [
+        h('span', { cls: 'room-name', text: r.name }),
+        r.topic ? h('span', { cls: 'room-topic muted', text: r.topic }) : null,
+      ],
+    });
+    const action = r.archived
+      ? actionButton('Unarchive', r.name, 'btn-secondary', `unarchive-${r.id}`, () => actRoom(r, 'unarchive'))
+      : actionButton('Archive', r.name, 'btn-danger-outline', `archive-${r.id}`, () => actRoom(r, 'archive'));
+    return h('tr', {
+      cls: r.archived ? 'is-archived' : '',
+      attrs: { 'data-room': r.name, 'data-room-id': r.id },
+      children: [
+        cell('Room', name, 'cell-user'),
+        cell('Kind', r.kind === 'private' ? badge('Private', 'warning') : badge('Public', 'accent')),
+        cell('Members', h('span', { text: nf.format(r.members ?? 0) }), 'num'),
+        cell('Messages', h('span', { text: nf.format(r.messages ?? 0) }), 'num'),
+        cell('Last activity', last
+          ? h('time', { text: relativeTime(last), attrs: { datetime: last.toISOString(), title: formatFull(last) } })
+          : h('span', { cls: 'muted', text: 'No messages yet' })),
+        cell('Status', r.archived ? badge('Archived', 'muted') : badge('Open', 'success')),
+        cell('Actions', h('div', { cls: 'row-actions', children: [action] }), 'cell-actions'),
+      ],
+    });
+  });
+  $('rooms-body').replaceChildren(...rows);
+  $('rooms-count').textContent = String(rooms.length);
+  $('rooms-empty').hidden = rooms.length > 0;
+  if (focusKey) byFocusKey(focusKey)?.focus();
+}
+
+/** @type {Record<'archive'|'unarchive', Action<AdminRoom>>} */
+const ROOM_ACTIONS = {
+  archive: {
+    title: (r) => `Archive ${r.name}?`,
+    text: (r) => `Members can still read ${r.name}, but nobody can post in it until it is unarchived.`,
+    ok: 'Archive room',
+    danger: true,
+    request: (r) => ['POST', `/admin/rooms/${r.id}/archive`],
+    done: (r) => `${r.name} is now archived.`,
+  },
+  unarchive: {
+    title: (r) => `Unarchive ${r.name}?`,
+    text: (r) => `Members of ${r.name} will be able to post in it again.`,
+    ok: 'Unarchive room',
+    request: (r) => ['POST', `/admin/rooms/${r.id}/unarchive`],
+    done: (r) => `${r.name} is open again.`,
+  },
+};
+
+/**
+ * @param {AdminRoom} room
+ * @param {keyof typeof ROOM_ACTIONS} kind
+ */
+async function actRoom(room, kind) {
+  if (!(await perform(ROOM_ACTIONS[kind], room, room.name))) return;
+  await loadRooms();
+}
+
+$('rooms-refresh').addEventListener('click', loadRooms);
+
 /* ------------------------------------------------------------------ confirmation dialog */
 
+/**
+ * Asks in the page's dialog; resolves with true on its OK button.
+ * @param {{title: string, text: string, ok: string, danger: boolean, askReason?: boolean}} o
+ * @returns {Promise<boolean>}
+ */
 function confirmDialog({ title, text, ok, danger, askReason = false }) {
-  const dialog = $('confirm');
+  const dialog = $dialog('confirm');
   $('confirm-title').textContent = title;
   $('confirm-text').textContent = text;
   $('confirm-reason-field').hidden = !askReason;
-  $('confirm-reason').value = '';
+  $input('confirm-reason').value = '';
   const okBtn = $('confirm-ok');
   okBtn.textContent = ok;
   okBtn.className = `btn ${danger ? 'btn-danger' : 'btn-primary'}`;
-  const opener = document.activeElement;
+  const opener = /** @type {HTMLElement|null} */ (document.activeElement);
+  const openerKey = focusedKey();
   dialog.returnValue = '';
   return new Promise((resolve) => {
     dialog.addEventListener('close', () => {
       resolve(dialog.returnValue === 'ok');
-      if (opener && opener.isConnected) opener.focus();
+      // A periodic refresh may have replaced the row meanwhile: its new button takes the focus.
+      const back = opener && opener.isConnected ? opener : openerKey && byFocusKey(openerKey);
+      if (back) back.focus();
     }, { once: true });
     dialog.showModal();
     if (askReason) $('confirm-reason').focus();
@@ -374,17 +637,20 @@ function confirmDialog({ title, text, ok, danger, askReason = false }) {
 
 // A click on the backdrop (outside the form box) cancels, as people expect from a modal.
 $('confirm').addEventListener('click', (e) => {
-  if (e.target === $('confirm')) $('confirm').close('cancel');
+  if (e.target === $('confirm')) $dialog('confirm').close('cancel');
 });
 
 /* ------------------------------------------------------------------ moderation log */
 
+/** @type {Record<AuditEntry['action'], [string, string]>} label and badge kind */
 const ACTION_LABEL = { warning: ['Warning', 'warning'], block: ['Blocked', 'danger'], unblock: ['Unblocked', 'success'] };
 
+/** @param {boolean} fresh  reload the first page (else: the next older page) */
 async function loadAudit(fresh) {
   if (closed) return;
   const before = !fresh && violations.length ? `&before=${violations[violations.length - 1].id}` : '';
   try {
+    /** @type {AuditEntry[]} */
     const page = await api(`/admin/violations?limit=${AUDIT_PAGE}${before}`);
     const list = Array.isArray(page) ? page : [];
     if (fresh) {
@@ -440,32 +706,103 @@ $('audit-more').addEventListener('click', () => loadAudit(false));
 
 /* ------------------------------------------------------------------ live chat */
 
+/**
+ * The chat socket plus the admins' `watch` frame: the server then also sends that public room's
+ * messages (its last 50 at once). The socket carries the admin's own conversations too, so the
+ * view shows only frames of the room picked here: never a private room's or a DM's text.
+ */
+class LiveSocket extends ChatSocket {
+  /** @param {number} room */
+  watch(room) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify({ type: 'watch', room }));
+    return true;
+  }
+}
+
+/** @type {Set<number>} */
 const liveIds = new Set();
+/** @type {number|null} the id of the public room shown, once the room list has arrived */
+let liveRoom = null;
+/** @type {{ws: WebSocket|null, room: number|null}} what the current connection was last asked to watch */
+let watched = { ws: null, room: null };
+
+/** Asks the current connection for the chosen room, once per connection and choice. */
+function syncWatch() {
+  if (!live || live.state !== 'connected' || liveRoom === null) return;
+  if (watched.ws === live.ws && watched.room === liveRoom) return;
+  if (live.watch(liveRoom)) watched = { ws: live.ws, room: liveRoom };
+}
+
+/** Fills the room selector; the first time, or when the chosen room is gone, picks `general`. */
+function renderLiveRooms() {
+  const list = rooms.filter((r) => r.kind === 'public');
+  const select = /** @type {HTMLSelectElement} */ ($('live-room'));
+  /** @param {AdminRoom} r */
+  const label = (r) => (r.archived ? `${r.name} (archived)` : r.name);
+  const wanted = list.map((r) => `${r.id}\n${label(r)}`).join('\n');
+  // Rebuilt only when it changed, so a periodic refresh does not close a list the admin has open.
+  if (select.dataset.rooms !== wanted) {
+    select.dataset.rooms = wanted;
+    select.replaceChildren(...list.map((r) => h('option', { text: label(r), attrs: { value: r.id } })));
+  }
+  select.disabled = list.length === 0;
+  if (!list.some((r) => r.id === liveRoom)) {
+    const pick = list.find((r) => r.name === 'general') || list[0];
+    showLiveRoom(pick ? pick.id : null);
+  }
+  if (liveRoom !== null) select.value = String(liveRoom);
+}
+
+/**
+ * Switches the live view to another public room: a clean list, then that room's messages.
+ * @param {number|null} id  none when there is no public room
+ */
+function showLiveRoom(id) {
+  if (id === liveRoom) return;
+  liveRoom = id;
+  liveIds.clear();
+  $('live-log').replaceChildren();
+  const room = rooms.find((r) => r.id === id);
+  $('live-empty').textContent = room ? `No messages in ${room.name} yet.` : 'No public rooms.';
+  $('live-empty').hidden = false;
+  $('live-scroller').setAttribute('aria-label', room ? `Live messages in ${room.name}` : 'Live chat messages');
+  syncWatch();
+}
+
+$('live-room').addEventListener('change', (e) => {
+  const id = Number.parseInt(/** @type {HTMLSelectElement} */ (e.currentTarget).value, 10);
+  if (Number.isInteger(id)) showLiveRoom(id);
+});
 
 function startLive() {
-  live = new ChatSocket({
+  watched = { ws: null, room: null };
+  live = new LiveSocket({
     token: getToken,
     onFrame: onLiveFrame,
     onState: ({ state, retryIn }) => {
       // Not connected: the live count is stale, so the periodic stats show theirs again.
       if (state !== 'connected') liveTotal = null;
       const conn = $('live-conn');
-      const text = {
+      const text = /** @type {Partial<Record<SocketState['state'], string>>} */ ({
         connecting: 'Connecting…',
         syncing: 'Connecting…',
         connected: 'Live',
         waiting: `Reconnecting in ${retryIn}s`,
         offline: 'Offline',
         stopped: 'Stopped',
-      }[state];
+      })[state];
       if (!text) return;
       conn.dataset.state = state === 'syncing' ? 'connecting' : state;
       conn.querySelector('.conn-text').textContent = text;
+      // Each new connection (a reconnect too) is told again which room to show.
+      if (state === 'connected') syncWatch();
     },
     onClose: async ({ code, opened }) => {
       if (closed) return false;
       if (code === 1008 || !opened) {
         try {
+          /** @type {Me} */
           const fresh = await api('/me');
           if (!fresh.is_admin) { me = fresh; notAdmin(); return false; }
         } catch (e) {
@@ -478,9 +815,11 @@ function startLive() {
   live.start();
 }
 
+/** @type {Set<string>} */
 let liveOnline = new Set();
 let liveUnlisted = 0; // online users the presence frame counted but did not name
-let liveTotal = null; // the live view's online count, once its presence frame arrived
+/** @type {number|null} the live view's online count, once its presence frame arrived */
+let liveTotal = null;
 
 function renderLiveOnline() {
   const names = [...liveOnline].sort((a, b) => a.localeCompare(b));
@@ -491,6 +830,7 @@ function renderLiveOnline() {
   $('stat-online').textContent = nf.format(total);
 }
 
+/** @param {LiveFrame} f */
 function onLiveFrame(f) {
   if (closed) return;
   if (f.type === 'presence') {
@@ -506,7 +846,14 @@ function onLiveFrame(f) {
     renderLiveOnline();
     return;
   }
+  if (f.type === 'error') {
+    // The dashboard never posts, so an error answers the watch (the room went away, say).
+    showError(`The live view cannot show this room: ${f.detail}`);
+    return;
+  }
+  // Only the chosen public room: the same socket also carries the admin's own conversations.
   if (f.type !== 'message' || !Number.isInteger(f.id) || liveIds.has(f.id)) return;
+  if (liveRoom === null || f.room !== liveRoom) return;
   liveIds.add(f.id);
   const scroller = $('live-scroller');
   const stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
@@ -521,7 +868,11 @@ function onLiveFrame(f) {
     ],
   });
   const logEl = $('live-log');
-  logEl.append(item);
+  // The watch's history and a live message can cross on the wire: keep the list in id order.
+  const newest = /** @type {HTMLElement|null} */ (logEl.lastElementChild);
+  const after = newest && Number(newest.dataset.id) > f.id
+    ? [...logEl.children].find((li) => Number(/** @type {HTMLElement} */ (li).dataset.id) > f.id) : null;
+  logEl.insertBefore(item, after);
   while (logEl.children.length > LIVE_MAX) logEl.firstElementChild.remove();
   $('live-empty').hidden = true;
   if (stick) scroller.scrollTop = scroller.scrollHeight;
@@ -529,6 +880,11 @@ function onLiveFrame(f) {
 
 /* ------------------------------------------------------------------ CSV downloads */
 
+/**
+ * @param {string} path
+ * @param {string} filename
+ * @param {HTMLButtonElement} button  disabled while the download runs
+ */
 async function download(path, filename, button) {
   button.disabled = true;
   try {
@@ -550,7 +906,7 @@ async function download(path, filename, button) {
   }
 }
 
-$('dl-users').addEventListener('click', (e) => download('/admin/download/users', 'users.csv', e.currentTarget));
-$('dl-messages').addEventListener('click', (e) => download('/admin/download/messages', 'messages.csv', e.currentTarget));
+$('dl-users').addEventListener('click', () => download('/admin/download/users', 'users.csv', $button('dl-users')));
+$('dl-messages').addEventListener('click', () => download('/admin/download/messages', 'messages.csv', $button('dl-messages')));
 
 boot();

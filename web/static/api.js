@@ -6,6 +6,7 @@ const TOKEN_KEY = 'chatterbox.token';
 // to the sign-in page, which must say why).
 const NOTE_KEY = 'chatterbox.note';
 
+/** @returns {string|null} */
 export function getToken() {
   try {
     return localStorage.getItem(TOKEN_KEY);
@@ -14,6 +15,7 @@ export function getToken() {
   }
 }
 
+/** @param {string} token */
 export function setToken(token) {
   try {
     localStorage.setItem(TOKEN_KEY, token);
@@ -30,6 +32,7 @@ export function clearToken() {
   }
 }
 
+/** @param {string} text */
 export function setNote(text) {
   try {
     sessionStorage.setItem(NOTE_KEY, text);
@@ -52,6 +55,12 @@ export const SESSION_EXPIRED = 'Your session expired, please sign in again.';
 
 /** An HTTP error with the server's sentence and, for form validation, the offending field. */
 export class ApiError extends Error {
+  /**
+   * @param {number} status
+   * @param {string} detail
+   * @param {string|null} [field]
+   * @param {number} [retryAfter]
+   */
   constructor(status, detail, field, retryAfter) {
     super(detail);
     this.status = status;
@@ -64,6 +73,7 @@ export class ApiError extends Error {
 /** Thrown when the server cannot be reached at all (distinct from an HTTP error). */
 export class NetworkError extends Error {}
 
+/** @param {number} status */
 function fallbackDetail(status) {
   if (status === 401) return 'You are not signed in.';
   if (status === 403) return 'You are not allowed to do that.';
@@ -76,8 +86,12 @@ function fallbackDetail(status) {
 /**
  * fetch() wrapper for the JSON API. Resolves with the parsed body (or the Response when
  * `raw` is set, for file downloads); rejects with ApiError or NetworkError.
+ * @param {string} path
+ * @param {{method?: string, body?: unknown, token?: string|null, raw?: boolean}} [options]
+ * @returns {Promise<any>}
  */
 export async function api(path, { method = 'GET', body, token = getToken(), raw = false } = {}) {
+  /** @type {Record<string, string>} */
   const headers = { Accept: raw ? '*/*' : 'application/json' };
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -113,7 +127,13 @@ export async function api(path, { method = 'GET', body, token = getToken(), raw 
   return text ? JSON.parse(text) : null;
 }
 
-/** createElement with classes, text and attributes; never parses HTML. */
+/**
+ * createElement with classes, text and attributes; never parses HTML.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {{cls?: string, text?: unknown, attrs?: Record<string, string|number|boolean|null|undefined>, children?: (Node|string|null|undefined|false)[]}} [options]
+ * @returns {HTMLElementTagNameMap[K]}
+ */
 export function h(tag, { cls, text, attrs, children } = {}) {
   const el = document.createElement(tag);
   if (cls) el.className = cls;
@@ -134,20 +154,28 @@ const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'lon
 const dayYearFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
 const shortFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
+/** @param {string} iso */
 export function parseTime(iso) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? new Date() : d;
 }
 
+/** @param {Date} d */
 export const formatTime = (d) => timeFmt.format(d);
+/** @param {Date} d */
 export const formatFull = (d) => fullFmt.format(d);
+/** @param {Date} d */
 export const formatShort = (d) => shortFmt.format(d);
 
-/** Local calendar day key, so day dividers follow the reader's time zone. */
+/**
+ * Local calendar day key, so day dividers follow the reader's time zone.
+ * @param {Date} d
+ */
 export function dayKey(d) {
   return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
 }
 
+/** @param {Date} d */
 export function formatDay(d) {
   const today = new Date();
   const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
@@ -156,7 +184,10 @@ export function formatDay(d) {
   return d.getFullYear() === today.getFullYear() ? dayFmt.format(d) : dayYearFmt.format(d);
 }
 
-/** Length as the server counts it (Unicode scalar values, not UTF-16 units). */
+/**
+ * Length as the server counts it (Unicode scalar values, not UTF-16 units).
+ * @param {string} text
+ */
 export function charCount(text) {
   let n = 0;
   for (const _ of text) n += 1;

@@ -1,41 +1,62 @@
-/* Chatterbox end-user app: authentication, the live chat room and the blocked-account page.
-   Every piece of user data reaches the DOM through textContent, never as HTML. */
+/* Chatterbox end-user app: boots the page, signs in or creates an account, runs the session's
+   socket and hands its frames to the conversation modules (store.js holds the state they share),
+   and shows the blocked-account page. Every piece of user data reaches the DOM as text. */
 
 import {
   api, ApiError, getToken, setToken, clearToken, takeNote, SESSION_EXPIRED,
-  h, parseTime, formatTime, formatFull, formatDay, dayKey, charCount,
 } from './api.js';
 import { ChatSocket } from './socket.js';
+import {
+  $, $input, announce, setAuthHandler, formBanner, fieldError as setFieldError,
+} from './ui.js';
+import {
+  state, room, on, emit, select, mergeSummary, removeRoom, applyRead, fallbackRoom, GENERAL_ID,
+} from './store.js';
+import {
+  addMessage, addNotice, resetConversation, syncDone, setEnded, PAGE,
+} from './conversation.js';
+import { updateComposer, resetComposer, setSocketSource } from './composer.js';
+import { resetSidebar, closeDrawer } from './sidebar.js';
+import { setPeopleStale } from './people.js';
+import './roomheader.js';
+import './notify.js';
 
-const MAX_CHARS = 2000;
-const COUNTER_FROM = 1800; // the counter only appears when the limit is close
-const PAGE = 50; // the server's default history page, also what the socket replays first
-const GROUP_GAP_MS = 5 * 60 * 1000;
-const NEAR_BOTTOM_PX = 60;
-const NEAR_TOP_PX = 150;
+/** @typedef {import('./store.js').RoomSummary} RoomSummary */
+/** @typedef {import('./socket.js').SocketState} SocketState */
 
-const $ = (id) => document.getElementById(id);
 const VIEWS = ['view-loading', 'view-auth', 'view-chat', 'view-blocked'];
 
-let me = null;
+/** @type {ChatSocket|null} */
 let socket = null;
 let ended = false; // true once the session ended (signed out, blocked, expired): late socket events are ignored
 
+/** @param {string} view */
 function show(view) {
   for (const v of VIEWS) $(v).hidden = v !== view;
   document.body.dataset.view = view;
 }
 
-function announce(text) {
-  const a = $('announcer');
-  a.textContent = '';
-  // A fresh text node after a tick makes screen readers announce repeated identical warnings too.
-  setTimeout(() => { a.textContent = text; }, 50);
+function endSession() {
+  ended = true;
+  setEnded(true);
+  stopSocket();
+  closeDrawer(false);
+  for (const d of document.querySelectorAll('dialog[open]')) /** @type {HTMLDialogElement} */ (d).close();
+  document.title = 'Chatterbox';
 }
+
+// Other modules report 401 / 403 answers here: the session is over (expired or blocked).
+setAuthHandler((e) => {
+  if (ended) return true;
+  if (e.status === 401) expireSession();
+  else showBlocked(null);
+  return true;
+});
+setSocketSource(() => socket);
 
 /* ------------------------------------------------------------------ start-up */
 
-let loadRetry = null;
+let loadRetry = 0;
 
 async function boot() {
   const note = takeNote();
@@ -45,7 +66,7 @@ async function boot() {
   }
   show('view-loading');
   try {
-    me = await api('/me');
+    state.me = await api('/me');
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       clearToken();
@@ -57,16 +78,17 @@ async function boot() {
     }
     return;
   }
-  if (me.is_blocked) showBlocked(null);
+  if (state.me.is_blocked) showBlocked(null);
   else startChat();
 }
 
+/** @param {Error} err */
 function showLoadError(err) {
   show('view-loading');
   $('loading-text').textContent = `${err.message} Retrying in a few seconds…`;
   $('loading-retry').hidden = false;
   clearTimeout(loadRetry);
-  loadRetry = setTimeout(boot, 5000);
+  loadRetry = window.setTimeout(boot, 5000);
 }
 
 $('loading-retry').addEventListener('click', () => {
@@ -78,11 +100,18 @@ $('loading-retry').addEventListener('click', () => {
 
 /* ------------------------------------------------------------------ sign in / create account */
 
+/** @typedef {{tab: HTMLElement, panel: HTMLElement, form: HTMLFormElement, prefix: string}} AuthForm */
+
+/** @type {Record<'signin'|'register', AuthForm>} */
 const forms = {
-  signin: { tab: $('tab-signin'), panel: $('panel-signin'), form: $('form-signin'), prefix: 'signin' },
-  register: { tab: $('tab-register'), panel: $('panel-register'), form: $('form-register'), prefix: 'register' },
+  signin: { tab: $('tab-signin'), panel: $('panel-signin'), form: /** @type {HTMLFormElement} */ ($('form-signin')), prefix: 'signin' },
+  register: { tab: $('tab-register'), panel: $('panel-register'), form: /** @type {HTMLFormElement} */ ($('form-register')), prefix: 'register' },
 };
 
+/**
+ * @param {'signin'|'register'} name
+ * @param {boolean} [focus]
+ */
 function selectTab(name, focus = false) {
   for (const [key, f] of Object.entries(forms)) {
     const on = key === name;
@@ -93,7 +122,8 @@ function selectTab(name, focus = false) {
   if (focus) forms[name].tab.focus();
 }
 
-for (const [name, f] of Object.entries(forms)) {
+for (const [key, f] of Object.entries(forms)) {
+  const name = /** @type {'signin'|'register'} */ (key);
   f.tab.addEventListener('click', () => {
     selectTab(name);
     f.form.querySelector('input').focus();
@@ -103,14 +133,16 @@ for (const [name, f] of Object.entries(forms)) {
     if (!['ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(e.key)) return;
     e.preventDefault();
     const other = name === 'signin' ? 'register' : 'signin';
+    /** @type {'signin'|'register'} */
     const target = e.key === 'Home' ? 'signin' : e.key === 'End' ? 'register' : other;
     selectTab(target, true);
   });
 }
 
+/** @param {string|null} [note] */
 function showAuth(note) {
-  ended = true;
-  me = null;
+  endSession();
+  state.me = null;
   const n = $('auth-note');
   n.textContent = note || '';
   n.hidden = !note;
@@ -123,47 +155,39 @@ function showAuth(note) {
   $('signin-username').focus();
 }
 
+/** @param {AuthForm} f */
 function clearErrors(f) {
-  const formError = f.form.querySelector('.form-error');
-  formError.hidden = true;
-  formError.textContent = '';
-  for (const input of f.form.querySelectorAll('input')) {
-    input.removeAttribute('aria-invalid');
-    const err = $(`${input.id}-error`);
-    err.hidden = true;
-    err.textContent = '';
-    setDescribedBy(input, false);
-  }
+  formBanner(f.form);
+  for (const input of f.form.querySelectorAll('input')) setFieldError(input);
 }
 
-function setDescribedBy(input, withError) {
-  const ids = (input.getAttribute('aria-describedby') || '').split(/\s+/).filter(Boolean)
-    .filter((id) => id !== `${input.id}-error`);
-  if (withError) ids.push(`${input.id}-error`);
-  if (ids.length) input.setAttribute('aria-describedby', ids.join(' '));
-  else input.removeAttribute('aria-describedby');
-}
-
+/**
+ * @param {AuthForm} f
+ * @param {string} fieldName as the API names it
+ * @param {string} message
+ */
 function fieldError(f, fieldName, message) {
   // The API names the field; on the sign-in form "email" is the same box as "username".
   let name = fieldName;
   if (f.prefix === 'signin' && name === 'email') name = 'username';
-  const input = $(`${f.prefix}-${name}`);
+  const input = $input(`${f.prefix}-${name}`);
   if (!input) return null;
-  const err = $(`${input.id}-error`);
-  err.textContent = message;
-  err.hidden = false;
-  input.setAttribute('aria-invalid', 'true');
-  setDescribedBy(input, true);
+  setFieldError(input, message);
   return input;
 }
 
+/**
+ * @param {AuthForm} f
+ * @param {string} message
+ */
 function formError(f, message) {
-  const el = f.form.querySelector('.form-error');
-  el.textContent = message;
-  el.hidden = false;
+  formBanner(f.form, message);
 }
 
+/**
+ * @param {Error} e
+ * @param {string} action
+ */
 function describeError(e, action) {
   if (e instanceof ApiError && e.status === 429) {
     const wait = e.retryAfter ? ` Try again in ${e.retryAfter} second${e.retryAfter === 1 ? '' : 's'}.` : ' Please wait a moment and try again.';
@@ -172,6 +196,12 @@ function describeError(e, action) {
   return e.message;
 }
 
+/**
+ * @param {AuthForm} f
+ * @param {string} endpoint
+ * @param {Record<string, string>} body
+ * @param {[string, string][]} required field and how to name it
+ */
 async function submitAuth(f, endpoint, body, required) {
   clearErrors(f);
   $('auth-note').hidden = true;
@@ -186,16 +216,16 @@ async function submitAuth(f, endpoint, body, required) {
     firstInvalid.focus();
     return;
   }
-  const button = f.form.querySelector('button[type=submit]');
+  const button = /** @type {HTMLButtonElement} */ (f.form.querySelector('button[type=submit]'));
   const label = button.textContent;
   button.disabled = true;
   button.textContent = endpoint === '/login' ? 'Signing in…' : 'Creating account…';
   try {
     const res = await api(endpoint, { method: 'POST', body, token: null });
     setToken(res.access_token);
-    me = { ...res.user, is_blocked: false };
+    state.me = { ...res.user, is_blocked: false };
     try {
-      me = await api('/me'); // the full profile (warning count, e-mail); the login body is enough if this fails
+      state.me = await api('/me'); // the full profile (warning count, e-mail); the login body is enough if this fails
     } catch {
       /* keep the login body */
     }
@@ -213,17 +243,17 @@ async function submitAuth(f, endpoint, body, required) {
 forms.signin.form.addEventListener('submit', (e) => {
   e.preventDefault();
   submitAuth(forms.signin, '/login', {
-    username: $('signin-username').value.trim(),
-    password: $('signin-password').value,
+    username: $input('signin-username').value.trim(),
+    password: $input('signin-password').value,
   }, [['username', 'username or e-mail'], ['password', 'password']]);
 });
 
 forms.register.form.addEventListener('submit', (e) => {
   e.preventDefault();
   submitAuth(forms.register, '/register', {
-    username: $('register-username').value.trim(),
-    email: $('register-email').value.trim(),
-    password: $('register-password').value,
+    username: $input('register-username').value.trim(),
+    email: $input('register-email').value.trim(),
+    password: $input('register-password').value,
   }, [['username', 'username'], ['email', 'e-mail address'], ['password', 'password']]);
 });
 
@@ -249,9 +279,9 @@ function signOut() {
   showAuth('You have signed out.');
 }
 
+/** @param {string|null} serverText */
 function showBlocked(serverText) {
-  ended = true;
-  stopSocket();
+  endSession();
   const q = $('blocked-server-text');
   q.textContent = serverText || '';
   q.hidden = !serverText;
@@ -267,55 +297,31 @@ $('blocked-signout').addEventListener('click', () => {
   showAuth('You have signed out.');
 });
 
-/* ------------------------------------------------------------------ chat: state */
 
-const log = $('log');
-const scroller = $('log-scroller');
-const messages = new Map(); // id -> { id, user, text, date, el }
-let oldestId = null;
-let newestId = null;
-let historyState = 'idle'; // 'idle' | 'loading' | 'done' | 'error'
-let firstSync = true; // until the first presence frame of this session
-let firstSyncCount = 0;
-let unseen = 0;
-let unreadWhileHidden = 0;
-let online = new Set();
-let unlisted = 0; // online users the server's presence frame counted but did not name
+/* ------------------------------------------------------------------ chat session */
+
 let wasConnected = false;
-
-function isOwn(user) {
-  return !!me && String(user).toLowerCase() === String(me.username).toLowerCase();
-}
-
-function resetChat() {
-  log.replaceChildren();
-  // The first history burst is not news: screen readers should not read fifty old messages aloud.
-  log.setAttribute('aria-busy', 'true');
-  messages.clear();
-  oldestId = null;
-  newestId = null;
-  historyState = 'idle';
-  firstSync = true;
-  firstSyncCount = 0;
-  unseen = 0;
-  unreadWhileHidden = 0;
-  online = new Set();
-  wasConnected = false;
-  renderPeople();
-  updateJump();
-  updateHistoryStatus();
-  $('empty-state').hidden = true;
-  $('composer-input').value = '';
-  updateComposer();
-}
+/** Message frames of the current connection before its `rooms` frame (a fresh history burst). */
+let burst = 0;
 
 function startChat() {
   clearTimeout(loadRetry);
   stopSocket();
   ended = false;
-  resetChat();
-  $('me-name').textContent = me.username;
-  $('admin-link').hidden = !me.is_admin;
+  setEnded(false);
+  state.rooms.clear();
+  state.selected = null;
+  state.online = new Set();
+  state.unlisted = 0;
+  state.awaitingRooms = true;
+  wasConnected = false;
+  resetConversation();
+  resetComposer();
+  resetSidebar();
+  emit('presence');
+  emit('select', null);
+  $('me-name').textContent = state.me.username;
+  $('admin-link').hidden = !state.me.is_admin;
   document.title = 'Chatterbox';
   show('view-chat');
   setConn({ state: 'connecting' });
@@ -329,6 +335,7 @@ function startChat() {
   $('composer-input').focus();
 }
 
+/** @param {{code: number, reason: string, opened: boolean}} info */
 async function onClose({ code, opened }) {
   if (ended) return false;
   // A refused handshake (401/403) reaches the browser only as a failed connection, and a 1008
@@ -354,46 +361,133 @@ async function onClose({ code, opened }) {
   return !ended;
 }
 
-/* ------------------------------------------------------------------ chat: frames */
+/** The conversation to open first: the one in the address (#room-7), else `general`. */
+function initialRoom() {
+  const m = /^#room-(\d+)$/.exec(location.hash);
+  const wanted = m ? Number(m[1]) : null;
+  if (wanted !== null && state.rooms.get(wanted)?.summary) return wanted;
+  return fallbackRoom();
+}
 
+/**
+ * The full list of the user's conversations (on every connect): it replaces what was known.
+ * @param {RoomSummary[]} list
+ */
+function applyRooms(list) {
+  const ids = new Set();
+  for (const s of list) {
+    if (!s || !Number.isInteger(s.id)) continue;
+    ids.add(s.id);
+    mergeSummary(s);
+  }
+  for (const id of [...state.rooms.keys()]) if (!ids.has(id)) state.rooms.delete(id);
+  // A fresh connection replays the newest page of `general`: that room needs no REST fetch.
+  if (socket && !socket.resumed && state.rooms.has(GENERAL_ID)) {
+    const g = room(GENERAL_ID);
+    if (!g.loaded) {
+      g.loaded = true;
+      if (g.historyState === 'idle' && burst < PAGE) g.historyState = 'done';
+    }
+  }
+  const first = state.awaitingRooms;
+  const keep = !first && state.selected !== null && state.rooms.has(state.selected);
+  const target = first ? initialRoom() : keep ? state.selected : fallbackRoom();
+  // The selection changes before anyone hears of the new list, so no module ever sees a list
+  // without an open conversation (the composer would disable itself and lose the focus).
+  const changed = first || target !== state.selected;
+  state.awaitingRooms = false;
+  state.selected = target;
+  emit('rooms');
+  if (changed) emit('select', target);
+}
+
+/** @type {Set<number>} conversations whose summary is being fetched */
+const fetching = new Set();
+
+/**
+ * A message for a conversation the app does not know (a hidden DM that came back, a room joined
+ * on another device before its `room` frame): ask for its summary.
+ * @param {number} id
+ */
+async function fetchRoom(id) {
+  if (fetching.has(id)) return;
+  fetching.add(id);
+  try {
+    const s = await api(`/rooms/${id}`);
+    if (!ended && s && Number.isInteger(s.id)) {
+      mergeSummary(s);
+      emit('rooms');
+    }
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) state.rooms.delete(id);
+  } finally {
+    fetching.delete(id);
+  }
+}
+
+/** Without a `rooms` frame (an older server), the list comes from GET /rooms. */
+async function loadRoomsOnce() {
+  try {
+    const list = await api('/rooms');
+    if (!ended && state.awaitingRooms) applyRooms(Array.isArray(list) ? list : []);
+  } catch {
+    if (!ended && state.awaitingRooms) applyRooms([{ id: GENERAL_ID, kind: 'public', name: 'general' }]);
+  }
+}
+
+/** @param {any} frame */
 function onFrame(frame) {
+  const live = socket?.state === 'connected';
   switch (frame.type) {
-    case 'message':
-      addMessage(frame, !firstSync);
-      if (firstSync) firstSyncCount += 1;
+    case 'message': {
+      if (!live) burst += 1;
+      const m = addMessage(frame, live);
+      if (m && !state.awaitingRooms && !state.rooms.get(m.room)?.summary) fetchRoom(m.room);
       break;
-    case 'presence':
-      online = new Set(Array.isArray(frame.online) ? frame.online.map(String) : []);
-      // Big rooms get only the first names; the count covers everyone.
-      unlisted = Number.isInteger(frame.count) ? Math.max(0, frame.count - online.size) : 0;
-      renderPeople();
-      if (firstSync) {
-        firstSync = false;
-        log.removeAttribute('aria-busy');
-        // Fewer than a page of history means the room has nothing older.
-        if (firstSyncCount < PAGE) historyState = 'done';
-        updateHistoryStatus();
-        scrollToBottom();
-        fillViewport();
+    }
+    case 'rooms':
+      applyRooms(Array.isArray(frame.rooms) ? frame.rooms : []);
+      break;
+    case 'room':
+      if (frame.room && Number.isInteger(frame.room.id)) {
+        mergeSummary(frame.room);
+        emit('rooms');
+        if (state.selected === null) select(frame.room.id);
       }
       break;
+    case 'room_removed':
+      if (Number.isInteger(frame.room)) removeRoom(frame.room);
+      break;
+    case 'read':
+      if (Number.isInteger(frame.room) && Number.isInteger(frame.message_id)) applyRead(frame.room, frame.message_id);
+      break;
+    case 'presence':
+      state.online = new Set(Array.isArray(frame.online) ? frame.online.map(String) : []);
+      // Big servers send only the first names; the count covers everyone.
+      state.unlisted = Number.isInteger(frame.count) ? Math.max(0, frame.count - state.online.size) : 0;
+      emit('presence');
+      if (state.awaitingRooms) loadRoomsOnce().then(syncDone);
+      else syncDone();
+      break;
     case 'join':
-      if (frame.user) online.add(String(frame.user));
-      renderPeople();
+      if (frame.user) state.online.add(String(frame.user));
+      emit('presence');
       break;
     case 'leave':
-      if (frame.user && !online.delete(String(frame.user)) && unlisted > 0) unlisted -= 1;
-      renderPeople();
+      if (frame.user && !state.online.delete(String(frame.user)) && state.unlisted > 0) state.unlisted -= 1;
+      emit('presence');
       break;
-    case 'warning':
-      addNotice('warning', frame.text || `Warning ${frame.warnings} of ${Math.max(1, (frame.limit || 3) - 1)}: your message broke the chat rules and was not posted.`);
+    case 'warning': {
+      const text = frame.text || `Warning ${frame.warnings} of ${Math.max(1, (frame.limit || 3) - 1)}: your message broke the chat rules and was not posted.`;
+      addNotice('warning', text);
+      announce(text);
       break;
+    }
     case 'blocked':
       showBlocked(frame.text || null);
       break;
     case 'expired':
       // The sign-in ran out; the server closes the socket next (1008 "token expired").
-      ended = true;
       expireSession();
       break;
     case 'error':
@@ -404,275 +498,35 @@ function onFrame(frame) {
   }
 }
 
-/* ------------------------------------------------------------------ chat: rendering */
-
-const HUES = 8;
-function hueClass(name) {
-  let hash = 0;
-  for (const ch of String(name).toLowerCase()) hash = (hash * 31 + ch.codePointAt(0)) >>> 0;
-  return `hue-${hash % HUES}`;
-}
-
-function initial(name) {
-  const first = [...String(name)][0] || '?';
-  return first.toUpperCase();
-}
-
-function avatar(name, extra = '') {
-  return h('span', { cls: `avatar ${hueClass(name)} ${extra}`.trim(), text: initial(name), attrs: { 'aria-hidden': 'true' } });
-}
-
-function buildMessage(m) {
-  const own = isOwn(m.user);
-  const time = h('time', {
-    cls: 'msg-time',
-    text: formatTime(m.date),
-    attrs: { datetime: m.date.toISOString(), title: formatFull(m.date) },
-  });
-  const author = h('span', { cls: `msg-author ${hueClass(m.user)}`, text: own ? 'You' : m.user });
-  const meta = h('div', { cls: 'msg-meta', children: [author, h('span', { cls: 'visually-hidden', text: ', ' }), time] });
-  const text = h('div', { cls: 'msg-text', text: m.text });
-  const bubble = h('div', { cls: 'bubble', children: [meta, text] });
-  const row = h('div', { cls: 'msg-row', children: [own ? null : avatar(m.user, 'msg-avatar'), bubble] });
-  return h('div', {
-    cls: `msg ${own ? 'own' : 'other'}`,
-    attrs: { 'data-id': m.id, 'data-user': m.user },
-    children: [row],
-  });
-}
-
-const isMsg = (el) => !!el && el.classList.contains('msg');
-
-function prevMsgEl(el) {
-  let p = el.previousElementSibling;
-  while (p && !isMsg(p)) p = p.previousElementSibling;
-  return p;
-}
-
-function nextMsgEl(el) {
-  let n = el.nextElementSibling;
-  while (n && !isMsg(n)) n = n.nextElementSibling;
-  return n;
-}
-
-/** Day dividers and grouping of consecutive messages depend on the neighbour above. */
-function decorate(el) {
-  if (!isMsg(el)) return;
-  const m = messages.get(Number(el.dataset.id));
-  const prevEl = prevMsgEl(el);
-  const pm = prevEl ? messages.get(Number(prevEl.dataset.id)) : null;
-  const newDay = !pm || dayKey(pm.date) !== dayKey(m.date);
-  const continues = !newDay && prevEl === el.previousElementSibling && pm.user === m.user
-    && m.date - pm.date < GROUP_GAP_MS;
-  el.classList.toggle('continues', continues);
-  let divider = el.querySelector(':scope > .day-divider');
-  if (newDay) {
-    if (!divider) {
-      divider = h('div', { cls: 'day-divider', children: [h('span')] });
-      el.prepend(divider);
-    }
-    divider.firstChild.textContent = formatDay(m.date);
-  } else if (divider) {
-    divider.remove();
-  }
-}
-
-function addMessage(frame, live) {
-  const id = Number(frame.id);
-  if (!Number.isInteger(id) || messages.has(id)) return; // never show a message twice
-  const m = { id, user: String(frame.user ?? ''), text: String(frame.text ?? ''), date: parseTime(frame.timestamp) };
-  const own = isOwn(m.user);
-  const stick = isNearBottom();
-  m.el = buildMessage(m);
-  messages.set(id, m);
-
-  if (newestId === null || id > newestId) {
-    log.append(m.el);
-    newestId = id;
-    if (oldestId === null) oldestId = id;
-  } else if (id < oldestId) {
-    const first = log.querySelector('.msg');
-    log.insertBefore(m.el, first);
-    oldestId = id;
-  } else {
-    // A gap being filled: place it after the newest message that is older than it.
-    let node = log.lastElementChild;
-    while (node && !(isMsg(node) && Number(node.dataset.id) < id)) node = node.previousElementSibling;
-    let at = node ? node.nextElementSibling : log.firstElementChild;
-    while (at && !isMsg(at)) at = at.nextElementSibling;
-    log.insertBefore(m.el, at);
-  }
-  decorate(m.el);
-  decorate(nextMsgEl(m.el));
-  $('empty-state').hidden = true;
-
-  if (!live) return;
-  if (stick || own) {
-    scrollToBottom();
-  } else {
-    unseen += 1;
-    updateJump();
-  }
-  if (!own && document.hidden) {
-    unreadWhileHidden += 1;
-    document.title = `(${unreadWhileHidden}) Chatterbox`;
-  }
-}
-
-function addNotice(kind, text) {
-  const icon = kind === 'warning' ? '⚠' : '!';
-  const el = h('div', {
-    cls: `notice notice-${kind}`,
-    children: [
-      h('span', { cls: 'notice-icon', text: icon, attrs: { 'aria-hidden': 'true' } }),
-      h('span', { cls: 'notice-text', text }),
-    ],
-  });
-  log.append(el);
-  decorate(nextMsgEl(el));
-  scrollToBottom();
-  if (kind === 'warning') announce(text);
-}
-
-function renderPeople() {
-  const list = $('people-list');
-  const names = [...online].sort((a, b) => a.localeCompare(b));
-  list.replaceChildren(...names.map((name) => h('li', {
-    cls: 'person',
-    children: [
-      avatar(name),
-      h('span', { cls: 'person-name', text: name }),
-      isOwn(name) ? h('span', { cls: 'person-you', text: '(you)' }) : null,
-    ],
-  })));
-  if (unlisted > 0) list.append(h('li', { cls: 'person person-more', text: `and ${unlisted} more` }));
-  $('people-count').textContent = String(names.length + unlisted);
-  $('people-toggle-count').textContent = String(names.length + unlisted);
-}
-
-/* ------------------------------------------------------------------ chat: scrolling & history */
-
-function isNearBottom() {
-  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < NEAR_BOTTOM_PX;
-}
-
-function scrollToBottom() {
-  scroller.scrollTop = scroller.scrollHeight;
-  unseen = 0;
-  updateJump();
-}
-
-function updateJump() {
-  const jump = $('jump');
-  jump.hidden = unseen === 0;
-  $('jump-text').textContent = unseen === 1 ? '1 new message' : `${unseen} new messages`;
-}
-
-$('jump').addEventListener('click', () => {
-  scrollToBottom();
-  $('composer-input').focus();
+// The open conversation is kept in the address, so a reload comes back to it.
+on('select', (id) => {
+  if (ended || document.body.dataset.view !== 'view-chat') return;
+  const hash = id === null ? '' : `#room-${id}`;
+  if (location.hash !== hash) history.replaceState(null, '', `${location.pathname}${location.search}${hash}`);
 });
 
-scroller.addEventListener('scroll', () => {
-  if (unseen && isNearBottom()) {
-    unseen = 0;
-    updateJump();
-  }
-  if (scroller.scrollTop < NEAR_TOP_PX) loadOlder();
-}, { passive: true });
-
-function updateHistoryStatus() {
-  const btn = $('load-older');
-  const note = $('history-note');
-  btn.hidden = historyState !== 'idle' && historyState !== 'error';
-  btn.textContent = historyState === 'error' ? 'Try again' : 'Load older messages';
-  if (historyState === 'loading') note.textContent = 'Loading older messages…';
-  else if (historyState === 'error') note.textContent = 'Older messages could not be loaded.';
-  else if (historyState === 'done' && messages.size) note.textContent = 'This is the beginning of the conversation.';
-  else note.textContent = '';
-  $('empty-state').hidden = !(historyState === 'done' && messages.size === 0 && !firstSync);
-}
-
-$('load-older').addEventListener('click', () => {
-  if (historyState === 'error') historyState = 'idle';
-  loadOlder();
+window.addEventListener('hashchange', () => {
+  const m = /^#room-(\d+)$/.exec(location.hash);
+  if (m && state.rooms.get(Number(m[1]))?.summary && state.selected !== Number(m[1])) select(Number(m[1]));
 });
 
-async function loadOlder() {
-  if (historyState !== 'idle' || firstSync || oldestId === null || ended) return;
-  historyState = 'loading';
-  updateHistoryStatus();
-  let page;
-  try {
-    page = await api(`/messages?before=${oldestId}&limit=${PAGE}`);
-  } catch (e) {
-    if (ended) return;
-    if (e instanceof ApiError && e.status === 401) { expireSession(); return; }
-    if (e instanceof ApiError && e.status === 403) { showBlocked(null); return; }
-    historyState = 'error';
-    updateHistoryStatus();
-    return;
-  }
-  if (ended) return;
-  // Keep the reader's place: the content grows above them, so move the scroll position by as much.
-  const before = scroller.scrollHeight;
-  const top = scroller.scrollTop;
-  log.setAttribute('aria-busy', 'true');
-  const list = Array.isArray(page) ? page : [];
-  for (const m of list) addMessage(m, false);
-  log.removeAttribute('aria-busy');
-  scroller.scrollTop = top + (scroller.scrollHeight - before);
-  historyState = list.length < PAGE ? 'done' : 'idle';
-  updateHistoryStatus();
-  fillViewport();
-}
+/* ------------------------------------------------------------------ connection state */
 
-/** A tall window may show the whole first page without a scrollbar, so scrolling up can't ask for more. */
-function fillViewport() {
-  if (historyState === 'idle' && scroller.scrollHeight <= scroller.clientHeight + NEAR_TOP_PX) {
-    setTimeout(loadOlder, 0);
-  }
-}
-
-document.addEventListener('visibilitychange', () => {
-  if (!document.hidden && unreadWhileHidden) {
-    unreadWhileHidden = 0;
-    if (!ended) document.title = 'Chatterbox';
-  }
-});
-
-/* ------------------------------------------------------------------ chat: people panel (phones) */
-
-const peopleToggle = $('people-toggle');
-peopleToggle.addEventListener('click', () => {
-  const open = peopleToggle.getAttribute('aria-expanded') !== 'true';
-  peopleToggle.setAttribute('aria-expanded', String(open));
-  $('people').classList.toggle('open', open);
-});
-
-document.addEventListener('keydown', (e) => {
-  if (e.key === 'Escape' && peopleToggle.getAttribute('aria-expanded') === 'true') {
-    peopleToggle.setAttribute('aria-expanded', 'false');
-    $('people').classList.remove('open');
-    peopleToggle.focus();
-  }
-});
-
-/* ------------------------------------------------------------------ chat: connection state */
-
-function setConn({ state, retryIn }) {
+/** @param {SocketState} s */
+function setConn({ state: st, retryIn }) {
   const conn = $('conn');
   const banner = $('conn-banner');
   const bannerText = $('conn-banner-text');
   let text;
   let bannerMsg = null;
-  switch (state) {
+  switch (st) {
     case 'connected':
       text = 'Connected';
       wasConnected = true;
       break;
     case 'connecting':
     case 'syncing':
+      burst = 0;
       text = wasConnected ? 'Reconnecting…' : 'Connecting…';
       if (wasConnected) bannerMsg = 'Reconnecting…';
       break;
@@ -687,81 +541,17 @@ function setConn({ state, retryIn }) {
     default:
       return;
   }
-  conn.dataset.state = state === 'syncing' ? 'connecting' : state;
+  conn.dataset.state = st === 'syncing' ? 'connecting' : st;
   // Presence is only known while connected; the list is marked out of date in between.
-  $('people').classList.toggle('stale', state !== 'connected');
+  setPeopleStale(st !== 'connected');
   conn.querySelector('.conn-text').textContent = text;
   banner.hidden = bannerMsg === null;
   if (bannerMsg !== null) bannerText.textContent = bannerMsg;
-  $('conn-retry').hidden = state === 'connecting' || state === 'syncing';
+  $('conn-retry').hidden = st === 'connecting' || st === 'syncing';
   updateComposer();
 }
 
 $('conn-retry').addEventListener('click', () => socket?.connectNow());
-
-/* ------------------------------------------------------------------ chat: composer */
-
-const input = $('composer-input');
-
-function autoGrow() {
-  // A growing composer shrinks the log; a reader at the bottom should stay there.
-  const stick = isNearBottom();
-  input.style.height = 'auto';
-  input.style.height = `${Math.min(input.scrollHeight, 200)}px`;
-  if (stick) scroller.scrollTop = scroller.scrollHeight;
-}
-
-function updateComposer() {
-  const n = charCount(input.value);
-  const counter = $('composer-count');
-  const over = n > MAX_CHARS;
-  if (n >= COUNTER_FROM) {
-    counter.textContent = over
-      ? `${n} / ${MAX_CHARS}: ${n - MAX_CHARS} too many`
-      : `${n} / ${MAX_CHARS}`;
-  } else {
-    counter.textContent = '';
-  }
-  counter.classList.toggle('over', over);
-  const connected = socket?.state === 'connected';
-  $('send').disabled = over || !connected;
-  $('composer').classList.toggle('over', over);
-}
-
-input.addEventListener('input', () => {
-  autoGrow();
-  updateComposer();
-});
-
-input.addEventListener('keydown', (e) => {
-  // isComposing: Enter that confirms an IME candidate (Chinese, Japanese…) must not send.
-  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
-    e.preventDefault();
-    sendCurrent();
-  }
-});
-
-$('composer').addEventListener('submit', (e) => {
-  e.preventDefault();
-  sendCurrent();
-});
-
-function sendCurrent() {
-  const text = input.value.trim();
-  if (!text) return;
-  if (charCount(text) > MAX_CHARS) {
-    announce(`Your message is too long: the limit is ${MAX_CHARS} characters.`);
-    return;
-  }
-  if (!socket || !socket.send(text)) {
-    announce('Not connected. Your message is kept here and can be sent once the chat reconnects.');
-    return;
-  }
-  input.value = '';
-  autoGrow();
-  updateComposer();
-  scrollToBottom();
-}
 
 /* ------------------------------------------------------------------ go */
 

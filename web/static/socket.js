@@ -1,16 +1,23 @@
 /* The chat WebSocket with automatic reconnection, shared by the chat app and the dashboard's live
-   view. It remembers the newest message id so every reconnect resumes with ?since=<id> and the
-   reader neither loses nor re-receives messages across a drop or a server restart. */
+   view. It remembers the newest message id (one sequence across every conversation) so every
+   reconnect resumes with ?since=<id> and the reader neither loses nor re-receives messages, in any
+   room, across a drop or a server restart. */
 
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
+
+/**
+ * @typedef {object} SocketState
+ * @property {'idle'|'connecting'|'syncing'|'connected'|'waiting'|'offline'|'stopped'} state
+ * @property {number} [retryIn] seconds until the next attempt (state 'waiting')
+ */
 
 export class ChatSocket {
   /**
    * @param {object} o
    * @param {() => string|null} o.token          current bearer token
    * @param {(frame: object) => void} o.onFrame  every parsed frame from the server
-   * @param {(s: {state: string, retryIn?: number}) => void} o.onState
+   * @param {(s: SocketState) => void} o.onState
    *        state is 'connecting' | 'syncing' | 'connected' | 'waiting' | 'offline' | 'stopped'
    * @param {(info: {code: number, reason: string, opened: boolean}) => Promise<boolean>} o.onClose
    *        decides whether to reconnect (false ends the session, e.g. blocked or expired)
@@ -20,12 +27,16 @@ export class ChatSocket {
     this.onFrame = onFrame;
     this.onState = onState;
     this.onClose = onClose;
+    /** @type {WebSocket|null} */
     this.ws = null;
     this.lastId = 0;
+    /** Whether the current connection resumed with ?since= (no fresh history burst then). */
+    this.resumed = false;
     this.attempts = 0;
     this.timer = null;
     this.ticker = null;
     this.retryAt = 0;
+    /** @type {SocketState['state']} */
     this.state = 'idle';
     this.stopped = false;
     this.handleOnline = () => {
@@ -41,6 +52,7 @@ export class ChatSocket {
     window.addEventListener('offline', this.handleOffline);
   }
 
+  /** @param {SocketState['state']} state */
   setState(state) {
     this.state = state;
     const retryIn = state === 'waiting' ? Math.max(1, Math.ceil((this.retryAt - Date.now()) / 1000)) : undefined;
@@ -67,7 +79,8 @@ export class ChatSocket {
   open() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
     let url = `${proto}//${location.host}/ws?token=${encodeURIComponent(this.token() || '')}`;
-    if (this.lastId > 0) url += `&since=${this.lastId}`;
+    this.resumed = this.lastId > 0;
+    if (this.resumed) url += `&since=${this.lastId}`;
     let ws;
     try {
       ws = new WebSocket(url);
@@ -146,10 +159,15 @@ export class ChatSocket {
     this.ticker = null;
   }
 
-  /** Sends a chat message; false when there is no open connection to carry it. */
-  send(text) {
+  /**
+   * Sends a chat message; false when there is no open connection to carry it.
+   * @param {string} text
+   * @param {number|null} [room] the conversation; none means `general`
+   */
+  send(text, room) {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN || this.state !== 'connected') return false;
-    this.ws.send(JSON.stringify({ type: 'message', text }));
+    const frame = Number.isInteger(room) ? { type: 'message', room, text } : { type: 'message', text };
+    this.ws.send(JSON.stringify(frame));
     return true;
   }
 

@@ -112,7 +112,10 @@ pub(super) fn insert_messages(
                 if !ids.contains(&id) {
                     ids.push(id);
                     stored.mentions.push(row.get(1));
-                    notes.push((id, m.room_id, stored.id));
+                    // One's own message is never unread, so it is no unread mention either.
+                    if id != m.sender_id {
+                        notes.push((id, m.room_id, stored.id));
+                    }
                 }
             }
         }
@@ -210,9 +213,12 @@ pub(super) fn room(c: &mut impl GenericClient, room_id: i64) -> Result<Option<Ro
         .map(|r| room_at(&r, 0)))
 }
 
-pub(super) fn room_by_name_key(c: &mut impl GenericClient, key: &str) -> Result<Option<Room>> {
-    Ok(c.query_opt(&format!("SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = $1"), &[&key])?
-        .map(|r| room_at(&r, 0)))
+pub(super) fn rooms_by_name_key(c: &mut impl GenericClient, key: &str) -> Result<Vec<Room>> {
+    let rows = c.query(
+        &format!("SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = $1 ORDER BY r.kind != 'public', r.id"),
+        &[&key],
+    )?;
+    Ok(rows.iter().map(|r| room_at(r, 0)).collect())
 }
 
 pub(super) fn create_room(tx: &mut Transaction<'_>, new: &NewRoom<'_>, dm_key: Option<&str>) -> Result<Room> {

@@ -115,7 +115,8 @@ pub(super) fn insert_messages(
         }
         let mentions = shared::mentions_column(&stored.mentions);
         insert.execute(params![stored.id, m.room_id, m.sender_id, m.content, timestamp, mentions])?;
-        for id in ids {
+        // One's own message is never unread, so it is no unread mention either.
+        for id in ids.into_iter().filter(|&id| id != m.sender_id) {
             note.execute(params![id, m.room_id, stored.id])?;
         }
         unhide.execute([m.room_id])?;
@@ -184,11 +185,14 @@ pub(super) fn room(conn: &Connection, room_id: i64) -> Result<Option<Room>> {
         .optional()?)
 }
 
-pub(super) fn room_by_name_key(conn: &Connection, key: &str) -> Result<Option<Room>> {
-    Ok(conn
-        .prepare_cached(&format!("SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = ?1"))?
-        .query_row([key], room_row)
-        .optional()?)
+pub(super) fn rooms_by_name_key(conn: &Connection, key: &str) -> Result<Vec<Room>> {
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT {ROOM_COLS} FROM rooms r WHERE r.name_key = ?1 ORDER BY r.kind != 'public', r.id"
+        ))?
+        .query_map([key], room_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 pub(super) fn create_room(tx: &Transaction<'_>, new: &NewRoom<'_>, dm_key: Option<&str>) -> Result<Room> {
