@@ -8,7 +8,10 @@ use std::{env, fs, io::Write, path::Path};
 fn main() {
     println!("cargo:rerun-if-changed=sql");
     println!("cargo:rerun-if-changed=web");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    // Read when the script runs, not when it was compiled: cargo shares one build-script binary
+    // between checkouts of this package that use the same target folder, and a path baked in at
+    // compile time would embed another checkout's web UI (or none).
+    let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("web");
     let mut files = Vec::new();
     collect(&root, &root, &mut files);
     files.sort();
