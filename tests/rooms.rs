@@ -1301,3 +1301,18 @@ async fn a_database_from_before_rooms_migrates_into_general() {
     assert!(id_of(&m) > id_of(&new));
     assert_eq!(my_room(&server, &bob, 1).await.unwrap()["unread"], 1);
 }
+
+/// A long `rooms` list goes out in WebSocket fragments (so no socket keeps a buffer its size);
+/// a client receives it as one message all the same.
+#[tokio::test]
+async fn a_long_rooms_list_arrives_whole() {
+    let server = common::start().await;
+    let [alice] = accounts(&server, ["alice"]).await;
+    for i in 0..40 {
+        create_room(&server, &alice, &format!("room number {i} with a longer name"), "private").await;
+    }
+    let (client, _) = server.connect(&alice.token, None).await;
+    let rooms = client.rooms["rooms"].as_array().expect("a rooms frame");
+    assert_eq!(rooms.len(), 41, "general and the 40 rooms");
+    assert!(client.rooms.to_string().len() > 4 * 1536, "long enough to be sent in fragments");
+}

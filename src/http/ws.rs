@@ -13,7 +13,13 @@ use hyper::{body::Incoming, header, Request, StatusCode};
 use hyper_tungstenite::{
     tungstenite::{
         self,
-        protocol::{frame::coding::CloseCode, CloseFrame, WebSocketConfig},
+        protocol::{
+            frame::{
+                coding::{CloseCode, Data, OpCode},
+                Frame,
+            },
+            CloseFrame, WebSocketConfig,
+        },
         Message as WsMessage, Utf8Bytes,
     },
     HyperWebsocketStream,
@@ -42,6 +48,10 @@ const REPLAY_CHUNK: usize = 1000;
 const PRESENCE_NAMES: usize = 200;
 /// Broadcast frames written before one flush, so a busy room costs one syscall per batch.
 const WRITE_BATCH: usize = 64;
+/// Larger messages sent on connect (the `rooms` list, presence) go out in fragments of this
+/// size: tungstenite keeps its write buffer's capacity for the life of the socket, so one 6 KB
+/// frame would cost every idle connection 6 KB for good.
+const FRAGMENT: usize = 1536;
 
 pub async fn upgrade(
     state: &Arc<AppState>,
@@ -172,10 +182,31 @@ impl Socket {
         self.flush().await
     }
 
+    /// Sends a text message as WebSocket fragments of at most `FRAGMENT` bytes, each flushed
+    /// (clients reassemble them; the JSON is split anywhere, as the protocol allows).
+    async fn send_fragmented(&mut self, text: Utf8Bytes) -> Result<(), End> {
+        if text.len() <= FRAGMENT {
+            return self.send(text).await;
+        }
+        let bytes: bytes::Bytes = AsRef::<bytes::Bytes>::as_ref(&text).clone();
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = (start + FRAGMENT).min(bytes.len());
+            let opcode = if start == 0 { OpCode::Data(Data::Text) } else { OpCode::Data(Data::Continue) };
+            let frame = Frame::message(bytes.slice(start..end), opcode, end == bytes.len());
+            self.feed_message(WsMessage::Frame(frame)).await?;
+            self.flush().await?;
+            start = end;
+        }
+        Ok(())
+    }
+
     async fn feed(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        match tokio::time::timeout(self.state.http.ws_write_timeout, self.ws.feed(WsMessage::Text(text)))
-            .await
-        {
+        self.feed_message(WsMessage::Text(text)).await
+    }
+
+    async fn feed_message(&mut self, message: WsMessage) -> Result<(), End> {
+        match tokio::time::timeout(self.state.http.ws_write_timeout, self.ws.feed(message)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(End::Quiet),
             Err(_) => Err(End::Close(CloseCode::Policy, "too slow")),
@@ -236,9 +267,9 @@ impl Socket {
             return Ok(last);
         }
         let rooms = chat.rooms_of(&self.user).await.map_err(db_error)?;
-        self.feed(frames::rooms(rooms)).await?;
+        self.send_fragmented(frames::rooms(rooms)).await?;
         let (online, count) = chat.hub().online_sample(PRESENCE_NAMES);
-        self.send(frames::presence(&online, count)).await?;
+        self.send_fragmented(frames::presence(&online, count)).await?;
         Ok(last)
     }
 
