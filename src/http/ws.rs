@@ -284,10 +284,13 @@ impl Socket {
         // when the REST API starts refusing the same token, not a second earlier.
         let expiry = tokio::time::sleep(until_unix(self.expires.saturating_add(1)));
         tokio::pin!(expiry);
+        // Made once: a fresh one per wake-up would register with the token again each time.
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => return End::Close(CloseCode::Away, "server going away"),
+                _ = &mut cancelled => return End::Close(CloseCode::Away, "server going away"),
                 // The sign-in ends here as it does for the REST API: the client is told to sign
                 // in again rather than left chatting on a token nobody would accept any more.
                 _ = &mut expiry => {
@@ -305,18 +308,25 @@ impl Socket {
                         tracing::info!(user = %self.user.username, "disconnecting a client that fell behind");
                         return End::Close(CloseCode::Policy, "too slow");
                     };
-                    let mut next = Some(event);
-                    let mut written = 0;
-                    while let Some(ev) = next.take() {
-                        match self.write_event(&ev, start, &mut last).await {
-                            Ok(n) => written += n,
-                            Err(end) => return end,
+                    // One deadline for the whole burst rather than a timer per frame: in a room
+                    // that gets a message now and then, every frame is a burst of its own.
+                    let deadline = self.state.http.ws_write_timeout;
+                    let burst = async {
+                        let mut next = Some(event);
+                        let mut written = 0;
+                        while let Some(ev) = next.take() {
+                            written += self.write_event(&ev, start, &mut last).await?;
+                            if written < WRITE_BATCH {
+                                next = inbox.events.try_recv().ok();
+                            }
                         }
-                        if written < WRITE_BATCH {
-                            next = inbox.events.try_recv().ok();
-                        }
+                        self.ws.flush().await
+                    };
+                    match tokio::time::timeout(deadline, burst).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return End::Quiet,
+                        Err(_) => return End::Close(CloseCode::Policy, "too slow"),
                     }
-                    if let Err(end) = self.flush().await { return end; }
                 }
                 frame = self.ws.next() => {
                     let frame = match frame {
@@ -353,8 +363,14 @@ impl Socket {
         }
     }
 
-    /// Feeds an event's frames (not flushed); returns how many were written.
-    async fn write_event(&mut self, ev: &Event, start: i64, last: &mut i64) -> Result<usize, End> {
+    /// Feeds an event's frames (not flushed, no deadline: the caller sets one for the burst);
+    /// returns how many were written.
+    async fn write_event(
+        &mut self,
+        ev: &Event,
+        start: i64,
+        last: &mut i64,
+    ) -> Result<usize, tungstenite::Error> {
         if self.dialect == Dialect::Original && ev.room().is_some_and(|r| r != GENERAL_ROOM) {
             return Ok(0);
         }
@@ -376,7 +392,7 @@ impl Socket {
                 }
                 *last = id;
             }
-            self.feed(frame.clone()).await?;
+            self.ws.feed(WsMessage::Text(frame.clone())).await?;
             written += 1;
         }
         Ok(written)
