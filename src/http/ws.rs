@@ -69,8 +69,10 @@ pub async fn upgrade(
         return Err(ApiError::new(StatusCode::UPGRADE_REQUIRED, "This endpoint needs a WebSocket upgrade"));
     }
     let config = WebSocketConfig::default()
-        // tungstenite's default read buffer is 128 KiB per socket, allocated eagerly.
-        .read_buffer_size(4096)
+        // tungstenite's default read buffer is 128 KiB per socket, allocated eagerly and kept
+        // for the socket's life. Clients send short frames (a chat message is at most 2,000
+        // characters); a longer one is read in several steps.
+        .read_buffer_size(2048)
         // Frames are fed into the buffer and flushed once per batch: one syscall for many frames.
         .write_buffer_size(8 * 1024)
         .max_write_buffer_size(1024 * 1024)
