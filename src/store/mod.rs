@@ -10,9 +10,10 @@ pub mod migrations;
 mod postgres;
 mod shared;
 mod sqlite;
+pub mod transfer;
 
 pub use self::postgres::PgStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteDump, SqliteStore};
 
 use serde::Serialize;
 

@@ -31,6 +31,7 @@ macro_rules! nocase {
     };
 }
 
+mod load;
 mod rooms;
 use rooms::{message_row, MESSAGE_SELECT};
 

@@ -21,7 +21,9 @@ use super::{
     User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
+mod dump;
 mod rooms;
+pub use dump::SqliteDump;
 use rooms::{message_row, MESSAGE_SELECT};
 
 /// How long a statement waits for another connection's write lock before reporting `Busy`.
