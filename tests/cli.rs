@@ -11,10 +11,13 @@ use std::{
     time::Duration,
 };
 
+mod common;
+
 use chatterbox::{
     store::{Action, Message, NewMessage, NewUser, SqliteStore, Store, User},
     timefmt,
 };
+use common::cli::{chatterbox, describe};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chatterbox");
 
@@ -25,16 +28,6 @@ const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "conten
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary
-
-/// The binary with an environment that cannot leak in from the developer's shell.
-fn chatterbox() -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_remove("CHATTERBOX_DB")
-        .env_remove("CHATTERBOX_DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .env_remove("RUST_BACKTRACE");
-    cmd
-}
 
 /// Runs `chatterbox --db DB ARGS...`, feeding `stdin` if given (else no stdin at all).
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -63,15 +56,6 @@ fn run_command(mut cmd: Command, stdin: Option<&str>) -> Output {
         }
     }
     child.wait_with_output().expect("wait for chatterbox")
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn stdout(out: &Output) -> String {

@@ -4,47 +4,15 @@
 
 mod common;
 
-use std::{
-    io::Write,
-    process::{Command, Output, Stdio},
-};
+use std::process::{Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_chatterbox");
-
-fn chatterbox() -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_remove("CHATTERBOX_DB")
-        .env_remove("CHATTERBOX_DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .env_remove("RUST_BACKTRACE");
-    cmd
-}
-
-fn run(mut cmd: Command, stdin: Option<&str>) -> Output {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start chatterbox");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    child.wait_with_output().unwrap()
-}
+use common::cli::{chatterbox, describe, run};
 
 /// `chatterbox --database-url URL ARGS...`
 fn on(url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = chatterbox();
     cmd.args(["--database-url", url]).args(args);
     run(cmd, stdin)
-}
-
-fn describe(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn success(out: &Output) -> String {

@@ -6,6 +6,7 @@
 //! (`pg.rs`), so the same HTTP and WebSocket tests run against both backends.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod pg;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
