@@ -26,15 +26,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "CHATTERBOX_DB", value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname,
-    /// or key=value settings); for several instances on one database
-    #[arg(
-        long,
-        global = true,
-        env = "CHATTERBOX_DATABASE_URL",
-        value_name = "URL",
-        conflicts_with = "db",
-        hide_env_values = true
-    )]
+    /// or key=value settings); for several instances on one database. Not together with --db,
+    /// except for migrate-to (from --db into this one)
+    #[arg(long, global = true, env = "CHATTERBOX_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
     #[command(subcommand)]
@@ -47,6 +41,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations
     Migrate(MigrateArgs),
+    /// Copy this SQLite installation (--db) into a new PostgreSQL database (--database-url),
+    /// then verify the copy
+    MigrateTo(MigrateToArgs),
     /// Grant (or with --revoke, take away) the admin role
     MakeAdmin(MakeAdminArgs),
     /// Manage accounts
@@ -169,6 +166,23 @@ pub struct MigrateArgs {
     /// List applied and pending migrations without changing anything
     #[arg(long)]
     pub status: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Copy this SQLite installation (--db, or the default file) into a PostgreSQL database \
+                  (--database-url): accounts with their password hashes, conversations, members with \
+                  their read markers, messages and the log with their ids, the audit log and the \
+                  settings (the token-signing secret: sign-ins stay valid). The target's schema is \
+                  migrated first; a target holding any data is refused and nothing is written. The copy \
+                  is one transaction, read from one snapshot of the source (a running daemon may keep \
+                  writing, later writes are not copied: stop it first to move everything), and is \
+                  verified by counting rows on both sides."
+)]
+pub struct MigrateToArgs {
+    /// The summary's format (progress goes to stderr)
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +347,7 @@ pub struct GenerateArgs {
 /// Parses arguments, runs the command, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    check_databases(&cli);
     let is_serve = matches!(cli.command, Command::Serve(_));
     if !is_serve {
         crate::logging::init(LogFormat::Text, "warn");
@@ -350,6 +365,31 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// One database per command, except `migrate-to`, which reads `--db` and writes `--database-url`
+/// (and needs the latter). A usage error (exit code 2), as clap's own; checked here rather than
+/// by clap because the rule depends on the subcommand and the flags are global.
+fn check_databases(cli: &Cli) {
+    use clap::{error::ErrorKind, CommandFactory};
+    let migrate_to = matches!(cli.command, Command::MigrateTo(_));
+    if migrate_to && cli.database_url.is_none() {
+        Cli::command()
+            .error(
+                ErrorKind::MissingRequiredArgument,
+                "migrate-to needs the PostgreSQL target: --database-url <URL> (or CHATTERBOX_DATABASE_URL)",
+            )
+            .exit();
+    }
+    if !migrate_to && cli.db.is_some() && cli.database_url.is_some() {
+        Cli::command()
+            .error(
+                ErrorKind::ArgumentConflict,
+                "the argument '--db <PATH>' cannot be used with '--database-url <URL>' (only migrate-to \
+                 takes both: from --db into --database-url)",
+            )
+            .exit();
+    }
+}
+
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
@@ -364,6 +404,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => cmd::serve::run(db()?, args),
         Command::Migrate(args) => cmd::migrate::run(&db()?, &args),
+        Command::MigrateTo(args) => cmd::migrate_to::run(
+            &cmd::Database::from_args(cli.db.clone(), None)?,
+            cli.database_url.as_deref(),
+            &args,
+        ),
         Command::MakeAdmin(args) => cmd::make_admin::run(&db()?, &args),
         Command::User(UserCommand::List(args)) => cmd::user_list::run(&db()?, &args),
         Command::User(UserCommand::Block(args)) => cmd::user_block::run(&db()?, &args),

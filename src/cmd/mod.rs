@@ -5,6 +5,7 @@ pub mod generate;
 pub mod make_admin;
 pub mod messages_export;
 pub mod migrate;
+pub mod migrate_to;
 pub mod room_add_member;
 pub mod room_archive;
 pub mod room_create;
@@ -34,8 +35,8 @@ pub enum Database {
 }
 
 impl Database {
-    /// `--database-url` / `CHATTERBOX_DATABASE_URL` if given (clap refuses it together with
-    /// `--db`), else `--db` / `CHATTERBOX_DB`, else `chatterbox.db` in the platform's data folder.
+    /// `--database-url` / `CHATTERBOX_DATABASE_URL` if given (`cli` refuses it together with
+    /// `--db`, except for `migrate-to`), else `--db` / `CHATTERBOX_DB`, else `chatterbox.db` in the platform's data folder.
     pub fn from_args(db: Option<PathBuf>, url: Option<String>) -> anyhow::Result<Database> {
         if let Some(url) = url {
             return Ok(Database::Postgres(url));
