@@ -31,6 +31,9 @@ _chatterbox() {
             chatterbox,migrate)
                 cmd="chatterbox__subcmd__migrate"
                 ;;
+            chatterbox,migrate-to)
+                cmd="chatterbox__subcmd__migrate__subcmd__to"
+                ;;
             chatterbox,room)
                 cmd="chatterbox__subcmd__room"
                 ;;
@@ -54,6 +57,9 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__help,migrate)
                 cmd="chatterbox__subcmd__help__subcmd__migrate"
+                ;;
+            chatterbox__subcmd__help,migrate-to)
+                cmd="chatterbox__subcmd__help__subcmd__migrate__subcmd__to"
                 ;;
             chatterbox__subcmd__help,room)
                 cmd="chatterbox__subcmd__help__subcmd__room"
@@ -179,7 +185,7 @@ _chatterbox() {
 
     case "${cmd}" in
         chatterbox)
-            opts="-h -V --db --database-url --help --version serve migrate make-admin user room messages generate help"
+            opts="-h -V --db --database-url --help --version serve migrate migrate-to make-admin user room messages generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -227,7 +233,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help)
-            opts="serve migrate make-admin user room messages generate help"
+            opts="serve migrate migrate-to make-admin user room messages generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -311,6 +317,20 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__migrate__subcmd__to)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -631,6 +651,32 @@ _chatterbox() {
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__migrate__subcmd__to)
+            opts="-h -V --format --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
