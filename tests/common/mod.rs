@@ -42,7 +42,7 @@ impl Default for Options {
         Options {
             chat: ChatConfig { bcrypt_cost: 4, auth_rate: None, ..ChatConfig::default() },
             http: HttpConfig::default(),
-            server: ServerConfig { account_poll: Duration::from_millis(100), ..ServerConfig::default() },
+            server: ServerConfig::default(),
             db: None,
             postgres: std::env::var("CHATTERBOX_TEST_BACKEND").is_ok_and(|b| b == "postgres"),
             database_url: None,
@@ -223,6 +223,7 @@ pub struct WsClient {
     pub rooms: Value,
 }
 
+#[derive(Debug)]
 pub enum Next {
     Json(Value),
     Closed(Option<u16>, String),
