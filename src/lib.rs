@@ -14,7 +14,13 @@
 //! socket tasks, sender included. Membership, room and read-marker changes take positions in
 //! the same log and reach the hub the same way, whoever wrote them (a REST handler, or the
 //! operator CLI in another process, found by the tailer's poll). Moderation violations go to the
-//! store's audit log and may block the account, which closes all of its sockets through the hub.
+//! store's audit log and may block the account; blocks and role changes take log positions too,
+//! so every instance's tailer closes the account's sockets, whoever made the change.
+//!
+//! Several daemons may share one database (PostgreSQL, or one SQLite file): each tails the same
+//! committed log (a NOTIFY doorbell and a short poll wake it), and each shares who is online on
+//! it through the database (`chat::presence`), so presence, order, resume and blocks hold across
+//! instances.
 //!
 //! # Code map
 //!
@@ -32,7 +38,8 @@
 //!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
 //!   of split words (`chat::moderation`), the one definition of invisible and blank text
 //!   (`chat::text`), rate limits and the login guard, conversations and their privacy rules
-//!   (`chat::rooms`), the log tailer (`chat::log`), the hub (routing by room, per-socket bounded
+//!   (`chat::rooms`), the log tailer and its lag for `/healthz` (`chat::log`), presence shared
+//!   between instances by heartbeats (`chat::presence`), the hub (routing by room, per-socket bounded
 //!   queues, debounced presence), message writer (which also reports failing writes to
 //!   `/healthz`), CSV export.
 //! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend

@@ -41,8 +41,6 @@ pub struct ServerConfig {
     pub reserved_connections: usize,
     /// Open connections of one client address beyond this are refused at accept.
     pub max_connections_per_ip: usize,
-    /// How often the daemon checks for account changes made by the operator CLI.
-    pub account_poll: Duration,
 }
 
 impl Default for ServerConfig {
@@ -53,7 +51,6 @@ impl Default for ServerConfig {
             max_connections: 20_000,
             reserved_connections: reserve_for(20_000),
             max_connections_per_ip: 256,
-            account_poll: Duration::from_millis(500),
         }
     }
 }
@@ -169,9 +166,7 @@ pub async fn run(
     let connections = TaskTracker::new();
     let admission = Arc::new(Admission::new(&config, state.http.trusted_proxies.clone()));
     let mut refusals = Refusals::default();
-    let watcher = tokio::spawn(
-        Arc::clone(&state.chat).watch_accounts(config.account_poll, state.shutdown.child_token()),
-    );
+    let presence = tokio::spawn(Arc::clone(&state.chat).run_presence(state.shutdown.child_token()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
@@ -245,7 +240,10 @@ pub async fn run(
     if tokio::time::timeout(config.grace_period, state.chat.shutdown()).await.is_err() {
         tracing::error!("pending messages could not be committed within the grace period");
     }
-    watcher.abort();
+    // The goodbye started when the shutdown did; an unreachable database must not hold the exit.
+    if tokio::time::timeout(config.grace_period, presence).await.is_err() {
+        tracing::warn!("this instance's presence could not be removed; the others drop it when it expires");
+    }
     tracing::info!("stopped");
     Ok(())
 }

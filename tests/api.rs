@@ -959,3 +959,33 @@ async fn admin_csv_downloads_are_attachments_with_formulas_neutralised() {
     assert!(row[6].ends_with('Z'));
     server.stop().await;
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(
+    register_answers_201_with_a_bearer_token_and_the_user,
+    register_validation_errors_name_the_field,
+    duplicate_username_or_email_conflicts_case_insensitively,
+    login_by_username_or_email_on_both_paths,
+    wrong_password_and_unknown_account_look_the_same,
+    blocked_account_is_told_so_only_with_the_right_password,
+    login_is_rate_limited_with_retry_after,
+    login_by_e_mail_folds_non_ascii_case,
+    a_password_longer_than_bcrypt_reads_is_refused_at_login_not_cut,
+    accounts_stored_without_keys_get_them_at_start_and_look_alikes_stay_usable,
+    unknown_names_cost_what_stored_hashes_cost_and_logins_move_hashes_to_the_configured_cost,
+    bad_requests_get_json_errors_with_the_right_status,
+    health_me_and_paged_history,
+    missing_garbage_forged_unsigned_and_expired_tokens_are_401,
+    a_user_token_edited_to_admin_cannot_reach_the_admin_api,
+    a_blocked_users_valid_token_is_refused,
+    a_revoked_admin_loses_the_admin_api_at_once,
+    non_admins_are_refused_on_every_admin_route,
+    admin_user_list_hides_password_hashes_and_filters_blocked,
+    admin_user_list_says_why_each_blocked_account_is_blocked,
+    admin_messages_page_oldest_first,
+    admin_block_unblock_resets_warnings_and_is_audited,
+    admin_routes_answer_404_for_unknown_users_and_405_for_wrong_methods,
+    admin_role_grant_and_revoke,
+    admin_stats_count_users_online_messages_and_blocked,
+    admin_csv_downloads_are_attachments_with_formulas_neutralised,
+);

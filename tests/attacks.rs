@@ -1352,3 +1352,32 @@ async fn drop_client(mut c: WsClient) {
     let _ = c.ws.close(None).await;
     while let Some(Next::Json(_)) = c.next_within(Duration::from_secs(5)).await {}
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(
+    a_registration_flood_from_one_address_gets_429_while_the_chat_goes_on,
+    a_login_storm_beyond_the_hashing_queue_gets_503_at_once_and_the_server_recovers,
+    password_hashing_runs_on_low_priority_threads_so_a_storm_yields_to_the_chat,
+    password_guessing_is_limited_per_account_whatever_the_address,
+    five_addresses_guessing_within_their_limits_do_not_lock_out_correct_logins,
+    clients_behind_a_trusted_proxy_have_their_own_login_budgets,
+    x_forwarded_for_from_an_untrusted_peer_is_ignored,
+    guessing_through_the_email_address_counts_against_the_same_account,
+    slow_and_stalled_clients_are_cut_off_while_everyone_else_is_served,
+    connections_beyond_max_connections_are_refused_and_slots_come_back,
+    one_address_cannot_take_every_connection,
+    one_account_cannot_take_every_websocket,
+    healthz_and_new_addresses_get_in_while_one_address_holds_the_rest,
+    stored_xss_is_refused_in_usernames_and_inert_in_messages,
+    look_alike_usernames_are_refused_and_case_variants_conflict,
+    ascii_look_alikes_of_a_name_conflict_and_reserved_names_are_refused,
+    concurrent_registrations_of_look_alike_names_let_exactly_one_win,
+    ten_sockets_violating_at_once_give_one_block_and_warnings_up_to_the_limit,
+    pages_forbid_inline_scripts_framing_and_sniffing_and_sessions_need_the_bearer_token,
+    the_websocket_origin_check_compares_the_scheme_too,
+    a_message_flood_gets_error_frames_and_never_holds_up_another_client,
+    ;
+    sqlite_only:
+    sql_injection_in_every_field_is_plain_data,
+    thousands_of_connections_opened_and_dropped_leave_no_descriptors_behind,
+);

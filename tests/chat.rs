@@ -870,3 +870,28 @@ async fn admin_stats_count_online_users_as_the_presence_frames_do() {
     assert_eq!(stats_online(&server, &admin).await, 1);
     server.stop().await;
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(
+    handshake_is_refused_without_a_valid_token_for_blocked_users_and_cross_site,
+    connects_by_query_token_bearer_header_and_same_origin,
+    clients_see_the_same_order_with_strictly_increasing_ids,
+    history_is_the_last_50_or_everything_since_an_id,
+    a_reconnecting_client_misses_nothing_and_sees_nothing_twice,
+    an_invalid_handshake_announces_nobody,
+    presence_lists_online_users_and_announces_first_join_and_last_leave,
+    invalid_frames_get_an_error_frame_and_the_socket_stays_usable,
+    an_oversized_frame_closes_only_that_socket_with_1009,
+    flooding_is_rate_limited_per_connection_without_blocking_or_losing_messages,
+    moderation_warns_twice_then_blocks_and_closes_every_socket,
+    moderation_passes_innocent_words_and_catches_evasions,
+    messages_of_only_invisible_or_blank_characters_are_refused_and_never_stored,
+    a_word_split_across_two_messages_is_refused_in_the_second,
+    an_admin_block_closes_the_users_live_sockets,
+    the_operator_cli_blocks_and_unblocks_while_the_daemon_runs,
+    a_client_that_stops_reading_does_not_delay_the_others_and_is_dropped,
+    a_longest_message_of_emoji_sent_json_escaped_is_accepted,
+    a_socket_is_told_to_sign_in_again_and_closed_when_its_token_expires,
+    quick_reconnects_are_not_announced_to_the_room_each_time,
+    admin_stats_count_online_users_as_the_presence_frames_do,
+);

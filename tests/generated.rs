@@ -1,5 +1,6 @@
 //! The committed man pages (`man/`) and shell completions (`completions/`) are exactly what
-//! `chatterbox generate` produces from the current clap definitions.
+//! `chatterbox generate` produces from the current clap definitions; and the lists of tests that
+//! run on both stores (`postgres_too!`) name every test of their suites.
 
 use std::{
     collections::BTreeMap,
@@ -53,4 +54,53 @@ fn committed_man_pages_and_completions_are_up_to_date() {
             );
         }
     }
+}
+
+/// The test functions of a suite: `fn` items right after `#[test]` or `#[tokio::test(..)]`.
+fn test_names(src: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut attributed = false;
+    for line in src.lines() {
+        if line.starts_with("#[tokio::test") || line.starts_with("#[test]") {
+            attributed = true;
+        } else if attributed && !line.starts_with("#[") {
+            let item = line.trim_start_matches("async ");
+            if let Some(rest) = item.strip_prefix("fn ") {
+                names.push(rest.split(['(', '<']).next().unwrap_or("").trim().to_string());
+            }
+            attributed = false;
+        }
+    }
+    names
+}
+
+/// Every test of a suite that runs on both stores is listed in its `postgres_too!` (to run on
+/// PostgreSQL too, or named as checking something only SQLite has): a new test cannot quietly
+/// run on SQLite alone.
+#[test]
+fn suites_on_both_stores_list_every_test() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+    let mut suites = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).unwrap();
+        // At the start of a line: the invocation, not this test's own mention of it.
+        let Some((_, listed)) = src.split_once("\ncommon::postgres_too!(") else { continue };
+        suites += 1;
+        let listed = listed.split(");").next().unwrap();
+        let mut listed: Vec<String> = listed
+            .replace("sqlite_only:", "")
+            .split([',', ';'])
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut tests = test_names(&src);
+        listed.sort();
+        tests.sort();
+        assert_eq!(listed, tests, "{}: postgres_too! must name every test of the suite", path.display());
+    }
+    assert!(suites >= 5, "the suites that run on both stores invoke postgres_too!");
 }

@@ -99,3 +99,138 @@ async fn a_killed_listening_connection_delays_nothing_for_long() {
     alice_a.send_acked("after").await;
     assert_eq!(bob_b.next_message().await.unwrap()["text"], "after");
 }
+
+/// An instance on `url` that shares presence every 100 ms and announces leaves at once.
+async fn quick_instance(url: &str) -> TestServer {
+    let mut opts = common::unthrottled();
+    opts.chat.presence_beat = Duration::from_millis(100);
+    opts.chat.presence_grace = Duration::ZERO;
+    common::start_with(Options { database_url: Some(url.to_string()), ..opts }).await
+}
+
+/// Reads frames until a `join`/`leave` of `user`; panics on anything closing first or after
+/// `wait` of silence.
+async fn expect_presence(socket: &mut common::WsClient, kind: &str, user: &str, wait: Duration) {
+    loop {
+        match socket.next_within(wait).await {
+            Some(common::Next::Json(v)) if v["type"] == kind && v["user"] == user => return,
+            Some(common::Next::Json(_)) => continue,
+            other => panic!("waiting for {kind} {user}: {other:?}"),
+        }
+    }
+}
+
+async fn online_count(server: &TestServer, admin: &Account) -> i64 {
+    let stats: Value = server.get("/admin/stats", Some(&admin.token)).await.json().await.unwrap();
+    stats["online"].as_i64().expect("an online count")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_blocks_and_role_changes_cross_instances() {
+    let Some(url) = tokio::task::spawn_blocking(common::pg::database).await.unwrap() else { return };
+    let (a, b) = (quick_instance(&url).await, quick_instance(&url).await);
+    let root = a.register_admin("root").await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+
+    // Someone arriving on one instance is announced on the other, and counted there.
+    let (mut alice_a, _) = a.connect(&alice.token, None).await;
+    let (mut bob_b, _) = b.connect(&bob.token, None).await;
+    expect_presence(&mut alice_a, "join", "bob", Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while online_count(&b, &root).await != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "instance b counts alice (on a) and bob");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Leaving is announced on the other instance too, once the user's last socket there closed.
+    let (mut bob_b2, _) = b.connect(&bob.token, None).await;
+    bob_b.ws.close(None).await.unwrap();
+    bob_b2.ws.close(None).await.unwrap();
+    expect_presence(&mut alice_a, "leave", "bob", Duration::from_secs(10)).await;
+
+    // An admin's block on one instance closes the account's sockets on the other.
+    let (mut bob_b, _) = b.connect(&bob.token, None).await;
+    let blocked = a.post(&format!("/admin/users/{}/block", bob.id), Some(&root.token), None).await;
+    assert_eq!(blocked.status(), 200);
+    assert_eq!(bob_b.expect_close().await, Some(1008), "blocked everywhere");
+
+    // A role change made by the operator CLI (a third process) closes the account's sockets on
+    // every instance, so they reconnect with what the new role may see.
+    let (mut alice_b, _) = b.connect(&alice.token, None).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatterbox"))
+        .args(["--database-url", &url, "make-admin", "alice"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(alice_a.expect_close().await, Some(1013));
+    assert_eq!(alice_b.expect_close().await, Some(1013));
+    // And they can come back at once, now as an admin.
+    let (_alice_again, _) = a.connect(&alice.token, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_of_an_instance_killed_without_a_goodbye_are_gone_within_30_seconds() {
+    let Some(url) = tokio::task::spawn_blocking(common::pg::database).await.unwrap() else { return };
+    let a = quick_instance(&url).await;
+    let alice = a.register("alice").await;
+    let carol = a.register("carol").await;
+    let (mut alice_a, _) = a.connect(&alice.token, None).await;
+
+    // A real daemon process, with the default heartbeat and time-to-live.
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_chatterbox"))
+        .args(["--database-url", &url, "serve", "--listen", "127.0.0.1:0", "--bcrypt-cost", "4"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = daemon.stderr.take().unwrap();
+    let addr = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split("listening on http://")
+                    .nth(1)
+                    .and_then(|r| r.split_whitespace().next())
+                    .map(str::to_string)
+            })
+            .expect("the daemon says where it listens");
+        // Keep draining, so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        addr
+    })
+    .await
+    .unwrap();
+    let (_carol_d, _) = a.try_connect(format!("ws://{addr}/ws?token={}", carol.token)).await.unwrap();
+    expect_presence(&mut alice_a, "join", "carol", Duration::from_secs(10)).await;
+
+    daemon.kill().unwrap(); // SIGKILL: no goodbye
+    daemon.wait().unwrap();
+    expect_presence(&mut alice_a, "leave", "carol", Duration::from_secs(30)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_reports_the_database_and_the_log_tailers_lag() {
+    let Some(url) = tokio::task::spawn_blocking(common::pg::database).await.unwrap() else { return };
+    let (a, b) = (quick_instance(&url).await, quick_instance(&url).await);
+    let alice = a.register("alice").await;
+    let (mut alice_a, _) = a.connect(&alice.token, None).await;
+    let sent = alice_a.send_acked("hello").await["id"].as_i64().unwrap();
+    // Instance b delivers it too (its tailer reads what a committed), and says how far it is.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let health: Value = b.get("/healthz", None).await.json().await.unwrap();
+        assert_eq!(health["status"], "ok");
+        assert_eq!(health["database"], "ok");
+        if health["log"]["delivered"].as_i64().unwrap() >= sent {
+            assert_eq!(health["log"]["behind"], 0);
+            assert!(health["log"]["read_ms_ago"].as_u64().is_some());
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "b's tailer reaches message {sent}: {health}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

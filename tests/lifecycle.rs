@@ -15,8 +15,27 @@ fn id(v: &Value) -> i64 {
 }
 
 /// A server on an existing database file (a restart).
-async fn restart_on(db: PathBuf) -> TestServer {
-    common::start_with(Options { db: Some(db), ..common::unthrottled() }).await
+/// Where a stopped server kept its data: its SQLite file or its PostgreSQL database.
+#[derive(Clone)]
+enum Data {
+    File(PathBuf),
+    Url(String),
+}
+
+fn data_of(server: &TestServer) -> Data {
+    match &server.database_url {
+        Some(url) => Data::Url(url.clone()),
+        None => Data::File(server.db.clone()),
+    }
+}
+
+async fn restart_on(data: Data) -> TestServer {
+    match data {
+        Data::File(db) => common::start_with(Options { db: Some(db), ..common::unthrottled() }).await,
+        Data::Url(url) => {
+            common::start_with(Options { database_url: Some(url), ..common::unthrottled() }).await
+        }
+    }
 }
 
 /// Reads message frames until the server closes the socket; returns their ids and the close code.
@@ -31,12 +50,14 @@ async fn drain_until_close(client: &mut WsClient) -> (Vec<i64>, Option<u16>) {
     }
 }
 
-/// Every message in the database file, read with a fresh connection.
-async fn messages_in(db: PathBuf) -> Vec<chatterbox::store::Message> {
+/// Every message in the database, read with a fresh connection.
+async fn messages_in(data: Data) -> Vec<chatterbox::store::Message> {
     tokio::task::spawn_blocking(move || {
-        let store = SqliteStore::open_existing(&db).unwrap();
-        chatterbox::store::Store::messages_before(&store, chatterbox::store::GENERAL_ROOM, None, 10_000)
-            .unwrap()
+        let store: Box<dyn chatterbox::store::Store> = match data {
+            Data::File(db) => Box::new(SqliteStore::open_existing(&db).unwrap()),
+            Data::Url(url) => Box::new(chatterbox::store::PgStore::open_existing(&url).unwrap()),
+        };
+        store.messages_before(chatterbox::store::GENERAL_ROOM, None, 10_000).unwrap()
     })
     .await
     .unwrap()
@@ -46,7 +67,7 @@ async fn messages_in(db: PathBuf) -> Vec<chatterbox::store::Message> {
 async fn shutdown_keeps_acknowledged_messages_and_a_restart_resumes_without_gaps_or_repeats() {
     let mut server = common::start_with(common::unthrottled()).await;
     let _dir = server.keep_dir();
-    let db = server.db.clone();
+    let db = data_of(&server);
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let carol = server.register("carol").await;
@@ -113,7 +134,7 @@ async fn shutdown_keeps_acknowledged_messages_and_a_restart_resumes_without_gaps
 async fn a_token_issued_before_a_restart_still_works_after_it() {
     let mut server = common::start().await;
     let _dir = server.keep_dir();
-    let db = server.db.clone();
+    let db = data_of(&server);
     let alice = server.register("alice").await;
     let (mut a, _) = server.connect(&alice.token, None).await;
     let before = a.send_acked("before").await;
@@ -165,3 +186,10 @@ async fn many_servers_in_one_process_are_independent() {
         server.stop().await;
     }
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(
+    shutdown_keeps_acknowledged_messages_and_a_restart_resumes_without_gaps_or_repeats,
+    a_token_issued_before_a_restart_still_works_after_it,
+    many_servers_in_one_process_are_independent,
+);

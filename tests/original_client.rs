@@ -354,3 +354,11 @@ fn cors_origins_are_validated_at_startup() {
         assert!(stderr.contains("--cors-origin") && stderr.contains(expected), "{args:?} {env:?}: {stderr}");
     }
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(
+    preflights_from_a_listed_origin_are_answered_and_others_refused,
+    original_chat_page_talks_over_chat_ws_with_naive_timestamps,
+    original_admin_page_signs_in_and_reads_its_dashboard,
+    cors_origins_are_validated_at_startup,
+);

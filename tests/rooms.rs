@@ -1316,3 +1316,29 @@ async fn a_long_rooms_list_arrives_whole() {
     assert_eq!(rooms.len(), 41, "general and the 40 rooms");
     assert!(client.rooms.to_string().len() > 4 * 1536, "long enough to be sent in fragments");
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(
+    public_room_create_join_chat_and_leave,
+    room_names_are_unique_in_any_letter_case_and_validated,
+    a_private_room_is_invisible_to_non_members,
+    members_add_people_and_a_removed_member_hears_nothing_more,
+    only_the_creator_or_an_admin_removes_people,
+    a_removal_by_the_operator_stops_delivery_too,
+    admin_views_show_public_rooms_text_only,
+    a_dm_is_one_per_set_of_people_and_private_to_them,
+    a_hidden_dm_comes_back_with_its_next_message,
+    concurrent_opens_and_creates_agree_on_one_conversation,
+    moderation_works_in_every_conversation,
+    general_holds_every_new_account_and_room_less_clients,
+    auto_join_rooms_take_in_new_accounts,
+    unread_counts_and_read_markers_move_forward_only,
+    mentions_of_members_are_listed_and_counted_until_read,
+    notification_levels_are_per_member,
+    archived_rooms_are_read_only,
+    resume_delivers_every_missed_message_of_every_room_once_in_order,
+    resuming_while_others_post_loses_and_repeats_nothing,
+    concurrent_senders_in_overlapping_rooms_all_see_increasing_ids,
+    a_database_from_before_rooms_migrates_into_general,
+    a_long_rooms_list_arrives_whole,
+);

@@ -18,3 +18,6 @@ async fn two_users_see_each_others_messages() {
     assert_eq!(echo["id"], got["id"]);
     server.stop().await;
 }
+
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
+common::postgres_too!(two_users_see_each_others_messages,);

@@ -14,7 +14,8 @@ use std::{
 
 use chatterbox::store::{
     Action, AdminAction, Change, LogEntry, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore,
-    Refusal, RoomKind, SqliteStore, Store, StoreError, User, UserFilter, UserKeys, GENERAL_ROOM,
+    PresenceBeat, Refusal, RoomKind, SqliteStore, Store, StoreError, User, UserFilter, UserKeys,
+    GENERAL_ROOM,
 };
 
 const TS: &str = "2026-11-26T10:00:00.000Z";
@@ -29,7 +30,8 @@ fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
 fn postgres() -> Option<Arc<dyn Store>> {
     let url = common::pg::database()?;
     let (store, applied) = PgStore::open_and_migrate(&url).unwrap();
-    assert_eq!(applied.len(), 3, "a new database gets every migration");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/postgres")).unwrap().count();
+    assert_eq!(applied.len(), files, "a new database gets every migration");
     Some(Arc::new(store))
 }
 
@@ -55,6 +57,8 @@ contract!(
     read_markers_and_dms,
     exports_stream,
     concurrent_writers_never_let_a_reader_skip,
+    account_changes_take_log_positions,
+    presence_between_instances,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -670,11 +674,12 @@ fn postgres_migrations_race_and_refuse_newer() {
             (0..4).map(|_| s.spawn(|| PgStore::open_and_migrate(&url).unwrap().1.len())).collect();
         starts.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(applied.iter().sum::<usize>(), 3, "each migration applied by exactly one: {applied:?}");
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/postgres")).unwrap().count();
+    assert_eq!(applied.iter().sum::<usize>(), files, "each migration applied by exactly one: {applied:?}");
     let status = PgStore::migration_status(&url).unwrap();
     assert_eq!(
         status.iter().map(|m| m.label()).collect::<Vec<_>>(),
-        ["V1__initial", "V2__account_keys", "V3__conversations"]
+        ["V1__initial", "V2__account_keys", "V3__conversations", "V4__instances"]
     );
     assert!(status.iter().all(|m| m.applied_on.is_some() && m.known));
     PgStore::open_existing(&url).unwrap();
@@ -695,4 +700,73 @@ fn postgres_migrations_race_and_refuse_newer() {
 fn an_unreachable_postgres_is_unavailable() {
     let err = PgStore::open_existing("postgres://nobody@127.0.0.1:1/nothing?connect_timeout=2").unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+}
+
+fn account_changes_take_log_positions(store: &dyn Store) {
+    let u = user(store, "gina");
+    let changes_after = |after: i64| -> Vec<Change> {
+        store
+            .log_after(after, 100)
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e {
+                LogEntry::Change { change, .. } => Some(change),
+                LogEntry::Message(_) => None,
+            })
+            .collect()
+    };
+    let start = store.log_next().unwrap() - 1;
+    store.set_admin(u.id, true).unwrap();
+    store.set_admin(u.id, true).unwrap(); // no change, no entry
+    let by = AdminAction { actor: "root", reason: None, timestamp: TS };
+    store.set_blocked(u.id, true, &by).unwrap();
+    store.set_blocked(u.id, false, &by).unwrap();
+    let after_admin = store.log_next().unwrap() - 1;
+    // Moderation's blocking violation is an entry too; its warnings are not.
+    store.record_violation(u.id, "bad", "bad", 2, TS).unwrap();
+    store.record_violation(u.id, "bad", "bad", 2, TS).unwrap();
+    let id = u.id;
+    assert_eq!(
+        changes_after(start),
+        [
+            Change::Account { user_id: id, blocked: false, admin: true },
+            Change::Account { user_id: id, blocked: true, admin: true },
+            Change::Account { user_id: id, blocked: false, admin: true },
+            Change::Account { user_id: id, blocked: true, admin: true },
+        ]
+    );
+    assert_eq!(changes_after(after_admin), [Change::Account { user_id: id, blocked: true, admin: true }]);
+}
+
+fn presence_between_instances(store: &dyn Store) {
+    let (h, i) = (user(store, "hana"), user(store, "ivan"));
+    let beat = |instance: &str, all: &[i64], arrived: &[i64], left: &[i64]| {
+        store
+            .presence_beat(&PresenceBeat { instance, started_at: TS, all, arrived, left, ttl_secs: 20 })
+            .unwrap()
+    };
+    let elsewhere = |instance: &str| {
+        let mut ids: Vec<i64> =
+            store.presence_elsewhere(instance, 20).unwrap().into_iter().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert!(beat("a", &[h.id], &[], &[]), "a first beat registers the instance, with everyone");
+    assert!(!beat("a", &[h.id], &[], &[]));
+    assert_eq!(elsewhere("b"), [h.id]);
+    assert_eq!(elsewhere("a"), Vec::<i64>::new(), "an instance does not hear of its own users");
+    assert_eq!(store.presence_elsewhere("b", 20).unwrap()[0].1, "hana");
+    beat("b", &[h.id, i.id], &[], &[]);
+    assert_eq!(elsewhere("a"), [h.id, i.id]);
+    assert_eq!(elsewhere("c"), [h.id, i.id], "a user on two instances is listed once");
+    beat("a", &[], &[], &[h.id]);
+    beat("b", &[i.id], &[], &[h.id]);
+    assert_eq!(elsewhere("c"), [i.id]);
+    beat("a", &[h.id], &[h.id], &[]);
+    store.presence_leave("b").unwrap();
+    assert_eq!(elsewhere("c"), [h.id], "a goodbye takes the instance's users with it");
+    // Registered again after the others gave it up: its users are written whole.
+    store.presence_leave("a").unwrap();
+    assert!(beat("a", &[h.id, i.id], &[], &[]));
+    assert_eq!(elsewhere("c"), [h.id, i.id]);
 }

@@ -297,6 +297,15 @@ impl Store for Rows {
     fn account_revision(&self) -> chatterbox::store::Result<i64> {
         only_exports()
     }
+    fn presence_beat(&self, _: &chatterbox::store::PresenceBeat<'_>) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn presence_elsewhere(&self, _: &str, _: i64) -> chatterbox::store::Result<Vec<(i64, String)>> {
+        only_exports()
+    }
+    fn presence_leave(&self, _: &str) -> chatterbox::store::Result<()> {
+        only_exports()
+    }
 }
 
 impl Rows {

@@ -17,7 +17,8 @@
 //! their `leave` is announced only if no socket reopened by then (so a reconnecting client, or
 //! one cycling connections on purpose, does not send every other client a join/leave pair each
 //! time). "Online" everywhere (presence frames, join/leave, `/admin/stats`) is this one
-//! definition: the users everyone was told are here.
+//! definition: the users everyone was told are here, on this instance or on another one (the
+//! other instances' users come from the database, `chat::presence`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -115,6 +116,9 @@ pub enum Target {
 pub enum Control {
     /// The account was blocked (by moderation on another socket, an admin or the CLI).
     Blocked,
+    /// The account's admin role changed at log position `at`: a socket that started before it
+    /// closes, and the client reconnects with what its new role may see.
+    RoleChanged { at: i64 },
 }
 
 struct SocketEntry {
@@ -143,6 +147,8 @@ struct State {
     rooms: HashMap<i64, HashSet<i64>>,
     /// Sockets (user, socket) watching a room they are not necessarily members of.
     watchers: HashMap<i64, Vec<(i64, u64)>>,
+    /// Users online on other instances (`chat::presence` keeps it), by id, with their names.
+    remote: HashMap<i64, String>,
 }
 
 impl State {
@@ -324,7 +330,8 @@ impl Hub {
         self.lock().users.get(&user_id).map(|u| u.rooms.contains(&room))
     }
 
-    pub fn is_online(&self, user_id: i64) -> bool {
+    /// Whether the user counts as online on this instance (and so has a room index here).
+    pub fn is_online_here(&self, user_id: i64) -> bool {
         self.lock().users.contains_key(&user_id)
     }
 
@@ -350,7 +357,7 @@ impl Hub {
             if state.users.get(&user_id).map_or(0, |e| e.sockets.len()) >= max_sockets {
                 return Err(TooManySockets);
             }
-            let announce = !state.users.contains_key(&user_id);
+            let announce = !state.users.contains_key(&user_id) && !state.remote.contains_key(&user_id);
             let entry = state.users.entry(user_id).or_insert_with(|| Online {
                 username: username.to_string(),
                 sockets: Vec::new(),
@@ -410,7 +417,8 @@ impl Hub {
         }
     }
 
-    /// Removes an offline user and their room index; returns their name.
+    /// Removes a user without sockets here and their room index; returns their name if they
+    /// are now offline everywhere (their leave is to be announced).
     fn forget(state: &mut State, user_id: i64) -> Option<String> {
         let entry = state.users.remove(&user_id)?;
         for room in &entry.rooms {
@@ -421,7 +429,40 @@ impl Hub {
                 }
             }
         }
-        Some(entry.username)
+        (!state.remote.contains_key(&user_id)).then_some(entry.username)
+    }
+
+    /// Replaces the users online on other instances; announces those who arrived or left
+    /// everywhere (a user also online here was announced already, and stays).
+    pub fn set_remote(&self, remote: HashMap<i64, String>) {
+        let (joined, left) = {
+            let mut state = self.lock();
+            let old = std::mem::replace(&mut state.remote, remote);
+            let joined: Vec<String> = state
+                .remote
+                .iter()
+                .filter(|(id, _)| !old.contains_key(id) && !state.users.contains_key(id))
+                .map(|(_, name)| name.clone())
+                .collect();
+            let left: Vec<String> = old
+                .into_iter()
+                .filter(|(id, _)| !state.remote.contains_key(id) && !state.users.contains_key(id))
+                .map(|(_, name)| name)
+                .collect();
+            (joined, left)
+        };
+        for name in joined {
+            self.deliver(Target::Everyone, Event::new(EventKind::Join(name), None));
+        }
+        for name in left {
+            self.deliver(Target::Everyone, Event::new(EventKind::Leave(name), None));
+        }
+    }
+
+    /// The users this instance counts as online on it (sockets open, or closed within the
+    /// presence grace): what it tells the other instances.
+    pub fn local_user_ids(&self) -> Vec<i64> {
+        self.lock().users.keys().copied().collect()
     }
 
     /// Waits until the user has had no socket for the grace period, then announces the leave;
@@ -437,9 +478,10 @@ impl Hub {
                         return;
                     }
                     Some(since) if since.elapsed() >= self.presence_grace => {
-                        let username = Self::forget(&mut state, user_id).unwrap_or_default();
-                        drop(state);
-                        self.deliver(Target::Everyone, Event::new(EventKind::Leave(username), None));
+                        if let Some(username) = Self::forget(&mut state, user_id) {
+                            drop(state);
+                            self.deliver(Target::Everyone, Event::new(EventKind::Leave(username), None));
+                        }
                         return;
                     }
                     Some(since) => since + self.presence_grace,
@@ -468,7 +510,11 @@ impl Hub {
     /// Bounded because the list goes to every socket that connects: a full list of a big server
     /// costs time per connect and leaves every socket's write buffer sized for it.
     pub fn online_sample(&self, limit: usize) -> (Vec<String>, usize) {
-        let mut names: Vec<String> = self.lock().users.values().map(|e| e.username.clone()).collect();
+        let mut names: Vec<String> = {
+            let state = self.lock();
+            let remote = state.remote.iter().filter(|(id, _)| !state.users.contains_key(id));
+            state.users.values().map(|e| e.username.clone()).chain(remote.map(|(_, n)| n.clone())).collect()
+        };
         let total = names.len();
         let key = |a: &String, b: &String| a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b));
         if names.len() > limit {
@@ -479,12 +525,10 @@ impl Hub {
         (names, total)
     }
 
-    pub fn online_user_ids(&self) -> Vec<i64> {
-        self.lock().users.keys().copied().collect()
-    }
-
+    /// How many users are online on any instance.
     pub fn online_count(&self) -> usize {
-        self.lock().users.len()
+        let state = self.lock();
+        state.users.len() + state.remote.keys().filter(|id| !state.users.contains_key(id)).count()
     }
 }
 

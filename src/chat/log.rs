@@ -17,11 +17,11 @@
 
 use std::{
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
         mpsc, Arc,
     },
     thread,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use tokio::sync::oneshot;
@@ -30,7 +30,7 @@ use crate::store::{Change, LogBell, LogEntry, Memberships, Message, RoomKind, St
 
 use super::{
     error::{ChatError, Result},
-    hub::{Event, EventKind, Hub, Target},
+    hub::{Control, Event, EventKind, Hub, Target},
 };
 
 /// Entries read from the store per query while catching up.
@@ -52,6 +52,34 @@ pub struct LogTail {
     tx: mpsc::SyncSender<Cmd>,
     /// Set when the tailer thread has ended, so a backend's log watcher stops too.
     ended: Arc<AtomicBool>,
+    status: Arc<TailStatus>,
+}
+
+/// How far the tailer has come, for `/healthz`.
+#[derive(Debug)]
+struct TailStatus {
+    /// The last position delivered.
+    cursor: AtomicI64,
+    /// When the tailer last read the store successfully, in milliseconds after `epoch`.
+    read_at_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl TailStatus {
+    fn read_now(&self) {
+        self.read_at_ms.store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+/// The tailer's progress against the end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lag {
+    /// The last position delivered to this instance's sockets.
+    pub delivered: i64,
+    /// Committed entries not delivered yet (any instance's).
+    pub behind: i64,
+    /// Since the tailer last read the log successfully (it reads at every poll).
+    pub since_read: Duration,
 }
 
 impl LogTail {
@@ -62,15 +90,33 @@ impl LogTail {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let ended = Arc::new(AtomicBool::new(false));
         let done = Arc::clone(&ended);
+        let status = Arc::new(TailStatus {
+            cursor: AtomicI64::new(cursor),
+            read_at_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let shared = Arc::clone(&status);
         thread::Builder::new()
             .name("chatterbox-log".into())
             .spawn(move || {
-                let mut tail = Tailer { store, hub, cursor };
+                let mut tail = Tailer { store, hub, cursor, status: shared };
                 tail.run(rx, poll);
                 done.store(true, Ordering::Release);
             })
             .map_err(|e| ChatError::Internal(format!("cannot start the log thread: {e}")))?;
-        Ok(LogTail { tx, ended })
+        Ok(LogTail { tx, ended, status })
+    }
+
+    /// The tailer's lag, given the log's next position read just now.
+    pub fn lag(&self, next: i64) -> Lag {
+        let status = &self.status;
+        let delivered = status.cursor.load(Ordering::Relaxed);
+        let read_at = Duration::from_millis(status.read_at_ms.load(Ordering::Relaxed));
+        Lag {
+            delivered,
+            behind: (next - 1 - delivered).max(0),
+            since_read: status.epoch.elapsed().saturating_sub(read_at),
+        }
     }
 
     /// The doorbell a backend rings when another process or instance commits to the log
@@ -139,16 +185,26 @@ struct Tailer {
     hub: Arc<Hub>,
     /// The last position delivered.
     cursor: i64,
+    status: Arc<TailStatus>,
 }
 
 impl Tailer {
     fn run(&mut self, rx: mpsc::Receiver<Cmd>, poll: Duration) {
+        let mut polled = Instant::now();
         loop {
-            match rx.recv_timeout(poll) {
+            // A steady stream of this instance's own batches must not starve the poll, which
+            // is what finds other writers' entries when a doorbell is lost.
+            if polled.elapsed() >= poll {
+                let _ = self.catch_up(None);
+                polled = Instant::now();
+            }
+            match rx.recv_timeout(poll.saturating_sub(polled.elapsed())) {
                 Ok(Cmd::Committed(entries)) => self.committed(entries),
-                Ok(Cmd::Ring) | Err(mpsc::RecvTimeoutError::Timeout) => {
+                Ok(Cmd::Ring) => {
                     let _ = self.catch_up(None);
+                    polled = Instant::now();
                 }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Ok(Cmd::Sync(reply)) => {
                     let _ = self.catch_up(None);
                     let _ = reply.send(());
@@ -186,9 +242,11 @@ impl Tailer {
                 return Ok(());
             }
             if until.is_none() && self.store.log_next()? <= cursor + 1 {
+                self.status.read_now();
                 return Ok(());
             }
             let entries = self.store.log_after(cursor, CHUNK)?;
+            self.status.read_now();
             let full = entries.len() == CHUNK;
             self.deliver(entries);
             if !full {
@@ -228,6 +286,7 @@ impl Tailer {
             self.cursor = position;
         }
         self.flush(&mut run);
+        self.status.cursor.store(self.cursor, Ordering::Relaxed);
     }
 
     fn flush(&self, run: &mut Vec<Message>) {
@@ -244,7 +303,7 @@ impl Tailer {
         let at = Some(seq);
         match change {
             Change::Member { room_id, user_id } => {
-                if !self.hub.is_online(user_id) {
+                if !self.hub.is_online_here(user_id) {
                     return;
                 }
                 self.hub.add_to_room(user_id, room_id);
@@ -285,6 +344,16 @@ impl Tailer {
                     Target::User(user_id),
                     Event::new(EventKind::Read { room: room_id, message_id }, at),
                 );
+            }
+            // Whichever instance or operator command made the change, every instance closes the
+            // account's sockets here (an unblocked account has none).
+            Change::Account { user_id, blocked, .. } => {
+                // A block always ends the account's sockets, whenever they started: one that
+                // was let in just before the block must not stay.
+                let control = if blocked { Control::Blocked } else { Control::RoleChanged { at: seq } };
+                if self.hub.send_control(user_id, control) > 0 {
+                    tracing::info!(user_id, blocked, "closing the sockets of a changed account");
+                }
             }
         }
     }

@@ -14,6 +14,7 @@ pub mod hasher;
 pub mod hub;
 pub mod log;
 pub mod moderation;
+pub mod presence;
 pub mod ratelimit;
 pub mod rooms;
 pub mod text;
@@ -27,8 +28,6 @@ use std::{
     },
     time::{Duration, Instant},
 };
-
-use tokio_util::sync::CancellationToken;
 
 use crate::store::{
     Counts, Memberships, Message, NewMessage, Store, User, UserFilter, Violation, GENERAL_ROOM,
@@ -66,6 +65,11 @@ pub struct ChatConfig {
     /// How often the log tailer looks for entries written outside this daemon's writer (the
     /// operator CLI); a doorbell wakes it sooner for this daemon's own changes.
     pub log_poll: Duration,
+    /// How often this daemon shares who is online on it and learns who is on other instances
+    /// (`chat::presence`).
+    pub presence_beat: Duration,
+    /// An instance not heard from for this long is dead: its users count as gone.
+    pub instance_ttl: Duration,
 }
 
 impl Default for ChatConfig {
@@ -84,6 +88,8 @@ impl Default for ChatConfig {
             max_pending_logins: 256,
             presence_grace: Duration::from_secs(3),
             log_poll: Duration::from_millis(250),
+            presence_beat: Duration::from_secs(1),
+            instance_ttl: Duration::from_secs(20),
         }
     }
 }
@@ -106,6 +112,8 @@ pub enum Posted {
 
 pub struct Chat {
     pub config: ChatConfig,
+    /// This daemon's name among the instances sharing the database (`chat::presence`).
+    instance: String,
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     log: LogTail,
@@ -195,6 +203,7 @@ impl Chat {
             account_limiter: KeyedLimiter::new(auth_rate, 100_000),
             login_guard: LoginGuard::new(auth_rate, 100_000),
             config,
+            instance: presence::instance_id(),
             store,
             hub,
             log,
@@ -528,9 +537,9 @@ impl Chat {
             .await?;
         if changed {
             tracing::info!(admin = %admin.username, user = %user.username, blocked, "account block changed");
-        }
-        if user.is_blocked {
-            self.hub.send_control(user.id, Control::Blocked);
+            // The change is in the log: answer once this instance's sockets are told (the others
+            // are told by their tailers).
+            self.log.sync().await;
         }
         Ok(user)
     }
@@ -539,6 +548,7 @@ impl Chat {
         let (user, changed) = self.blocking(move |s| accounts::set_admin(s, user_id, is_admin)).await?;
         if changed {
             tracing::info!(admin = %admin.username, user = %user.username, is_admin, "admin role changed");
+            self.log.sync().await;
         }
         Ok(user)
     }
@@ -547,47 +557,17 @@ impl Chat {
         self.blocking(|s| Ok(s.ping()?)).await
     }
 
+    /// How far this instance's sockets are behind the committed log (reading the log's end
+    /// also checks that the database answers).
+    pub async fn log_lag(&self) -> Result<log::Lag> {
+        let next = self.blocking(|s| Ok(s.log_next()?)).await?;
+        Ok(self.log.lag(next))
+    }
+
     /// How long ago saving messages last failed, if that was within `window` and nothing has
     /// been saved since: the database answers reads, but the chat cannot keep what is said.
     pub fn writes_failing(&self, window: Duration) -> Option<Duration> {
         self.writer.failing_for(window)
-    }
-
-    /// Notices account changes made by other processes (the operator CLI) and closes the
-    /// sockets of accounts that are now blocked. Polls one cheap counter that triggers bump.
-    pub async fn watch_accounts(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
-        let mut last: Option<i64> = None;
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = tick.tick() => {}
-            }
-            let rev = match self.blocking(|s| Ok(s.account_revision()?)).await {
-                Ok(rev) => rev,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot read the account revision");
-                    continue;
-                }
-            };
-            if last.is_some_and(|l| l != rev) {
-                let online: std::collections::HashSet<i64> = self.hub.online_user_ids().into_iter().collect();
-                if !online.is_empty() {
-                    match self.list_users(UserFilter { blocked_only: true, admins_only: false }).await {
-                        Ok(blocked) => {
-                            for u in blocked.iter().filter(|u| online.contains(&u.id)) {
-                                if self.hub.send_control(u.id, Control::Blocked) > 0 {
-                                    tracing::info!(user = %u.username, "closing the sockets of a blocked account");
-                                }
-                            }
-                        }
-                        Err(e) => tracing::warn!(error = %e, "cannot list blocked accounts"),
-                    }
-                }
-            }
-            last = Some(rev);
-        }
     }
 
     /// Commits every queued message, delivers it, and stops the writer and tailer threads.

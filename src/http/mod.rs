@@ -165,14 +165,40 @@ async fn health(state: &AppState) -> Result<Response, ApiError> {
             "Writes to the database are failing: messages cannot be saved (is the disk full or read-only?)",
         ));
     }
-    match state.chat.ping().await {
-        Ok(()) => Ok(body::ok_json(&serde_json::json!({ "status": "ok" }))),
+    let lag = match state.chat.log_lag().await {
+        Ok(lag) => lag,
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The database is not answering"))
+            return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "The database is not answering"));
         }
+    };
+    // The database answers this request, but the tailer (which reads the log at every poll)
+    // has not managed to for a while: this instance's sockets hear nothing new.
+    if lag.since_read > TAILER_STALL {
+        tracing::warn!(
+            seconds = lag.since_read.as_secs(),
+            behind = lag.behind,
+            "health check: the log tailer is stalled"
+        );
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "This instance has not read the message log for a while: its clients receive nothing new",
+        ));
     }
+    Ok(body::ok_json(&serde_json::json!({
+        "status": "ok",
+        "database": "ok",
+        "log": {
+            "delivered": lag.delivered,
+            "behind": lag.behind,
+            "read_ms_ago": lag.since_read.as_millis() as u64,
+        },
+    })))
 }
+
+/// How long the log tailer may go without reading the log before the instance reports itself
+/// unhealthy (it polls every 250 ms, and a catch-up after a long outage reads in chunks).
+const TAILER_STALL: Duration = Duration::from_secs(10);
 
 /// The bearer token of a request, from the header or, for browsers' WebSockets, `?token=`.
 fn bearer(req: &Request<Incoming>, allow_query: bool) -> Option<String> {

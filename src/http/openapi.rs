@@ -109,8 +109,25 @@ pub struct Unavailable(ErrorBody);
 
 /// The answer of `/healthz`.
 #[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // Describes what `health` in mod.rs sends.
 pub struct Health {
     status: HealthStatus,
+    /// Always `ok` in a 200 answer.
+    database: String,
+    log: HealthLog,
+}
+
+/// This instance's progress through the committed log (messages and changes of every
+/// instance).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct HealthLog {
+    /// The last log position delivered to this instance's sockets.
+    delivered: i64,
+    /// Committed entries not delivered here yet: the tailer's lag, normally 0 or a few.
+    behind: i64,
+    /// Milliseconds since the tailer last read the log (it polls every 250 ms).
+    read_ms_ago: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -120,9 +137,10 @@ pub enum HealthStatus {
     Ok,
 }
 
-/// Liveness for load balancers: 200 when the database answers and saving messages works; 503
-/// when the database does not answer, or saving messages failed in the last 10 s with none
-/// saved since (a full or read-only disk). `HEAD` works too.
+/// Liveness for load balancers: 200 when the database answers, saving messages works and the
+/// log tailer keeps up; 503 when the database does not answer, saving messages failed in the
+/// last 10 s with none saved since (a full or read-only disk), or the tailer has not read the
+/// log for 10 s (this instance's clients would hear nothing new). `HEAD` works too.
 #[utoipa::path(get, path = "/healthz", tag = "meta",
     responses(
         (status = 200, description = "The server and its database answer", body = Health),

@@ -299,10 +299,18 @@ impl Socket {
                     let _ = self.send(frames::expired("Your session expired; sign in again", self.dialect)).await;
                     return End::Close(CloseCode::Policy, "token expired");
                 }
-                Some(Control::Blocked) = inbox.control.recv() => {
-                    let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
-                    return End::Close(CloseCode::Policy, "account blocked");
-                }
+                Some(control) = inbox.control.recv() => match control {
+                    Control::Blocked => {
+                        let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
+                        return End::Close(CloseCode::Policy, "account blocked");
+                    }
+                    // A reconnecting client gets what its new role may see; a socket whose
+                    // snapshot came after the change has it already.
+                    Control::RoleChanged { at } if at >= start => {
+                        return End::Close(CloseCode::Again, "your role changed; reconnect")
+                    }
+                    Control::RoleChanged { .. } => {}
+                },
                 event = inbox.events.recv() => {
                     // The hub dropped this socket's queue when it overflowed: the client could
                     // not keep up and resumes with `?since=`.

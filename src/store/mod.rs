@@ -270,6 +270,22 @@ pub struct NewRoom<'a> {
     pub timestamp: &'a str,
 }
 
+/// What one instance tells the others about who is online on it, in one transaction: its
+/// heartbeat (the database's clock, the one every instance shares), the users who arrived and
+/// left since the last beat, and the removal of instances silent for longer than `ttl_secs`
+/// together with their presence (an instance killed without a goodbye).
+#[derive(Debug, Clone, Copy)]
+pub struct PresenceBeat<'a> {
+    pub instance: &'a str,
+    pub started_at: &'a str,
+    /// Everyone online here, written whole when the instance is (re)registered: after a first
+    /// start, or after the others gave it up for dead (a database outage longer than the TTL).
+    pub all: &'a [i64],
+    pub arrived: &'a [i64],
+    pub left: &'a [i64],
+    pub ttl_secs: i64,
+}
+
 /// A change to conversations, stored in the log at its own position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -283,6 +299,10 @@ pub enum Change {
     Room { room_id: i64 },
     /// The user's read marker moved to `message_id`.
     Read { room_id: i64, user_id: i64, message_id: i64 },
+    /// The account was blocked or unblocked, or its admin role changed; these are its flags now.
+    /// Every instance closes the account's sockets (blocked: for good; role: to reconnect with
+    /// what the new role may see).
+    Account { user_id: i64, blocked: bool, admin: bool },
 }
 
 /// One entry of the ordered log. Positions are dense and in commit order on every backend, so
@@ -529,6 +549,15 @@ pub trait Store: Send + Sync + 'static {
     fn setting_or_insert(&self, key: &str, value: &str) -> Result<String>;
     /// A number that changes whenever any account changes, by this process or another.
     fn account_revision(&self) -> Result<i64>;
+
+    /// One heartbeat of a running daemon (`chat::presence`): see `PresenceBeat`. Returns true
+    /// when the instance was (re)registered, having been unknown or given up for dead.
+    fn presence_beat(&self, beat: &PresenceBeat<'_>) -> Result<bool>;
+    /// Users online on instances other than `instance` that were heard from within `ttl_secs`
+    /// (by the database's clock), each once, with their names.
+    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<(i64, String)>>;
+    /// Forgets the instance and its presence: its goodbye at a clean shutdown.
+    fn presence_leave(&self, instance: &str) -> Result<()>;
 
     /// Rings `bell` soon after any log write commits (another instance's included), on a thread
     /// of the backend's own, until the bell is no longer wanted; it also rings after every

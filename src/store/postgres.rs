@@ -19,8 +19,8 @@ use r2d2_postgres::PostgresConnectionManager;
 use super::{
     migrations::{self, MigrationState},
     Action, AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
-    NewMessage, NewRoom, NewUser, Notify, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
-    User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats, RoomView, Store,
+    StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -32,6 +32,7 @@ macro_rules! nocase {
 }
 
 mod load;
+mod presence;
 mod rooms;
 use rooms::{message_row, MESSAGE_SELECT};
 
@@ -505,7 +506,9 @@ impl Store for PgStore {
     }
 
     fn set_admin(&self, user_id: i64, is_admin: bool) -> Result<(User, bool)> {
-        self.write(|tx| {
+        // A log write: the counter's lock first, as every log writer takes it (no deadlock with
+        // a message insert that holds it and checks the user's row).
+        self.log_write(|tx| {
             // Read and changed under the row's lock, so two admins toggling at once agree on
             // `changed`. NO KEY: a message insert's foreign-key check on the row need not wait.
             tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&user_id])?;
@@ -514,12 +517,14 @@ impl Store for PgStore {
                 return Ok((before, false));
             }
             tx.execute("UPDATE users SET is_admin = $1 WHERE id = $2", &[&is_admin, &user_id])?;
-            Ok((get_user(tx, user_id)?, true))
+            let after = get_user(tx, user_id)?;
+            rooms::write_change(tx, after.account_change(), &crate::timefmt::now())?;
+            Ok((after, true))
         })
     }
 
     fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)> {
-        self.write(|tx| {
+        self.log_write(|tx| {
             tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&user_id])?;
             let before = get_user(tx, user_id)?;
             let changed = before.is_blocked != blocked || (!blocked && before.warning_count != 0);
@@ -536,7 +541,11 @@ impl Store for PgStore {
                 "INSERT INTO violations (user_id, action, reason, actor, timestamp) VALUES ($1, $2, $3, $4, $5)",
                 &[&user_id, &kind.as_str(), &action.reason, &action.actor, &action.timestamp],
             )?;
-            Ok((get_user(tx, user_id)?, true))
+            let after = get_user(tx, user_id)?;
+            if before.is_blocked != blocked {
+                rooms::write_change(tx, after.account_change(), action.timestamp)?;
+            }
+            Ok((after, true))
         })
     }
 
@@ -548,7 +557,9 @@ impl Store for PgStore {
         threshold: i64,
         timestamp: &str,
     ) -> Result<ViolationOutcome> {
-        self.write(|tx| {
+        // A log write, as a block takes a log position (most violations are warnings and take
+        // none, but the counter must be locked before the user's row, like every log writer).
+        self.log_write(|tx| {
             // Concurrent violations of one account queue on its row; PostgreSQL re-checks
             // `NOT is_blocked` on the row as the earlier one left it, so exactly one blocks.
             let counted = tx.query_opt(
@@ -567,6 +578,10 @@ impl Store for PgStore {
                  VALUES ($1, $2, $3, $4, 'moderation', $5)",
                 &[&user_id, &kind.as_str(), &text, &term, &timestamp],
             )?;
+            if blocked {
+                let user = get_user(tx, user_id)?;
+                rooms::write_change(tx, user.account_change(), timestamp)?;
+            }
             Ok(ViolationOutcome { warnings, blocked })
         })
     }
@@ -777,6 +792,18 @@ impl Store for PgStore {
             &[&key, &value],
         )?;
         Ok(conn.query_one("SELECT value FROM settings WHERE key = $1", &[&key])?.get(0))
+    }
+
+    fn presence_beat(&self, beat: &PresenceBeat<'_>) -> Result<bool> {
+        self.write(|tx| presence::beat(tx, beat))
+    }
+
+    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<(i64, String)>> {
+        presence::elsewhere(&mut *self.conn()?, instance, ttl_secs)
+    }
+
+    fn presence_leave(&self, instance: &str) -> Result<()> {
+        presence::leave(&mut *self.conn()?, instance)
     }
 
     fn account_revision(&self) -> Result<i64> {

@@ -1,7 +1,7 @@
 //! What both backends do alike outside SQL: how a log change and a message's mentions map to
 //! columns, which messages of a batch are admitted, and the keys of DMs and prefix searches.
 
-use super::{Action, Change, Message, NewMessage, NewRoom, Refusal, RoomKind};
+use super::{Action, Change, Message, NewMessage, NewRoom, Refusal, RoomKind, User};
 
 impl Change {
     /// The `changes` row of a change: kind, room, user, value.
@@ -14,6 +14,9 @@ impl Change {
             Change::Read { room_id, user_id, message_id } => {
                 ("read", room_id, Some(user_id), Some(message_id))
             }
+            Change::Account { user_id, blocked, admin } => {
+                ("account", 0, Some(user_id), Some(i64::from(blocked) | i64::from(admin) << 1))
+            }
         }
     }
 
@@ -25,8 +28,19 @@ impl Change {
             "unmember" => Change::Unmember { room_id, user_id },
             "hide" => Change::Hide { room_id, user_id },
             "read" => Change::Read { room_id, user_id, message_id: value.unwrap_or(0) },
+            "account" => {
+                let flags = value.unwrap_or(0);
+                Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }
+            }
             _ => Change::Room { room_id },
         }
+    }
+}
+
+impl User {
+    /// The log entry that tells every instance this account's flags now.
+    pub(super) fn account_change(&self) -> Change {
+        Change::Account { user_id: self.id, blocked: self.is_blocked, admin: self.is_admin }
     }
 }
 

@@ -17,11 +17,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 use super::{
     migrations::{self, MigrationState},
     Action, AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
-    NewMessage, NewRoom, NewUser, Notify, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
-    User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats, RoomView, Store,
+    StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 mod dump;
+mod presence;
 mod rooms;
 pub use dump::SqliteDump;
 use rooms::{message_row, MESSAGE_SELECT};
@@ -434,6 +435,7 @@ impl Store for SqliteStore {
         }
         tx.execute("UPDATE users SET is_admin = ?1 WHERE id = ?2", params![is_admin, user_id])?;
         let after = get_user(&tx, user_id)?;
+        rooms::write_change(&tx, after.account_change(), &crate::timefmt::now())?;
         tx.commit()?;
         Ok((after, true))
     }
@@ -458,6 +460,9 @@ impl Store for SqliteStore {
             params![user_id, kind.as_str(), action.reason, action.actor, action.timestamp],
         )?;
         let after = get_user(&tx, user_id)?;
+        if before.is_blocked != blocked {
+            rooms::write_change(&tx, after.account_change(), action.timestamp)?;
+        }
         tx.commit()?;
         Ok((after, true))
     }
@@ -494,6 +499,10 @@ impl Store for SqliteStore {
              VALUES (?1, ?2, ?3, ?4, 'moderation', ?5)",
         )?
         .execute(params![user_id, kind.as_str(), text, term, timestamp])?;
+        if blocked {
+            let user = get_user(&tx, user_id)?;
+            rooms::write_change(&tx, user.account_change(), timestamp)?;
+        }
         tx.commit()?;
         Ok(ViolationOutcome { warnings, blocked })
     }
@@ -726,6 +735,18 @@ impl Store for SqliteStore {
         conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)", [key, value])?;
         let stored = conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))?;
         Ok(stored)
+    }
+
+    fn presence_beat(&self, beat: &PresenceBeat<'_>) -> Result<bool> {
+        presence::beat(&mut *self.conn()?, beat)
+    }
+
+    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<(i64, String)>> {
+        presence::elsewhere(&*self.conn()?, instance, ttl_secs)
+    }
+
+    fn presence_leave(&self, instance: &str) -> Result<()> {
+        presence::leave(&*self.conn()?, instance)
     }
 
     fn account_revision(&self) -> Result<i64> {

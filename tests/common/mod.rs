@@ -1,9 +1,10 @@
 //! Test harness: starts a real chatterbox server on 127.0.0.1:0 over a temporary database, and
 //! gives real HTTP and WebSocket clients for it.
 //!
-//! The database is a temporary SQLite file, or with `CHATTERBOX_TEST_BACKEND=postgres` (or
-//! `Options::postgres`) a fresh database on the test binary's own PostgreSQL cluster
-//! (`pg.rs`), so the same HTTP and WebSocket tests run against both backends.
+//! The database is a temporary SQLite file, or a fresh database on the test binary's own
+//! PostgreSQL cluster (`pg.rs`) for a test's PostgreSQL twin (`postgres_too!`), with
+//! `Options::postgres`, or everywhere with `CHATTERBOX_TEST_BACKEND=postgres`: the same HTTP and
+//! WebSocket tests run against both backends.
 #![allow(dead_code)]
 
 pub mod cli;
@@ -43,13 +44,45 @@ impl Default for Options {
         Options {
             chat: ChatConfig { bcrypt_cost: 4, auth_rate: None, ..ChatConfig::default() },
             http: HttpConfig::default(),
-            server: ServerConfig { account_poll: Duration::from_millis(100), ..ServerConfig::default() },
+            server: ServerConfig::default(),
             db: None,
-            postgres: std::env::var("CHATTERBOX_TEST_BACKEND").is_ok_and(|b| b == "postgres"),
+            postgres: ON_POSTGRES.get()
+                || std::env::var("CHATTERBOX_TEST_BACKEND").is_ok_and(|b| b == "postgres"),
             database_url: None,
         }
     }
 }
+
+thread_local! {
+    /// Set while a test runs as its PostgreSQL twin (`postgres_too!`): the servers it starts on
+    /// this thread (the test's own, where `#[tokio::test]` runs its body) use PostgreSQL.
+    static ON_POSTGRES: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs a test (a `#[tokio::test]` function, which is a plain function once expanded) with its
+/// servers on PostgreSQL; does nothing when PostgreSQL is skipped (`CHATTERBOX_SKIP_POSTGRES=1`).
+pub fn on_postgres(test: fn()) {
+    if pg::cluster().is_none() {
+        return;
+    }
+    ON_POSTGRES.set(true);
+    test();
+}
+
+/// Every test of a suite also runs on PostgreSQL, as `on_postgres::<name>`; the tests after
+/// `sqlite_only:` check something only SQLite has (a file, its CLI paths), and are named so that
+/// `tests/generated.rs` can check that no test of the suite is forgotten.
+#[allow(unused_macros)] // Suites that do not run on both stores include this module too.
+macro_rules! postgres_too {
+    ($($name:ident),* $(,)? $(; sqlite_only: $($only:ident),* $(,)?)?) => {
+        /// The same tests, with their servers on PostgreSQL.
+        mod on_postgres {
+            $(#[test] fn $name() { crate::common::on_postgres(super::$name) })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use postgres_too;
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -224,6 +257,7 @@ pub struct WsClient {
     pub rooms: Value,
 }
 
+#[derive(Debug)]
 pub enum Next {
     Json(Value),
     Closed(Option<u16>, String),
