@@ -9,8 +9,10 @@
 //! log positions kept; `log_counter` and `account_revision` (one row each) are set from the
 //! source's `Counters`; `sqlite_sequence` (AUTOINCREMENT's high-water marks) becomes the floor
 //! of the PostgreSQL identity sequences, so an id is never handed out twice even where SQLite
-//! had deleted the newest rows; `refinery_schema_history` is not copied, the target has its own,
-//! written by its migrations.
+//! had deleted the newest rows. Not copied: `refinery_schema_history` (the target has its own,
+//! written by its migrations), and `instances` and `presence` (V4: the heartbeats of running
+//! daemons and who is online on each, which every daemon writes afresh when it starts; a copied
+//! row would only show people online until the first sweep).
 
 use super::{PgStore, Result, SqliteStore, StoreError};
 
