@@ -1,8 +1,8 @@
 //! `chatterbox migrate-to`: a SQLite installation moved into PostgreSQL by the real binary, then
 //! served from PostgreSQL by a real server as it was from SQLite (same ids, same sign-ins, the
-//! log continuing after the copied positions); a target holding data is refused untouched; and
-//! the source/target argument rules. The PostgreSQL halves are skipped with
-//! CHATTERBOX_SKIP_POSTGRES=1, like every PostgreSQL test.
+//! log continuing after the copied positions); the copy is one snapshot of a source still being
+//! written; a target holding data is refused untouched; and the source/target argument rules.
+//! The PostgreSQL halves are skipped with CHATTERBOX_SKIP_POSTGRES=1, like every PostgreSQL test.
 
 mod common;
 
@@ -295,4 +295,53 @@ fn only_migrate_to_takes_both_databases() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("--database-url") && err.contains("--db"), "{err}");
     }
+}
+
+/// What a daemon writes to the source while the copy runs is left out whole: the copy is the
+/// source as of the moment it started (one read transaction), never half of a later write.
+#[test]
+fn the_copy_is_one_snapshot_of_a_source_that_keeps_changing() {
+    use chatterbox::store::{NewMessage, NewUser, PgStore, SqliteStore, Store};
+    let Some(url) = common::pg::database() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (source, _) = SqliteStore::open_and_migrate(&dir.path().join("chat.db")).unwrap();
+    let at = "2026-11-26T10:00:00.000Z";
+    let user = |name: &str| {
+        let email = format!("{name}@example.com");
+        let new = NewUser {
+            username: name,
+            email: &email,
+            password_hash: "$2b$04$x",
+            is_admin: false,
+            created_at: at,
+        };
+        source.create_user(&new).unwrap()
+    };
+    let alice = user("alice");
+    let post = |text: &str| {
+        let message = NewMessage {
+            room_id: 1,
+            sender_id: alice.id,
+            username: "alice".into(),
+            content: text.into(),
+            mention_candidates: vec!["alice".into()],
+        };
+        source.insert_messages(&[message], at).unwrap()[0].clone().unwrap()
+    };
+    let before = post("before the copy @alice");
+    let next = source.log_next().unwrap();
+
+    let mut dump = source.dump().unwrap();
+    // Written on another connection of the source while the copy is under way.
+    post("during the copy @alice");
+    user("bob");
+    let (target, _) = PgStore::open_and_migrate(&url).unwrap();
+    target.load(&mut dump, &mut |_, _, _| {}).unwrap();
+    drop(dump);
+
+    assert_eq!(target.messages_before(1, None, 10).unwrap(), vec![before]);
+    assert_eq!(target.log_next().unwrap(), next);
+    let names: Vec<String> =
+        target.list_users(Default::default()).unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["alice"]);
 }
