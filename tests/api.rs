@@ -971,8 +971,6 @@ common::postgres_too!(
     login_is_rate_limited_with_retry_after,
     login_by_e_mail_folds_non_ascii_case,
     a_password_longer_than_bcrypt_reads_is_refused_at_login_not_cut,
-    accounts_stored_without_keys_get_them_at_start_and_look_alikes_stay_usable,
-    unknown_names_cost_what_stored_hashes_cost_and_logins_move_hashes_to_the_configured_cost,
     bad_requests_get_json_errors_with_the_right_status,
     health_me_and_paged_history,
     missing_garbage_forged_unsigned_and_expired_tokens_are_401,
@@ -988,4 +986,8 @@ common::postgres_too!(
     admin_role_grant_and_revoke,
     admin_stats_count_users_online_messages_and_blocked,
     admin_csv_downloads_are_attachments_with_formulas_neutralised,
+    ;
+    sqlite_only:
+    accounts_stored_without_keys_get_them_at_start_and_look_alikes_stay_usable,
+    unknown_names_cost_what_stored_hashes_cost_and_logins_move_hashes_to_the_configured_cost,
 );

@@ -234,3 +234,36 @@ async fn healthz_reports_the_database_and_the_log_tailers_lag() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_account_socket_cap_counts_sockets_on_every_instance() {
+    let Some(url) = tokio::task::spawn_blocking(common::pg::database).await.unwrap() else { return };
+    let capped = |url: &str| {
+        let mut opts = common::unthrottled();
+        opts.chat.presence_beat = Duration::from_millis(100);
+        opts.http.max_sockets_per_user = 2;
+        common::start_with(Options { database_url: Some(url.to_string()), ..opts })
+    };
+    let (a, b) = (capped(&url).await, capped(&url).await);
+    let alice = a.register("alice").await;
+    let (_on_a, _) = a.connect(&alice.token, None).await;
+    let (_on_b, _) = b.connect(&alice.token, None).await;
+    // Once a has heard of the socket on b (its next beat), a third socket is one too many there.
+    let url_a = a.ws_url(&format!("/ws?token={}", alice.token));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio_tungstenite::connect_async(url_a.clone()).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+                assert_eq!(resp.status().as_u16(), 429);
+                break;
+            }
+            Err(e) => panic!("{e}"),
+            // Not heard of yet: close it and try again after the next beat.
+            Ok((mut ws, _)) => {
+                ws.close(None).await.unwrap();
+                assert!(tokio::time::Instant::now() < deadline, "the cap counts the socket on b");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}

@@ -1339,6 +1339,8 @@ common::postgres_too!(
     resume_delivers_every_missed_message_of_every_room_once_in_order,
     resuming_while_others_post_loses_and_repeats_nothing,
     concurrent_senders_in_overlapping_rooms_all_see_increasing_ids,
-    a_database_from_before_rooms_migrates_into_general,
     a_long_rooms_list_arrives_whole,
+    ;
+    sqlite_only:
+    a_database_from_before_rooms_migrates_into_general,
 );

@@ -736,37 +736,72 @@ fn account_changes_take_log_positions(store: &dyn Store) {
         ]
     );
     assert_eq!(changes_after(after_admin), [Change::Account { user_id: id, blocked: true, admin: true }]);
+    // A socket's snapshot carries the flags as of its position, so a block committed between a
+    // sign-in check and the snapshot is not missed.
+    let snapshot = store.memberships(id).unwrap();
+    assert!(snapshot.blocked && snapshot.admin);
+    assert_eq!(snapshot.next, store.log_next().unwrap());
 }
 
 fn presence_between_instances(store: &dyn Store) {
     let (h, i) = (user(store, "hana"), user(store, "ivan"));
-    let beat = |instance: &str, all: &[i64], arrived: &[i64], left: &[i64]| {
+    let beat = |instance: &str, all: &[(i64, i64)], changed: &[(i64, i64)], left: &[i64]| {
         store
-            .presence_beat(&PresenceBeat { instance, started_at: TS, all, arrived, left, ttl_secs: 20 })
+            .presence_beat(&PresenceBeat {
+                instance,
+                started_at: TS,
+                all,
+                full: false,
+                changed,
+                left,
+                ttl_secs: 20,
+            })
             .unwrap()
     };
     let elsewhere = |instance: &str| {
-        let mut ids: Vec<i64> =
-            store.presence_elsewhere(instance, 20).unwrap().into_iter().map(|(id, _)| id).collect();
-        ids.sort_unstable();
-        ids
+        let mut seen: Vec<(i64, i64)> = store
+            .presence_elsewhere(instance, 20)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.user_id, e.sockets))
+            .collect();
+        seen.sort_unstable();
+        seen
     };
-    assert!(beat("a", &[h.id], &[], &[]), "a first beat registers the instance, with everyone");
-    assert!(!beat("a", &[h.id], &[], &[]));
-    assert_eq!(elsewhere("b"), [h.id]);
-    assert_eq!(elsewhere("a"), Vec::<i64>::new(), "an instance does not hear of its own users");
-    assert_eq!(store.presence_elsewhere("b", 20).unwrap()[0].1, "hana");
-    beat("b", &[h.id, i.id], &[], &[]);
-    assert_eq!(elsewhere("a"), [h.id, i.id]);
-    assert_eq!(elsewhere("c"), [h.id, i.id], "a user on two instances is listed once");
+    assert!(beat("a", &[(h.id, 1)], &[], &[]), "a first beat registers the instance, with everyone");
+    assert!(!beat("a", &[(h.id, 1)], &[], &[]));
+    assert_eq!(elsewhere("b"), [(h.id, 1)]);
+    assert_eq!(elsewhere("a"), [], "an instance does not hear of its own users");
+    assert_eq!(store.presence_elsewhere("b", 20).unwrap()[0].username, "hana");
+    beat("b", &[(h.id, 2), (i.id, 1)], &[], &[]);
+    assert_eq!(elsewhere("a"), [(h.id, 2), (i.id, 1)]);
+    assert_eq!(
+        elsewhere("c"),
+        [(h.id, 3), (i.id, 1)],
+        "a user on two instances is listed once, sockets summed"
+    );
+    beat("b", &[], &[(h.id, 0)], &[]);
+    assert_eq!(elsewhere("c"), [(h.id, 1), (i.id, 1)], "a count changes in place");
     beat("a", &[], &[], &[h.id]);
-    beat("b", &[i.id], &[], &[h.id]);
-    assert_eq!(elsewhere("c"), [i.id]);
-    beat("a", &[h.id], &[h.id], &[]);
+    beat("b", &[], &[], &[h.id]);
+    assert_eq!(elsewhere("c"), [(i.id, 1)]);
+    beat("a", &[], &[(h.id, 1)], &[]);
     store.presence_leave("b").unwrap();
-    assert_eq!(elsewhere("c"), [h.id], "a goodbye takes the instance's users with it");
+    assert_eq!(elsewhere("c"), [(h.id, 1)], "a goodbye takes the instance's users with it");
     // Registered again after the others gave it up: its users are written whole.
     store.presence_leave("a").unwrap();
-    assert!(beat("a", &[h.id, i.id], &[], &[]));
-    assert_eq!(elsewhere("c"), [h.id, i.id]);
+    assert!(beat("a", &[(h.id, 1), (i.id, 2)], &[], &[]));
+    assert_eq!(elsewhere("c"), [(h.id, 1), (i.id, 2)]);
+    // After a beat that failed, the next one replaces the instance's rows: hana left meanwhile.
+    let full = PresenceBeat {
+        instance: "a",
+        started_at: TS,
+        all: &[(i.id, 1)],
+        full: true,
+        changed: &[],
+        left: &[],
+        ttl_secs: 20,
+    };
+    assert!(!store.presence_beat(&full).unwrap());
+    assert_eq!(elsewhere("c"), [(i.id, 1)]);
 }

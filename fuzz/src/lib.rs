@@ -300,7 +300,11 @@ impl Store for Rows {
     fn presence_beat(&self, _: &chatterbox::store::PresenceBeat<'_>) -> chatterbox::store::Result<bool> {
         only_exports()
     }
-    fn presence_elsewhere(&self, _: &str, _: i64) -> chatterbox::store::Result<Vec<(i64, String)>> {
+    fn presence_elsewhere(
+        &self,
+        _: &str,
+        _: i64,
+    ) -> chatterbox::store::Result<Vec<chatterbox::store::Elsewhere>> {
         only_exports()
     }
     fn presence_leave(&self, _: &str) -> chatterbox::store::Result<()> {

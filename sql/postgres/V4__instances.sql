@@ -16,9 +16,11 @@ CREATE TABLE instances (
     seen_at    BIGINT NOT NULL
 );
 
--- Who has at least one socket open on which instance.
+-- Who is online on which instance, with how many sockets (the per-account socket cap counts
+-- them on every instance; 0 while a user who just left is within the presence grace).
 CREATE TABLE presence (
     instance TEXT   COLLATE "C" NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
     user_id  BIGINT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    sockets  BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (instance, user_id)
 );

@@ -116,9 +116,9 @@ pub enum Target {
 pub enum Control {
     /// The account was blocked (by moderation on another socket, an admin or the CLI).
     Blocked,
-    /// The account's admin role changed at log position `at`: a socket that started before it
+    /// The account's admin role is now `admin`: a socket that started with the other role
     /// closes, and the client reconnects with what its new role may see.
-    RoleChanged { at: i64 },
+    RoleChanged { admin: bool },
 }
 
 struct SocketEntry {
@@ -147,8 +147,9 @@ struct State {
     rooms: HashMap<i64, HashSet<i64>>,
     /// Sockets (user, socket) watching a room they are not necessarily members of.
     watchers: HashMap<i64, Vec<(i64, u64)>>,
-    /// Users online on other instances (`chat::presence` keeps it), by id, with their names.
-    remote: HashMap<i64, String>,
+    /// Users online on other instances (`chat::presence` keeps it), by id: their names and
+    /// sockets there.
+    remote: HashMap<i64, Remote>,
 }
 
 impl State {
@@ -211,6 +212,14 @@ pub struct Hub {
     queue: usize,
 }
 
+/// A user online on other instances, as their last beat said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub username: String,
+    /// Their sockets on the other instances together.
+    pub sockets: usize,
+}
+
 /// The account already has its most WebSockets open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TooManySockets;
@@ -269,8 +278,13 @@ impl Hub {
 
     /// Delivers an event; returns how many sockets overflowed (and will close as too slow).
     pub fn deliver(&self, target: Target, event: Event) -> usize {
+        Self::deliver_locked(&mut self.lock(), target, event)
+    }
+
+    /// `deliver` under a lock the caller holds: presence decided under the lock is announced
+    /// under it too, so a join and a leave of one user cannot overtake each other.
+    fn deliver_locked(state: &mut State, target: Target, event: Event) -> usize {
         let event = Arc::new(event);
-        let mut state = self.lock();
         let mut dropped = 0;
         match target {
             Target::User(user) => dropped += state.push_user(user, None, &event),
@@ -352,9 +366,12 @@ impl Hub {
         let (events_tx, events) = mpsc::channel(self.queue);
         let (control_tx, control) = mpsc::channel(4);
         let socket = self.next_socket.fetch_add(1, Ordering::Relaxed);
-        let announce = {
+        {
             let mut state = self.lock();
-            if state.users.get(&user_id).map_or(0, |e| e.sockets.len()) >= max_sockets {
+            // Sockets on other instances count as they were at their last beat (a second ago at
+            // most): the cap holds across instances within that.
+            let elsewhere = state.remote.get(&user_id).map_or(0, |r| r.sockets);
+            if state.users.get(&user_id).map_or(0, |e| e.sockets.len()) + elsewhere >= max_sockets {
                 return Err(TooManySockets);
             }
             let announce = !state.users.contains_key(&user_id) && !state.remote.contains_key(&user_id);
@@ -372,13 +389,13 @@ impl Hub {
                 watching: None,
             });
             entry.empty_since = None;
-            announce
-        };
-        if announce {
-            self.deliver(
-                Target::EveryoneBut(user_id),
-                Event::new(EventKind::Join(username.to_string()), None),
-            );
+            if announce {
+                Self::deliver_locked(
+                    &mut state,
+                    Target::EveryoneBut(user_id),
+                    Event::new(EventKind::Join(username.to_string()), None),
+                );
+            }
         }
         Ok((Presence { hub: Arc::clone(self), user_id, socket }, Inbox { events, control }))
     }
@@ -386,7 +403,7 @@ impl Hub {
     fn leave(self: &Arc<Self>, user_id: i64, socket: u64) {
         let runtime = tokio::runtime::Handle::try_current().ok().filter(|_| !self.presence_grace.is_zero());
         let mut start_timer = false;
-        let gone = {
+        {
             let mut state = self.lock();
             let Some(entry) = state.users.get_mut(&user_id) else { return };
             let watched: Vec<i64> =
@@ -404,13 +421,13 @@ impl Hub {
                 entry.empty_since = Some(tokio::time::Instant::now());
                 start_timer = !entry.timer;
                 entry.timer = true;
-                None
-            } else {
-                Self::forget(&mut state, user_id)
+            } else if let Some(username) = Self::forget(&mut state, user_id) {
+                Self::deliver_locked(
+                    &mut state,
+                    Target::Everyone,
+                    Event::new(EventKind::Leave(username), None),
+                );
             }
-        };
-        if let Some(username) = gone {
-            self.deliver(Target::Everyone, Event::new(EventKind::Leave(username), None));
         }
         if let (true, Some(runtime)) = (start_timer, runtime) {
             runtime.spawn(Arc::clone(self).announce_leave(user_id));
@@ -434,35 +451,35 @@ impl Hub {
 
     /// Replaces the users online on other instances; announces those who arrived or left
     /// everywhere (a user also online here was announced already, and stays).
-    pub fn set_remote(&self, remote: HashMap<i64, String>) {
+    pub fn set_remote(&self, remote: HashMap<i64, Remote>) {
+        let mut state = self.lock();
         let (joined, left) = {
-            let mut state = self.lock();
             let old = std::mem::replace(&mut state.remote, remote);
             let joined: Vec<String> = state
                 .remote
                 .iter()
                 .filter(|(id, _)| !old.contains_key(id) && !state.users.contains_key(id))
-                .map(|(_, name)| name.clone())
+                .map(|(_, r)| r.username.clone())
                 .collect();
             let left: Vec<String> = old
                 .into_iter()
                 .filter(|(id, _)| !state.remote.contains_key(id) && !state.users.contains_key(id))
-                .map(|(_, name)| name)
+                .map(|(_, r)| r.username)
                 .collect();
             (joined, left)
         };
         for name in joined {
-            self.deliver(Target::Everyone, Event::new(EventKind::Join(name), None));
+            Self::deliver_locked(&mut state, Target::Everyone, Event::new(EventKind::Join(name), None));
         }
         for name in left {
-            self.deliver(Target::Everyone, Event::new(EventKind::Leave(name), None));
+            Self::deliver_locked(&mut state, Target::Everyone, Event::new(EventKind::Leave(name), None));
         }
     }
 
-    /// The users this instance counts as online on it (sockets open, or closed within the
-    /// presence grace): what it tells the other instances.
-    pub fn local_user_ids(&self) -> Vec<i64> {
-        self.lock().users.keys().copied().collect()
+    /// The users this instance counts as online on it (sockets open, or none within the
+    /// presence grace) with their socket counts: what it tells the other instances.
+    pub fn local_sockets(&self) -> HashMap<i64, i64> {
+        self.lock().users.iter().map(|(&id, u)| (id, u.sockets.len() as i64)).collect()
     }
 
     /// Waits until the user has had no socket for the grace period, then announces the leave;
@@ -479,8 +496,11 @@ impl Hub {
                     }
                     Some(since) if since.elapsed() >= self.presence_grace => {
                         if let Some(username) = Self::forget(&mut state, user_id) {
-                            drop(state);
-                            self.deliver(Target::Everyone, Event::new(EventKind::Leave(username), None));
+                            Self::deliver_locked(
+                                &mut state,
+                                Target::Everyone,
+                                Event::new(EventKind::Leave(username), None),
+                            );
                         }
                         return;
                     }
@@ -491,14 +511,22 @@ impl Hub {
         }
     }
 
-    /// Tells every socket of the user to close; returns how many were told.
+    /// Tells every socket of the user; returns how many were told.
     pub fn send_control(&self, user_id: i64, control: Control) -> usize {
-        let state = self.lock();
-        state
-            .users
-            .get(&user_id)
-            .map(|e| e.sockets.iter().filter(|s| s.control.try_send(control.clone()).is_ok()).count())
-            .unwrap_or(0)
+        let mut state = self.lock();
+        let Some(entry) = state.users.get_mut(&user_id) else { return 0 };
+        let mut told = 0;
+        for s in &mut entry.sockets {
+            if s.control.try_send(control.clone()).is_ok() {
+                told += 1;
+            } else if control == Control::Blocked {
+                // A block must not be lost to a full control queue: ending the socket's stream
+                // closes it, and its reconnection is refused.
+                s.events = None;
+                told += 1;
+            }
+        }
+        told
     }
 
     /// Sorted usernames of everyone online (see the module comment).
@@ -513,7 +541,12 @@ impl Hub {
         let mut names: Vec<String> = {
             let state = self.lock();
             let remote = state.remote.iter().filter(|(id, _)| !state.users.contains_key(id));
-            state.users.values().map(|e| e.username.clone()).chain(remote.map(|(_, n)| n.clone())).collect()
+            state
+                .users
+                .values()
+                .map(|e| e.username.clone())
+                .chain(remote.map(|(_, r)| r.username.clone()))
+                .collect()
         };
         let total = names.len();
         let key = |a: &String, b: &String| a.to_lowercase().cmp(&b.to_lowercase()).then_with(|| a.cmp(b));

@@ -347,12 +347,12 @@ impl Tailer {
             }
             // Whichever instance or operator command made the change, every instance closes the
             // account's sockets here (an unblocked account has none).
-            Change::Account { user_id, blocked, .. } => {
-                // A block always ends the account's sockets, whenever they started: one that
-                // was let in just before the block must not stay.
-                let control = if blocked { Control::Blocked } else { Control::RoleChanged { at: seq } };
+            Change::Account { user_id, blocked, admin } => {
+                // A block ends every socket of the account; a socket that started after the
+                // block committed found it in its snapshot (`Memberships::blocked`).
+                let control = if blocked { Control::Blocked } else { Control::RoleChanged { admin } };
                 if self.hub.send_control(user_id, control) > 0 {
-                    tracing::info!(user_id, blocked, "closing the sockets of a changed account");
+                    tracing::info!(user_id, blocked, admin, "telling the sockets of a changed account");
                 }
             }
         }

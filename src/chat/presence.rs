@@ -2,26 +2,23 @@
 //! who is online on the others, so join/leave, presence frames and the online count mean "on
 //! any instance".
 //!
-//! One task per daemon beats every `presence_beat`: it writes the users who arrived and left on
-//! this instance since the last beat (and a heartbeat at least every quarter of `instance_ttl`),
-//! removes instances silent for longer than `instance_ttl` (killed without a goodbye: their
+//! One task per daemon beats every `presence_beat`: it writes the users who arrived, left or
+//! opened or closed sockets on this instance since the last beat (the per-account socket cap
+//! counts sockets on every instance), and a heartbeat at least every quarter of `instance_ttl`;
+//! it removes instances silent for longer than `instance_ttl` (killed without a goodbye: their
 //! users are gone within that time), then reads everyone online elsewhere and hands that to the
 //! hub, which announces the difference. A clean shutdown says goodbye (its rows go at once).
 //! Presence is not in the log: it needs no order and no resume, and the log would keep every
 //! connect and disconnect forever.
 
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::PresenceBeat;
 
-use super::Chat;
+use super::{hub::Remote, Chat};
 
 /// A name for this daemon's rows, unique among instances sharing a database.
 pub fn instance_id() -> String {
@@ -43,7 +40,7 @@ impl Chat {
         let ttl = self.config.instance_ttl.max(beat * 2);
         let ttl_secs = ttl.as_secs().max(1) as i64;
         let heartbeat = ttl / 4;
-        let mut written: Option<HashSet<i64>> = None;
+        let mut written: Option<HashMap<i64, i64>> = None;
         let mut last_write = Instant::now();
         let mut heard_at = Instant::now();
         let mut failing = false;
@@ -54,25 +51,30 @@ impl Chat {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let here: HashSet<i64> = self.hub.local_user_ids().into_iter().collect();
-            let (arrived, left): (Vec<i64>, Vec<i64>) = match &written {
-                Some(w) => (here.difference(w).copied().collect(), w.difference(&here).copied().collect()),
-                None => (here.iter().copied().collect(), Vec::new()),
+            let here = self.hub.local_sockets();
+            let (changed, left): (Vec<(i64, i64)>, Vec<i64>) = match &written {
+                Some(w) => (
+                    here.iter().filter(|&(id, n)| w.get(id) != Some(n)).map(|(&id, &n)| (id, n)).collect(),
+                    w.keys().filter(|id| !here.contains_key(id)).copied().collect(),
+                ),
+                None => (here.iter().map(|(&id, &n)| (id, n)).collect(), Vec::new()),
             };
             if written.is_none()
-                || !arrived.is_empty()
+                || !changed.is_empty()
                 || !left.is_empty()
                 || last_write.elapsed() >= heartbeat
             {
                 let (instance, started_at) = (Arc::clone(&instance), Arc::clone(&started_at));
-                let all: Vec<i64> = here.iter().copied().collect();
+                let all: Vec<(i64, i64)> = here.iter().map(|(&id, &n)| (id, n)).collect();
+                let full = written.is_none();
                 let wrote = self
                     .blocking(move |s| {
                         let beat = PresenceBeat {
                             instance: &instance,
                             started_at: &started_at,
                             all: &all,
-                            arrived: &arrived,
+                            full,
+                            changed: &changed,
                             left: &left,
                             ttl_secs,
                         };
@@ -89,7 +91,8 @@ impl Chat {
                             tracing::warn!(error = %e, "cannot write this instance's presence; retrying");
                         }
                         failing = true;
-                        // Unsure what was written: the next beat that succeeds writes it all.
+                        // Unsure what was written: the next beat that succeeds replaces it all
+                        // (users who left meanwhile must not stay behind).
                         written = None;
                     }
                 }
@@ -102,7 +105,11 @@ impl Chat {
                         failing = false;
                     }
                     heard_at = Instant::now();
-                    self.hub.set_remote(list.into_iter().collect());
+                    let remote = list.into_iter().map(|e| {
+                        let sockets = usize::try_from(e.sockets).unwrap_or(0);
+                        (e.user_id, Remote { username: e.username, sockets })
+                    });
+                    self.hub.set_remote(remote.collect());
                 }
                 Err(e) => {
                     if !failing {

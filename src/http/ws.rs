@@ -165,6 +165,21 @@ impl Socket {
                 tracing::error!(error = %e, "cannot read the user's rooms");
                 End::Close(CloseCode::Error, "cannot read your rooms")
             }
+            // The account as of the snapshot: a block or role change committed after the
+            // sign-in was checked but before this socket joined the hub reached no socket of
+            // it, and shows here instead.
+            Ok(snapshot) if snapshot.blocked => {
+                let _ = self
+                    .send(frames::blocked(
+                        "Your account has been blocked. Contact an administrator.",
+                        self.dialect,
+                    ))
+                    .await;
+                End::Close(CloseCode::Policy, "account blocked")
+            }
+            Ok(snapshot) if snapshot.admin != self.user.is_admin => {
+                End::Close(CloseCode::Again, "your role changed; reconnect")
+            }
             Ok(snapshot) => {
                 match self.replay(since, snapshot.next, snapshot.rooms.contains(&GENERAL_ROOM)).await {
                     Ok(last) => self.serve(snapshot.next, last, &mut inbox).await,
@@ -304,9 +319,9 @@ impl Socket {
                         let _ = self.send(frames::blocked("Your account has been blocked. Contact an administrator.", self.dialect)).await;
                         return End::Close(CloseCode::Policy, "account blocked");
                     }
-                    // A reconnecting client gets what its new role may see; a socket whose
-                    // snapshot came after the change has it already.
-                    Control::RoleChanged { at } if at >= start => {
+                    // A reconnecting client gets what its new role may see; a socket that
+                    // started with that role already (its snapshot came after the change) stays.
+                    Control::RoleChanged { admin } if admin != self.user.is_admin => {
                         return End::Close(CloseCode::Again, "your role changed; reconnect")
                     }
                     Control::RoleChanged { .. } => {}

@@ -271,19 +271,32 @@ pub struct NewRoom<'a> {
 }
 
 /// What one instance tells the others about who is online on it, in one transaction: its
-/// heartbeat (the database's clock, the one every instance shares), the users who arrived and
-/// left since the last beat, and the removal of instances silent for longer than `ttl_secs`
-/// together with their presence (an instance killed without a goodbye).
+/// heartbeat (the database's clock, the one every instance shares), the users whose socket count
+/// changed and those who left since the last beat, and the removal of instances silent for longer
+/// than `ttl_secs` together with their presence (an instance killed without a goodbye).
 #[derive(Debug, Clone, Copy)]
 pub struct PresenceBeat<'a> {
     pub instance: &'a str,
     pub started_at: &'a str,
-    /// Everyone online here, written whole when the instance is (re)registered: after a first
-    /// start, or after the others gave it up for dead (a database outage longer than the TTL).
-    pub all: &'a [i64],
-    pub arrived: &'a [i64],
+    /// Everyone online here with their socket counts, written whole (replacing what the
+    /// database has for the instance) when `full` is set or the instance is (re)registered: after
+    /// a first start, after the others gave it up for dead (a database outage longer than the
+    /// TTL), or after a beat that failed and may have left rows of users gone since.
+    pub all: &'a [(i64, i64)],
+    pub full: bool,
+    /// Users who arrived, or whose socket count changed, with their counts now.
+    pub changed: &'a [(i64, i64)],
     pub left: &'a [i64],
     pub ttl_secs: i64,
+}
+
+/// A user online on other instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    pub user_id: i64,
+    pub username: String,
+    /// Their sockets on all other instances together.
+    pub sockets: i64,
 }
 
 /// A change to conversations, stored in the log at its own position.
@@ -328,6 +341,10 @@ pub struct Memberships {
     /// The position the next log entry will take: everything before it is in the snapshot.
     pub next: i64,
     pub rooms: Vec<i64>,
+    /// The account's flags in the same snapshot: a block or role change after it reaches the
+    /// socket as a log entry, one before it is seen here.
+    pub blocked: bool,
+    pub admin: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -554,8 +571,8 @@ pub trait Store: Send + Sync + 'static {
     /// when the instance was (re)registered, having been unknown or given up for dead.
     fn presence_beat(&self, beat: &PresenceBeat<'_>) -> Result<bool>;
     /// Users online on instances other than `instance` that were heard from within `ttl_secs`
-    /// (by the database's clock), each once, with their names.
-    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<(i64, String)>>;
+    /// (by the database's clock), each once.
+    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<Elsewhere>>;
     /// Forgets the instance and its presence: its goodbye at a clean shutdown.
     fn presence_leave(&self, instance: &str) -> Result<()>;
 

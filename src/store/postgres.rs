@@ -18,9 +18,9 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
-    NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats, RoomView, Store,
-    StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LogEntry, Member, Memberships, Message,
+    MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats,
+    RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -798,7 +798,7 @@ impl Store for PgStore {
         self.write(|tx| presence::beat(tx, beat))
     }
 
-    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<(i64, String)>> {
+    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<Elsewhere>> {
         presence::elsewhere(&mut *self.conn()?, instance, ttl_secs)
     }
 

@@ -16,9 +16,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
-    NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats, RoomView, Store,
-    StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LogEntry, Member, Memberships, Message,
+    MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats,
+    RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 mod dump;
@@ -741,7 +741,7 @@ impl Store for SqliteStore {
         presence::beat(&mut *self.conn()?, beat)
     }
 
-    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<(i64, String)>> {
+    fn presence_elsewhere(&self, instance: &str, ttl_secs: i64) -> Result<Vec<Elsewhere>> {
         presence::elsewhere(&*self.conn()?, instance, ttl_secs)
     }
 

@@ -65,6 +65,14 @@ pub fn on_postgres(test: fn()) {
     if pg::cluster().is_none() {
         return;
     }
+    /// Puts the thread back on SQLite however the test ends (the harness reuses threads).
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            ON_POSTGRES.set(false);
+        }
+    }
+    let _reset = Reset;
     ON_POSTGRES.set(true);
     test();
 }
@@ -102,6 +110,10 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(opts: Options) -> TestServer {
+    assert!(
+        !(ON_POSTGRES.get() && opts.db.is_some()),
+        "a test's PostgreSQL twin asked for a SQLite file: list the test after `sqlite_only:`"
+    );
     let (dir, db) = match opts.db {
         Some(db) => (None, db),
         None => {

@@ -187,7 +187,10 @@ pub(super) fn memberships(tx: &mut Transaction<'_>, user_id: i64) -> Result<Memb
         .iter()
         .map(|r| r.get(0))
         .collect();
-    Ok(Memberships { next, rooms })
+    let (blocked, admin) = tx
+        .query_opt("SELECT is_blocked, is_admin FROM users WHERE id = $1", &[&user_id])?
+        .map_or((true, false), |r| (r.get(0), r.get(1)));
+    Ok(Memberships { next, rooms, blocked, admin })
 }
 
 const ROOM_COLS: &str =

@@ -157,8 +157,14 @@ pub(super) fn memberships(conn: &mut Connection, user_id: i64) -> Result<Members
         .prepare_cached("SELECT room_id FROM members WHERE user_id = ?1 ORDER BY room_id")?
         .query_map([user_id], |r| r.get(0))?
         .collect::<rusqlite::Result<Vec<i64>>>()?;
+    // An account that is gone counts as blocked: its socket must not stay.
+    let (blocked, admin) = tx
+        .prepare_cached("SELECT is_blocked, is_admin FROM users WHERE id = ?1")?
+        .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((true, false));
     tx.commit()?;
-    Ok(Memberships { next, rooms })
+    Ok(Memberships { next, rooms, blocked, admin })
 }
 
 const ROOM_COLS: &str =
