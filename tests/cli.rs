@@ -406,7 +406,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let out = success(&run(&path, &["migrate"], None));
     assert_eq!(
         out.trim(),
-        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations",
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V5__shared_limits",
         "{out}"
     );
     assert!(path.exists());
@@ -438,7 +438,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V5__shared_limits",
         "{out}"
     );
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
@@ -453,7 +453,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V5__shared_limits",
         "{out}"
     );
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
@@ -463,8 +463,10 @@ fn migrate_status_lists_without_changing_anything() {
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
     let lines: Vec<&str> = out.trim().lines().collect();
-    assert_eq!(lines.len(), 3, "{out}");
-    for (line, name) in lines.iter().zip(["V1__initial", "V2__account_keys", "V3__conversations"]) {
+    assert_eq!(lines.len(), 4, "{out}");
+    for (line, name) in
+        lines.iter().zip(["V1__initial", "V2__account_keys", "V3__conversations", "V5__shared_limits"])
+    {
         assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
         let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
         assert_rfc3339_utc(at);

@@ -94,16 +94,19 @@ fn an_unreachable_postgres_is_a_clear_failure() {
 fn every_operator_command_works_on_postgres() {
     let Some(url) = common::pg::database() else { return };
     let out = success(&on(&url, &["migrate", "--status"], None));
-    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations");
+    assert_eq!(out.trim(), "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V5__shared_limits");
     // Operator commands other than `migrate` and `user create` refuse an unmigrated database.
     assert!(failure(&on(&url, &["user", "list"], None)).contains("run `chatterbox migrate` first"));
 
     let out = success(&on(&url, &["migrate"], None));
-    assert_eq!(out.trim(), "applied V1__initial\napplied V2__account_keys\napplied V3__conversations");
+    assert_eq!(
+        out.trim(),
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V5__shared_limits"
+    );
     let out = success(&on(&url, &["migrate"], None));
     assert!(out.contains("up to date") && !out.contains("postgres@"), "{out}");
     let out = success(&on(&url, &["migrate", "--status"], None));
-    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 3, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 4, "{out}");
 
     let create =
         ["user", "create", "alice", "--email", "alice@example.com", "--password-stdin", "--bcrypt-cost", "4"];
