@@ -31,7 +31,8 @@
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
 //!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
 //!   of split words (`chat::moderation`), the one definition of invisible and blank text
-//!   (`chat::text`), rate limits and the login guard, conversations and their privacy rules
+//!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
+//!   every instance), conversations and their privacy rules
 //!   (`chat::rooms`), the log tailer (`chat::log`), the hub (routing by room, per-socket bounded
 //!   queues, debounced presence), message writer (which also reports failing writes to
 //!   `/healthz`), CSV export.

@@ -172,6 +172,7 @@ pub async fn run(
     let watcher = tokio::spawn(
         Arc::clone(&state.chat).watch_accounts(config.account_poll, state.shutdown.child_token()),
     );
+    let purger = tokio::spawn(Arc::clone(&state.chat).purge_limits(state.shutdown.child_token()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
@@ -246,6 +247,7 @@ pub async fn run(
         tracing::error!("pending messages could not be committed within the grace period");
     }
     watcher.abort();
+    purger.abort();
     tracing::info!("stopped");
     Ok(())
 }
