@@ -37,9 +37,10 @@
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
 //!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
 //!   of split words (`chat::moderation`), the one definition of invisible and blank text
-//!   (`chat::text`), rate limits and the login guard, conversations and their privacy rules
-//!   (`chat::rooms`), the log tailer and its lag for `/healthz` (`chat::log`), presence shared
-//!   between instances by heartbeats (`chat::presence`), the hub (routing by room, per-socket bounded
+//!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
+//!   every instance), conversations and their privacy rules (`chat::rooms`), the log tailer and
+//!   its lag for `/healthz` (`chat::log`), presence shared between instances by heartbeats
+//!   (`chat::presence`), the hub (routing by room, per-socket bounded
 //!   queues, debounced presence), message writer (which also reports failing writes to
 //!   `/healthz`), CSV export.
 //! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend

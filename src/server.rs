@@ -167,6 +167,7 @@ pub async fn run(
     let admission = Arc::new(Admission::new(&config, state.http.trusted_proxies.clone()));
     let mut refusals = Refusals::default();
     let presence = tokio::spawn(Arc::clone(&state.chat).run_presence(state.shutdown.child_token()));
+    let purger = tokio::spawn(Arc::clone(&state.chat).purge_limits(state.shutdown.child_token()));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(config.header_timeout)
@@ -244,6 +245,7 @@ pub async fn run(
     if tokio::time::timeout(config.grace_period, presence).await.is_err() {
         tracing::warn!("this instance's presence could not be removed; the others drop it when it expires");
     }
+    purger.abort();
     tracing::info!("stopped");
     Ok(())
 }

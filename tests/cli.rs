@@ -390,7 +390,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let out = success(&run(&path, &["migrate"], None));
     assert_eq!(
         out.trim(),
-        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances",
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits",
         "{out}"
     );
     assert!(path.exists());
@@ -422,7 +422,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits",
         "{out}"
     );
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
@@ -437,7 +437,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits",
         "{out}"
     );
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
@@ -447,10 +447,14 @@ fn migrate_status_lists_without_changing_anything() {
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
     let lines: Vec<&str> = out.trim().lines().collect();
-    assert_eq!(lines.len(), 4, "{out}");
-    for (line, name) in
-        lines.iter().zip(["V1__initial", "V2__account_keys", "V3__conversations", "V4__instances"])
-    {
+    assert_eq!(lines.len(), 5, "{out}");
+    for (line, name) in lines.iter().zip([
+        "V1__initial",
+        "V2__account_keys",
+        "V3__conversations",
+        "V4__instances",
+        "V5__shared_limits",
+    ]) {
         assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
         let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');
         assert_rfc3339_utc(at);

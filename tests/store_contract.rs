@@ -13,8 +13,8 @@ use std::{
 };
 
 use chatterbox::store::{
-    Action, AdminAction, Change, LogEntry, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore,
-    PresenceBeat, Refusal, RoomKind, SqliteStore, Store, StoreError, User, UserFilter, UserKeys,
+    Action, AdminAction, Change, LimitSlot, LogEntry, MessageFilter, NewMessage, NewRoom, NewUser, Notify,
+    PgStore, PresenceBeat, Refusal, RoomKind, SqliteStore, Store, StoreError, User, UserFilter, UserKeys,
     GENERAL_ROOM,
 };
 
@@ -59,6 +59,8 @@ contract!(
     concurrent_writers_never_let_a_reader_skip,
     account_changes_take_log_positions,
     presence_between_instances,
+    limits_read_modify_write,
+    concurrent_limit_updates_take_turns,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -595,6 +597,84 @@ fn concurrent_writers_never_let_a_reader_skip(store: &dyn Store) {
     assert_eq!(read.into_iter().collect::<BTreeSet<_>>(), sent);
 }
 
+/// The slots of `keys` at `now`, as `update_limits` reads them (and leaves them).
+fn read_limits(store: &dyn Store, keys: &[&str], now: f64) -> Vec<Option<LimitSlot>> {
+    let mut seen = Vec::new();
+    store.update_limits(keys, now, &mut |slots| seen = slots.to_vec()).unwrap();
+    seen
+}
+
+fn limits_read_modify_write(store: &dyn Store) {
+    let slot = |tokens: f64, mark: Option<f64>, expires: f64| LimitSlot { tokens, at: 100.0, mark, expires };
+    assert_eq!(read_limits(store, &["a", "b"], 100.0), vec![None, None], "missing slots read as None");
+    store
+        .update_limits(&["b", "a"], 100.0, &mut |slots| {
+            slots[0] = Some(slot(2.5, Some(99.5), 200.0));
+            slots[1] = Some(slot(1.0, None, 150.0));
+        })
+        .unwrap();
+    // In the order of the keys asked for, whatever the order they were stored in.
+    assert_eq!(
+        read_limits(store, &["a", "b", "c"], 120.0),
+        vec![Some(slot(1.0, None, 150.0)), Some(slot(2.5, Some(99.5), 200.0)), None]
+    );
+    // `None` deletes.
+    store.update_limits(&["b"], 120.0, &mut |slots| slots[0] = None).unwrap();
+    assert_eq!(read_limits(store, &["a", "b"], 120.0), vec![Some(slot(1.0, None, 150.0)), None]);
+    // The purge deletes what has expired, and only that.
+    store.update_limits(&["c"], 120.0, &mut |slots| slots[0] = Some(slot(0.0, None, 500.0))).unwrap();
+    assert_eq!(store.purge_limits(160.0).unwrap(), 1, "only `a` has expired");
+    assert_eq!(read_limits(store, &["a", "c"], 140.0), vec![None, Some(slot(0.0, None, 500.0))]);
+    // A slot expired at `now` reads as missing.
+    store.update_limits(&["d"], 120.0, &mut |slots| slots[0] = Some(slot(1.0, None, 150.0))).unwrap();
+    assert_eq!(read_limits(store, &["d"], 150.0), vec![Some(slot(1.0, None, 150.0))]);
+    assert_eq!(read_limits(store, &["d"], 150.5), vec![None]);
+    // Keys of any text, also the long ones the domain cuts to 256 bytes.
+    let long = "é".repeat(128);
+    store
+        .update_limits(&[&long, "pair:10.0.0.1 o'brien; --"], 120.0, &mut |slots| {
+            for s in slots.iter_mut() {
+                *s = Some(slot(3.0, None, 500.0));
+            }
+        })
+        .unwrap();
+    assert_eq!(read_limits(store, &[&long], 120.0), vec![Some(slot(3.0, None, 500.0))]);
+    assert_eq!(store.purge_limits(1_000.0).unwrap(), 3);
+}
+
+/// Threads (like instances) each take a token of one shared slot, and of one of their own, many
+/// times over: no update is lost, so the count comes out exact.
+fn concurrent_limit_updates_take_turns(store: &dyn Store) {
+    const THREADS: usize = 6;
+    const EACH: usize = 40;
+    let barrier = Barrier::new(THREADS);
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let barrier = &barrier;
+            s.spawn(move || {
+                barrier.wait();
+                let own = format!("own{t}");
+                for _ in 0..EACH {
+                    // Asked for first by some threads and last by others: no deadlock either way.
+                    let keys: [&str; 2] = if t % 2 == 0 { ["own", &own] } else { [&own, "own"] };
+                    store
+                        .update_limits(&keys, 100.0, &mut |slots| {
+                            for slot in slots.iter_mut() {
+                                let n = slot.map_or(0.0, |s| s.tokens);
+                                *slot =
+                                    Some(LimitSlot { tokens: n + 1.0, at: 100.0, mark: None, expires: 1e9 });
+                            }
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let counted = read_limits(store, &["own", "own0", "own5"], 100.0);
+    let tokens: Vec<f64> = counted.iter().map(|s| s.unwrap().tokens).collect();
+    assert_eq!(tokens, vec![(THREADS * EACH) as f64, EACH as f64, EACH as f64]);
+}
+
 /// The trap: ids from a sequence are handed out in one order and committed in another. A reader
 /// resuming "after the last id I saw" then skips the transaction that committed late.
 #[test]
@@ -679,7 +759,7 @@ fn postgres_migrations_race_and_refuse_newer() {
     let status = PgStore::migration_status(&url).unwrap();
     assert_eq!(
         status.iter().map(|m| m.label()).collect::<Vec<_>>(),
-        ["V1__initial", "V2__account_keys", "V3__conversations", "V4__instances"]
+        ["V1__initial", "V2__account_keys", "V3__conversations", "V4__instances", "V5__shared_limits"]
     );
     assert!(status.iter().all(|m| m.applied_on.is_some() && m.known));
     PgStore::open_existing(&url).unwrap();

@@ -10,9 +10,9 @@ use chatterbox::chat::export::{neutralise, write_messages, write_users, MESSAGE_
 use chatterbox::chat::moderation::{Matcher, DEFAULT_TERMS};
 use chatterbox::http::frames::{parse_client, ClientFrame};
 use chatterbox::store::{
-    AdminAction, Counts, Credentials, KeysSet, LogEntry, Member, Memberships, Message, MessageFilter,
-    NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomStats, RoomView, Store, User, UserFilter,
-    UserKeys, Violation, ViolationOutcome,
+    AdminAction, Counts, Credentials, KeysSet, LimitSlot, LogEntry, Member, Memberships, Message,
+    MessageFilter, NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomStats, RoomView, Store, User,
+    UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 use serde_json::Value;
 
@@ -308,6 +308,17 @@ impl Store for Rows {
         only_exports()
     }
     fn presence_leave(&self, _: &str) -> chatterbox::store::Result<()> {
+        only_exports()
+    }
+    fn update_limits(
+        &self,
+        _: &[&str],
+        _: f64,
+        _: &mut dyn FnMut(&mut [Option<LimitSlot>]),
+    ) -> chatterbox::store::Result<()> {
+        only_exports()
+    }
+    fn purge_limits(&self, _: f64) -> chatterbox::store::Result<u64> {
         only_exports()
     }
 }

@@ -30,7 +30,7 @@ use std::{
 };
 
 use crate::store::{
-    Counts, Memberships, Message, NewMessage, Store, User, UserFilter, Violation, GENERAL_ROOM,
+    Counts, LimitSlot, Memberships, Message, NewMessage, Store, User, UserFilter, Violation, GENERAL_ROOM,
 };
 
 pub use error::{ChatError, Result};
@@ -53,7 +53,8 @@ pub struct ChatConfig {
     /// Per connection.
     pub message_rate: Rate,
     /// Login and registration attempts per client address, registrations per name, and failed
-    /// logins per account and address (`ratelimit::LoginGuard`); None turns them off.
+    /// logins per account and address (`ratelimit::LoginGuard`), shared by every instance on the
+    /// database; None turns them off.
     pub auth_rate: Option<Rate>,
     pub broadcast_capacity: usize,
     /// Logins and registrations waiting for bcrypt; beyond it they are refused at once (503
@@ -125,11 +126,14 @@ pub struct Chat {
     dummy: Mutex<Arc<Dummy>>,
     dummy_refreshing: AtomicBool,
     hasher: Hasher,
+    /// This process's first line of the per-address limit, at its rate: a flood from one
+    /// address is refused here, before each request costs a write of the shared limits.
     ip_limiter: KeyedLimiter<IpAddr>,
-    /// Registrations per requested name.
-    account_limiter: KeyedLimiter<String>,
     login_guard: LoginGuard,
 }
+
+/// How often expired rows of the shared limits are deleted.
+const LIMITS_PURGE: Duration = Duration::from_secs(60);
 
 /// How often the cost of the dummy hash is checked against the stored hashes.
 const DUMMY_REFRESH: Duration = Duration::from_secs(60);
@@ -200,8 +204,7 @@ impl Chat {
         Ok(Arc::new(Chat {
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
-            account_limiter: KeyedLimiter::new(auth_rate, 100_000),
-            login_guard: LoginGuard::new(auth_rate, 100_000),
+            login_guard: LoginGuard::new(auth_rate),
             config,
             instance: presence::instance_id(),
             store,
@@ -245,15 +248,63 @@ impl Chat {
         self.hasher.run(move || f(&*store)).await
     }
 
-    fn limit(&self, ip: IpAddr, account: Option<&str>) -> Result<()> {
+    /// Runs `f` on the shared limit slots of `keys`, at the wall-clock time it is given, in one
+    /// transaction of the store on a blocking thread. A database error is the caller's error:
+    /// a limit that cannot be checked is not passed.
+    async fn limits<T, F>(&self, keys: Vec<String>, mut f: F) -> Result<T>
+    where
+        F: FnMut(&mut [Option<LimitSlot>], f64) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.blocking(move |s| {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            let now = ratelimit::unix_now();
+            let mut out = None;
+            s.update_limits(&keys, now, &mut |slots| out = Some(f(slots, now)))?;
+            out.ok_or_else(|| ChatError::Internal("the store did not read the limits".into()))
+        })
+        .await
+    }
+
+    /// The per-address limit's first line, in this process; the client's address key if the
+    /// limits are on.
+    fn limit_locally(&self, ip: IpAddr) -> Result<Option<(Rate, IpAddr)>> {
+        let Some(rate) = self.config.auth_rate else { return Ok(None) };
+        let addr = ratelimit::client_key(ip);
+        self.ip_limiter.check(&addr).map_err(ChatError::RateLimited)?;
+        Ok(Some((rate, addr)))
+    }
+
+    /// A registration's limits: its address's and the requested name's, shared by every
+    /// instance.
+    async fn limit_registration(&self, ip: IpAddr, username: &str) -> Result<()> {
+        let Some((rate, addr)) = self.limit_locally(ip)? else { return Ok(()) };
+        let keys = vec![ratelimit::address_key(addr), ratelimit::name_key(username)];
+        self.limits(keys, move |slots, now| {
+            slots.iter_mut().try_for_each(|slot| ratelimit::take(rate, slot, now))
+        })
+        .await?
+        .map_err(ChatError::RateLimited)
+    }
+
+    /// Deletes expired rows of the shared limits every `LIMITS_PURGE`, so that their table holds
+    /// only the limits in use.
+    pub async fn purge_limits(self: Arc<Self>, cancel: tokio_util::sync::CancellationToken) {
         if self.config.auth_rate.is_none() {
-            return Ok(());
+            return;
         }
-        self.ip_limiter.check(&ratelimit::client_key(ip)).map_err(ChatError::RateLimited)?;
-        if let Some(name) = account {
-            self.account_limiter.check(&name.trim().to_lowercase()).map_err(ChatError::RateLimited)?;
+        let mut tick = tokio::time::interval(LIMITS_PURGE);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            match self.blocking(|s| Ok(s.purge_limits(ratelimit::unix_now())?)).await {
+                Ok(n) => tracing::debug!(rows = n, "deleted expired login and registration limits"),
+                Err(e) => tracing::warn!(error = %e, "cannot delete expired login and registration limits"),
+            }
         }
-        Ok(())
     }
 
     pub fn issue_token(&self, user: &User) -> Result<String> {
@@ -267,7 +318,7 @@ impl Chat {
         email: String,
         password: String,
     ) -> Result<(User, String)> {
-        self.limit(ip, Some(&username))?;
+        self.limit_registration(ip, &username).await?;
         let cost = self.config.bcrypt_cost;
         let prepared = self
             .bcrypt(move |s| {
@@ -291,7 +342,7 @@ impl Chat {
 
     pub async fn login(&self, ip: IpAddr, login: String, password: String) -> Result<(User, String)> {
         accounts::validate_login_password(&password)?;
-        self.limit(ip, None)?;
+        let limited = self.limit_locally(ip)?;
         let dummy = self.dummy_hash().await;
         let typed = login.trim().to_string();
         let email_key = accounts::email_key(&typed);
@@ -302,21 +353,45 @@ impl Chat {
             Some(c) => format!("#{}", c.user.id),
             None => login.trim().to_lowercase(),
         };
-        let attempt = match self.config.auth_rate {
-            Some(_) => Some(
-                self.login_guard.check(&key, ratelimit::client_key(ip)).map_err(ChatError::RateLimited)?,
-            ),
+        let attempt = match limited {
+            Some((rate, addr)) => {
+                let [pair, account] = LoginGuard::keys(&key, addr);
+                let keys = vec![ratelimit::address_key(addr), pair.clone(), account.clone()];
+                let guard = self.login_guard;
+                let attempt = self
+                    .limits(keys, move |slots, now| {
+                        let [addr, pair, account] = slots else { unreachable!("three keys") };
+                        ratelimit::take(rate, addr, now)?;
+                        guard.check(pair, account, now)
+                    })
+                    .await?
+                    .map_err(ChatError::RateLimited)?;
+                Some((vec![pair, account], attempt))
+            }
             None => None,
         };
         let cost = self.config.bcrypt_cost;
         let checked = self.bcrypt(move |_| accounts::check_password(found, &password, &dummy, cost)).await;
-        if let Some(attempt) = attempt {
+        if let Some((keys, attempt)) = attempt {
             let verdict = match &checked {
                 Ok(_) | Err(ChatError::Blocked) => Verdict::Succeeded,
                 Err(ChatError::BadCredentials) => Verdict::Failed,
                 Err(_) => Verdict::Undecided,
             };
-            self.login_guard.finish(attempt, verdict);
+            let guard = self.login_guard;
+            let settled = self
+                .limits(keys, move |slots, now| {
+                    let [pair, account] = slots else { unreachable!("two keys") };
+                    guard.finish(pair, account, attempt, verdict, now)
+                })
+                .await;
+            match settled {
+                // A failure that cannot be counted is not answered as one.
+                Err(e) if verdict == Verdict::Failed => return Err(e),
+                // The attempt keeps the tokens it took: the limit errs on the strict side.
+                Err(e) => tracing::warn!(error = %e, "cannot settle a login attempt's limits"),
+                Ok(()) => {}
+            }
         }
         let checked = checked?;
         if let Some(rehash) = checked.rehash {

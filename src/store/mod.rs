@@ -421,6 +421,20 @@ pub struct Counts {
     pub messages_since: i64,
 }
 
+/// The stored state of one rate limit: a token bucket, and for an account and address pair of
+/// the login guard the time of its last failure. Times are wall-clock Unix seconds (instances
+/// share no other clock); the domain (`chat::ratelimit`) computes every field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitSlot {
+    pub tokens: f64,
+    /// When `tokens` was counted.
+    pub at: f64,
+    /// The last failure, if it still counts.
+    pub mark: Option<f64>,
+    /// From then on the slot carries no information: it reads as missing and may be deleted.
+    pub expires: f64,
+}
+
 /// What a backend's log watcher calls when another process or instance has committed to the
 /// log (see `Store::watch_log`).
 pub trait LogBell: Send + 'static {
@@ -560,6 +574,20 @@ pub trait Store: Send + Sync + 'static {
         f: &mut dyn FnMut(&User) -> std::io::Result<()>,
     ) -> Result<()>;
     fn counts(&self, messages_since: &str) -> Result<Counts>;
+
+    /// Reads the limit slots of `keys` (None for a missing one, or one expired at `now`), lets `f`
+    /// change them, and stores what it leaves (None deletes), in one transaction that holds the
+    /// slots' rows: concurrent calls sharing a key, from any process on the database, take turns.
+    /// `f` runs once, with the slots in the order of `keys` (which are distinct); it must not
+    /// block, since the rows stay locked meanwhile.
+    fn update_limits(
+        &self,
+        keys: &[&str],
+        now: f64,
+        f: &mut dyn FnMut(&mut [Option<LimitSlot>]),
+    ) -> Result<()>;
+    /// Deletes the limit slots expired at `now` (they carry no information); returns how many.
+    fn purge_limits(&self, now: f64) -> Result<u64>;
 
     /// Returns the stored value for `key`, storing `value` first if there was none. Used for the
     /// JWT secret so that concurrent first starts agree on one.

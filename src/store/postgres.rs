@@ -18,9 +18,9 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LogEntry, Member, Memberships, Message,
-    MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats,
-    RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LimitSlot, LogEntry, Member, Memberships,
+    Message, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room,
+    RoomStats, RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -808,6 +808,81 @@ impl Store for PgStore {
 
     fn account_revision(&self) -> Result<i64> {
         Ok(self.conn()?.query_one("SELECT revision FROM account_revision WHERE id = 1", &[])?.get(0))
+    }
+
+    fn update_limits(
+        &self,
+        keys: &[&str],
+        now: f64,
+        f: &mut dyn FnMut(&mut [Option<LimitSlot>]),
+    ) -> Result<()> {
+        self.write(|tx| {
+            // One statement inserts the missing rows and locks the existing ones, in key order
+            // (so two callers sharing keys cannot deadlock); a row another caller is inserting
+            // or deleting is waited for, then locked or inserted. Inserted rows are expired
+            // placeholders: they read as missing.
+            let rows = tx.query(
+                "INSERT INTO limits AS l (key, tokens, refilled_at, marked_at, expires_at) \
+                 SELECT DISTINCT k, 0, 0, NULL::float8, 0 FROM unnest($1::text[]) AS u (k) ORDER BY k \
+                 ON CONFLICT (key) DO UPDATE SET expires_at = l.expires_at \
+                 RETURNING key, tokens, refilled_at, marked_at, expires_at",
+                &[&keys],
+            )?;
+            let mut slots: Vec<Option<LimitSlot>> = keys
+                .iter()
+                .map(|key| {
+                    let row = rows.iter().find(|r| r.get::<_, &str>(0) == *key)?;
+                    let slot = LimitSlot {
+                        tokens: row.get(1),
+                        at: row.get(2),
+                        mark: row.get(3),
+                        expires: row.get(4),
+                    };
+                    (slot.expires >= now).then_some(slot)
+                })
+                .collect();
+            f(&mut slots);
+            let (mut kept, mut gone) = (Vec::new(), Vec::new());
+            for (key, slot) in keys.iter().zip(&slots) {
+                match slot {
+                    Some(s) => kept.push((*key, s)),
+                    None => gone.push(*key),
+                }
+            }
+            if !gone.is_empty() {
+                tx.execute("DELETE FROM limits WHERE key = ANY($1)", &[&gone])?;
+            }
+            if !kept.is_empty() {
+                let column =
+                    |f: fn(&LimitSlot) -> Option<f64>| kept.iter().map(|(_, s)| f(s)).collect::<Vec<_>>();
+                let keys: Vec<&str> = kept.iter().map(|(k, _)| *k).collect();
+                tx.execute(
+                    "UPDATE limits AS l SET tokens = v.tokens, refilled_at = v.at, marked_at = v.mark, \
+                     expires_at = v.expires \
+                     FROM unnest($1::text[], $2::float8[], $3::float8[], $4::float8[], $5::float8[]) \
+                       AS v (key, tokens, at, mark, expires) \
+                     WHERE l.key = v.key",
+                    &[
+                        &keys,
+                        &column(|s| Some(s.tokens)),
+                        &column(|s| Some(s.at)),
+                        &column(|s| s.mark),
+                        &column(|s| Some(s.expires)),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn purge_limits(&self, now: f64) -> Result<u64> {
+        // Rows a login holds are skipped rather than waited for: they are being rewritten, and
+        // a purge taking them in another order than `update_limits` could deadlock with it.
+        Ok(self.conn()?.execute(
+            "DELETE FROM limits WHERE key IN \
+             (SELECT key FROM limits WHERE expires_at < $1 FOR UPDATE SKIP LOCKED)",
+            &[&now],
+        )?)
     }
 
     fn watch_log(&self, bell: Box<dyn super::LogBell>) -> Result<()> {

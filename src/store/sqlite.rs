@@ -16,9 +16,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LogEntry, Member, Memberships, Message,
-    MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room, RoomStats,
-    RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LimitSlot, LogEntry, Member, Memberships,
+    Message, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room,
+    RoomStats, RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 mod dump;
@@ -755,5 +755,53 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT revision FROM account_revision WHERE id = 1")?
             .query_row([], |r| r.get(0))?;
         Ok(rev)
+    }
+
+    fn update_limits(
+        &self,
+        keys: &[&str],
+        now: f64,
+        f: &mut dyn FnMut(&mut [Option<LimitSlot>]),
+    ) -> Result<()> {
+        // BEGIN IMMEDIATE takes the database's write lock first: every other writer, in this
+        // process or another, waits until this read-modify-write has committed.
+        self.write(|tx| {
+            let mut slots = Vec::with_capacity(keys.len());
+            let mut read = tx.prepare_cached(
+                "SELECT tokens, refilled_at, marked_at, expires_at FROM limits WHERE key = ?1",
+            )?;
+            for key in keys {
+                let slot = read
+                    .query_row([key], |r| {
+                        Ok(LimitSlot {
+                            tokens: r.get(0)?,
+                            at: r.get(1)?,
+                            mark: r.get(2)?,
+                            expires: r.get(3)?,
+                        })
+                    })
+                    .optional()?;
+                slots.push(slot.filter(|s| s.expires >= now));
+            }
+            f(&mut slots);
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO limits (key, tokens, refilled_at, marked_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, \
+                 refilled_at = excluded.refilled_at, marked_at = excluded.marked_at, \
+                 expires_at = excluded.expires_at",
+            )?;
+            let mut delete = tx.prepare_cached("DELETE FROM limits WHERE key = ?1")?;
+            for (key, slot) in keys.iter().zip(&slots) {
+                match slot {
+                    Some(s) => upsert.execute(params![key, s.tokens, s.at, s.mark, s.expires])?,
+                    None => delete.execute([key])?,
+                };
+            }
+            Ok(())
+        })
+    }
+
+    fn purge_limits(&self, now: f64) -> Result<u64> {
+        self.write(|tx| Ok(tx.execute("DELETE FROM limits WHERE expires_at < ?1", [now])? as u64))
     }
 }

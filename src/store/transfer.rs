@@ -12,7 +12,9 @@
 //! had deleted the newest rows. Not copied: `refinery_schema_history` (the target has its own,
 //! written by its migrations), and `instances` and `presence` (V4: the heartbeats of running
 //! daemons and who is online on each, which every daemon writes afresh when it starts; a copied
-//! row would only show people online until the first sweep).
+//! row would only show people online until the first sweep), and `limits` (V5: login and
+//! registration budgets, which refill within the hour anyway; a moved installation starts with
+//! full ones).
 
 use super::{PgStore, Result, SqliteStore, StoreError};
 
