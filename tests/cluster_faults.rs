@@ -43,9 +43,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_chatterbox");
 const SECRET: &str = "cluster-faults-secret-0123456789abcdef";
 /// Time between two sends of one client.
 const SEND_EVERY: Duration = Duration::from_millis(10);
-/// How often a client moves to the next instance, where clients hop: longer than a user stays
-/// online after its last socket closed (3 s), so that each arrival installs its rooms afresh
-/// while the other instances write.
+/// Where clients hop, how long a client stays away from an instance before it comes back: longer
+/// than a user stays online there after its last socket closed (3 s), so that each arrival
+/// installs its rooms afresh while the other instances write. It stays on each instance this
+/// long divided by the number of the others.
 const HOP: Duration = Duration::from_millis(3200);
 /// How long everything stored may take to reach every member once the sending stopped.
 const SETTLE: Duration = Duration::from_secs(40);
@@ -423,7 +424,8 @@ impl Client {
             };
             let (mut sink, mut stream) = ws.split();
             let mut tick = tokio::time::interval(SEND_EVERY);
-            let hop = tokio::time::sleep(self.hop.unwrap_or(Duration::MAX / 4));
+            let others = self.alive.lock().unwrap().iter().filter(|a| **a).count().saturating_sub(1).max(1);
+            let hop = tokio::time::sleep(self.hop.map_or(Duration::MAX / 4, |h| h / others as u32));
             tokio::pin!(hop);
             let ended = loop {
                 tokio::select! {
@@ -700,12 +702,12 @@ async fn kill_9_of_one_instance_its_clients_resume_on_another_and_nothing_acknow
     let _serial = SERIAL.lock().await;
     let Some(mut cluster) = Cluster::start(true).await else { return };
     let load = cluster.load(Some(HOP));
-    load.wait_acked(250).await;
+    load.wait_acked(400).await;
     cluster.alive.lock().unwrap()[1] = false;
     let Instance::Process(daemon) = &mut cluster.instances[1] else { unreachable!() };
     daemon.child.kill().unwrap();
     daemon.child.wait().unwrap();
-    load.wait_acked(250).await;
+    load.wait_acked(400).await;
     cluster.finish(load).await;
 }
 
