@@ -12,6 +12,11 @@
 //! acknowledged or answered with an error, never silently dropped; and resuming with `?since=`
 //! on another instance fills the gap exactly.
 //!
+//! Except through the database restart, every client also moves to the next instance every few
+//! seconds (`HOP`), resuming there with `?since=`, so sockets keep arriving on instances where
+//! their user was not online while the others write: that found a tailer that delivered past a
+//! new socket's snapshot before installing its rooms (a gap).
+//!
 //! The scenarios share the binary's PostgreSQL cluster, which one of them restarts: they run one
 //! at a time (`SERIAL`). Kill -9 and the restart run the real binary; the listening-connection
 //! and slow-commit scenarios run in-process instances whose tailers never poll, so only the
