@@ -2,7 +2,7 @@
 //!
 //! It starts the server on a fresh temporary database (or attaches to one with `--url`, `--db`
 //! and `--jwt-secret`), seeds accounts directly through the library, mints tokens, opens
-//! WebSocket connections with tokio-tungstenite and drives one of seven scenarios:
+//! WebSocket connections with tokio-tungstenite and drives one of eight scenarios:
 //!
 //! - `idle`: hold 10,000 connections whose users are each in 20 private rooms besides
 //!   `general`; RSS per idle connection.
@@ -14,8 +14,11 @@
 //! - `resume`: reconnect with `?since=ID` after 10,000 missed messages spread over 100 rooms
 //!   (must take < 1 s).
 //! - `slow-reader`: one client that never reads while the others chat.
+//! - `cluster`: three instances on one PostgreSQL (`cargo bench --bench load -- cluster`, see
+//!   `load/cluster.rs`): latency between instances, lost and duplicated, commit throughput.
 //!
-//! With no scenario, all seven run in turn, each on its own fresh server. Results print as
+//! With no scenario, all eight run in turn, each on its own fresh server (`cluster` is skipped,
+//! saying so, when PostgreSQL is not installed and no `--database-url` is given). Results print as
 //! aligned tables on stdout (diagnostics on stderr) and, with `--json FILE` (or `--json -`,
 //! which moves the tables to stderr), as one JSON object.
 //!
@@ -24,6 +27,8 @@
 
 #[path = "load/client.rs"]
 mod client;
+#[path = "load/cluster.rs"]
+mod cluster;
 #[path = "load/hist.rs"]
 mod hist;
 #[path = "load/scenarios.rs"]
@@ -35,7 +40,8 @@ mod table;
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-pub const SCENARIOS: &[&str] = &["idle", "fanout", "room", "rooms", "login-storm", "resume", "slow-reader"];
+pub const SCENARIOS: &[&str] =
+    &["idle", "fanout", "room", "rooms", "login-storm", "resume", "slow-reader", "cluster"];
 
 const USAGE: &str = "\
 usage: cargo bench --bench load -- [SCENARIO] [FLAGS]
@@ -61,11 +67,20 @@ scenarios (default: all of them, in this order, each on a fresh server):
                 to receive them all, each once (must be < 1 s); --repeat (3) reconnects
   slow-reader   one client that never reads while --conns (100) clients with --senders (10)
                 chat at --rate (1000 msg/s); others' p99 with and without it, server RSS
+  cluster       three `serve --database-url` instances on a throwaway PostgreSQL (or
+                --database-url); --conns (300) clients, client i on instance i % 3;
+                --senders (30) post to general, stepped through --steps (1000,2000,5000
+                msg/s): p50/p99 from a sender to receivers on the other instances, lost,
+                duplicated; then the other clients, each alone in a private room, push
+                --commit-total (60000) messages: msg/s committed (count in PostgreSQL /
+                elapsed). Targets: >= 10000 msg/s committed; p99 < 50 ms at 1000 msg/s
 
 flags:
   --url URL            attach to a running server (http://127.0.0.1:PORT) instead of
                        starting one; needs --db PATH and --jwt-secret SECRET
   --server-pid PID     pid of the attached server (else found through /proc/net/tcp)
+  --database-url URL   cluster: run on this PostgreSQL database instead of a throwaway one
+  --commit-total N     cluster: messages pushed in the commit throughput step (60000)
   --json FILE|-        also write the results as JSON (to stdout with -, tables to stderr)
   --no-pin             do not pin the server to CPU 0 and the generator to CPU 1
   --conns N            clients in the scenario
@@ -119,6 +134,8 @@ pub struct Opts {
     pub min_delivery: f64,
     pub timeout: Option<f64>,
     pub bcrypt_cost: u32,
+    pub database_url: Option<String>,
+    pub commit_total: usize,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -149,6 +166,8 @@ fn parse_args() -> Result<Opts, String> {
         min_delivery: 0.97,
         timeout: None,
         bcrypt_cost: 12,
+        database_url: None,
+        commit_total: 60_000,
     };
     let mut args = std::env::args().skip(1);
     fn num<T: std::str::FromStr>(flag: &str, v: Option<String>) -> Result<T, String> {
@@ -200,6 +219,8 @@ fn parse_args() -> Result<Opts, String> {
             "--min-delivery" => o.min_delivery = num(&flag, val())?,
             "--timeout" => o.timeout = Some(num(&flag, val())?),
             "--bcrypt-cost" => o.bcrypt_cost = num(&flag, val())?,
+            "--database-url" => o.database_url = val(),
+            "--commit-total" => o.commit_total = num(&flag, val())?,
             s if s.starts_with('-') => return Err(format!("unknown flag {s}\n\n{USAGE}")),
             s => {
                 if o.scenario.is_some() {
@@ -329,7 +350,14 @@ fn main() -> ExitCode {
     emit(&setup.0.render());
     let mut results = serde_json::Map::new();
     let mut failed = false;
+    let all = names.len() > 1;
     for name in names {
+        if let (true, "cluster", Err(why)) = (all, name, cluster::available(&ctx.opts)) {
+            eprintln!("load: === {name} === skipped: {why}");
+            emit(&format!("{name}: skipped: {why}\n"));
+            results.insert(name.to_string(), serde_json::json!({"skipped": why}));
+            continue;
+        }
         eprintln!("load: === {name} ===");
         let t0 = Instant::now();
         let outcome =

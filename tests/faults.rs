@@ -13,7 +13,7 @@ mod common;
 
 use std::{
     collections::{BTreeMap, HashSet},
-    io::{BufRead, BufReader, Write},
+    io::Write,
     net::SocketAddr,
     os::unix::{fs::PermissionsExt, process::CommandExt},
     path::{Path, PathBuf},
@@ -126,22 +126,7 @@ impl Daemon {
     /// first, returns its exit code and log.
     fn spawn(mut cmd: Command) -> Result<Daemon, (Option<i32>, String)> {
         let mut child = cmd.spawn().expect("start chatterbox serve");
-        let stderr = child.stderr.take().expect("stderr pipe");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = Arc::clone(&log);
-        // Drains stderr for the whole life of the process, so logging never blocks it.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
+        let (log, rx) = common::drain_log(child.stderr.take().expect("stderr pipe"));
         match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(addr) => Ok(Daemon {
                 child,

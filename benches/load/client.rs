@@ -47,6 +47,10 @@ pub struct Shared {
     /// Client index -> its group (empty: every client is in group 0).
     group_of: Vec<u32>,
     groups: usize,
+    /// Client index -> the instance it is connected to (the cluster scenario; else empty).
+    instance_of: Vec<u8>,
+    /// Per phase, the latency of deliveries to a receiver on another instance than the sender.
+    cross: Vec<Histo>,
     sent: Vec<AtomicU64>,
     last_rx_ns: Vec<AtomicU64>,
     /// Every frame received, of any type (for "has the traffic settled").
@@ -86,6 +90,8 @@ impl Shared {
             accepted_in: v(MAX_PHASES * groups),
             group_of,
             groups,
+            instance_of: Vec::new(),
+            cross: Vec::new(),
             sent: v(MAX_PHASES),
             last_rx_ns: v(MAX_PHASES),
             frames: AtomicU64::new(0),
@@ -102,6 +108,21 @@ impl Shared {
             closes: Mutex::new(BTreeMap::new()),
             first_error: Mutex::new(None),
         })
+    }
+
+    /// Everyone in one group, client `i` connected to instance `instance_of[i]`: deliveries
+    /// between instances get histograms of their own (`cross_phase`).
+    pub fn clustered(base: Instant, instance_of: Vec<u8>) -> Arc<Shared> {
+        let mut shared = Shared::grouped(base, Vec::new());
+        let s = Arc::get_mut(&mut shared).expect("not shared yet");
+        s.instance_of = instance_of;
+        s.cross = (0..MAX_PHASES).map(|_| Histo::default()).collect();
+        shared
+    }
+
+    /// Latency of one phase's deliveries from a sender on one instance to receivers on others.
+    pub fn cross_phase(&self, p: usize) -> Snap {
+        self.cross.get(p).map(Histo::snapshot).unwrap_or_default()
     }
 
     pub fn now_ns(&self) -> u64 {
@@ -439,6 +460,13 @@ async fn reader(
                 if p < MAX_PHASES {
                     shared.delivered[p].fetch_add(1, Relaxed);
                     shared.hist[p].record(now.saturating_sub(t));
+                    if let (Some(from), Some(to)) =
+                        (shared.instance_of.get(s), shared.instance_of.get(st.idx))
+                    {
+                        if from != to {
+                            shared.cross[p].record(now.saturating_sub(t));
+                        }
+                    }
                     shared.last_rx_ns[p].fetch_max(now, Relaxed);
                     if s == st.idx {
                         shared.accepted[p].fetch_add(1, Relaxed);

@@ -1,4 +1,4 @@
-//! The seven scenarios. Each runs on its own fresh server and tokio runtime, under a hard time
+//! The eight scenarios (`cluster` in its own file). Each runs on its own fresh server and tokio runtime, under a hard time
 //! limit, and returns its tables and a JSON object.
 
 use std::{
@@ -28,7 +28,7 @@ fn secs(s: f64) -> Duration {
     Duration::from_secs_f64(s.max(0.0))
 }
 
-fn round2(v: f64) -> f64 {
+pub(crate) fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
 }
 
@@ -76,7 +76,7 @@ pub fn setup_table(ctx: &Ctx) -> (Table, Value) {
     (t, j)
 }
 
-fn runtime(pinned: bool) -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime(pinned: bool) -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(if pinned { 1 } else { 2 })
         .max_blocking_threads(16)
@@ -88,6 +88,9 @@ fn runtime(pinned: bool) -> Result<tokio::runtime::Runtime, String> {
 
 /// Starts the server for `name`, runs it under its time limit, always stops the server.
 pub fn run(name: &str, ctx: &mut Ctx) -> Result<Report, String> {
+    if name == "cluster" {
+        return crate::cluster::run(ctx);
+    }
     let o = ctx.opts.clone();
     let step_count = |default: usize| o.steps.as_ref().map(|s| s.len()).unwrap_or(default) as f64;
     let dur = o.duration;
@@ -321,7 +324,7 @@ fn open_rows(tb: &mut Table, open: &client::OpenReport) {
     }
 }
 
-fn open_json(open: &client::OpenReport) -> Value {
+pub(crate) fn open_json(open: &client::OpenReport) -> Value {
     json!({"wanted": open.wanted, "opened": open.opened, "failed": open.failed, "retries": open.retries,
            "secs": round2(open.secs), "open_p50_ms": ms_f(open.latency.quantile(0.5)),
            "open_p99_ms": ms_f(open.latency.quantile(0.99)), "open_max_ms": ms_f((open.latency.count > 0).then_some(open.latency.max)),
@@ -446,7 +449,7 @@ fn totals(
 
 /// Waits until every message sent in `phase` was accepted and reached every open receiver of
 /// its room.
-async fn drain_phase(shared: &Shared, conns: &[Conn], phase: usize, limit: Duration) -> bool {
+pub(crate) async fn drain_phase(shared: &Shared, conns: &[Conn], phase: usize, limit: Duration) -> bool {
     wait_for(limit, Duration::from_millis(10), || {
         let (sent, acc, del) = shared.counts(phase);
         acc + shared.send_errors.load(Relaxed) >= sent && del >= shared.expected(conns, Some(phase))
@@ -461,7 +464,7 @@ fn first_senders(n: usize, s: usize) -> Vec<(usize, Vec<i64>)> {
 
 /// Starts a paced sender on each of `senders` (client index, the rooms it posts to in turn);
 /// `conns` must hold every client, sorted by index. Returns how many were started.
-fn start_senders(
+pub(crate) fn start_senders(
     conns: &mut [Conn],
     senders: &[(usize, Vec<i64>)],
     shared: &Arc<Shared>,
@@ -480,7 +483,7 @@ fn start_senders(
     s
 }
 
-fn set_plan(tx: &watch::Sender<Plan>, phase: usize, total_rate: f64, senders: usize) {
+pub(crate) fn set_plan(tx: &watch::Sender<Plan>, phase: usize, total_rate: f64, senders: usize) {
     tx.send_replace(Plan { phase, rate: total_rate / senders.max(1) as f64, limit: 0, stop: false });
 }
 
@@ -670,6 +673,19 @@ impl RoomsLayout {
     }
 }
 
+/// Why a step failed on delivery or latency (`--min-delivery`, `--p99-limit`); `p99_label`
+/// names the latency measured.
+pub(crate) fn step_failures(o: &crate::Opts, frac: f64, p99: Option<u64>, p99_label: &str) -> Vec<String> {
+    let mut why = Vec::new();
+    if frac < o.min_delivery {
+        why.push(format!("delivered {:.1} % < {:.0} %", frac * 100.0, o.min_delivery * 100.0));
+    }
+    if p99.unwrap_or(u64::MAX) as f64 > o.p99_limit_ms * 1e6 {
+        why.push(format!("{p99_label} {} ms > {} ms", ms(p99), o.p99_limit_ms));
+    }
+    why
+}
+
 /// fanout, room and rooms: the clients of `layout`, its senders sending; total rate stepped
 /// through `steps` until a step fails. Returns the report and the highest total msg/s sustained.
 async fn stepped(
@@ -754,13 +770,7 @@ async fn stepped(
         let (p50, p99, max) =
             (st.hist.quantile(0.5), st.hist.quantile(0.99), (st.hist.count > 0).then_some(st.hist.max));
         let new_closes = shared.closes_total() - closes_before;
-        let mut why = Vec::new();
-        if frac < o.min_delivery {
-            why.push(format!("delivered {:.1} % < {:.0} %", frac * 100.0, o.min_delivery * 100.0));
-        }
-        if p99.unwrap_or(u64::MAX) as f64 > o.p99_limit_ms * 1e6 {
-            why.push(format!("p99 {} ms > {} ms", ms(p99), o.p99_limit_ms));
-        }
+        let mut why = step_failures(o, frac, p99, "p99");
         if misrouted > 0 {
             why.push(format!("{misrouted} frames reached clients outside the sender's room"));
         }

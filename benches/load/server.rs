@@ -112,18 +112,7 @@ impl Target {
     /// verifies it and reads the account at every handshake.
     pub fn token(&self, i: usize) -> String {
         let (id, name) = &self.users[i];
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let claims = serde_json::json!({
-            "sub": id.to_string(), "user_id": id, "username": name, "is_admin": false,
-            "iat": now, "exp": now + 6 * 3600,
-        });
-        jsonwebtoken::encode(
-            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(self.secret.as_bytes()),
-        )
-        .expect("signing a token")
+        mint_token(&self.secret, *id, name)
     }
 
     pub fn log_stats(&self) -> (u64, u64, u64, Vec<String>) {
@@ -160,85 +149,11 @@ impl Target {
         let db = tmp.path().join("bench.db");
         let seeded = seed(&db, hash, n_users, rooms)?;
         let secret = random_hex(32)?;
-        let bin = env!("CARGO_BIN_EXE_chatterbox");
-        let taskset = which("taskset");
-        let mut cmd = if pin && taskset {
-            let mut c = Command::new("taskset");
-            c.args(["-c", "0", bin]);
-            c
-        } else {
-            Command::new(bin)
-        };
-        cmd.arg("--db").arg(&db).arg("serve").args(SERVER_FLAGS);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("CHATTERBOX_") || k == "RUST_LOG" {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("CHATTERBOX_JWT_SECRET", &secret)
-            .env("CHATTERBOX_LOG_FORMAT", "text")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let fallback_pin = pin && !taskset;
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(move || {
-                // If the bench dies without running its guards, the server goes with it.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if fallback_pin {
-                    let mut set: libc::cpu_set_t = std::mem::zeroed();
-                    libc::CPU_SET(0, &mut set);
-                    libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {bin}: {e}"))?;
-        let pid = child.id();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(LogStats::default()));
+        let mut db_args = vec![std::ffi::OsString::from("--db"), db.clone().into_os_string()];
+        db_args.push("serve".into());
         let log_path = tmp.path().join("server.log");
-        let mut log_file = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
-        let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-        let log2 = Arc::clone(&log);
-        let thread = std::thread::Builder::new()
-            .name("server-stderr".into())
-            .spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    let _ = writeln!(log_file, "{line}");
-                    if let Some(rest) = line.split("listening on http://").nth(1) {
-                        let addr = rest.split_whitespace().next().unwrap_or("");
-                        if let Ok(a) = addr.parse() {
-                            let _ = tx.send(a);
-                        }
-                    }
-                    let mut l = log2.lock().unwrap();
-                    let is_warn = line.contains(" WARN ");
-                    let is_err = line.contains(" ERROR ");
-                    if line.contains("fell behind") {
-                        l.fell_behind += 1;
-                    } else if (is_warn || is_err) && l.samples.len() < 5 {
-                        l.samples.push(line.chars().take(300).collect());
-                    }
-                    l.warn += is_warn as u64;
-                    l.error += is_err as u64;
-                }
-            })
-            .map_err(|e| e.to_string())?;
-        let mut guard = ServerGuard { child, stderr_thread: Some(thread) };
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(a) => a,
-            Err(_) => {
-                let status = guard.child.try_wait().ok().flatten();
-                drop(guard);
-                let text = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(format!(
-                    "the server did not report its address within 30 s (exit status {status:?}); its log:\n{text}"
-                ));
-            }
-        };
+        let spawned = spawn_serve(&db_args, &secret, if pin { Pin::Cpu0 } else { Pin::Inherit }, &log_path)?;
+        let (guard, addr, pid, log) = (spawned.guard, spawned.addr, spawned.pid, spawned.log);
         Ok(Target {
             addr,
             secret,
@@ -305,6 +220,138 @@ impl Target {
     }
 }
 
+/// Where a spawned server may run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Pin {
+    /// CPU 0 only (`taskset -c 0`, or `sched_setaffinity` before exec without taskset).
+    Cpu0,
+    /// Whatever the bench has (CPU 1 only once it pinned itself).
+    Inherit,
+    /// Every CPU again, although the bench pinned itself (the cluster's processes share them).
+    AnyCpu,
+}
+
+/// A spawned `chatterbox serve`, its address and its stderr statistics.
+pub struct Spawned {
+    pub guard: ServerGuard,
+    pub addr: SocketAddr,
+    pub pid: u32,
+    pub log: Arc<Mutex<LogStats>>,
+}
+
+/// Makes a spawned process die with the bench and run where `pin` says.
+pub fn child_setup(cmd: &mut Command, pin: Pin) {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(move || {
+            // If the bench dies without running its guards, the child goes with it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            match pin {
+                Pin::Cpu0 => libc::CPU_SET(0, &mut set),
+                Pin::AnyCpu => (0..cpus).for_each(|c| libc::CPU_SET(c, &mut set)),
+                Pin::Inherit => return Ok(()),
+            }
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+            Ok(())
+        });
+    }
+}
+
+/// Starts `chatterbox ARGS SERVER_FLAGS` (ARGS: the database options and `serve`) with `secret`
+/// as its token-signing secret, its stderr written to `log_path` and counted; waits for the
+/// address it listens on.
+pub fn spawn_serve(
+    args: &[std::ffi::OsString],
+    secret: &str,
+    pin: Pin,
+    log_path: &Path,
+) -> Result<Spawned, String> {
+    let bin = env!("CARGO_BIN_EXE_chatterbox");
+    let taskset = which("taskset");
+    let mut cmd = if pin == Pin::Cpu0 && taskset {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", bin]);
+        c
+    } else {
+        Command::new(bin)
+    };
+    cmd.args(args).args(SERVER_FLAGS);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CHATTERBOX_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("CHATTERBOX_JWT_SECRET", secret)
+        .env("CHATTERBOX_LOG_FORMAT", "text")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    child_setup(&mut cmd, if pin == Pin::Cpu0 && taskset { Pin::Inherit } else { pin });
+    let mut child = cmd.spawn().map_err(|e| format!("cannot start {bin}: {e}"))?;
+    let pid = child.id();
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(LogStats::default()));
+    let mut log_file = std::fs::File::create(log_path).map_err(|e| e.to_string())?;
+    let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let log2 = Arc::clone(&log);
+    let thread = std::thread::Builder::new()
+        .name("server-stderr".into())
+        .spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let _ = writeln!(log_file, "{line}");
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or("");
+                    if let Ok(a) = addr.parse() {
+                        let _ = tx.send(a);
+                    }
+                }
+                let mut l = log2.lock().unwrap();
+                let is_warn = line.contains(" WARN ");
+                let is_err = line.contains(" ERROR ");
+                if line.contains("fell behind") {
+                    l.fell_behind += 1;
+                } else if (is_warn || is_err) && l.samples.len() < 5 {
+                    l.samples.push(line.chars().take(300).collect());
+                }
+                l.warn += is_warn as u64;
+                l.error += is_err as u64;
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    let mut guard = ServerGuard { child, stderr_thread: Some(thread) };
+    let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(a) => a,
+        Err(_) => {
+            let status = guard.child.try_wait().ok().flatten();
+            drop(guard);
+            let text = std::fs::read_to_string(log_path).unwrap_or_default();
+            return Err(format!(
+                    "the server did not report its address within 30 s (exit status {status:?}); its log:\n{text}"
+                ));
+        }
+    };
+    Ok(Spawned { guard, addr, pid, log })
+}
+
+/// Signs a token exactly like the server does (HS256, same claims), so the server still
+/// verifies it and reads the account at every handshake.
+pub fn mint_token(secret: &str, id: i64, name: &str) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let claims = serde_json::json!({
+        "sub": id.to_string(), "user_id": id, "username": name, "is_admin": false,
+        "iat": now, "exp": now + 6 * 3600,
+    });
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signing a token")
+}
+
 fn which(name: &str) -> bool {
     std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
@@ -327,11 +374,11 @@ pub struct RoomSeed {
     pub members: Vec<Vec<usize>>,
 }
 
-struct Seeded {
-    users: Vec<(i64, String)>,
-    rooms: Vec<i64>,
-    secs: f64,
-    room_secs: f64,
+pub struct Seeded {
+    pub users: Vec<(i64, String)>,
+    pub rooms: Vec<i64>,
+    pub secs: f64,
+    pub room_secs: f64,
 }
 
 /// Creates accounts `lb0..lb{n-1}` (or finds them, on an attached database) with one shared
@@ -341,6 +388,17 @@ fn seed(db: &Path, hash: &str, n: usize, rooms: &RoomSeed) -> Result<Seeded, Str
     let t0 = Instant::now();
     let (store, _) =
         SqliteStore::open_and_migrate(db).map_err(|e| format!("cannot open {}: {e}", db.display()))?;
+    seed_store(&store, t0, hash, n, rooms)
+}
+
+/// `seed` into any store (the cluster's PostgreSQL); `t0` is when seeding started.
+pub fn seed_store(
+    store: &dyn Store,
+    t0: Instant,
+    hash: &str,
+    n: usize,
+    rooms: &RoomSeed,
+) -> Result<Seeded, String> {
     let created_at = chatterbox::timefmt::now();
     let mut users = Vec::with_capacity(n);
     for i in 0..n {
@@ -399,7 +457,6 @@ fn seed(db: &Path, hash: &str, n: usize, rooms: &RoomSeed) -> Result<Seeded, Str
         };
         ids.push(id);
     }
-    drop(store);
     Ok(Seeded { users, rooms: ids, secs: t0.elapsed().as_secs_f64(), room_secs: t1.elapsed().as_secs_f64() })
 }
 

@@ -245,11 +245,17 @@ impl Tailer {
                 self.status.read_now();
                 return Ok(());
             }
-            let entries = self.store.log_after(cursor, CHUNK)?;
+            let mut entries = self.store.log_after(cursor, CHUNK)?;
             self.status.read_now();
             let full = entries.len() == CHUNK;
+            // Never past `until`: `register` installs a socket's rooms at `until + 1`, so what
+            // follows (committed meanwhile, often by another instance) must wait for them.
+            let past = until.is_some_and(|u| entries.last().is_some_and(|e| e.position() > u));
+            if let Some(u) = until {
+                entries.retain(|e| e.position() <= u);
+            }
             self.deliver(entries);
-            if !full {
+            if !full || past {
                 return Ok(());
             }
         })();

@@ -469,3 +469,28 @@ impl WsClient {
         }
     }
 }
+
+// ---- Shared by tests/faults.rs and tests/cluster_faults.rs ----
+
+/// Reads a spawned `chatterbox serve`'s stderr for the whole life of the process (so logging
+/// never blocks it) into a shared log; sends the address of each `listening on http://ADDR`.
+pub fn drain_log(
+    stderr: std::process::ChildStderr,
+) -> (Arc<std::sync::Mutex<String>>, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let log = Arc::new(std::sync::Mutex::new(String::new()));
+    let sink = Arc::clone(&log);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+            }
+            let mut log = sink.lock().unwrap();
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    (log, rx)
+}
