@@ -280,6 +280,23 @@ fn pin_self() -> bool {
     true
 }
 
+/// Lets the calling thread (and the threads it starts from now on) run on every CPU again: for
+/// a scenario whose server side is not pinned either (`cluster`).
+pub fn unpin_self(cpus: usize) {
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            eprintln!(
+                "load: sched_setaffinity failed: {}; the generator stays pinned",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
+
 /// What all scenarios share.
 pub struct Ctx {
     pub opts: Opts,
