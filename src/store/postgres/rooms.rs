@@ -7,7 +7,10 @@
 //! several instances. A sequence would hand out numbers without that wait: transaction A takes 10,
 //! B takes 11 and commits first, and a reader that saw 11 never looks at 10 again.
 
-use postgres::{types::ToSql, GenericClient, Row, Transaction};
+use postgres::{
+    types::{ToSql, Type},
+    GenericClient, Row, Transaction,
+};
 
 use crate::store::{
     shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
@@ -32,14 +35,17 @@ pub(super) fn message_row(r: &Row) -> Message {
 
 /// Waits for and holds the counter row's lock until the transaction ends.
 pub(super) fn lock_log(tx: &mut Transaction<'_>) -> Result<()> {
-    tx.execute("SELECT next FROM log_counter WHERE id = 1 FOR UPDATE", &[])?;
+    tx.execute_typed("SELECT next FROM log_counter WHERE id = 1 FOR UPDATE", &[])?;
     Ok(())
 }
 
 /// Takes `n` consecutive log positions; returns the first.
 pub(super) fn take_positions(tx: &mut Transaction<'_>, n: i64) -> Result<i64> {
     Ok(tx
-        .query_one("UPDATE log_counter SET next = next + $1 WHERE id = 1 RETURNING next - $1", &[&n])?
+        .query_typed_one(
+            "UPDATE log_counter SET next = next + $1 WHERE id = 1 RETURNING next - $1",
+            &[(&n, Type::INT8)],
+        )?
         .get(0))
 }
 
@@ -76,11 +82,11 @@ pub(super) fn insert_messages(
     // Checked first, so positions go to accepted messages only and stay dense.
     let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
     let senders: Vec<i64> = batch.iter().map(|m| m.sender_id).collect();
-    let checked = tx.query(
+    let checked = tx.query_typed(
         "SELECT r.archived FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS b (room_id, user_id, i) \
          LEFT JOIN members m ON m.room_id = b.room_id AND m.user_id = b.user_id \
          LEFT JOIN rooms r ON r.id = m.room_id ORDER BY b.i",
-        &[&rooms, &senders],
+        &[(&rooms, Type::INT8_ARRAY), (&senders, Type::INT8_ARRAY)],
     )?;
     let mut out: Vec<_> =
         batch.iter().zip(&checked).map(|(m, row)| shared::admit(m, row.get(0), timestamp)).collect();
@@ -125,12 +131,25 @@ pub(super) fn insert_messages(
         cols.3.push(m.content.as_str());
         cols.4.push(shared::mentions_column(&stored.mentions));
     }
-    tx.execute(
-        "INSERT INTO messages (id, room_id, sender_id, content, mentions, timestamp) \
-         SELECT id, room_id, sender_id, content, mentions, $6 \
-         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
-           AS t (id, room_id, sender_id, content, mentions)",
-        &[&cols.0, &cols.1, &cols.2, &cols.3, &cols.4, &timestamp],
+    // One statement that also shows again every DM someone hid (its next message brings it
+    // back), and typed parameters: the commit path holds the log's lock, so every round trip
+    // it saves is one the other writers do not wait for.
+    tx.execute_typed(
+        "WITH posted AS ( \
+           INSERT INTO messages (id, room_id, sender_id, content, mentions, timestamp) \
+           SELECT id, room_id, sender_id, content, mentions, $6 \
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
+             AS t (id, room_id, sender_id, content, mentions) \
+           RETURNING room_id) \
+         UPDATE members SET hidden = FALSE WHERE hidden AND room_id IN (SELECT room_id FROM posted)",
+        &[
+            (&cols.0, Type::INT8_ARRAY),
+            (&cols.1, Type::INT8_ARRAY),
+            (&cols.2, Type::INT8_ARRAY),
+            (&cols.3, Type::TEXT_ARRAY),
+            (&cols.4, Type::TEXT_ARRAY),
+            (&timestamp, Type::TEXT),
+        ],
     )?;
     if !notes.is_empty() {
         let (users, rooms, messages): (Vec<i64>, Vec<i64>, Vec<i64>) =
@@ -140,31 +159,31 @@ pub(super) fn insert_messages(
                 acc.2.push(m);
                 acc
             });
-        tx.execute(
+        tx.execute_typed(
             "INSERT INTO mentions (user_id, room_id, message_id) \
              SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) ON CONFLICT DO NOTHING",
-            &[&users, &rooms, &messages],
+            &[(&users, Type::INT8_ARRAY), (&rooms, Type::INT8_ARRAY), (&messages, Type::INT8_ARRAY)],
         )?;
     }
-    // A DM someone hid shows again with its next message.
-    let mut posted: Vec<i64> = cols.1;
-    posted.sort_unstable();
-    posted.dedup();
-    tx.execute("UPDATE members SET hidden = FALSE WHERE room_id = ANY($1) AND hidden", &[&posted])?;
     Ok(out)
 }
 
 /// Runs in one snapshot (see `PgStore::log_after`).
 pub(super) fn log_after(tx: &mut Transaction<'_>, after: i64, limit: usize) -> Result<Vec<LogEntry>> {
     let limit = limit as i64;
+    // Typed: one round trip each instead of three, for the query every instance's tailer runs
+    // after every commit anywhere.
     let mut entries: Vec<LogEntry> = tx
-        .query(&format!("{MESSAGE_SELECT} WHERE m.id > $1 ORDER BY m.id LIMIT $2"), &[&after, &limit])?
+        .query_typed(
+            &format!("{MESSAGE_SELECT} WHERE m.id > $1 ORDER BY m.id LIMIT $2"),
+            &[(&after, Type::INT8), (&limit, Type::INT8)],
+        )?
         .iter()
         .map(|r| LogEntry::Message(message_row(r)))
         .collect();
-    let changes = tx.query(
+    let changes = tx.query_typed(
         "SELECT seq, kind, room_id, user_id, value FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-        &[&after, &limit],
+        &[(&after, Type::INT8), (&limit, Type::INT8)],
     )?;
     entries.extend(changes.iter().map(|r| LogEntry::Change {
         seq: r.get(0),
@@ -176,7 +195,7 @@ pub(super) fn log_after(tx: &mut Transaction<'_>, after: i64, limit: usize) -> R
 }
 
 pub(super) fn log_next(c: &mut impl GenericClient) -> Result<i64> {
-    Ok(c.query_one("SELECT next FROM log_counter WHERE id = 1", &[])?.get(0))
+    Ok(c.query_typed_one("SELECT next FROM log_counter WHERE id = 1", &[])?.get(0))
 }
 
 /// Runs in one snapshot: the rooms are exactly those as of `next`.
