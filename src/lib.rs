@@ -46,7 +46,9 @@
 //! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend
 //!   (`store::sqlite`, conversations in `store/sqlite/rooms.rs`), the PostgreSQL backend
 //!   (`store::postgres`, the same contract, checked by `tests/store_contract.rs` on both), what
-//!   both share outside SQL (`store::shared`), and migrations (`sql/sqlite/`, `sql/postgres/`).
+//!   both share outside SQL (`store::shared`), the copy of a SQLite installation into an empty
+//!   PostgreSQL database for `migrate-to` (`store::transfer`: a table list every new table must
+//!   join or be named as skipped), and migrations (`sql/sqlite/`, `sql/postgres/`).
 //! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
 //!
 //! # Invariants
