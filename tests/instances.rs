@@ -267,3 +267,75 @@ async fn the_per_account_socket_cap_counts_sockets_on_every_instance() {
         }
     }
 }
+
+/// Reads frames until one of `kind`, skipping presence and messages of other kinds.
+async fn expect_frame(socket: &mut common::WsClient, kind: &str) -> Value {
+    loop {
+        let v = socket.next_json().await.unwrap_or_else(|| panic!("closed while waiting for {kind}"));
+        if v["type"] == kind {
+            return v;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memberships_and_read_markers_made_on_one_instance_reach_sockets_on_another() {
+    let Some(url) = tokio::task::spawn_blocking(common::pg::database).await.unwrap() else { return };
+    let (a, b) = (quick_instance(&url).await, quick_instance(&url).await);
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let (mut bob_b, _) = b.connect(&bob.token, None).await;
+    let (mut alice_b, _) = b.connect(&alice.token, None).await;
+
+    // Alice makes a private room on a and adds bob there: bob's socket on b is told, and hears
+    // the room's messages from then on.
+    let created = a
+        .post(
+            "/rooms",
+            Some(&alice.token),
+            Some(serde_json::json!({ "name": "ops", "visibility": "private" })),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let room = created.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let added = a
+        .post(
+            &format!("/rooms/{room}/members"),
+            Some(&alice.token),
+            Some(serde_json::json!({ "username": "bob" })),
+        )
+        .await;
+    assert!(added.status().is_success(), "{}", added.status());
+    assert_eq!(expect_frame(&mut bob_b, "room").await["room"]["id"], room);
+    let (mut alice_a, _) = a.connect(&alice.token, None).await;
+    alice_a.send_json(serde_json::json!({ "type": "message", "room": room, "text": "welcome" })).await;
+    let message = expect_frame(&mut bob_b, "message").await;
+    assert_eq!((message["room"].as_i64(), message["text"].as_str()), (Some(room), Some("welcome")));
+
+    // Alice reads it on a: her socket on b moves its marker too.
+    let read = a
+        .post(
+            &format!("/rooms/{room}/read"),
+            Some(&alice.token),
+            Some(serde_json::json!({ "message_id": message["id"] })),
+        )
+        .await;
+    assert!(read.status().is_success());
+    let marker = expect_frame(&mut alice_b, "read").await;
+    assert_eq!((marker["room"].as_i64(), marker["message_id"].clone()), (Some(room), message["id"].clone()));
+
+    // Removed on a, bob's socket on b is told and hears nothing more of the room.
+    let removed = a
+        .http
+        .delete(a.url(&format!("/rooms/{room}/members/bob")))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success(), "{}", removed.status());
+    assert_eq!(expect_frame(&mut bob_b, "room_removed").await["room"], room);
+    alice_a.send_json(serde_json::json!({ "type": "message", "room": room, "text": "after bob" })).await;
+    alice_a.send_text("in general").await;
+    let next = expect_frame(&mut bob_b, "message").await;
+    assert_eq!(next["text"], "in general", "nothing of the room after the removal");
+}
