@@ -63,7 +63,8 @@ fn main() {
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
                         match chat.post(&user, None, &text).await {
-                            Ok(Posted::Stored(_)) => {
+                            Ok(Posted::Queued(queued)) => {
+                                queued.outcome().await.expect("committed");
                                 accepted.fetch_add(1, Ordering::Relaxed);
                             }
                             other => panic!("unexpected outcome: {other:?}"),

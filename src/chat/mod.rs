@@ -101,10 +101,12 @@ const TAIL_USERS: usize = 10_000;
 const TAIL_TTL: Duration = Duration::from_secs(30);
 
 /// What happened to a message a user sent.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub enum Posted {
-    /// Committed and broadcast (the broadcast is the sender's acknowledgement).
-    Stored(Message),
+    /// Screened and queued for the writer: `Queued::outcome` says whether it was committed
+    /// (and then broadcast: the broadcast is the sender's acknowledgement). The next message of
+    /// the same sender may be posted meanwhile; the writer keeps their order.
+    Queued(writer::Queued),
     /// Refused by moderation; the account now has `warnings` of `limit`.
     Warned { warnings: i64, limit: i64, term: String },
     /// Refused by moderation, and this violation blocked the account.
@@ -532,9 +534,9 @@ impl Chat {
             }
             return Ok(Posted::Warned { warnings: outcome.warnings, limit, term });
         }
-        let stored = self
+        let queued = self
             .writer
-            .submit(NewMessage {
+            .enqueue(NewMessage {
                 room_id: room,
                 sender_id: user.id,
                 username: user.username.clone(),
@@ -542,7 +544,7 @@ impl Chat {
                 mention_candidates: rooms::mention_candidates(text),
             })
             .await?;
-        Ok(Posted::Stored(stored))
+        Ok(Posted::Queued(queued))
     }
 
     /// Messages of a room before `before`, oldest first, without a visibility check (the

@@ -26,6 +26,17 @@ pub const MAX_BATCH: usize = 256;
 /// Submissions waiting for the writer; beyond this, senders wait (backpressure on the sockets).
 const QUEUE: usize = 4 * MAX_BATCH;
 
+/// A queued message; `outcome` says whether it was committed (it then reaches its room, sender
+/// included, through the log).
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<Message>>);
+
+impl Queued {
+    pub async fn outcome(self) -> Result<Message> {
+        self.0.await.map_err(|_| ChatError::ShuttingDown)?
+    }
+}
+
 enum Job {
     Insert(NewMessage, oneshot::Sender<Result<Message>>),
     /// Everything queued before this is committed, then the thread exits.
@@ -75,9 +86,16 @@ impl Writer {
 
     /// Queues a message; resolves once it is committed and broadcast (or failed).
     pub async fn submit(&self, msg: NewMessage) -> Result<Message> {
+        self.enqueue(msg).await?.outcome().await
+    }
+
+    /// Queues a message for the next batch (waiting while the queue is full) and returns at
+    /// once: a socket may queue its next message while this one commits, so a group commit
+    /// holds more than one message per busy socket.
+    pub async fn enqueue(&self, msg: NewMessage) -> Result<Queued> {
         let (ack, done) = oneshot::channel();
         self.tx.send(Job::Insert(msg, ack)).await.map_err(|_| ChatError::ShuttingDown)?;
-        done.await.map_err(|_| ChatError::ShuttingDown)?
+        Ok(Queued(done))
     }
 
     /// Commits everything queued so far and stops the thread.

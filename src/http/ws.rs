@@ -7,7 +7,11 @@
 
 use std::sync::Arc;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{
+    future::BoxFuture,
+    stream::FuturesOrdered,
+    SinkExt, StreamExt,
+};
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, header, Request, StatusCode};
 use hyper_tungstenite::{
@@ -29,6 +33,7 @@ use crate::{
     chat::{
         hub::{Control, Event, Inbox, Presence},
         ratelimit::Bucket,
+        writer::Queued,
         ChatError, Posted,
     },
     store::{User, GENERAL_ROOM},
@@ -48,6 +53,10 @@ const REPLAY_CHUNK: usize = 1000;
 const PRESENCE_NAMES: usize = 200;
 /// Broadcast frames written before one flush, so a busy room costs one syscall per batch.
 const WRITE_BATCH: usize = 64;
+/// A socket's messages waiting for the writer at once. More than one lets a group commit take
+/// several messages of a busy sender (the commit rate through PostgreSQL is bounded by what one
+/// hold of the log's lock carries); a bound keeps a flooding client's share small.
+const PIPELINE: usize = 8;
 /// Larger messages sent on connect (the `rooms` list, presence) go out in fragments of this
 /// size: tungstenite keeps its write buffer's capacity for the life of the socket, so one 6 KB
 /// frame would cost every idle connection 6 KB for good.
@@ -292,6 +301,10 @@ impl Socket {
 
     /// The live loop. Events before `start` were covered by the replay (or are history).
     async fn serve(&mut self, start: i64, mut last: i64, inbox: &mut Inbox) -> End {
+        // This socket's messages queued for the writer and not committed yet, oldest first: their
+        // outcomes are read in order, and no more frames are read while PIPELINE are waiting.
+        let mut pending: FuturesOrdered<BoxFuture<'static, crate::chat::error::Result<crate::store::Message>>> =
+            FuturesOrdered::new();
         let shutdown = self.state.shutdown.clone();
         let mut bucket = Bucket::full(self.state.chat.config.message_rate);
         let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
@@ -353,7 +366,12 @@ impl Socket {
                         Err(_) => return End::Close(CloseCode::Policy, "too slow"),
                     }
                 }
-                frame = self.ws.next() => {
+                Some(outcome) = pending.next(), if !pending.is_empty() => {
+                    if let Err(e) = outcome {
+                        if let Err(end) = self.refused(e).await { return end; }
+                    }
+                }
+                frame = self.ws.next(), if pending.len() < PIPELINE => {
                     let frame = match frame {
                         None => return End::Quiet,
                         Some(Ok(f)) => f,
@@ -363,9 +381,11 @@ impl Socket {
                         Some(Err(_)) => return End::Quiet,
                     };
                     match frame {
-                        WsMessage::Text(text) => {
-                            if let Err(end) = self.on_text(&text, &mut bucket).await { return end; }
-                        }
+                        WsMessage::Text(text) => match self.on_text(&text, &mut bucket).await {
+                            Ok(Some(queued)) => pending.push_back(Box::pin(queued.outcome())),
+                            Ok(None) => {}
+                            Err(end) => return end,
+                        },
                         WsMessage::Binary(_) => {
                             if let Err(end) = self.send(frames::error("Binary frames are not supported; send JSON text", self.dialect)).await { return end; }
                         }
@@ -455,20 +475,22 @@ impl Socket {
         self.flush().await
     }
 
-    async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<(), End> {
+    /// Handles a client's text frame; a chat message that passed screening comes back queued
+    /// for the writer (its outcome is the caller's to read).
+    async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<Option<Queued>, End> {
         let (room, text) = match frames::parse_client(text) {
             Ok(frames::ClientFrame::Message { room, text }) => (room, text),
-            Ok(frames::ClientFrame::Watch { room }) => return self.watch(room).await,
-            Err(detail) => return self.send(frames::error(&detail, self.dialect)).await,
+            Ok(frames::ClientFrame::Watch { room }) => return self.watch(room).await.map(|()| None),
+            Err(detail) => return self.send(frames::error(&detail, self.dialect)).await.map(|()| None),
         };
         if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
             let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
-            return self.send(frames::error(&detail, self.dialect)).await;
+            return self.send(frames::error(&detail, self.dialect)).await.map(|()| None);
         }
         match self.state.chat.post(&self.user, room, &text).await {
-            Ok(Posted::Stored(_)) => Ok(()),
+            Ok(Posted::Queued(queued)) => Ok(Some(queued)),
             Ok(Posted::Warned { warnings, limit, term }) => {
-                self.send(frames::warning(warnings, limit, &term, self.dialect)).await
+                self.send(frames::warning(warnings, limit, &term, self.dialect)).await.map(|()| None)
             }
             Ok(Posted::Blocked { term }) => {
                 let reason = format!(
@@ -478,14 +500,22 @@ impl Socket {
                 let _ = self.send(frames::blocked(&reason, self.dialect)).await;
                 Err(End::Close(CloseCode::Policy, "account blocked"))
             }
-            Err(ChatError::Invalid { detail, .. }) => self.send(frames::error(&detail, self.dialect)).await,
+            Err(e) => self.refused(e).await.map(|()| None),
+        }
+    }
+
+    /// Tells the client why its message was not posted (or ends the socket when the server is
+    /// going away).
+    async fn refused(&mut self, e: ChatError) -> Result<(), End> {
+        match e {
+            ChatError::Invalid { detail, .. } => self.send(frames::error(&detail, self.dialect)).await,
             // One answer whether the room does not exist or is private: it reveals nothing.
-            Err(ChatError::RoomNotFound) => {
+            ChatError::RoomNotFound => {
                 self.send(frames::error("No such room, or you are not a member of it", self.dialect)).await
             }
-            Err(e @ ChatError::Archived) => self.send(frames::error(&e.to_string(), self.dialect)).await,
-            Err(ChatError::ShuttingDown) => Err(End::Close(CloseCode::Away, "server going away")),
-            Err(e) => {
+            e @ ChatError::Archived => self.send(frames::error(&e.to_string(), self.dialect)).await,
+            ChatError::ShuttingDown => Err(End::Close(CloseCode::Away, "server going away")),
+            e => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");
                 self.send(frames::error("Your message could not be saved; please try again", self.dialect))
                     .await
