@@ -7,11 +7,7 @@
 
 use std::sync::Arc;
 
-use futures_util::{
-    future::BoxFuture,
-    stream::FuturesOrdered,
-    SinkExt, StreamExt,
-};
+use futures_util::{future::BoxFuture, stream::FuturesOrdered, SinkExt, StreamExt};
 use http_body_util::BodyExt;
 use hyper::{body::Incoming, header, Request, StatusCode};
 use hyper_tungstenite::{
@@ -303,8 +299,9 @@ impl Socket {
     async fn serve(&mut self, start: i64, mut last: i64, inbox: &mut Inbox) -> End {
         // This socket's messages queued for the writer and not committed yet, oldest first: their
         // outcomes are read in order, and no more frames are read while PIPELINE are waiting.
-        let mut pending: FuturesOrdered<BoxFuture<'static, crate::chat::error::Result<crate::store::Message>>> =
-            FuturesOrdered::new();
+        let mut pending: FuturesOrdered<
+            BoxFuture<'static, crate::chat::error::Result<crate::store::Message>>,
+        > = FuturesOrdered::new();
         let shutdown = self.state.shutdown.clone();
         let mut bucket = Bucket::full(self.state.chat.config.message_rate);
         let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
