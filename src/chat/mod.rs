@@ -630,10 +630,6 @@ impl Chat {
         Ok(user)
     }
 
-    pub async fn ping(&self) -> Result<()> {
-        self.blocking(|s| Ok(s.ping()?)).await
-    }
-
     /// How far this instance's sockets are behind the committed log (reading the log's end
     /// also checks that the database answers).
     pub async fn log_lag(&self) -> Result<log::Lag> {
