@@ -174,6 +174,7 @@ fn add_messages<S: AsRef<str>>(
                 username: sender.username.clone(),
                 content: c.as_ref().to_string(),
                 mention_candidates: Vec::new(),
+                reply_to: None,
             })
             .collect();
         let outcomes = store.insert_messages(&batch, timestamp).expect("insert messages");
@@ -390,7 +391,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let out = success(&run(&path, &["migrate"], None));
     assert_eq!(
         out.trim(),
-        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits",
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits\napplied V6__living_messages",
         "{out}"
     );
     assert!(path.exists());
@@ -422,7 +423,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages",
         "{out}"
     );
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
@@ -437,7 +438,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages",
         "{out}"
     );
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
@@ -447,13 +448,14 @@ fn migrate_status_lists_without_changing_anything() {
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
     let lines: Vec<&str> = out.trim().lines().collect();
-    assert_eq!(lines.len(), 5, "{out}");
+    assert_eq!(lines.len(), 6, "{out}");
     for (line, name) in lines.iter().zip([
         "V1__initial",
         "V2__account_keys",
         "V3__conversations",
         "V4__instances",
         "V5__shared_limits",
+        "V6__living_messages",
     ]) {
         assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
         let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');

@@ -70,6 +70,7 @@ fn export_of_100k_messages_runs_in_constant_memory() {
                     username: "alice".into(),
                     content: message(i),
                     mention_candidates: Vec::new(),
+                    reply_to: None,
                 })
                 .collect();
             store.insert_messages(&batch, &now).unwrap();

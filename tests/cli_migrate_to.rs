@@ -325,6 +325,7 @@ fn the_copy_is_one_snapshot_of_a_source_that_keeps_changing() {
             username: "alice".into(),
             content: text.into(),
             mention_candidates: vec!["alice".into()],
+            reply_to: None,
         };
         source.insert_messages(&[message], at).unwrap()[0].clone().unwrap()
     };

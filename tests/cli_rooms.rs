@@ -114,6 +114,7 @@ impl Db {
             username: user.username.clone(),
             content: text.to_string(),
             mention_candidates: Vec::new(),
+            reply_to: None,
         };
         let out = self.store.insert_messages(&[msg], "2026-11-26T12:00:00.000Z").unwrap();
         out.into_iter().next().unwrap().expect("a member may post").id
@@ -254,6 +255,7 @@ fn room_archive_and_undo_are_idempotent_and_name_an_unknown_room() {
             username: "alice".into(),
             content: "anyone?".into(),
             mention_candidates: Vec::new(),
+            reply_to: None,
         }],
         "2026-11-26T12:00:00.000Z",
     );

@@ -860,6 +860,7 @@ async fn seed_history(db: &Path, n: usize) {
                     username: "seed".into(),
                     content: seeded_text(i),
                     mention_candidates: Vec::new(),
+                    reply_to: None,
                 })
                 .collect();
             store.insert_messages(&batch, &now).unwrap();

@@ -13,9 +13,9 @@ use std::{
 };
 
 use chatterbox::store::{
-    Action, AdminAction, Change, LimitSlot, LogEntry, MessageFilter, NewMessage, NewRoom, NewUser, Notify,
-    PgStore, PresenceBeat, Refusal, RoomKind, SqliteStore, Store, StoreError, User, UserFilter, UserKeys,
-    GENERAL_ROOM,
+    Action, AdminAction, Change, DeleteMessage, EditMessage, LimitSlot, LivingRefusal, LogEntry,
+    MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore, PresenceBeat, Reaction, Refusal, RoomKind,
+    SqliteStore, Store, StoreError, ToggleReaction, User, UserFilter, UserKeys, GENERAL_ROOM,
 };
 
 const TS: &str = "2026-11-26T10:00:00.000Z";
@@ -61,6 +61,7 @@ contract!(
     presence_between_instances,
     limits_read_modify_write,
     concurrent_limit_updates_take_turns,
+    living_messages,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -88,6 +89,7 @@ fn msg(room_id: i64, sender: &User, text: &str) -> NewMessage {
         username: sender.username.clone(),
         content: text.to_string(),
         mention_candidates: chatterbox::chat::rooms::mention_candidates(text),
+        reply_to: None,
     }
 }
 
@@ -759,7 +761,14 @@ fn postgres_migrations_race_and_refuse_newer() {
     let status = PgStore::migration_status(&url).unwrap();
     assert_eq!(
         status.iter().map(|m| m.label()).collect::<Vec<_>>(),
-        ["V1__initial", "V2__account_keys", "V3__conversations", "V4__instances", "V5__shared_limits"]
+        [
+            "V1__initial",
+            "V2__account_keys",
+            "V3__conversations",
+            "V4__instances",
+            "V5__shared_limits",
+            "V6__living_messages"
+        ]
     );
     assert!(status.iter().all(|m| m.applied_on.is_some() && m.known));
     PgStore::open_existing(&url).unwrap();
@@ -884,4 +893,110 @@ fn presence_between_instances(store: &dyn Store) {
     };
     assert!(!store.presence_beat(&full).unwrap());
     assert_eq!(elsewhere("c"), [(i.id, 1)]);
+}
+
+fn living_messages(store: &dyn Store) {
+    let (a, b, c) = (user(store, "ann"), user(store, "bea"), user(store, "cal"));
+    let private = room(store, "Inner", RoomKind::Private, &[a.id, b.id]);
+    let first = post(store, private, &a, "helo @bea");
+    let start = store.log_next().unwrap() - 1;
+    let later = "2030-01-01T00:00:00.000Z";
+    let edit = |id: i64, editor: &User, text: &str, not_before: &str| {
+        let candidates = chatterbox::chat::rooms::mention_candidates(text);
+        store
+            .edit_message(&EditMessage {
+                id,
+                editor_id: editor.id,
+                content: text,
+                mention_candidates: &candidates,
+                timestamp: later,
+                not_before,
+            })
+            .unwrap()
+    };
+    // Only one's own message, in a room one is in, within the window.
+    assert_eq!(edit(first, &b, "x", TS).unwrap_err(), LivingRefusal::NotYours);
+    assert_eq!(edit(first, &c, "x", TS).unwrap_err(), LivingRefusal::NotFound, "a non-member learns nothing");
+    assert_eq!(edit(first, &a, "x", later).unwrap_err(), LivingRefusal::TooOld);
+    let (edited, seq) = edit(first, &a, "hello @ann", TS).unwrap();
+    assert_eq!((edited.content.as_str(), edited.edited_at.as_deref()), ("hello @ann", Some(later)));
+    assert_eq!(edited.mentions, ["ann"]);
+    assert_eq!(store.message(first).unwrap().unwrap(), edited);
+
+    // Replies answer a message of the same room.
+    let mut reply = msg(private, &b, "indeed");
+    reply.reply_to = Some(first);
+    let reply_id = store.insert_messages(&[reply.clone()], TS).unwrap().remove(0).unwrap().id;
+    assert_eq!(store.message(reply_id).unwrap().unwrap().reply_to, Some(first));
+    reply.room_id = GENERAL_ROOM;
+    assert_eq!(store.insert_messages(&[reply], TS).unwrap().remove(0).unwrap_err(), Refusal::NoSuchReply);
+
+    // Reactions toggle; each emoji lists its people in order; distinct emoji are bounded.
+    let react = |who: &User, emoji: &str| {
+        store
+            .toggle_reaction(&ToggleReaction {
+                message_id: first,
+                user_id: who.id,
+                emoji,
+                max_distinct: 2,
+                timestamp: TS,
+            })
+            .unwrap()
+    };
+    let names = |list: Vec<Reaction>| -> Vec<(String, Vec<String>)> {
+        list.into_iter().map(|r| (r.emoji, r.users)).collect()
+    };
+    react(&b, "👍").unwrap();
+    let toggled = react(&a, "👍").unwrap();
+    assert_eq!(toggled.room, private);
+    assert_eq!(names(toggled.reactions), [("👍".to_string(), vec!["bea".to_string(), "ann".to_string()])]);
+    assert_eq!(
+        names(react(&b, "👍").unwrap().reactions),
+        [("👍".to_string(), vec!["ann".to_string()])],
+        "a second toggle takes it back"
+    );
+    react(&b, "🎉").unwrap();
+    assert_eq!(react(&b, "🚀").unwrap_err(), LivingRefusal::TooManyReactions);
+    assert_eq!(react(&c, "👍").unwrap_err(), LivingRefusal::NotFound);
+    assert_eq!(store.reactions(&[first, reply_id]).unwrap().len(), 1, "only messages with reactions");
+
+    // Deletion: one's own, or anyone's with the right; a tombstone keeps the id.
+    let delete = |who: Option<&User>, others: bool| {
+        store
+            .delete_message(&DeleteMessage {
+                id: first,
+                actor_id: who.map(|u| u.id),
+                actor: who.map_or("cli", |u| u.username.as_str()),
+                may_delete_others: others,
+                reason: Some("spam"),
+                timestamp: later,
+            })
+            .unwrap()
+    };
+    assert_eq!(delete(Some(&b), false).unwrap_err(), LivingRefusal::NotYours);
+    assert_eq!(delete(Some(&c), false).unwrap_err(), LivingRefusal::NotFound);
+    let (room_id, _) = delete(None, true).unwrap();
+    assert_eq!(room_id, private);
+    assert_eq!(delete(Some(&a), false).unwrap_err(), LivingRefusal::Deleted);
+    assert_eq!(edit(first, &a, "again", TS).unwrap_err(), LivingRefusal::Deleted);
+    assert!(store.message(first).unwrap().is_none());
+    assert!(store.reactions(&[first]).unwrap().is_empty());
+    let history: Vec<i64> = store.messages_before(private, None, 10).unwrap().iter().map(|m| m.id).collect();
+    assert_eq!(history, [reply_id], "history no longer shows it");
+
+    // Every change took a position in the one log, in order.
+    let kinds: Vec<&str> = store
+        .log_after(start, 100)
+        .unwrap()
+        .iter()
+        .map(|e| match e {
+            LogEntry::Message(_) => "message",
+            LogEntry::Change { change: Change::Edit { .. }, .. } => "edit",
+            LogEntry::Change { change: Change::React { .. }, .. } => "react",
+            LogEntry::Change { change: Change::Delete { .. }, .. } => "delete",
+            LogEntry::Change { .. } => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["edit", "message", "react", "react", "react", "react", "delete"]);
+    assert!(seq > start);
 }

@@ -318,6 +318,33 @@ impl Store for Rows {
     ) -> chatterbox::store::Result<()> {
         only_exports()
     }
+    fn message(&self, _: i64) -> chatterbox::store::Result<Option<Message>> {
+        only_exports()
+    }
+    fn reactions(
+        &self,
+        _: &[i64],
+    ) -> chatterbox::store::Result<Vec<(i64, Vec<chatterbox::store::Reaction>)>> {
+        only_exports()
+    }
+    fn edit_message(
+        &self,
+        _: &chatterbox::store::EditMessage<'_>,
+    ) -> chatterbox::store::Result<Result<(Message, i64), chatterbox::store::LivingRefusal>> {
+        only_exports()
+    }
+    fn delete_message(
+        &self,
+        _: &chatterbox::store::DeleteMessage<'_>,
+    ) -> chatterbox::store::Result<Result<(i64, i64), chatterbox::store::LivingRefusal>> {
+        only_exports()
+    }
+    fn toggle_reaction(
+        &self,
+        _: &chatterbox::store::ToggleReaction<'_>,
+    ) -> chatterbox::store::Result<Result<chatterbox::store::Toggled, chatterbox::store::LivingRefusal>> {
+        only_exports()
+    }
     fn purge_limits(&self, _: f64) -> chatterbox::store::Result<u64> {
         only_exports()
     }
@@ -338,6 +365,8 @@ impl Rows {
                 content: cell(1),
                 timestamp: cell(2),
                 mentions: Vec::new(),
+                edited_at: None,
+                reply_to: None,
             });
             rows.users.push(User {
                 id: i + 1,

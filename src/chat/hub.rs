@@ -32,7 +32,7 @@ use std::{
 use hyper_tungstenite::tungstenite::Utf8Bytes;
 use tokio::sync::mpsc::{self, error::TrySendError};
 
-use crate::store::{Message, Room, RoomView};
+use crate::store::{Message, Reaction, Room, RoomView};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
@@ -54,6 +54,24 @@ pub enum EventKind {
     Read {
         room: i64,
         message_id: i64,
+    },
+    /// To a room: a message's text changed (its state now), at log position `seq`.
+    Edited {
+        message: Box<Message>,
+        seq: i64,
+    },
+    /// To a room: a message was deleted.
+    Deleted {
+        room: i64,
+        id: i64,
+        seq: i64,
+    },
+    /// To a room: a message's reactions changed (all of them now).
+    Reactions {
+        room: i64,
+        id: i64,
+        reactions: Vec<Reaction>,
+        seq: i64,
     },
 }
 
@@ -636,6 +654,8 @@ mod tests {
             content: "hi".into(),
             timestamp: String::new(),
             mentions: Vec::new(),
+            edited_at: None,
+            reply_to: None,
         };
         Event::new(EventKind::Messages { room, messages: vec![m] }, None)
     }

@@ -353,6 +353,29 @@ impl Tailer {
             }
             // Whichever instance or operator command made the change, every instance closes the
             // account's sockets here (an unblocked account has none).
+            // Living messages: the state as it is now goes out (a later change of the same
+            // message has its own entry and frame), to the room's members and watchers.
+            Change::Edit { room_id, message_id, .. } => match self.store.message(message_id) {
+                Ok(Some(message)) => {
+                    let kind = EventKind::Edited { message: Box::new(message), seq };
+                    self.hub.deliver(Target::Room(room_id), Event::new(kind, at));
+                }
+                // Deleted since: its own entry follows.
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read an edited message"),
+            },
+            Change::Delete { room_id, message_id, .. } => {
+                let kind = EventKind::Deleted { room: room_id, id: message_id, seq };
+                self.hub.deliver(Target::Room(room_id), Event::new(kind, at));
+            }
+            Change::React { room_id, message_id, .. } => match self.store.reactions(&[message_id]) {
+                Ok(mut found) => {
+                    let reactions = found.pop().map(|(_, r)| r).unwrap_or_default();
+                    let kind = EventKind::Reactions { room: room_id, id: message_id, reactions, seq };
+                    self.hub.deliver(Target::Room(room_id), Event::new(kind, at));
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read a message's reactions"),
+            },
             Change::Account { user_id, blocked, admin } => {
                 // A block ends every socket of the account; a socket that started after the
                 // block committed found it in its snapshot (`Memberships::blocked`).

@@ -542,6 +542,7 @@ impl Chat {
                 username: user.username.clone(),
                 content: text.to_string(),
                 mention_candidates: rooms::mention_candidates(text),
+                reply_to: None,
             })
             .await?;
         Ok(Posted::Queued(queued))

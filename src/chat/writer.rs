@@ -172,6 +172,10 @@ fn commit(
                 let _ = ack.send(outcome.map_err(|r| match r {
                     Refusal::NotMember => ChatError::RoomNotFound,
                     Refusal::Archived => ChatError::Archived,
+                    Refusal::NoSuchReply => ChatError::Invalid {
+                        field: "reply_to",
+                        detail: "The message you reply to is not in this conversation, or was deleted".into(),
+                    },
                 }));
             }
         }

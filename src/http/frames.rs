@@ -72,7 +72,7 @@ impl Dialect {
 }
 
 pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
-    encode(json!({
+    let mut frame = json!({
         "type": "message",
         "id": m.id,
         "room": m.room_id,
@@ -80,7 +80,23 @@ pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
         "text": m.content,
         "timestamp": dialect.timestamp(&m.timestamp),
         "mentions": m.mentions,
-    }))
+    });
+    // Only when set, so a plain message reads as it always did.
+    if let Some(reply_to) = m.reply_to {
+        frame["reply_to"] = json!(reply_to);
+    }
+    if let Some(edited_at) = &m.edited_at {
+        frame["edited_at"] = json!(dialect.timestamp(edited_at));
+    }
+    encode(frame)
+}
+
+/// The reactions of a message as frames and REST carry them: each emoji with its count and who.
+pub fn reactions_json(reactions: &[crate::store::Reaction]) -> serde_json::Value {
+    json!(reactions
+        .iter()
+        .map(|r| json!({ "emoji": r.emoji, "count": r.users.len(), "users": r.users }))
+        .collect::<Vec<_>>())
 }
 
 /// The frames of a hub event: one per message of a run, or one other change. The original's
@@ -103,6 +119,16 @@ pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
         (EventKind::Read { room, message_id }, Dialect::Ours) => {
             vec![encode(json!({ "type": "read", "room": room, "message_id": message_id }))]
         }
+        (EventKind::Edited { message: m, seq }, Dialect::Ours) => vec![encode(json!({
+            "type": "edited", "id": m.id, "room": m.room_id, "text": m.content,
+            "mentions": m.mentions, "edited_at": m.edited_at, "seq": seq,
+        }))],
+        (EventKind::Deleted { room, id, seq }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "deleted", "id": id, "room": room, "seq": seq }))]
+        }
+        (EventKind::Reactions { room, id, reactions, seq }, Dialect::Ours) => vec![encode(json!({
+            "type": "reactions", "id": id, "room": room, "reactions": reactions_json(reactions), "seq": seq,
+        }))],
     }
 }
 

@@ -135,6 +135,80 @@ pub struct Message {
     pub timestamp: String,
     /// Canonical usernames of the room's members the text mentions.
     pub mentions: Vec<String>,
+    /// When the text was last edited.
+    pub edited_at: Option<String>,
+    /// The message of the same room this one answers.
+    pub reply_to: Option<i64>,
+}
+
+/// One emoji on a message, and who put it there (in the order they did).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reaction {
+    pub emoji: String,
+    pub users: Vec<String>,
+}
+
+/// Why an edit, a deletion or a reaction was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivingRefusal {
+    /// No such message, or in a conversation the actor is not in (the same answer: privacy).
+    NotFound,
+    /// Someone else's message, and the actor may not change it.
+    NotYours,
+    /// The message was deleted.
+    Deleted,
+    /// Older than the edit window.
+    TooOld,
+    /// The message has its most distinct reactions already.
+    TooManyReactions,
+    /// The conversation is archived.
+    Archived,
+}
+
+/// An edit of one's own message.
+#[derive(Debug, Clone)]
+pub struct EditMessage<'a> {
+    pub id: i64,
+    pub editor_id: i64,
+    pub content: &'a str,
+    /// As in `NewMessage`: the mentions are worked out again for the new text.
+    pub mention_candidates: &'a [String],
+    pub timestamp: &'a str,
+    /// Messages sent before this (store format) can no longer be edited.
+    pub not_before: &'a str,
+}
+
+/// A deletion: of one's own message, or of anyone's by an admin or the operator.
+#[derive(Debug, Clone)]
+pub struct DeleteMessage<'a> {
+    pub id: i64,
+    /// None: the operator (CLI).
+    pub actor_id: Option<i64>,
+    /// The actor's name for the audit log.
+    pub actor: &'a str,
+    pub may_delete_others: bool,
+    pub reason: Option<&'a str>,
+    pub timestamp: &'a str,
+}
+
+/// What a toggled reaction left: the message's room, all its reactions now, and the log
+/// position of the change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toggled {
+    pub room: i64,
+    pub reactions: Vec<Reaction>,
+    pub seq: i64,
+}
+
+/// A reaction toggled on or off.
+#[derive(Debug, Clone)]
+pub struct ToggleReaction<'a> {
+    pub message_id: i64,
+    pub user_id: i64,
+    pub emoji: &'a str,
+    /// Distinct emoji a message may carry; a new one beyond is refused.
+    pub max_distinct: usize,
+    pub timestamp: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +221,8 @@ pub struct NewMessage {
     /// Names written as `@name` in the text, folded to lower case (the domain parses them); the
     /// store keeps those that name a member of the room, in the same transaction as the insert.
     pub mention_candidates: Vec<String>,
+    /// A message of the same room this one answers (refused as `NotMember` otherwise).
+    pub reply_to: Option<i64>,
 }
 
 /// Why a message of a batch was not stored (the rest of the batch is).
@@ -155,6 +231,8 @@ pub enum Refusal {
     /// The sender is not a member of the room (or the room does not exist).
     NotMember,
     Archived,
+    /// It answers a message that is not in its room, or was deleted.
+    NoSuchReply,
 }
 
 /// The conversation `general`: public, present from the migration on, joined by new accounts.
@@ -316,6 +394,12 @@ pub enum Change {
     /// Every instance closes the account's sockets (blocked: for good; role: to reconnect with
     /// what the new role may see).
     Account { user_id: i64, blocked: bool, admin: bool },
+    /// `user_id` edited the message: its text (and mentions) changed.
+    Edit { room_id: i64, message_id: i64, user_id: i64 },
+    /// `user_id` (0: the operator) deleted the message.
+    Delete { room_id: i64, message_id: i64, user_id: i64 },
+    /// `user_id` added or took back a reaction on the message.
+    React { room_id: i64, message_id: i64, user_id: i64 },
 }
 
 /// One entry of the ordered log. Positions are dense and in commit order on every backend, so
@@ -515,6 +599,30 @@ pub trait Store: Send + Sync + 'static {
         before_id: i64,
         limit: usize,
     ) -> Result<Vec<Message>>;
+
+    /// A message as it is now (None if it does not exist or was deleted).
+    fn message(&self, id: i64) -> Result<Option<Message>>;
+    /// The reactions of these messages: those that have any, by message id, each emoji in the
+    /// order it was first used, its users in the order they reacted.
+    fn reactions(&self, message_ids: &[i64]) -> Result<Vec<(i64, Vec<Reaction>)>>;
+    /// Edits one's own message (a log write: `Change::Edit`); returns it as it is now and the
+    /// entry's position.
+    fn edit_message(
+        &self,
+        edit: &EditMessage<'_>,
+    ) -> Result<std::result::Result<(Message, i64), LivingRefusal>>;
+    /// Deletes a message, leaving a tombstone (a log write: `Change::Delete`; someone else's is
+    /// also audited); returns its room and the entry's position.
+    fn delete_message(
+        &self,
+        del: &DeleteMessage<'_>,
+    ) -> Result<std::result::Result<(i64, i64), LivingRefusal>>;
+    /// Adds the reaction, or takes it back if the user had it (a log write: `Change::React`);
+    /// returns the room, the message's reactions now and the entry's position.
+    fn toggle_reaction(
+        &self,
+        toggle: &ToggleReaction<'_>,
+    ) -> Result<std::result::Result<Toggled, LivingRefusal>>;
 
     /// Up to `limit` log entries after `after`, by position.
     fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>>;

@@ -18,9 +18,10 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LimitSlot, LogEntry, Member, Memberships,
-    Message, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room,
-    RoomStats, RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot,
+    LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom, NewUser,
+    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
+    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -31,6 +32,7 @@ macro_rules! nocase {
     };
 }
 
+mod living;
 mod load;
 mod presence;
 mod rooms;
@@ -640,6 +642,35 @@ impl Store for PgStore {
             &[&user_id, &after_id, &before_id, &(limit as i64)],
         )?;
         Ok(rows.iter().map(message_row).collect())
+    }
+
+    fn message(&self, id: i64) -> Result<Option<Message>> {
+        living::message(&mut *self.conn()?, id)
+    }
+
+    fn reactions(&self, message_ids: &[i64]) -> Result<Vec<(i64, Vec<Reaction>)>> {
+        living::reactions(&mut *self.conn()?, message_ids)
+    }
+
+    fn edit_message(
+        &self,
+        edit: &EditMessage<'_>,
+    ) -> Result<std::result::Result<(Message, i64), LivingRefusal>> {
+        self.log_write(|tx| living::edit(tx, edit))
+    }
+
+    fn delete_message(
+        &self,
+        del: &DeleteMessage<'_>,
+    ) -> Result<std::result::Result<(i64, i64), LivingRefusal>> {
+        self.log_write(|tx| living::delete(tx, del))
+    }
+
+    fn toggle_reaction(
+        &self,
+        toggle: &ToggleReaction<'_>,
+    ) -> Result<std::result::Result<Toggled, LivingRefusal>> {
+        self.log_write(|tx| living::toggle(tx, toggle))
     }
 
     fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>> {

@@ -1,7 +1,7 @@
 //! What both backends do alike outside SQL: how a log change and a message's mentions map to
 //! columns, which messages of a batch are admitted, and the keys of DMs and prefix searches.
 
-use super::{Action, Change, Message, NewMessage, NewRoom, Refusal, RoomKind, User};
+use super::{Action, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind, User};
 
 impl Change {
     /// The `changes` row of a change: kind, room, user, value.
@@ -17,6 +17,15 @@ impl Change {
             Change::Account { user_id, blocked, admin } => {
                 ("account", 0, Some(user_id), Some(i64::from(blocked) | i64::from(admin) << 1))
             }
+            Change::Edit { room_id, message_id, user_id } => {
+                ("edit", room_id, Some(user_id), Some(message_id))
+            }
+            Change::Delete { room_id, message_id, user_id } => {
+                ("delete", room_id, Some(user_id), Some(message_id))
+            }
+            Change::React { room_id, message_id, user_id } => {
+                ("react", room_id, Some(user_id), Some(message_id))
+            }
         }
     }
 
@@ -28,6 +37,9 @@ impl Change {
             "unmember" => Change::Unmember { room_id, user_id },
             "hide" => Change::Hide { room_id, user_id },
             "read" => Change::Read { room_id, user_id, message_id: value.unwrap_or(0) },
+            "edit" => Change::Edit { room_id, message_id: value.unwrap_or(0), user_id },
+            "delete" => Change::Delete { room_id, message_id: value.unwrap_or(0), user_id },
+            "react" => Change::React { room_id, message_id: value.unwrap_or(0), user_id },
             "account" => {
                 let flags = value.unwrap_or(0);
                 Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }
@@ -56,10 +68,17 @@ impl Action {
 
 /// A message of a batch, given whether its room is archived (None: the sender is not a member
 /// or the room does not exist). An admitted message has no position (id 0) nor mentions yet.
-pub(super) fn admit(m: &NewMessage, archived: Option<bool>, timestamp: &str) -> Result<Message, Refusal> {
+/// `answered`: the message it replies to (if any) is a message of the same room, not deleted.
+pub(super) fn admit(
+    m: &NewMessage,
+    archived: Option<bool>,
+    answered: bool,
+    timestamp: &str,
+) -> Result<Message, Refusal> {
     match archived {
         None => Err(Refusal::NotMember),
         Some(true) => Err(Refusal::Archived),
+        Some(false) if !answered => Err(Refusal::NoSuchReply),
         Some(false) => Ok(Message {
             id: 0,
             room_id: m.room_id,
@@ -68,6 +87,8 @@ pub(super) fn admit(m: &NewMessage, archived: Option<bool>, timestamp: &str) -> 
             content: m.content.clone(),
             timestamp: timestamp.to_string(),
             mentions: Vec::new(),
+            edited_at: None,
+            reply_to: m.reply_to,
         }),
     }
 }
@@ -112,4 +133,69 @@ impl<'a> NewRoom<'a> {
             timestamp,
         }
     }
+}
+
+/// Whether the editor may change the message's text: their own, not deleted, in a room they are
+/// in and that is not archived, sent no earlier than `not_before`.
+pub(super) fn may_edit(
+    member: bool,
+    deleted: bool,
+    archived: bool,
+    own: bool,
+    sent: &str,
+    not_before: &str,
+) -> Result<(), LivingRefusal> {
+    match () {
+        _ if !member => Err(LivingRefusal::NotFound),
+        _ if deleted => Err(LivingRefusal::Deleted),
+        _ if !own => Err(LivingRefusal::NotYours),
+        _ if archived => Err(LivingRefusal::Archived),
+        // Stored timestamps are RFC 3339 text of one format: they sort as they compare.
+        _ if sent < not_before => Err(LivingRefusal::TooOld),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the actor may delete the message: their own in a room they are in, or anyone's when
+/// `may_delete_others` (an admin, the operator), wherever it is.
+pub(super) fn may_delete(
+    member: bool,
+    deleted: bool,
+    own: bool,
+    may_delete_others: bool,
+) -> Result<(), LivingRefusal> {
+    match () {
+        _ if !member && !may_delete_others => Err(LivingRefusal::NotFound),
+        _ if deleted => Err(LivingRefusal::Deleted),
+        _ if !own && !may_delete_others => Err(LivingRefusal::NotYours),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the user may react: a member of the room, the message not deleted, the room not
+/// archived.
+pub(super) fn may_react(member: bool, deleted: bool, archived: bool) -> Result<(), LivingRefusal> {
+    match () {
+        _ if !member => Err(LivingRefusal::NotFound),
+        _ if deleted => Err(LivingRefusal::Deleted),
+        _ if archived => Err(LivingRefusal::Archived),
+        _ => Ok(()),
+    }
+}
+
+/// Rows (message, emoji, user) in message order, each message's emoji together in first-use
+/// order, into each message's reactions.
+pub(super) fn group_reactions(rows: Vec<(i64, String, String)>) -> Vec<(i64, Vec<Reaction>)> {
+    let mut out: Vec<(i64, Vec<Reaction>)> = Vec::new();
+    for (message, emoji, user) in rows {
+        if out.last().is_none_or(|(m, _)| *m != message) {
+            out.push((message, Vec::new()));
+        }
+        let list = &mut out.last_mut().expect("pushed above").1;
+        match list.last_mut() {
+            Some(r) if r.emoji == emoji => r.users.push(user),
+            _ => list.push(Reaction { emoji, users: vec![user] }),
+        }
+    }
+    out
 }

@@ -16,12 +16,14 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, Elsewhere, KeysSet, LimitSlot, LogEntry, Member, Memberships,
-    Message, MessageFilter, NewMessage, NewRoom, NewUser, Notify, PresenceBeat, Refusal, Result, Room,
-    RoomStats, RoomView, Store, StoreError, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot,
+    LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom, NewUser,
+    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
+    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 mod dump;
+mod living;
 mod presence;
 mod rooms;
 pub use dump::SqliteDump;
@@ -566,6 +568,35 @@ impl Store for SqliteStore {
             .query_map(params![user_id, after_id, before_id, limit as i64], message_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn message(&self, id: i64) -> Result<Option<Message>> {
+        living::message(&*self.conn()?, id)
+    }
+
+    fn reactions(&self, message_ids: &[i64]) -> Result<Vec<(i64, Vec<Reaction>)>> {
+        living::reactions(&*self.conn()?, message_ids)
+    }
+
+    fn edit_message(
+        &self,
+        edit: &EditMessage<'_>,
+    ) -> Result<std::result::Result<(Message, i64), LivingRefusal>> {
+        living::edit(&mut *self.conn()?, edit)
+    }
+
+    fn delete_message(
+        &self,
+        del: &DeleteMessage<'_>,
+    ) -> Result<std::result::Result<(i64, i64), LivingRefusal>> {
+        living::delete(&mut *self.conn()?, del)
+    }
+
+    fn toggle_reaction(
+        &self,
+        toggle: &ToggleReaction<'_>,
+    ) -> Result<std::result::Result<Toggled, LivingRefusal>> {
+        living::toggle(&mut *self.conn()?, toggle)
     }
 
     fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>> {

@@ -18,8 +18,11 @@ use crate::store::{
 };
 
 pub(super) const MESSAGE_SELECT: &str =
-    "SELECT m.id, m.room_id, m.sender_id, u.username, m.content, m.timestamp, m.mentions \
-     FROM messages m JOIN users u ON u.id = m.sender_id";
+    // A deleted message (a tombstone kept for dense ids) is left out of everything read
+    // through this: history, resume, the tailer, exports.
+    "SELECT m.id, m.room_id, m.sender_id, u.username, m.content, m.timestamp, m.mentions, m.edited_at, \
+       m.reply_to \
+     FROM messages m JOIN users u ON u.id = m.sender_id AND m.deleted_at IS NULL";
 
 pub(super) fn message_row(r: &Row) -> Message {
     Message {
@@ -30,6 +33,8 @@ pub(super) fn message_row(r: &Row) -> Message {
         content: r.get(4),
         timestamp: r.get(5),
         mentions: shared::mentions_from_column(r.get(6)),
+        edited_at: r.get(7),
+        reply_to: r.get(8),
     }
 }
 
@@ -82,14 +87,22 @@ pub(super) fn insert_messages(
     // Checked first, so positions go to accepted messages only and stay dense.
     let rooms: Vec<i64> = batch.iter().map(|m| m.room_id).collect();
     let senders: Vec<i64> = batch.iter().map(|m| m.sender_id).collect();
+    let replies: Vec<Option<i64>> = batch.iter().map(|m| m.reply_to).collect();
+    // A reply must answer a message of the same room that still exists.
     let checked = tx.query_typed(
-        "SELECT r.archived FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS b (room_id, user_id, i) \
+        "SELECT r.archived, b.reply_to IS NULL OR p.id IS NOT NULL \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS b (room_id, user_id, reply_to, i) \
          LEFT JOIN members m ON m.room_id = b.room_id AND m.user_id = b.user_id \
-         LEFT JOIN rooms r ON r.id = m.room_id ORDER BY b.i",
-        &[(&rooms, Type::INT8_ARRAY), (&senders, Type::INT8_ARRAY)],
+         LEFT JOIN rooms r ON r.id = m.room_id \
+         LEFT JOIN messages p ON p.id = b.reply_to AND p.room_id = b.room_id AND p.deleted_at IS NULL \
+         ORDER BY b.i",
+        &[(&rooms, Type::INT8_ARRAY), (&senders, Type::INT8_ARRAY), (&replies, Type::INT8_ARRAY)],
     )?;
-    let mut out: Vec<_> =
-        batch.iter().zip(&checked).map(|(m, row)| shared::admit(m, row.get(0), timestamp)).collect();
+    let mut out: Vec<_> = batch
+        .iter()
+        .zip(&checked)
+        .map(|(m, row)| shared::admit(m, row.get(0), row.get(1), timestamp))
+        .collect();
     let accepted = out.iter().filter(|o| o.is_ok()).count() as i64;
     if accepted == 0 {
         return Ok(out);
@@ -98,6 +111,7 @@ pub(super) fn insert_messages(
     let mut mentioned = None;
     let mut notes: Vec<(i64, i64, i64)> = Vec::new();
     let mut cols = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut reply_col: Vec<Option<i64>> = Vec::new();
     for (m, slot) in batch.iter().zip(out.iter_mut()) {
         let Ok(stored) = slot else { continue };
         stored.id = next;
@@ -130,16 +144,17 @@ pub(super) fn insert_messages(
         cols.2.push(m.sender_id);
         cols.3.push(m.content.as_str());
         cols.4.push(shared::mentions_column(&stored.mentions));
+        reply_col.push(m.reply_to);
     }
     // One statement that also shows again every DM someone hid (its next message brings it
     // back), and typed parameters: the commit path holds the log's lock, so every round trip
     // it saves is one the other writers do not wait for.
     tx.execute_typed(
         "WITH posted AS ( \
-           INSERT INTO messages (id, room_id, sender_id, content, mentions, timestamp) \
-           SELECT id, room_id, sender_id, content, mentions, $6 \
-           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[]) \
-             AS t (id, room_id, sender_id, content, mentions) \
+           INSERT INTO messages (id, room_id, sender_id, content, mentions, timestamp, reply_to) \
+           SELECT id, room_id, sender_id, content, mentions, $6, reply_to \
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $7::bigint[]) \
+             AS t (id, room_id, sender_id, content, mentions, reply_to) \
            RETURNING room_id) \
          UPDATE members SET hidden = FALSE WHERE hidden AND room_id IN (SELECT room_id FROM posted)",
         &[
@@ -149,6 +164,7 @@ pub(super) fn insert_messages(
             (&cols.3, Type::TEXT_ARRAY),
             (&cols.4, Type::TEXT_ARRAY),
             (&timestamp, Type::TEXT),
+            (&reply_col, Type::INT8_ARRAY),
         ],
     )?;
     if !notes.is_empty() {

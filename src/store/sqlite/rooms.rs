@@ -12,8 +12,11 @@ use crate::store::{
 };
 
 pub(super) const MESSAGE_SELECT: &str =
-    "SELECT m.id, m.room_id, m.sender_id, u.username, m.content, m.timestamp, m.mentions \
-     FROM messages m JOIN users u ON u.id = m.sender_id";
+    // A deleted message (a tombstone kept for dense ids) is left out of everything read
+    // through this: history, resume, the tailer, exports.
+    "SELECT m.id, m.room_id, m.sender_id, u.username, m.content, m.timestamp, m.mentions, m.edited_at, \
+       m.reply_to \
+     FROM messages m JOIN users u ON u.id = m.sender_id AND m.deleted_at IS NULL";
 
 pub(super) fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -24,6 +27,8 @@ pub(super) fn message_row(r: &Row<'_>) -> rusqlite::Result<Message> {
         content: r.get(4)?,
         timestamp: r.get(5)?,
         mentions: shared::mentions_from_column(r.get(6)?),
+        edited_at: r.get(7)?,
+        reply_to: r.get(8)?,
     })
 }
 
@@ -72,10 +77,17 @@ pub(super) fn insert_messages(
             "SELECT r.archived FROM members m JOIN rooms r ON r.id = m.room_id \
              WHERE m.room_id = ?1 AND m.user_id = ?2",
         )?;
+        // A reply must answer a message of the same room that still exists.
+        let mut answers = tx
+            .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND room_id = ?2 AND deleted_at IS NULL")?;
         for m in batch {
             let archived: Option<bool> =
                 check.query_row(params![m.room_id, m.sender_id], |r| r.get(0)).optional()?;
-            let admitted = shared::admit(m, archived, timestamp);
+            let answered = match m.reply_to {
+                Some(reply_to) => answers.exists(params![reply_to, m.room_id])?,
+                None => true,
+            };
+            let admitted = shared::admit(m, archived, answered, timestamp);
             accepted += i64::from(admitted.is_ok());
             out.push(admitted);
         }
@@ -85,12 +97,8 @@ pub(super) fn insert_messages(
     }
     let mut next = take_positions(tx, accepted)?;
     let mut insert = tx.prepare_cached(
-        "INSERT INTO messages (id, room_id, sender_id, content, timestamp, mentions) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut mentioned = tx.prepare_cached(
-        "SELECT u.id, u.username FROM members mb JOIN users u ON u.id = mb.user_id \
-         WHERE mb.room_id = ?1 AND u.username = ?2 COLLATE NOCASE",
+        "INSERT INTO messages (id, room_id, sender_id, content, timestamp, mentions, reply_to) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
     let mut note = tx.prepare_cached(
         "INSERT OR IGNORE INTO mentions (user_id, room_id, message_id) VALUES (?1, ?2, ?3)",
@@ -101,20 +109,18 @@ pub(super) fn insert_messages(
         let Ok(stored) = slot else { continue };
         stored.id = next;
         next += 1;
-        let mut ids = Vec::new();
-        for name in &m.mention_candidates {
-            if let Some((id, username)) = mentioned
-                .query_row(params![m.room_id, name], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))
-                .optional()?
-            {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                    stored.mentions.push(username);
-                }
-            }
-        }
+        let (ids, names) = resolve_mentions(tx, m.room_id, &m.mention_candidates)?;
+        stored.mentions = names;
         let mentions = shared::mentions_column(&stored.mentions);
-        insert.execute(params![stored.id, m.room_id, m.sender_id, m.content, timestamp, mentions])?;
+        insert.execute(params![
+            stored.id,
+            m.room_id,
+            m.sender_id,
+            m.content,
+            timestamp,
+            mentions,
+            m.reply_to
+        ])?;
         // One's own message is never unread, so it is no unread mention either.
         for id in ids.into_iter().filter(|&id| id != m.sender_id) {
             note.execute(params![id, m.room_id, stored.id])?;
@@ -122,6 +128,31 @@ pub(super) fn insert_messages(
         unhide.execute([m.room_id])?;
     }
     Ok(out)
+}
+
+/// The members of `room` that `candidates` name (folded names, see `NewMessage`), each once:
+/// their ids and canonical names.
+pub(super) fn resolve_mentions(
+    tx: &Transaction<'_>,
+    room: i64,
+    candidates: &[String],
+) -> Result<(Vec<i64>, Vec<String>)> {
+    let mut mentioned = tx.prepare_cached(
+        "SELECT u.id, u.username FROM members mb JOIN users u ON u.id = mb.user_id \
+         WHERE mb.room_id = ?1 AND u.username = ?2 COLLATE NOCASE",
+    )?;
+    let (mut ids, mut names) = (Vec::new(), Vec::new());
+    for name in candidates {
+        if let Some((id, username)) =
+            mentioned.query_row(params![room, name], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?))).optional()?
+        {
+            if !ids.contains(&id) {
+                ids.push(id);
+                names.push(username);
+            }
+        }
+    }
+    Ok((ids, names))
 }
 
 pub(super) fn log_after(conn: &Connection, after: i64, limit: usize) -> Result<Vec<LogEntry>> {
