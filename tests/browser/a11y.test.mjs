@@ -4,8 +4,11 @@
 // the conversations (sidebar with badges, phone drawer, a room with the unread line and a
 // mention, the notification menu, the directory, the create-room, DM and add-people dialogs, an
 // archived room), the blocked page and every view of the admin dashboard (with its rooms table,
-// a room's archive confirmation and the live view of another room), in light and dark, on a
-// desktop and a phone. Each screen is also photographed for review.
+// a room's archive confirmation and the live view of another room), the states of living
+// messages (a message's actions open, edit mode, the delete dialog, the reaction picker and chips,
+// the reply composer and a reply's quote, the typing line, the search pane with results, empty
+// and failed), in light and dark, on a desktop and a phone. Each screen is also photographed for
+// review.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -349,4 +352,85 @@ test('conversations: sidebar, drawer, unread line, notification menu, directory,
   } finally {
     await helper.context.close();
   }
+});
+
+/**
+ * Opens a socket inside `page` as `token` and sends a `typing` frame for `room` once connected
+ * (the page then sees the typing line for a few seconds).
+ */
+async function typingAs(page, token, room) {
+  await page.evaluate(({ t, r }) => new Promise((resolve, reject) => {
+    const ws = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(t)}`);
+    ws.onmessage = (ev) => {
+      if (JSON.parse(ev.data).type !== 'presence') return;
+      ws.send(JSON.stringify({ type: 'typing', room: r }));
+      setTimeout(() => { ws.close(); resolve(true); }, 300);
+    };
+    ws.onerror = () => reject(new Error('socket error'));
+  }), { t: token, r: room });
+}
+
+test('living messages: actions, edit, delete dialog, reactions, reply, typing line, search', async () => {
+  const { token: typist } = await registerApi(server.url, 'typist');
+  await eachVariant(async (page, variant) => {
+    const name = `living_${variant.replace('-', '_')}`;
+    const { token } = await registerApi(server.url, name);
+    const room = await postAs(token, '/rooms', { name: `living-${variant}`, visibility: 'public' });
+    await postAs(typist, `/rooms/${room.id}/join`, {});
+    await openSignedIn(page, server.url, token);
+    await openConversation(page, `living-${variant}`);
+    const text = `findable message from ${variant}`;
+    await send(page, text);
+    await waitForMessage(page, text);
+    const m = page.locator('#log .msg').filter({ hasText: text });
+
+    await m.hover();
+    await m.locator('.msg-actions-btn').click();
+    await page.locator('#msg-menu').waitFor();
+    await screen(page, 'living-actions', variant);
+
+    await page.locator('#msg-menu').getByRole('menuitem', { name: 'React…' }).click();
+    await page.locator('#emoji-picker').waitFor();
+    await screen(page, 'living-picker', variant);
+    await page.locator('#emoji-picker').getByRole('button', { name: 'React with 👍' }).click();
+    await m.locator('.chip[aria-pressed=true]').waitFor();
+
+    await m.locator('.msg-actions-btn').click();
+    await page.locator('#msg-menu').getByRole('menuitem', { name: 'Edit' }).click();
+    await page.getByRole('textbox', { name: 'Edit your message' }).waitFor();
+    await screen(page, 'living-edit', variant);
+    await page.keyboard.press('Escape');
+
+    await m.locator('.msg-actions-btn').click();
+    await page.locator('#msg-menu').getByRole('menuitem', { name: 'Reply' }).click();
+    await page.locator('#reply-bar').waitFor();
+    await screen(page, 'living-reply-composer', variant);
+    await send(page, `a reply from ${variant}`);
+    await page.locator('#log .msg .msg-quote').first().waitFor();
+    await typingAs(page, typist, room.id);
+    await page.locator('#typing', { hasText: 'typist is typing…' }).waitFor();
+    await screen(page, 'living-reply-typing', variant);
+
+    await m.locator('.msg-actions-btn').click();
+    await page.locator('#msg-menu').getByRole('menuitem', { name: 'Delete…' }).click();
+    await page.locator('#dlg-confirm').waitFor({ state: 'visible' });
+    await screen(page, 'living-delete', variant);
+    await page.locator('#dlg-confirm').getByRole('button', { name: 'Cancel' }).click();
+
+    await page.locator('#search-toggle').click();
+    const box = page.getByRole('searchbox', { name: 'Search messages' });
+    await box.fill(`findable message from ${variant}`);
+    await box.press('Enter');
+    await page.locator('#search-results li').first().waitFor();
+    await screen(page, 'living-search', variant);
+    await box.fill('no such words anywhere');
+    await box.press('Enter');
+    await page.locator('#search-status', { hasText: 'No messages match' }).waitFor();
+    await screen(page, 'living-search-empty', variant);
+    await page.route('**/search?*', (route) => route.abort());
+    await box.press('Enter');
+    await page.locator('#search-status', { hasText: 'The search failed' }).waitFor();
+    await screen(page, 'living-search-error', variant);
+    await page.unroute('**/search?*');
+  });
 });

@@ -1,6 +1,7 @@
 /* Chatterbox admin dashboard: gatekeeping, stats, users (search, filters, block/unblock,
    grant/revoke admin with an in-page confirmation), rooms (archive/unarchive), the live view of
-   one public room at a time, moderation log and CSV exports. */
+   one public room at a time (where a message can be deleted, with an optional reason; edits and
+   deletions show live), moderation log and CSV exports. */
 
 import {
   api, ApiError, getToken, clearToken, setNote, SESSION_EXPIRED,
@@ -73,7 +74,7 @@ import { $, $input, $dialog, $button } from './ui.js';
 
 /**
  * A socket frame as the live view reads it: presence (`online`, `count`), join / leave (`user`),
- * error (`detail`), expired, and messages; every other type is ignored.
+ * error (`detail`), expired, messages, and edits and deletions of them; every other type is ignored.
  * @typedef {{type: string, online?: unknown, count?: number, detail?: string} & Partial<MessageData>} LiveFrame
  */
 
@@ -88,6 +89,7 @@ import { $, $input, $dialog, $button } from './ui.js';
  * @property {boolean} [askReason]
  * @property {(subject: T) => ['POST'|'DELETE', string]} request  method and path
  * @property {(subject: T) => string} done
+ * @property {(subject: T) => void} [after]  what the page changes once the server agreed
  */
 
 const STATS_EVERY_MS = 10000;
@@ -487,6 +489,7 @@ async function perform(a, subject, name) {
   try {
     await api(path, { method, ...(reason ? { body: { reason } } : {}) });
     showStatus(a.done(subject));
+    a.after?.(subject);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) { expired(); return false; }
     // 403 here may be "you cannot do that to yourself" rather than "not an admin": ask /me which.
@@ -591,6 +594,21 @@ const ROOM_ACTIONS = {
     request: (r) => ['POST', `/admin/rooms/${r.id}/unarchive`],
     done: (r) => `${r.name} is open again.`,
   },
+};
+
+/** A message of the live view, as its delete button knows it. @typedef {{id: number, user: string, text: string}} LiveMessage */
+
+/** @type {Action<LiveMessage>} */
+const DELETE_MESSAGE = {
+  title: (m) => `Delete the message from ${m.user}?`,
+  text: (m) => `“${m.text.length > 120 ? `${m.text.slice(0, 120)}…` : m.text}” disappears for everyone in the room. This cannot be undone.`,
+  ok: 'Delete message',
+  danger: true,
+  askReason: true,
+  request: (m) => ['DELETE', `/messages/${m.id}`],
+  done: (m) => `The message from ${m.user} was deleted.`,
+  // Gone for sure once the server said so; the `deleted` frame may come too.
+  after: (m) => removeLive(m.id),
 };
 
 /**
@@ -851,6 +869,15 @@ function onLiveFrame(f) {
     showError(`The live view cannot show this room: ${f.detail}`);
     return;
   }
+  if (f.type === 'deleted' && f.room === liveRoom && Number.isInteger(f.id)) {
+    removeLive(f.id);
+    return;
+  }
+  if (f.type === 'edited' && f.room === liveRoom && Number.isInteger(f.id)) {
+    const text = $('live-log').querySelector(`li[data-id="${f.id}"] .live-text`);
+    if (text) text.textContent = String(f.text ?? '');
+    return;
+  }
   // Only the chosen public room: the same socket also carries the admin's own conversations.
   if (f.type !== 'message' || !Number.isInteger(f.id) || liveIds.has(f.id)) return;
   if (liveRoom === null || f.room !== liveRoom) return;
@@ -858,13 +885,24 @@ function onLiveFrame(f) {
   const scroller = $('live-scroller');
   const stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
   const when = parseTime(f.timestamp);
+  const del = h('button', {
+    cls: 'btn btn-ghost btn-small live-delete',
+    text: 'Delete',
+    attrs: { type: 'button', 'aria-label': `Delete the message from ${f.user} at ${formatTime(when)}` },
+  });
+  const textEl = h('span', { cls: 'live-text', text: f.text });
+  const id = f.id;
+  del.addEventListener('click', async () => {
+    await perform(DELETE_MESSAGE, { id, user: String(f.user), text: textEl.textContent }, `the message from ${f.user}`);
+  });
   const item = h('li', {
     cls: 'live-item',
     attrs: { 'data-id': f.id },
     children: [
       h('time', { cls: 'live-time', text: formatTime(when), attrs: { datetime: when.toISOString(), title: formatFull(when) } }),
       h('span', { cls: 'live-user', text: f.user }),
-      h('span', { cls: 'live-text', text: f.text }),
+      textEl,
+      del,
     ],
   });
   const logEl = $('live-log');
@@ -876,6 +914,20 @@ function onLiveFrame(f) {
   while (logEl.children.length > LIVE_MAX) logEl.firstElementChild.remove();
   $('live-empty').hidden = true;
   if (stick) scroller.scrollTop = scroller.scrollHeight;
+}
+
+/**
+ * Takes a deleted message out of the live view, moving the focus to a neighbour when it was on it.
+ * @param {number} id
+ */
+function removeLive(id) {
+  const li = /** @type {HTMLElement|null} */ ($('live-log').querySelector(`li[data-id="${id}"]`));
+  if (!li) return;
+  const hadFocus = li.contains(document.activeElement) || document.activeElement === document.body;
+  const near = /** @type {HTMLElement|null} */ (li.nextElementSibling || li.previousElementSibling);
+  li.remove();
+  $('live-empty').hidden = $('live-log').children.length > 0;
+  if (hadFocus) /** @type {HTMLElement} */ (near?.querySelector('.live-delete') || $('live-scroller')).focus();
 }
 
 /* ------------------------------------------------------------------ CSV downloads */

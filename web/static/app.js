@@ -17,6 +17,10 @@ import {
 } from './conversation.js';
 import { updateComposer, resetComposer, setSocketSource } from './composer.js';
 import { resetSidebar, closeDrawer } from './sidebar.js';
+import {
+  setLivingSocket, resetLiving, onEdited, onDeleted, onReactions, onTyping, stoppedTyping,
+} from './living.js';
+import { resetSearch } from './search.js';
 import { setPeopleStale } from './people.js';
 import './roomheader.js';
 import './notify.js';
@@ -53,6 +57,7 @@ setAuthHandler((e) => {
   return true;
 });
 setSocketSource(() => socket);
+setLivingSocket(() => socket);
 
 /* ------------------------------------------------------------------ start-up */
 
@@ -317,6 +322,8 @@ function startChat() {
   wasConnected = false;
   resetConversation();
   resetComposer();
+  resetLiving();
+  resetSearch();
   resetSidebar();
   emit('presence');
   emit('select', null);
@@ -443,8 +450,21 @@ function onFrame(frame) {
       if (!live) burst += 1;
       const m = addMessage(frame, live);
       if (m && !state.awaitingRooms && !state.rooms.get(m.room)?.summary) fetchRoom(m.room);
+      if (m && live) stoppedTyping(m.room, m.user);
       break;
     }
+    case 'edited':
+      onEdited(frame);
+      break;
+    case 'deleted':
+      onDeleted(frame);
+      break;
+    case 'reactions':
+      onReactions(frame);
+      break;
+    case 'typing':
+      onTyping(frame);
+      break;
     case 'rooms':
       applyRooms(Array.isArray(frame.rooms) ? frame.rooms : []);
       break;

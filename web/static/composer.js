@@ -1,16 +1,20 @@
 /* The message box: sends {"type":"message","room":ID,"text"} over the socket to the open
-   conversation, counts characters near the limit, and is disabled with a note where nobody can
-   post (an archived room) or while there is no connection. */
+   conversation (with `reply_to` while "Replying to…" shows above it), tells the others the reader
+   is typing (a `typing` frame at most every 2 s while keys are pressed), counts characters near
+   the limit, and is disabled with a note where nobody can post (an archived room) or while there
+   is no connection. */
 
 import { charCount } from './api.js';
 import { $, $button, announce } from './ui.js';
-import { state, current, on } from './store.js';
+import { state, current, on, isMe } from './store.js';
 import { isNearBottom, scrollToBottom } from './conversation.js';
 
 /** @typedef {import('./socket.js').ChatSocket} ChatSocket */
 
 const MAX_CHARS = 2000;
 const COUNTER_FROM = 1800; // the counter only appears when the limit is close
+const TYPING_EVERY_MS = 2000; // the server throttles too; more often would be dropped
+const QUOTE_CHARS = 60;
 
 const input = /** @type {HTMLTextAreaElement} */ (document.getElementById('composer-input'));
 const scroller = $('log-scroller');
@@ -65,9 +69,63 @@ export function updateComposer() {
   $('composer').classList.toggle('closed', !!closed);
 }
 
+/** @type {{room: number, id: number}|null} the message being answered */
+let reply = null;
+let lastTyping = 0;
+
+/**
+ * Shows "Replying to alice: quote… ✕" above the box; the next message sent answers `m`.
+ * @param {import('./store.js').Message} m
+ */
+export function startReply(m) {
+  reply = { room: m.room, id: m.id };
+  const chars = [...m.text.replace(/\s+/g, ' ')];
+  const quote = chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS).join('')}…` : chars.join('');
+  $('reply-bar-who').textContent = `Replying to ${isMe(m.user) ? 'yourself' : m.user}:`;
+  $('reply-bar-quote').textContent = quote;
+  $('reply-bar').hidden = false;
+  input.focus();
+}
+
+export function cancelReply() {
+  reply = null;
+  $('reply-bar').hidden = true;
+}
+
+/** The answered message was deleted, or another conversation opened: no reply any more. */
+function dropStaleReply() {
+  if (reply && reply.room !== state.selected) cancelReply();
+}
+
+/**
+ * A message went away: a reply being written to it is cancelled.
+ * @param {number} id
+ */
+export function messageGone(id) {
+  if (reply && reply.id === id) {
+    cancelReply();
+    announce('The message you were replying to was deleted.');
+  }
+}
+
+$('reply-cancel').addEventListener('click', () => {
+  cancelReply();
+  input.focus();
+});
+
+/** Tells the conversation's members the reader is typing, at most every TYPING_EVERY_MS. */
+function typing() {
+  const r = current();
+  if (!r || !input.value.trim() || closedReason()) return;
+  const now = Date.now();
+  if (now - lastTyping < TYPING_EVERY_MS) return;
+  if (getSocket()?.sendFrame({ type: 'typing', room: r.id })) lastTyping = now;
+}
+
 input.addEventListener('input', () => {
   autoGrow();
   updateComposer();
+  typing();
 });
 
 input.addEventListener('keydown', (e) => {
@@ -75,6 +133,9 @@ input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
     e.preventDefault();
     sendCurrent();
+  } else if (e.key === 'Escape' && reply) {
+    e.preventDefault();
+    cancelReply();
   }
 });
 
@@ -92,11 +153,14 @@ function sendCurrent() {
     return;
   }
   const socket = getSocket();
-  if (!socket || !socket.send(text, r.id)) {
+  const replyTo = reply && reply.room === r.id ? reply.id : null;
+  if (!socket || !socket.send(text, r.id, replyTo)) {
     announce('Not connected. Your message is kept here and can be sent once the chat reconnects.');
     return;
   }
   input.value = '';
+  lastTyping = 0; // the next message's typing is news again
+  cancelReply();
   autoGrow();
   updateComposer();
   scrollToBottom();
@@ -104,10 +168,12 @@ function sendCurrent() {
 
 /** A new session: an empty box. */
 export function resetComposer() {
+  cancelReply();
   input.value = '';
   autoGrow();
   updateComposer();
 }
 
 on('select', updateComposer);
+on('select', dropStaleReply);
 on('rooms', updateComposer);

@@ -1,12 +1,14 @@
 /* The open conversation: its message list (day dividers, grouping, the "new since you last read"
-   line, mentions of the reader highlighted), scrolling, older history from
-   GET /rooms/{id}/messages?before=, and the read marker (POST /rooms/{id}/read once the newest
-   message is on screen in a visible tab). Every piece of user data reaches the DOM as text. */
+   line, mentions of the reader highlighted, the "edited" mark, reply quotes and reaction chips),
+   scrolling, older history from GET /rooms/{id}/messages?before=, jumping to a message (loading
+   older pages until it is there), edits and deletions applied in place, and the read marker
+   (POST /rooms/{id}/read once the newest message is on screen in a visible tab). Every piece of
+   user data reaches the DOM as text. */
 
 import { api, h, formatTime, formatFull, formatDay, dayKey } from './api.js';
 import { $, avatar, hueClass, authFailed } from './ui.js';
 import {
-  state, room, current, on, emit, isMe, mentionsMe, toMessage, applyRead,
+  state, room, current, on, emit, isMe, mentionsMe, toMessage, applyRead, select,
 } from './store.js';
 
 /** @typedef {import('./store.js').Room} Room */
@@ -17,6 +19,10 @@ export const PAGE = 50; // the server's default history page, also what the sock
 const GROUP_GAP_MS = 5 * 60 * 1000;
 const NEAR_BOTTOM_PX = 60;
 const NEAR_TOP_PX = 150;
+const QUOTE_CHARS = 80;
+/** How many older pages a jump to a message may load before giving up. */
+const JUMP_MAX_PAGES = 100;
+const FLASH_MS = 2500;
 
 const log = $('log');
 const scroller = $('log-scroller');
@@ -60,7 +66,11 @@ export function addMessage(data, live) {
       if (mentionsMe(m)) s.mentions = (s.mentions || 0) + 1;
     }
   }
-  if (state.selected === m.room) showMessage(m, live);
+  if (state.selected === m.room) {
+    showMessage(m, live);
+    // Replies shown before this message was loaded can quote it now.
+    if (live || r.historyState !== 'loading') refreshQuotes(m.id);
+  }
   emit('message', { message: m, live });
   if (live) emit('rooms');
   return m;
@@ -106,16 +116,171 @@ function buildMessage(m) {
       author,
       h('span', { cls: 'visually-hidden', text: ', ' }),
       time,
+      m.editedAt ? editedMark(m.editedAt) : null,
       mentioned ? h('span', { cls: 'visually-hidden', text: ', mentions you' }) : null,
     ],
   });
-  const bubble = h('div', { cls: 'bubble', children: [meta, messageText(m)] });
-  const row = h('div', { cls: 'msg-row', children: [own ? null : avatar(m.user, 'msg-avatar'), bubble] });
+  const quote = m.replyTo === null ? null : h('button', {
+    cls: 'msg-quote',
+    attrs: { type: 'button', 'data-reply-to': m.replyTo },
+  });
+  if (quote) fillQuote(quote, room(m.room));
+  const bubble = h('div', { cls: 'bubble', children: [meta, quote, messageText(m)] });
+  const actions = h('button', {
+    cls: 'btn btn-ghost msg-actions-btn',
+    text: '⋯',
+    attrs: {
+      type: 'button',
+      'aria-haspopup': 'menu',
+      'aria-expanded': 'false',
+      'aria-label': `Actions for the message from ${own ? 'you' : m.user}`,
+      title: 'Edit, delete, react or reply',
+    },
+  });
+  const row = h('div', { cls: 'msg-row', children: [own ? null : avatar(m.user, 'msg-avatar'), bubble, actions] });
   return h('div', {
     cls: `msg ${own ? 'own' : 'other'}${mentioned ? ' mention' : ''}`,
     attrs: { 'data-id': m.id, 'data-user': m.user },
-    children: [row],
+    children: [row, reactionChips(m)],
   });
+}
+
+/**
+ * "edited", with when in a tooltip and for screen readers.
+ * @param {Date} at
+ */
+function editedMark(at) {
+  return h('span', {
+    cls: 'msg-edited',
+    attrs: { title: `Edited ${formatFull(at)}` },
+    children: [
+      h('span', { text: 'edited', attrs: { 'aria-hidden': 'true' } }),
+      h('span', { cls: 'visually-hidden', text: `, edited ${formatFull(at)}` }),
+    ],
+  });
+}
+
+/**
+ * The chips under a message: emoji and count, pressed when the reader is among who reacted
+ * (named in the tooltip); a click toggles (living.js listens on the log). Empty without reactions.
+ * @param {Message} m
+ */
+function reactionChips(m) {
+  const own = isMe(m.user);
+  return h('div', {
+    cls: 'msg-reactions',
+    attrs: { role: 'group', 'aria-label': `Reactions to the message from ${own ? 'you' : m.user}`, hidden: m.reactions.length === 0 },
+    children: m.reactions.map((r) => {
+      const mine = r.users.some((u) => isMe(u));
+      const who = r.users.map((u) => (isMe(u) ? 'you' : u)).join(', ');
+      return h('button', {
+        cls: 'chip',
+        attrs: { type: 'button', 'aria-pressed': String(mine), 'data-emoji': r.emoji, title: `${r.emoji} by ${who}` },
+        children: [
+          h('span', { cls: 'chip-emoji', text: r.emoji }),
+          h('span', { cls: 'chip-count', text: r.count }),
+          h('span', { cls: 'visually-hidden', text: ` (${who})` }),
+        ],
+      });
+    }),
+  });
+}
+
+/**
+ * Whether a message of `r` is known to be gone: deleted while open, or missing from a loaded
+ * stretch of history (history never shows deleted messages).
+ * @param {Room} r
+ * @param {number} id
+ */
+function knownGone(r, id) {
+  if (r.messages.has(id)) return false;
+  if (r.deleted.has(id)) return true;
+  if (r.historyState === 'loading') return false;
+  return r.historyState === 'done' || (r.oldestId !== null && id > r.oldestId);
+}
+
+/**
+ * A reply's quote: who and the start of what they wrote, or "deleted message"; a button that
+ * jumps to the original.
+ * @param {HTMLElement} btn
+ * @param {Room} r
+ */
+function fillQuote(btn, r) {
+  const id = Number(btn.dataset.replyTo);
+  const orig = r.messages.get(id);
+  let who = '';
+  let what;
+  if (orig) {
+    who = isMe(orig.user) ? 'You' : orig.user;
+    const chars = [...orig.text.replace(/\s+/g, ' ')];
+    what = chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS).join('')}…` : chars.join('');
+  } else {
+    what = knownGone(r, id) ? 'deleted message' : 'an earlier message';
+  }
+  btn.classList.toggle('gone', !orig);
+  btn.replaceChildren(
+    h('span', { cls: 'visually-hidden', text: 'Reply to ' }),
+    who ? h('span', { cls: 'quote-user', text: who }) : null,
+    who ? h('span', { cls: 'visually-hidden', text: ': ' }) : '',
+    h('span', { cls: 'quote-text', text: what }),
+  );
+  btn.title = orig ? 'Show the original message' : '';
+}
+
+/**
+ * Brings the quotes in the open conversation up to date (a message loaded, edited or deleted).
+ * @param {number} [id] only quotes of this message; all without
+ */
+function refreshQuotes(id) {
+  const r = current();
+  if (!r) return;
+  const sel = id === undefined ? '.msg-quote' : `.msg-quote[data-reply-to="${id}"]`;
+  for (const q of log.querySelectorAll(sel)) fillQuote(/** @type {HTMLElement} */ (q), r);
+}
+
+/**
+ * Renders a stored message again after it changed (edited, reactions): same place, new element.
+ * @param {Message} m
+ */
+export function rebuildMessage(m) {
+  const old = m.el;
+  m.el = buildMessage(m);
+  if (old && old.isConnected) {
+    // Keep the classes decorate() set, and the day divider.
+    const divider = old.querySelector(':scope > .day-divider');
+    if (divider) m.el.prepend(divider);
+    m.el.classList.toggle('continues', old.classList.contains('continues'));
+    old.replaceWith(m.el);
+  }
+  if (state.selected === m.room) refreshQuotes(m.id);
+}
+
+/**
+ * A message was deleted: it leaves the store and the page (history no longer has it either).
+ * @param {number} roomId
+ * @param {number} id
+ * @returns {Message|null} the removed message, if it was loaded
+ */
+export function removeMessage(roomId, id) {
+  const r = state.rooms.get(roomId);
+  if (!r) return null;
+  r.deleted.add(id);
+  const m = r.messages.get(id) || null;
+  if (m) {
+    r.messages.delete(id);
+    if (m.el && m.el.isConnected) {
+      const next = nextMsgEl(m.el);
+      m.el.remove();
+      decorate(next);
+    }
+    if (r.newestId === id) r.newestId = Math.max(0, ...r.messages.keys()) || null;
+    if (r.oldestId === id) r.oldestId = r.messages.size ? Math.min(...r.messages.keys()) : r.oldestId;
+  }
+  if (state.selected === roomId) {
+    refreshQuotes(id);
+    updateHistoryStatus();
+  }
+  return m;
 }
 
 /** @param {Element|null} el */
@@ -263,6 +428,7 @@ function render() {
     log.append(m.el);
   }
   for (const m of list) decorate(m.el);
+  refreshQuotes();
   placeDivider();
   updateHistoryStatus();
   positionView();
@@ -311,6 +477,7 @@ async function loadLatest(r) {
   r.loaded = true;
   r.historyState = list.length < PAGE ? 'done' : 'idle';
   if (open) {
+    refreshQuotes();
     placeDivider();
     updateHistoryStatus();
     positionView();
@@ -321,7 +488,16 @@ async function loadLatest(r) {
 
 async function loadOlder() {
   const r = current();
-  if (!r || r.historyState !== 'idle' || syncing || r.oldestId === null || ended) return;
+  if (r) await loadOlderOf(r);
+}
+
+/**
+ * The page of history before the oldest loaded message; resolves once it is stored (and shown,
+ * keeping the reader's place, when the conversation is open).
+ * @param {Room} r
+ */
+async function loadOlderOf(r) {
+  if (r.historyState !== 'idle' || syncing || r.oldestId === null || ended) return;
   r.historyState = 'loading';
   updateHistoryStatus();
   let page;
@@ -345,6 +521,7 @@ async function loadOlder() {
   if (!open) return;
   log.removeAttribute('aria-busy');
   scroller.scrollTop = top + (scroller.scrollHeight - before);
+  refreshQuotes();
   placeDivider();
   updateHistoryStatus();
   fillViewport();
@@ -380,6 +557,63 @@ $('load-older').addEventListener('click', () => {
   if (r.loaded) loadOlder();
   else loadLatest(r);
 });
+
+/* ------------------------------------------------------------------ jumping to a message */
+
+/** @type {HTMLElement|null} */
+let flashed = null;
+let flashTimer = 0;
+
+/**
+ * Opens a message's conversation, loads history until the message is there (older pages, as many
+ * as it takes), scrolls it into the middle of the view, highlights it briefly and focuses it.
+ * Resolves with false (and says so) when it is not there: deleted, or the conversation is gone.
+ * @param {number} roomId
+ * @param {number} id
+ */
+export async function revealMessage(roomId, id) {
+  const r = state.rooms.get(roomId);
+  if (!r || !r.summary) {
+    announceHere('That conversation is not open to you.');
+    return false;
+  }
+  if (state.selected !== roomId) select(roomId);
+  for (let pages = 0; !r.messages.has(id) && pages < JUMP_MAX_PAGES && !ended; pages += 1) {
+    if (r.deleted.has(id)) break;
+    if (r.historyState === 'loading' || syncing) {
+      await new Promise((resolve) => { setTimeout(resolve, 100); });
+      continue;
+    }
+    if (!r.loaded || r.historyState === 'error') {
+      if (r.historyState === 'error') r.historyState = 'idle';
+      await loadLatest(r);
+      if (!r.loaded) break;
+      continue;
+    }
+    if (r.historyState === 'done' || (r.oldestId !== null && r.oldestId < id)) break;
+    await loadOlderOf(r);
+  }
+  const m = r.messages.get(id);
+  if (!m || state.selected !== roomId || !m.el || !m.el.isConnected) {
+    announceHere('That message was deleted or cannot be found.');
+    return false;
+  }
+  if (flashed) flashed.classList.remove('flash');
+  clearTimeout(flashTimer);
+  flashed = m.el;
+  m.el.classList.add('flash');
+  m.el.tabIndex = -1;
+  m.el.scrollIntoView({ block: 'center' });
+  m.el.focus({ preventScroll: true });
+  flashTimer = window.setTimeout(() => m.el?.classList.remove('flash'), FLASH_MS);
+  maybeMarkRead();
+  return true;
+}
+
+/** @param {string} text */
+function announceHere(text) {
+  addNotice('error', text);
+}
 
 /* ------------------------------------------------------------------ scrolling */
 

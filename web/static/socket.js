@@ -1,7 +1,8 @@
 /* The chat WebSocket with automatic reconnection, shared by the chat app and the dashboard's live
-   view. It remembers the newest message id (one sequence across every conversation) so every
-   reconnect resumes with ?since=<id> and the reader neither loses nor re-receives messages, in any
-   room, across a drop or a server restart. */
+   view. It remembers the newest log position seen (message ids and the `seq` of edits, deletions
+   and reaction changes share one sequence across every conversation) so every reconnect resumes
+   with ?since=<position> and the reader neither loses nor re-receives a message or a change, in
+   any room, across a drop or a server restart. */
 
 const BASE_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
@@ -107,6 +108,7 @@ export class ChatSocket {
       if (frame.type === 'message' && Number.isInteger(frame.id) && frame.id > this.lastId) {
         this.lastId = frame.id;
       }
+      if (Number.isInteger(frame.seq) && frame.seq > this.lastId) this.lastId = frame.seq;
       if (frame.type === 'presence') {
         // History has been delivered: the connection is healthy, so the back-off starts over.
         this.attempts = 0;
@@ -163,10 +165,21 @@ export class ChatSocket {
    * Sends a chat message; false when there is no open connection to carry it.
    * @param {string} text
    * @param {number|null} [room] the conversation; none means `general`
+   * @param {number|null} [replyTo] the message it answers
    */
-  send(text, room) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || this.state !== 'connected') return false;
+  send(text, room, replyTo) {
+    /** @type {{type: string, text: string, room?: number, reply_to?: number}} */
     const frame = Number.isInteger(room) ? { type: 'message', room, text } : { type: 'message', text };
+    if (Number.isInteger(replyTo)) frame.reply_to = replyTo;
+    return this.sendFrame(frame);
+  }
+
+  /**
+   * Sends any client frame (edit, delete, react, typing); false without an open connection.
+   * @param {object} frame
+   */
+  sendFrame(frame) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || this.state !== 'connected') return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }

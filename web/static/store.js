@@ -31,6 +31,17 @@
  * @property {string} text
  * @property {string} timestamp
  * @property {string[]} [mentions]
+ * @property {number|null} [reply_to]   the message this one answers (same conversation)
+ * @property {string|null} [edited_at]  set once the text was edited
+ * @property {Reaction[]} [reactions]   from history (REST); frames send them as `reactions` frames
+ */
+
+/**
+ * One emoji's reactions on a message.
+ * @typedef {object} Reaction
+ * @property {string} emoji
+ * @property {number} count
+ * @property {string[]} users
  */
 
 /**
@@ -42,7 +53,10 @@
  * @property {string} text
  * @property {Date} date
  * @property {string[]} mentions
- * @property {HTMLElement} [el]  its rendered element, built once
+ * @property {number|null} replyTo
+ * @property {Date|null} editedAt
+ * @property {Reaction[]} reactions
+ * @property {HTMLElement} [el]  its rendered element, built once (rebuilt when it changes)
  */
 
 /**
@@ -74,6 +88,8 @@ export class Room {
     this.historyState = 'idle';
     /** Whether the newest page of history is here (from the socket's first burst or REST). */
     this.loaded = false;
+    /** Ids of messages deleted while this page was open: replies to them quote "deleted message". */
+    this.deleted = new Set();
   }
 }
 
@@ -134,7 +150,22 @@ export function toMessage(data) {
     text: String(data.text ?? ''),
     date: parseDate(data.timestamp),
     mentions: Array.isArray(data.mentions) ? data.mentions.map(String) : [],
+    replyTo: Number.isInteger(data.reply_to) ? data.reply_to : null,
+    editedAt: data.edited_at ? parseDate(data.edited_at) : null,
+    reactions: toReactions(data.reactions),
   };
+}
+
+/**
+ * The reactions as the server lists them, keeping only well-formed entries.
+ * @param {unknown} list
+ * @returns {Reaction[]}
+ */
+export function toReactions(list) {
+  if (!Array.isArray(list)) return [];
+  return list.filter((r) => r && typeof r.emoji === 'string' && Array.isArray(r.users))
+    .map((r) => ({ emoji: r.emoji, users: r.users.map(String), count: Number.isInteger(r.count) ? r.count : r.users.length }))
+    .filter((r) => r.count > 0);
 }
 
 /** @param {string} iso */
