@@ -62,7 +62,7 @@ fn main() {
                     (Arc::clone(&chat), Arc::clone(&accepted), Arc::clone(&stop), text.clone());
                 tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
-                        match chat.post(&user, None, &text).await {
+                        match chat.post(&user, None, &text, None).await {
                             Ok(Posted::Queued(queued)) => {
                                 queued.outcome().await.expect("committed");
                                 accepted.fetch_add(1, Ordering::Relaxed);

@@ -43,6 +43,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log line format on stderr')
             [CompletionResult]::new('--bcrypt-cost', '--bcrypt-cost', [CompletionResultType]::ParameterName, 'bcrypt cost for new password hashes (4-31; each step doubles the work)')
             [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)')
+            [CompletionResult]::new('--edit-window', '--edit-window', [CompletionResultType]::ParameterName, 'How long after sending a message its author may still edit it: seconds, or a number with s, m, h or d (deleting is always possible)')
             [CompletionResult]::new('--jwt-secret-file', '--jwt-secret-file', [CompletionResultType]::ParameterName, 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)')
             [CompletionResult]::new('--blocklist', '--blocklist', [CompletionResultType]::ParameterName, 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation''s six words)')
             [CompletionResult]::new('--auto-join', '--auto-join', [CompletionResultType]::ParameterName, 'Public rooms new accounts join besides `general` (comma-separated names; they must exist: `chatterbox room create`)')

@@ -42,6 +42,7 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l log-form
 json\t''"
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l bcrypt-cost -d 'bcrypt cost for new password hashes (4-31; each step doubles the work)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l token-ttl -d 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l edit-window -d 'How long after sending a message its author may still edit it: seconds, or a number with s, m, h or d (deleting is always possible)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l jwt-secret-file -d 'File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated and kept in the database)' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l blocklist -d 'Word list for moderation: a file with one term per line (# comments), or a built-in list: `default` (profanity and insults) or `original` (the original implementation\'s six words)' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l auto-join -d 'Public rooms new accounts join besides `general` (comma-separated names; they must exist: `chatterbox room create`)' -r

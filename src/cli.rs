@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)
     #[arg(long, env = "CHATTERBOX_TOKEN_TTL", default_value = "24h", value_name = "DURATION")]
     pub token_ttl: String,
+    /// How long after sending a message its author may still edit it: seconds, or a number with
+    /// s, m, h or d (deleting is always possible)
+    #[arg(long, env = "CHATTERBOX_EDIT_WINDOW", default_value = "24h", value_name = "DURATION")]
+    pub edit_window: String,
     /// File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated
     /// and kept in the database)
     #[arg(long, env = "CHATTERBOX_JWT_SECRET_FILE", value_name = "FILE")]

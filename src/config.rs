@@ -20,6 +20,8 @@ pub enum ConfigError {
     TokenTtl(String),
     #[error("invalid --token-ttl {0:?}: at most {MAX_TOKEN_TTL_DAYS}d (10 years)")]
     TokenTtlTooLong(String),
+    #[error("invalid --edit-window {0:?}: use seconds or a number with s, m, h or d (for example 24h)")]
+    EditWindow(String),
     #[error("{0} must be at least {1}")]
     TooSmall(&'static str, String),
     #[error("cannot read {what} {path}: {source}")]
@@ -96,6 +98,9 @@ impl ServeConfig {
         if ttl > Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400) {
             return Err(ConfigError::TokenTtlTooLong(args.token_ttl.clone()));
         }
+        let edit_window = parse_duration(&args.edit_window)
+            .filter(|w| *w <= Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400))
+            .ok_or_else(|| ConfigError::EditWindow(args.edit_window.clone()))?;
         let at_least = |name: &'static str, ok: bool, min: &str| {
             if ok {
                 Ok(())
@@ -172,6 +177,7 @@ impl ServeConfig {
                 auth_rate: (!args.rate_limit_off)
                     .then(|| Rate::new(f64::from(args.auth_burst), args.auth_per_minute / 60.0)),
                 max_pending_logins: args.max_pending_logins,
+                edit_window,
                 ..ChatConfig::default()
             },
             http: HttpConfig {

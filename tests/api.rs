@@ -917,7 +917,7 @@ async fn admin_csv_downloads_are_attachments_with_formulas_neutralised() {
         chat(&server, &alice, &["=HYPERLINK(\"http://evil.example\")", "hello, \"world\"", "@SUM(A1)"]).await;
 
     let (header, rows, _) = download(&server, &admin, "messages").await;
-    assert_eq!(header, ["id", "sender_id", "sender_username", "content", "timestamp", "room"]);
+    assert_eq!(header, ["id", "sender_id", "sender_username", "content", "timestamp", "room", "edited_at"]);
     assert_eq!(rows.len(), 3);
     let expected = ["'=HYPERLINK(\"http://evil.example\")", "hello, \"world\"", "'@SUM(A1)"];
     for ((row, echo), content) in rows.iter().zip(&sent).zip(expected) {

@@ -24,7 +24,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_chatterbox");
 /// Looks like a bcrypt hash, so any leak of it shows up as a `$2` in the output.
 const FAKE_HASH: &str = "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW";
 
-const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "content", "timestamp", "room"];
+const MESSAGE_HEADER: [&str; 7] =
+    ["id", "sender_id", "sender_username", "content", "timestamp", "room", "edited_at"];
 
 // ---------------------------------------------------------------------------------------------
 // Running the binary
@@ -224,7 +225,7 @@ fn parse_export(data: &[u8]) -> Vec<Row> {
         .records()
         .map(|r| {
             let r = r.expect("well-formed CSV record");
-            assert_eq!(r.len(), 6, "six cells: {r:?}");
+            assert_eq!(r.len(), 7, "seven cells: {r:?}");
             Row {
                 id: r[0].parse().expect("numeric id"),
                 sender_id: r[1].parse().expect("numeric sender_id"),
@@ -1016,7 +1017,7 @@ fn export_round_trips_content_and_neutralises_formulas() {
 fn export_of_an_empty_history_is_just_the_header() {
     let db = TestDb::migrated();
     let out = success(&db.run(&["messages", "export", "--csv"], None));
-    assert_eq!(out, "id,sender_id,sender_username,content,timestamp,room\n");
+    assert_eq!(out, "id,sender_id,sender_username,content,timestamp,room,edited_at\n");
 }
 
 #[test]
@@ -1138,7 +1139,7 @@ fn export_into_a_closed_pipe_exits_0_quietly() {
         .env_remove("RUST_BACKTRACE")
         .output()
         .expect("run bash");
-    assert_eq!(success(&out), "id,sender_id,sender_username,content,timestamp,room\n");
+    assert_eq!(success(&out), "id,sender_id,sender_username,content,timestamp,room,edited_at\n");
     assert!(out.stderr.is_empty(), "stderr should be empty\n{}", describe(&out));
 }
 

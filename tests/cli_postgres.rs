@@ -93,7 +93,7 @@ fn every_operator_command_works_on_postgres() {
     assert!(csv.contains("alice,alice@example.com,admin,yes,0"), "{csv}");
     assert!(success(&on(&url, &["user", "unblock", "alice"], None)).contains("unblocked alice"));
     let export = success(&on(&url, &["messages", "export", "--csv"], None));
-    assert_eq!(export.lines().next(), Some("id,sender_id,sender_username,content,timestamp,room"));
+    assert_eq!(export.lines().next(), Some("id,sender_id,sender_username,content,timestamp,room,edited_at"));
 
     // The environment variable works as the flag does.
     let mut cmd = chatterbox();

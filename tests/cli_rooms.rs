@@ -336,8 +336,8 @@ fn messages_export_names_each_message_room_and_filters_by_room() {
         let out = ok(&db.path, args);
         let mut reader = csv::Reader::from_reader(out.as_bytes());
         let header = reader.headers().unwrap().clone();
-        assert_eq!(header.len(), 6, "{out}");
-        assert_eq!(&header[5], "room", "the room is the last column: {out}");
+        assert_eq!(header.len(), 7, "{out}");
+        assert_eq!(&header[5], "room", "the room follows the timestamp: {out}");
         reader
             .records()
             .map(|r| {

@@ -270,7 +270,7 @@ fn export(db: &Path) -> Vec<Row> {
     let mut reader = csv::Reader::from_path(&out).unwrap();
     assert_eq!(
         reader.headers().unwrap(),
-        vec!["id", "sender_id", "sender_username", "content", "timestamp", "room"]
+        vec!["id", "sender_id", "sender_username", "content", "timestamp", "room", "edited_at"]
     );
     let rows: Vec<Row> = reader
         .records()

@@ -40,12 +40,43 @@ fn room_of(obj: &serde_json::Map<String, Value>) -> Option<i64> {
 /// are those returned (and whose `type`, if any, is "message"), or a `watch` frame.
 pub fn ws_frame(frame: &str) {
     match parse_client(frame) {
-        Ok(ClientFrame::Message { room, text }) => {
+        Ok(ClientFrame::Message { room, text, reply_to }) => {
             let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
             let obj = value.as_object().expect("an accepted frame is an object");
             assert_eq!(obj.get("text"), Some(&Value::String(text)), "text of {frame:?}");
             assert_eq!(room_of(obj), room, "room of {frame:?}");
+            assert_eq!(obj.get("reply_to").and_then(Value::as_i64), reply_to, "reply_to of {frame:?}");
             assert!(obj.get("type").is_none_or(|t| t == "message"), "accepted another type: {frame:?}");
+        }
+        Ok(ClientFrame::Edit { id, text }) => {
+            let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
+            assert_eq!((value["type"].as_str(), value["id"].as_i64()), (Some("edit"), Some(id)), "{frame:?}");
+            assert_eq!(value["text"].as_str(), Some(text.as_str()), "text of {frame:?}");
+        }
+        Ok(ClientFrame::Delete { id }) => {
+            let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
+            assert_eq!(
+                (value["type"].as_str(), value["id"].as_i64()),
+                (Some("delete"), Some(id)),
+                "{frame:?}"
+            );
+        }
+        Ok(ClientFrame::React { id, emoji }) => {
+            let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
+            assert_eq!(
+                (value["type"].as_str(), value["id"].as_i64()),
+                (Some("react"), Some(id)),
+                "{frame:?}"
+            );
+            assert_eq!(value["emoji"].as_str(), Some(emoji.as_str()), "emoji of {frame:?}");
+        }
+        Ok(ClientFrame::Typing { room }) => {
+            let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
+            assert_eq!(
+                (value["type"].as_str(), value["room"].as_i64()),
+                (Some("typing"), Some(room)),
+                "{frame:?}"
+            );
         }
         Ok(ClientFrame::Watch { room }) => {
             let value: Value = serde_json::from_str(frame).expect("an accepted frame is JSON");
@@ -319,6 +350,24 @@ impl Store for Rows {
         only_exports()
     }
     fn message(&self, _: i64) -> chatterbox::store::Result<Option<Message>> {
+        only_exports()
+    }
+    fn messages_by_id(&self, _: &[i64]) -> chatterbox::store::Result<Vec<Message>> {
+        only_exports()
+    }
+    fn living_changes(
+        &self,
+        _: i64,
+        _: i64,
+        _: i64,
+    ) -> chatterbox::store::Result<Vec<chatterbox::store::LivingChange>> {
+        only_exports()
+    }
+    fn deletions(
+        &self,
+        _: Option<i64>,
+        _: usize,
+    ) -> chatterbox::store::Result<Vec<chatterbox::store::Deletion>> {
         only_exports()
     }
     fn reactions(

@@ -29,6 +29,9 @@ pub enum ChatError {
     /// Also for a private room or DM the caller is not in: its existence is not revealed.
     #[error("No such room")]
     RoomNotFound,
+    /// Also for a message in a conversation the caller is not in, or one deleted.
+    #[error("No such message")]
+    MessageNotFound,
     #[error("This room is archived: nobody can post in it")]
     Archived,
     /// Signed in, but this action is not theirs to take.

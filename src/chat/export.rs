@@ -12,7 +12,9 @@ use crate::store::{MessageFilter, RoomStats, Store, StoreError, UserFilter};
 /// The first five columns are those of the one-room version, in the same order, for cron jobs
 /// that read them by position; `room` (its name; DMs as `dm:` and the members joined by `+`)
 /// came after.
-pub const MESSAGE_HEADER: [&str; 6] = ["id", "sender_id", "sender_username", "content", "timestamp", "room"];
+/// `edited_at` is empty for a message never edited; deleted messages are not exported at all.
+pub const MESSAGE_HEADER: [&str; 7] =
+    ["id", "sender_id", "sender_username", "content", "timestamp", "room", "edited_at"];
 pub const USER_HEADER: [&str; 7] = ["id", "username", "email", "role", "blocked", "warnings", "created_at"];
 pub const ROOM_HEADER: [&str; 8] =
     ["id", "name", "kind", "topic", "members", "messages", "last_activity", "archived"];
@@ -111,6 +113,7 @@ pub fn write_messages<W: Write>(
             &text_cell(style, &m.content),
             &m.timestamp,
             &text_cell(style, room),
+            m.edited_at.as_deref().unwrap_or(""),
         ])
         .map_err(csv_err)
     })?;

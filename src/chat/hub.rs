@@ -66,6 +66,11 @@ pub enum EventKind {
         id: i64,
         seq: i64,
     },
+    /// To a room: someone is typing in it (not in the log, not stored).
+    Typing {
+        room: i64,
+        user: String,
+    },
     /// To a room: a message's reactions changed (all of them now).
     Reactions {
         room: i64,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod export;
 pub mod hasher;
 pub mod hub;
+pub mod living;
 pub mod log;
 pub mod moderation;
 pub mod presence;
@@ -71,6 +72,8 @@ pub struct ChatConfig {
     pub presence_beat: Duration,
     /// An instance not heard from for this long is dead: its users count as gone.
     pub instance_ttl: Duration,
+    /// How long after sending a message its author may still edit it.
+    pub edit_window: Duration,
 }
 
 impl Default for ChatConfig {
@@ -91,6 +94,7 @@ impl Default for ChatConfig {
             log_poll: Duration::from_millis(250),
             presence_beat: Duration::from_secs(1),
             instance_ttl: Duration::from_secs(20),
+            edit_window: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -191,7 +195,8 @@ impl Chat {
         let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)?;
         // Other instances' writes reach the tailer at once where the backend can tell (PostgreSQL
         // NOTIFY); the poll stays as the fallback for a lost notification.
-        store.watch_log(log.bell())?;
+        let instance = presence::instance_id();
+        store.watch_log(Chat::bell(&log, &hub, &instance))?;
         let writer = Writer::spawn(Arc::clone(&store), log.clone())
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;
@@ -208,7 +213,7 @@ impl Chat {
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
             login_guard: LoginGuard::new(auth_rate),
             config,
-            instance: presence::instance_id(),
+            instance,
             store,
             hub,
             log,
@@ -509,7 +514,13 @@ impl Chat {
     }
 
     /// validate -> moderate -> store -> deliver, into `room` (`general` when None).
-    pub async fn post(&self, user: &User, room: Option<i64>, text: &str) -> Result<Posted> {
+    pub async fn post(
+        &self,
+        user: &User,
+        room: Option<i64>,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<Posted> {
         let text = self.validate_text(text)?;
         let room = room.unwrap_or(GENERAL_ROOM);
         // A message that cannot be posted is no moderation matter: refused before it is
@@ -520,19 +531,11 @@ impl Chat {
         }
         if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
-            let (user_id, limit) = (user.id, self.config.warning_limit);
-            let (text, t) = (text.to_string(), term.clone());
-            let outcome = self
-                .blocking(move |s| {
-                    Ok(s.record_violation(user_id, &text, &t, limit, &crate::timefmt::now())?)
-                })
-                .await?;
-            tracing::info!(user = %user.username, term = %term, warnings = outcome.warnings, blocked = outcome.blocked, "moderation violation");
+            let outcome = self.record_violation(user, text, &term).await?;
             if outcome.blocked {
-                self.hub.send_control(user.id, Control::Blocked);
                 return Ok(Posted::Blocked { term });
             }
-            return Ok(Posted::Warned { warnings: outcome.warnings, limit, term });
+            return Ok(Posted::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term });
         }
         let queued = self
             .writer
@@ -542,10 +545,30 @@ impl Chat {
                 username: user.username.clone(),
                 content: text.to_string(),
                 mention_candidates: rooms::mention_candidates(text),
-                reply_to: None,
+                reply_to,
             })
             .await?;
         Ok(Posted::Queued(queued))
+    }
+
+    /// Counts a moderation violation of `text` (a message or an edit); a violation that blocks
+    /// the account also ends its sockets here.
+    async fn record_violation(
+        &self,
+        user: &User,
+        text: &str,
+        term: &str,
+    ) -> Result<crate::store::ViolationOutcome> {
+        let (user_id, limit) = (user.id, self.config.warning_limit);
+        let (text, t) = (text.to_string(), term.to_string());
+        let outcome = self
+            .blocking(move |s| Ok(s.record_violation(user_id, &text, &t, limit, &crate::timefmt::now())?))
+            .await?;
+        tracing::info!(user = %user.username, term = %term, warnings = outcome.warnings, blocked = outcome.blocked, "moderation violation");
+        if outcome.blocked {
+            self.hub.send_control(user.id, Control::Blocked);
+        }
+        Ok(outcome)
     }
 
     /// Messages of a room before `before`, oldest first, without a visibility check (the

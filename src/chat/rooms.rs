@@ -318,7 +318,7 @@ impl Chat {
     /// Runs a store call that writes to the log, then has the tailer deliver it before
     /// answering: the change reaches sockets now rather than at the next poll, and a client that
     /// joins a room and posts at once finds the hub already counting it in.
-    async fn logged<T, F>(&self, f: F) -> Result<T>
+    pub(super) async fn logged<T, F>(&self, f: F) -> Result<T>
     where
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
         T: Send + 'static,
@@ -412,11 +412,20 @@ impl Chat {
         room_id: i64,
         before: Option<i64>,
         limit: usize,
-    ) -> Result<Vec<Message>> {
+    ) -> Result<Vec<super::living::Seen>> {
         let user = user.clone();
         self.blocking(move |s| {
             visible(s, &user, room_id)?;
-            Ok(s.messages_before(room_id, before, limit)?)
+            let messages = s.messages_before(room_id, before, limit)?;
+            let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+            let mut reactions: std::collections::HashMap<i64, _> = s.reactions(&ids)?.into_iter().collect();
+            Ok(messages
+                .into_iter()
+                .map(|message| super::living::Seen {
+                    reactions: reactions.remove(&message.id).unwrap_or_default(),
+                    message,
+                })
+                .collect())
         })
         .await
     }

@@ -183,6 +183,7 @@ pub async fn route(
             | ["users"]
             | ["messages"]
             | ["violations"]
+            | ["deletions"]
             | ["rooms"]
             | ["download", "users" | "messages"]
     ) || matches!(segments, ["users", id, "block" | "unblock" | "admin"] if id.parse::<i64>().is_ok())
@@ -205,6 +206,7 @@ pub async fn route(
         ["users"] => users(chat, &req).await,
         ["messages"] => messages(chat, &req).await,
         ["violations"] => violations(chat, &req).await,
+        ["deletions"] => deletions(chat, &req).await,
         ["rooms"] => rooms(chat).await,
         ["rooms", id, action] => {
             let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
@@ -327,6 +329,55 @@ async fn violations(chat: &Chat, req: &Request<Incoming>) -> Result<Response, Ap
     let limit = query_limit(req, 100, 500)?;
     let entries = chat.violations(before, limit).await?;
     Ok(ok_json(&entries.into_iter().map(AuditEntry::from).collect::<Vec<_>>()))
+}
+
+/// One message of someone else's that an admin (or the operator) deleted.
+#[derive(Serialize, ToSchema)]
+pub struct DeletionEntry {
+    id: i64,
+    message_id: i64,
+    room: i64,
+    /// Whose message it was.
+    user: String,
+    /// The admin's username, or `cli`.
+    actor: String,
+    reason: Option<String>,
+    #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
+    timestamp: String,
+}
+
+/// The audit log of deletions of others' messages, newest first (never the deleted text).
+#[utoipa::path(get, path = "/admin/deletions", operation_id = "admin_deletions", tag = "admin", security(("bearer" = [])),
+    params(
+        ("before" = Option<i64>, Query, description = "Only entries with a smaller id; all when absent"),
+        ("limit" = Option<i64>, Query, minimum = 1,
+            description = "At most this many entries (default 100; larger values count as 500)"),
+    ),
+    responses(
+        (status = 200, description = "Entries, newest first", body = Vec<DeletionEntry>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable),
+    )
+)]
+pub(super) async fn deletions(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
+    let before = query_i64(req, "before")?;
+    let limit = query_limit(req, 100, 500)?;
+    let entries = chat.deletions(before, limit).await?;
+    let out: Vec<DeletionEntry> = entries
+        .into_iter()
+        .map(|d| DeletionEntry {
+            id: d.id,
+            message_id: d.message_id,
+            room: d.room_id,
+            user: d.sender,
+            actor: d.actor,
+            reason: d.reason,
+            timestamp: d.timestamp,
+        })
+        .collect();
+    Ok(ok_json(&out))
 }
 
 /// The longest block reason the API keeps, in characters.

@@ -14,7 +14,7 @@ use hyper::{
 use super::{body::Response, error::ApiError};
 
 /// Methods and request headers the API uses; what a preflight may ask for.
-const METHODS: &str = "GET, HEAD, POST, DELETE";
+const METHODS: &str = "GET, HEAD, POST, PUT, PATCH, DELETE";
 const HEADERS: &str = "Authorization, Content-Type";
 /// Response headers a cross-origin page may read besides the basic ones.
 const EXPOSED: &str = "Retry-After, Content-Disposition";

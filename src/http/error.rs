@@ -63,9 +63,10 @@ impl From<ChatError> for ApiError {
             ChatError::Conflict { .. } => StatusCode::CONFLICT,
             ChatError::BadCredentials | ChatError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ChatError::Blocked | ChatError::NotAdmin => StatusCode::FORBIDDEN,
-            ChatError::UnknownUser(_) | ChatError::UnknownUserId(_) | ChatError::RoomNotFound => {
-                StatusCode::NOT_FOUND
-            }
+            ChatError::UnknownUser(_)
+            | ChatError::UnknownUserId(_)
+            | ChatError::RoomNotFound
+            | ChatError::MessageNotFound => StatusCode::NOT_FOUND,
             ChatError::Archived => StatusCode::CONFLICT,
             ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,

@@ -15,34 +15,85 @@ use super::rooms::{RoomInfo, RoomSummary};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientFrame {
     /// `room` None: `general` (the original's clients and ours before rooms).
-    Message { room: Option<i64>, text: String },
+    Message {
+        room: Option<i64>,
+        text: String,
+        reply_to: Option<i64>,
+    },
     /// An admin's live view of a public room (None stops).
-    Watch { room: Option<i64> },
+    Watch {
+        room: Option<i64>,
+    },
+    /// A new text for one's own message.
+    Edit {
+        id: i64,
+        text: String,
+    },
+    Delete {
+        id: i64,
+    },
+    /// Adds the reaction, or takes it back.
+    React {
+        id: i64,
+        emoji: String,
+    },
+    Typing {
+        room: i64,
+    },
+}
+
+/// An optional integer field (null counts as absent).
+fn int_field(obj: &serde_json::Map<String, Value>, name: &str, what: &str) -> Result<Option<i64>, String> {
+    match obj.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_i64().is_some() => Ok(n.as_i64()),
+        Some(_) => Err(format!("\"{name}\" must be {what} (an integer)")),
+    }
+}
+
+fn string_field(obj: &serde_json::Map<String, Value>, name: &str, frame: &str) -> Result<String, String> {
+    match obj.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(format!("\"{name}\" must be a string")),
+        None => Err(format!("{} frame needs a \"{name}\" field", article(frame))),
+    }
+}
+
+/// "A message", "An edit": the start of an error about a frame.
+fn article(frame: &str) -> String {
+    let a = if frame.starts_with(['a', 'e', 'i', 'o', 'u']) { "An" } else { "A" };
+    format!("{a} {frame}")
 }
 
 /// Parses a client text frame; the error is the `detail` of the error frame to send back.
 pub fn parse_client(text: &str) -> Result<ClientFrame, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("Malformed JSON: {e}"))?;
     let obj = value.as_object().ok_or("A frame must be a JSON object")?;
-    let room = match obj.get("room") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
-        Some(_) => return Err("\"room\" must be a room id (an integer)".into()),
+    let room = int_field(obj, "room", "a room id")?;
+    let id = |frame: &str| {
+        int_field(obj, "id", "a message id")?
+            .ok_or(format!("{} frame needs the message's \"id\"", article(frame)))
     };
-    match obj.get("type") {
-        None => {}
-        Some(Value::String(t)) if t == "message" => {}
-        Some(Value::String(t)) if t == "watch" => return Ok(ClientFrame::Watch { room }),
-        Some(Value::String(t)) => {
-            let shown: String = t.chars().take(40).collect();
-            return Err(format!("Unknown frame type {shown:?}"));
-        }
+    let kind = match obj.get("type") {
+        None => "message",
+        Some(Value::String(t)) => t.as_str(),
         Some(_) => return Err("\"type\" must be a string".into()),
-    }
-    match obj.get("text") {
-        Some(Value::String(text)) => Ok(ClientFrame::Message { room, text: text.clone() }),
-        Some(_) => Err("\"text\" must be a string".into()),
-        None => Err("A message frame needs a \"text\" field".into()),
+    };
+    match kind {
+        "message" => Ok(ClientFrame::Message {
+            room,
+            text: string_field(obj, "text", "message")?,
+            reply_to: int_field(obj, "reply_to", "a message id")?,
+        }),
+        "watch" => Ok(ClientFrame::Watch { room }),
+        "edit" => Ok(ClientFrame::Edit { id: id("edit")?, text: string_field(obj, "text", "edit")? }),
+        "delete" => Ok(ClientFrame::Delete { id: id("delete")? }),
+        "react" => Ok(ClientFrame::React { id: id("react")?, emoji: string_field(obj, "emoji", "react")? }),
+        "typing" => Ok(ClientFrame::Typing { room: room.ok_or("A typing frame needs its \"room\"")? }),
+        t => {
+            let shown: String = t.chars().take(40).collect();
+            Err(format!("Unknown frame type {shown:?}"))
+        }
     }
 }
 
@@ -72,6 +123,23 @@ impl Dialect {
 }
 
 pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
+    encode(message_value(m, dialect))
+}
+
+/// A message frame from history or a resume, with the message's reactions (when it has any).
+pub fn message_with(
+    m: &Message,
+    reactions: Option<&Vec<crate::store::Reaction>>,
+    dialect: Dialect,
+) -> Utf8Bytes {
+    let mut frame = message_value(m, dialect);
+    if let (Some(r), Dialect::Ours) = (reactions, dialect) {
+        frame["reactions"] = reactions_json(r);
+    }
+    encode(frame)
+}
+
+fn message_value(m: &Message, dialect: Dialect) -> Value {
     let mut frame = json!({
         "type": "message",
         "id": m.id,
@@ -88,7 +156,7 @@ pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
     if let Some(edited_at) = &m.edited_at {
         frame["edited_at"] = json!(dialect.timestamp(edited_at));
     }
-    encode(frame)
+    frame
 }
 
 /// The reactions of a message as frames and REST carry them: each emoji with its count and who.
@@ -125,6 +193,9 @@ pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
         }))],
         (EventKind::Deleted { room, id, seq }, Dialect::Ours) => {
             vec![encode(json!({ "type": "deleted", "id": id, "room": room, "seq": seq }))]
+        }
+        (EventKind::Typing { room, user }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "typing", "room": room, "user": user }))]
         }
         (EventKind::Reactions { room, id, reactions, seq }, Dialect::Ours) => vec![encode(json!({
             "type": "reactions", "id": id, "room": room, "reactions": reactions_json(reactions), "seq": seq,
@@ -206,13 +277,30 @@ mod tests {
 
     #[test]
     fn parses_new_and_original_frames() {
-        let want = Ok(ClientFrame::Message { room: None, text: "hi".into() });
+        let want = Ok(ClientFrame::Message { room: None, text: "hi".into(), reply_to: None });
         assert_eq!(parse_client(r#"{"type":"message","text":"hi"}"#), want);
         assert_eq!(parse_client(r#"{"text":"hi"}"#), want);
         assert_eq!(
             parse_client(r#"{"type":"message","room":7,"text":"hi"}"#),
-            Ok(ClientFrame::Message { room: Some(7), text: "hi".into() })
+            Ok(ClientFrame::Message { room: Some(7), text: "hi".into(), reply_to: None })
         );
+        assert_eq!(
+            parse_client(r#"{"type":"message","room":7,"text":"hi","reply_to":3}"#),
+            Ok(ClientFrame::Message { room: Some(7), text: "hi".into(), reply_to: Some(3) })
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"edit","id":3,"text":"x"}"#),
+            Ok(ClientFrame::Edit { id: 3, text: "x".into() })
+        );
+        assert_eq!(parse_client(r#"{"type":"delete","id":3}"#), Ok(ClientFrame::Delete { id: 3 }));
+        assert_eq!(
+            parse_client(r#"{"type":"react","id":3,"emoji":"👍"}"#),
+            Ok(ClientFrame::React { id: 3, emoji: "👍".into() })
+        );
+        assert_eq!(parse_client(r#"{"type":"typing","room":2}"#), Ok(ClientFrame::Typing { room: 2 }));
+        assert!(parse_client(r#"{"type":"typing"}"#).unwrap_err().contains("room"));
+        assert!(parse_client(r#"{"type":"edit","text":"x"}"#).unwrap_err().contains("An edit frame needs"));
+        assert!(parse_client(r#"{"type":"react","id":"3","emoji":"x"}"#).unwrap_err().contains("id"));
         assert!(parse_client(r#"{"type":"message","room":"7","text":"hi"}"#).unwrap_err().contains("room"));
         assert_eq!(parse_client(r#"{"type":"watch","room":3}"#), Ok(ClientFrame::Watch { room: Some(3) }));
     }

@@ -9,6 +9,7 @@ pub mod body;
 pub mod cors;
 pub mod error;
 pub mod frames;
+mod messages;
 mod openapi;
 mod original;
 pub mod proxy;
@@ -129,6 +130,7 @@ async fn route(state: &Arc<AppState>, client: IpAddr, req: Request<Incoming>) ->
         (&Method::GET, ["me"]) => account::me(state, req).await,
         (&Method::GET, ["messages"]) => account::history(state, req).await,
         (_, ["rooms", ..] | ["dms"] | ["users"]) => rooms::route(state, req, &segments).await,
+        (_, ["messages", _, ..]) => messages::route(state, req, &segments).await,
         (&Method::GET, ["chat", "messages"]) => original::history(state, req).await,
         (&Method::GET, ["ws"]) => ws::upgrade(state, req, frames::Dialect::Ours).await,
         (&Method::GET, ["chat", "ws"]) => ws::upgrade(state, req, frames::Dialect::Original).await,

@@ -10,7 +10,10 @@ use hyper::{body::Incoming, Method, Request, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::store::{Member, Message, Notify, Room, RoomKind, RoomView, User};
+use crate::{
+    chat::living::Seen,
+    store::{Member, Message, Notify, Room, RoomKind, RoomView, User},
+};
 
 use super::{
     authenticate,
@@ -136,10 +139,36 @@ pub struct RoomMessage {
     timestamp: String,
     /// Members the text mentions.
     mentions: Vec<String>,
+    /// The message of the same conversation this one answers.
+    reply_to: Option<i64>,
+    /// When the text was last edited (null: never).
+    #[schema(format = DateTime)]
+    edited_at: Option<String>,
+    /// Each emoji on the message, in the order first used, with who put it there.
+    reactions: Vec<ReactionCount>,
 }
 
-impl From<Message> for RoomMessage {
-    fn from(m: Message) -> Self {
+/// One emoji on a message.
+#[derive(Serialize, ToSchema)]
+pub struct ReactionCount {
+    #[schema(example = "👍")]
+    emoji: String,
+    count: usize,
+    /// Usernames, in the order they reacted.
+    users: Vec<String>,
+}
+
+impl ReactionCount {
+    pub fn list(reactions: Vec<crate::store::Reaction>) -> Vec<ReactionCount> {
+        reactions
+            .into_iter()
+            .map(|r| ReactionCount { emoji: r.emoji, count: r.users.len(), users: r.users })
+            .collect()
+    }
+}
+
+impl From<Seen> for RoomMessage {
+    fn from(Seen { message: m, reactions }: Seen) -> Self {
         RoomMessage {
             id: m.id,
             room: m.room_id,
@@ -147,7 +176,16 @@ impl From<Message> for RoomMessage {
             text: m.content,
             timestamp: m.timestamp,
             mentions: m.mentions,
+            reply_to: m.reply_to,
+            edited_at: m.edited_at,
+            reactions: ReactionCount::list(reactions),
         }
+    }
+}
+
+impl From<Message> for RoomMessage {
+    fn from(message: Message) -> Self {
+        RoomMessage::from(Seen { message, reactions: Vec::new() })
     }
 }
 

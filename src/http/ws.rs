@@ -28,11 +28,11 @@ use hyper_tungstenite::{
 use crate::{
     chat::{
         hub::{Control, Event, Inbox, Presence},
-        ratelimit::Bucket,
-        writer::Queued,
+        living::Edited,
+        ratelimit::{Bucket, Rate},
         ChatError, Posted,
     },
-    store::{User, GENERAL_ROOM},
+    store::{Message, User, GENERAL_ROOM},
 };
 
 use super::{
@@ -53,6 +53,9 @@ const WRITE_BATCH: usize = 64;
 /// several messages of a busy sender (the commit rate through PostgreSQL is bounded by what one
 /// hold of the log's lock carries); a bound keeps a flooding client's share small.
 const PIPELINE: usize = 8;
+/// Typing indicators a socket may send: one every two seconds while typing, with some slack
+/// (a client switching conversations); more are dropped without a word, being only a hint.
+const TYPING_RATE: Rate = Rate::new(3.0, 0.75);
 /// Larger messages sent on connect (the `rooms` list, presence) go out in fragments of this
 /// size: tungstenite keeps its write buffer's capacity for the life of the socket, so one 6 KB
 /// frame would cost every idle connection 6 KB for good.
@@ -256,32 +259,58 @@ impl Socket {
             End::Close(CloseCode::Error, "cannot read history")
         };
         match since {
-            Some(_) => loop {
-                let chunk =
-                    chat.messages_after(self.user.id, last, start, REPLAY_CHUNK).await.map_err(db_error)?;
-                let done = chunk.len() < REPLAY_CHUNK;
-                for m in &chunk {
-                    last = m.id;
-                    if dialect == Dialect::Original && m.room_id != GENERAL_ROOM {
-                        continue;
+            Some(since) => {
+                // The edits, deletions and reaction changes of messages the client had seen, up
+                // to `start`, each message's last of each kind only; merged into the messages
+                // after `since` by position, so the client sees one increasing sequence.
+                let missed = match dialect {
+                    Dialect::Original => Vec::new(),
+                    Dialect::Ours => {
+                        chat.living_after(self.user.id, since, since, start).await.map_err(db_error)?
                     }
-                    self.feed(frames::message(m, dialect)).await?;
+                };
+                let mut missed = missed.into_iter().peekable();
+                loop {
+                    let chunk = chat
+                        .messages_after(self.user.id, last, start, REPLAY_CHUNK)
+                        .await
+                        .map_err(db_error)?;
+                    let done = chunk.len() < REPLAY_CHUNK;
+                    let reactions = match dialect {
+                        Dialect::Original => Vec::new(),
+                        Dialect::Ours => {
+                            chat.reactions_of(chunk.iter().map(|m| m.id).collect()).await.map_err(db_error)?
+                        }
+                    };
+                    let reactions: std::collections::HashMap<i64, Vec<_>> = reactions.into_iter().collect();
+                    for m in &chunk {
+                        while let Some(change) = missed.next_if(|c| c.seq() < m.id) {
+                            self.feed_change(change).await?;
+                        }
+                        last = m.id;
+                        if dialect == Dialect::Original && m.room_id != GENERAL_ROOM {
+                            continue;
+                        }
+                        self.feed(frames::message_with(m, reactions.get(&m.id), dialect)).await?;
+                    }
+                    if done {
+                        break;
+                    }
+                    self.flush().await?;
+                }
+                for change in missed {
+                    self.feed_change(change).await?;
                 }
                 self.flush().await?;
-                if done {
-                    break;
-                }
-            },
+            }
             None if dialect == Dialect::Original || !in_general => {}
             None => {
                 let recent = chat
                     .messages_before(GENERAL_ROOM, Some(start), chat.config.history_limit)
                     .await
                     .map_err(db_error)?;
-                for m in &recent {
-                    self.feed(frames::message(m, dialect)).await?;
-                    last = last.max(m.id);
-                }
+                self.feed_history(&recent).await.map_err(|e| e.map_or(End::Quiet, db_error))?;
+                last = last.max(recent.last().map_or(0, |m| m.id));
             }
         }
         if dialect == Dialect::Original {
@@ -299,11 +328,10 @@ impl Socket {
     async fn serve(&mut self, start: i64, mut last: i64, inbox: &mut Inbox) -> End {
         // This socket's messages queued for the writer and not committed yet, oldest first: their
         // outcomes are read in order, and no more frames are read while PIPELINE are waiting.
-        let mut pending: FuturesOrdered<
-            BoxFuture<'static, crate::chat::error::Result<crate::store::Message>>,
-        > = FuturesOrdered::new();
+        let mut pending: FuturesOrdered<Pending> = FuturesOrdered::new();
         let shutdown = self.state.shutdown.clone();
         let mut bucket = Bucket::full(self.state.chat.config.message_rate);
+        let mut typing = Bucket::full(TYPING_RATE);
         let mut ping = tokio::time::interval(self.state.http.ws_ping_interval);
         ping.reset();
         let mut awaiting_pong = false;
@@ -364,9 +392,15 @@ impl Socket {
                     }
                 }
                 Some(outcome) = pending.next(), if !pending.is_empty() => {
-                    if let Err(e) = outcome {
-                        if let Err(end) = self.refused(e).await { return end; }
-                    }
+                    let answered = match outcome {
+                        Ok(Done::Quiet) => Ok(()),
+                        Ok(Done::Warned { warnings, limit, term }) => {
+                            self.send(frames::warning(warnings, limit, &term, self.dialect)).await
+                        }
+                        Ok(Done::Blocked { term }) => Err(self.blocked_by(&term).await),
+                        Err(e) => self.refused(e).await,
+                    };
+                    if let Err(end) = answered { return end; }
                 }
                 frame = self.ws.next(), if pending.len() < PIPELINE => {
                     let frame = match frame {
@@ -378,8 +412,8 @@ impl Socket {
                         Some(Err(_)) => return End::Quiet,
                     };
                     match frame {
-                        WsMessage::Text(text) => match self.on_text(&text, &mut bucket).await {
-                            Ok(Some(queued)) => pending.push_back(Box::pin(queued.outcome())),
+                        WsMessage::Text(text) => match self.on_text(&text, &mut bucket, &mut typing).await {
+                            Ok(Some(queued)) => pending.push_back(queued),
                             Ok(None) => {}
                             Err(end) => return end,
                         },
@@ -440,6 +474,26 @@ impl Socket {
         Ok(written)
     }
 
+    /// Feeds one change a resuming client missed, as the live path would have sent it.
+    async fn feed_change(&mut self, change: crate::chat::living::Missed) -> Result<(), End> {
+        for frame in frames::event(&change.into_event(), self.dialect) {
+            self.feed(frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Feeds messages of history with their reactions; Err(None) when the socket ended, or the
+    /// store's error.
+    async fn feed_history(&mut self, messages: &[Message]) -> Result<(), Option<ChatError>> {
+        let ids = messages.iter().map(|m| m.id).collect();
+        let reactions: std::collections::HashMap<i64, Vec<_>> =
+            self.state.chat.reactions_of(ids).await.map_err(Some)?.into_iter().collect();
+        for m in messages {
+            self.feed(frames::message_with(m, reactions.get(&m.id), self.dialect)).await.map_err(|_| None)?;
+        }
+        Ok(())
+    }
+
     /// An admin's live view of a public room: its recent messages now, its new ones as they come.
     async fn watch(&mut self, room: Option<i64>) -> Result<(), End> {
         let Some(room) = room else {
@@ -466,39 +520,85 @@ impl Socket {
                 return self.send(frames::error("Cannot read this room's history now", self.dialect)).await;
             }
         };
-        for m in &recent {
-            self.feed(frames::message(m, self.dialect)).await?;
+        match self.feed_history(&recent).await {
+            Ok(()) => self.flush().await,
+            Err(None) => Err(End::Quiet),
+            Err(Some(e)) => {
+                tracing::warn!(error = %e, "cannot read a watched room's reactions");
+                self.send(frames::error("Cannot read this room's history now", self.dialect)).await
+            }
         }
-        self.flush().await
     }
 
-    /// Handles a client's text frame; a chat message that passed screening comes back queued
-    /// for the writer (its outcome is the caller's to read).
-    async fn on_text(&mut self, text: &str, bucket: &mut Bucket) -> Result<Option<Queued>, End> {
-        let (room, text) = match frames::parse_client(text) {
-            Ok(frames::ClientFrame::Message { room, text }) => (room, text),
+    /// Handles a client's text frame. A chat message that passed screening, an edit, a deletion
+    /// or a reaction comes back as its pending outcome (the caller's to read, in order), so a
+    /// client may have several in flight.
+    async fn on_text(
+        &mut self,
+        text: &str,
+        bucket: &mut Bucket,
+        typing: &mut Bucket,
+    ) -> Result<Option<Pending>, End> {
+        let frame = match frames::parse_client(text) {
             Ok(frames::ClientFrame::Watch { room }) => return self.watch(room).await.map(|()| None),
+            Ok(frames::ClientFrame::Typing { room }) => {
+                if typing.take(TYPING_RATE).is_ok() {
+                    if let Err(e) = self.state.chat.typing(&self.user, room) {
+                        return self.refused(e).await.map(|()| None);
+                    }
+                }
+                return Ok(None);
+            }
+            Ok(frame) => frame,
             Err(detail) => return self.send(frames::error(&detail, self.dialect)).await.map(|()| None),
         };
         if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
             let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
             return self.send(frames::error(&detail, self.dialect)).await.map(|()| None);
         }
-        match self.state.chat.post(&self.user, room, &text).await {
-            Ok(Posted::Queued(queued)) => Ok(Some(queued)),
-            Ok(Posted::Warned { warnings, limit, term }) => {
-                self.send(frames::warning(warnings, limit, &term, self.dialect)).await.map(|()| None)
+        let (chat, user) = (Arc::clone(&self.state.chat), self.user.clone());
+        let pending: Pending = match frame {
+            frames::ClientFrame::Message { room, text, reply_to } => {
+                match self.state.chat.post(&self.user, room, &text, reply_to).await {
+                    Ok(Posted::Queued(queued)) => {
+                        Box::pin(async move { queued.outcome().await.map(|_| Done::Quiet) })
+                    }
+                    Ok(Posted::Warned { warnings, limit, term }) => {
+                        return self
+                            .send(frames::warning(warnings, limit, &term, self.dialect))
+                            .await
+                            .map(|()| None)
+                    }
+                    Ok(Posted::Blocked { term }) => return Err(self.blocked_by(&term).await),
+                    Err(e) => return self.refused(e).await.map(|()| None),
+                }
             }
-            Ok(Posted::Blocked { term }) => {
-                let reason = format!(
-                    "Your account has been blocked: \"{term}\" is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
-                    ordinal(self.state.chat.config.warning_limit)
-                );
-                let _ = self.send(frames::blocked(&reason, self.dialect)).await;
-                Err(End::Close(CloseCode::Policy, "account blocked"))
+            frames::ClientFrame::Edit { id, text } => Box::pin(async move {
+                Ok(match chat.edit_message(&user, id, &text).await? {
+                    Edited::Done(..) => Done::Quiet,
+                    Edited::Warned { warnings, limit, term } => Done::Warned { warnings, limit, term },
+                    Edited::Blocked { term } => Done::Blocked { term },
+                })
+            }),
+            frames::ClientFrame::Delete { id } => {
+                Box::pin(async move { chat.delete_message(&user, id, None).await.map(|_| Done::Quiet) })
             }
-            Err(e) => self.refused(e).await.map(|()| None),
-        }
+            frames::ClientFrame::React { id, emoji } => {
+                Box::pin(async move { chat.toggle_reaction(&user, id, &emoji).await.map(|_| Done::Quiet) })
+            }
+            frames::ClientFrame::Watch { .. } | frames::ClientFrame::Typing { .. } => return Ok(None),
+        };
+        Ok(Some(pending))
+    }
+
+    /// Tells the client its account was blocked by a violation of `term`; the socket ends.
+    async fn blocked_by(&mut self, term: &str) -> End {
+        let reason = format!(
+            "Your account has been blocked: \"{term}\" is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
+            ordinal(self.state.chat.config.warning_limit)
+        );
+        let _ = self.send(frames::blocked(&reason, self.dialect)).await;
+        End::Close(CloseCode::Policy, "account blocked")
     }
 
     /// Tells the client why its message was not posted (or ends the socket when the server is
@@ -510,7 +610,9 @@ impl Socket {
             ChatError::RoomNotFound => {
                 self.send(frames::error("No such room, or you are not a member of it", self.dialect)).await
             }
-            e @ ChatError::Archived => self.send(frames::error(&e.to_string(), self.dialect)).await,
+            e @ (ChatError::Archived | ChatError::MessageNotFound | ChatError::Forbidden(_)) => {
+                self.send(frames::error(&e.to_string(), self.dialect)).await
+            }
             ChatError::ShuttingDown => Err(End::Close(CloseCode::Away, "server going away")),
             e => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");
@@ -520,6 +622,19 @@ impl Socket {
         }
     }
 }
+
+/// What became of a message, edit, deletion or reaction a client sent, once it is done.
+enum Done {
+    /// Done: the broadcast that follows is the acknowledgement.
+    Quiet,
+    /// Refused by moderation.
+    Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and the account is now blocked.
+    Blocked { term: String },
+}
+
+/// One of a socket's requests in flight.
+type Pending = BoxFuture<'static, crate::chat::Result<Done>>;
 
 /// The time left until a Unix timestamp in seconds (zero if it has passed).
 fn until_unix(at: i64) -> std::time::Duration {

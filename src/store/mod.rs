@@ -200,6 +200,37 @@ pub struct Toggled {
     pub seq: i64,
 }
 
+/// Which change of a message a `LivingChange` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivingKind {
+    Edit,
+    Delete,
+    React,
+}
+
+/// The latest change of one kind to one message within a span of the log (`Store::living_changes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivingChange {
+    pub seq: i64,
+    pub kind: LivingKind,
+    pub room_id: i64,
+    pub message_id: i64,
+}
+
+/// Someone else's message deleted by an admin or the operator: the audit entry (never the text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deletion {
+    pub id: i64,
+    pub message_id: i64,
+    pub room_id: i64,
+    /// Whose message it was.
+    pub sender: String,
+    /// The admin's username, or `cli`.
+    pub actor: String,
+    pub reason: Option<String>,
+    pub timestamp: String,
+}
+
 /// A reaction toggled on or off.
 #[derive(Debug, Clone)]
 pub struct ToggleReaction<'a> {
@@ -526,6 +557,10 @@ pub trait LogBell: Send + 'static {
     fn ring(&self);
     /// Whether anyone still listens; the watcher stops once this is false.
     fn wanted(&self) -> bool;
+    /// Another instance's signal (`Store::signal`), as it sent it. Never blocks.
+    fn signal(&self, payload: &str) {
+        let _ = payload;
+    }
 }
 
 /// Everything the domain needs from persistence. Implementations must be safe to call from many
@@ -602,6 +637,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// A message as it is now (None if it does not exist or was deleted).
     fn message(&self, id: i64) -> Result<Option<Message>>;
+    /// These messages as they are now, by id; missing and deleted ones are left out.
+    fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>>;
+    /// For a resuming client: the edits, deletions and reaction changes at positions in
+    /// (`after`, `before`) of messages in the rooms `user_id` is in now, only the last of each
+    /// kind per message (the frame carries the state now, so earlier ones add nothing), by
+    /// position.
+    fn living_changes(&self, user_id: i64, after: i64, before: i64) -> Result<Vec<LivingChange>>;
+    /// The audit of deletions of others' messages, newest first.
+    fn deletions(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Deletion>>;
     /// The reactions of these messages: those that have any, by message id, each emoji in the
     /// order it was first used, its users in the order they reacted.
     fn reactions(&self, message_ids: &[i64]) -> Result<Vec<(i64, Vec<Reaction>)>>;
@@ -718,6 +762,14 @@ pub trait Store: Send + Sync + 'static {
     /// nothing (the tailer's poll finds those writes), which is the default.
     fn watch_log(&self, bell: Box<dyn LogBell>) -> Result<()> {
         drop(bell);
+        Ok(())
+    }
+
+    /// Passes a short-lived note (a typing indicator) to every instance's `LogBell::signal`,
+    /// without storing it: best effort, lost if nobody listens. A backend without notifications
+    /// has no other instance to reach, and does nothing (the default).
+    fn signal(&self, payload: &str) -> Result<()> {
+        let _ = payload;
         Ok(())
     }
 }

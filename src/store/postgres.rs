@@ -57,6 +57,8 @@ const MIGRATION_LOCK: i64 = 0x6368_6174_7465_7262;
 
 /// The channel log writers notify and log watchers listen on.
 const LOG_CHANNEL: &str = "chatterbox_log";
+/// Short-lived notes between instances that are not log entries (typing indicators).
+const SIGNAL_CHANNEL: &str = "chatterbox_signal";
 const LOG_NOTIFY: &str = "NOTIFY chatterbox_log";
 /// How often an idle watcher checks that its bell is still wanted.
 const WATCH_IDLE: Duration = Duration::from_secs(1);
@@ -652,6 +654,18 @@ impl Store for PgStore {
         living::reactions(&mut *self.conn()?, message_ids)
     }
 
+    fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>> {
+        living::messages_by_id(&mut *self.conn()?, ids)
+    }
+
+    fn living_changes(&self, user_id: i64, after: i64, before: i64) -> Result<Vec<super::LivingChange>> {
+        living::living_changes(&mut *self.conn()?, user_id, after, before)
+    }
+
+    fn deletions(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<super::Deletion>> {
+        living::deletions(&mut *self.conn()?, before_id, limit)
+    }
+
     fn edit_message(
         &self,
         edit: &EditMessage<'_>,
@@ -916,6 +930,11 @@ impl Store for PgStore {
         )?)
     }
 
+    fn signal(&self, payload: &str) -> Result<()> {
+        self.conn()?.execute("SELECT pg_notify($1, $2)", &[&SIGNAL_CHANNEL, &payload])?;
+        Ok(())
+    }
+
     fn watch_log(&self, bell: Box<dyn super::LogBell>) -> Result<()> {
         let config = self.config.clone();
         std::thread::Builder::new()
@@ -933,9 +952,9 @@ fn watch(mut config: postgres::Config, bell: &dyn super::LogBell) {
     config.application_name("chatterbox-listen");
     let mut backoff = Duration::from_millis(100);
     while bell.wanted() {
-        let listening = config
-            .connect(NoTls)
-            .and_then(|mut client| client.batch_execute(&format!("LISTEN {LOG_CHANNEL}")).map(|()| client));
+        let listening = config.connect(NoTls).and_then(|mut client| {
+            client.batch_execute(&format!("LISTEN {LOG_CHANNEL}; LISTEN {SIGNAL_CHANNEL}")).map(|()| client)
+        });
         let mut client = match listening {
             Ok(client) => client,
             Err(e) => {
@@ -949,18 +968,30 @@ fn watch(mut config: postgres::Config, bell: &dyn super::LogBell) {
         bell.ring();
         while bell.wanted() {
             let mut notifications = client.notifications();
-            let first = notifications.timeout_iter(WATCH_IDLE).next().map(|n| n.is_some());
+            let first = notifications.timeout_iter(WATCH_IDLE).next();
             match first {
-                Ok(true) => {
-                    // One ring for everything already received: the tailer reads it all at once.
-                    while let Ok(Some(_)) = notifications.iter().next() {}
-                    bell.ring();
+                Ok(Some(first)) => {
+                    // One ring for every log write already received: the tailer reads it all at
+                    // once. Signals are passed on one by one.
+                    let mut log = false;
+                    let mut next = Some(first);
+                    while let Some(n) = next.take() {
+                        if n.channel() == SIGNAL_CHANNEL {
+                            bell.signal(n.payload());
+                        } else {
+                            log = true;
+                        }
+                        next = notifications.iter().next().ok().flatten();
+                    }
+                    if log {
+                        bell.ring();
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the connection listening for log writes; reconnecting");
                     break;
                 }
-                Ok(false) => {}
+                Ok(None) => {}
             }
         }
     }

@@ -49,6 +49,17 @@ impl Change {
     }
 }
 
+impl super::LivingKind {
+    /// The `changes.kind` of a living change.
+    pub(super) fn parse(kind: &str) -> super::LivingKind {
+        match kind {
+            "edit" => super::LivingKind::Edit,
+            "delete" => super::LivingKind::Delete,
+            _ => super::LivingKind::React,
+        }
+    }
+}
+
 impl User {
     /// The log entry that tells every instance this account's flags now.
     pub(super) fn account_change(&self) -> Change {

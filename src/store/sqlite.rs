@@ -578,6 +578,18 @@ impl Store for SqliteStore {
         living::reactions(&*self.conn()?, message_ids)
     }
 
+    fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>> {
+        living::messages_by_id(&*self.conn()?, ids)
+    }
+
+    fn living_changes(&self, user_id: i64, after: i64, before: i64) -> Result<Vec<super::LivingChange>> {
+        living::living_changes(&*self.conn()?, user_id, after, before)
+    }
+
+    fn deletions(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<super::Deletion>> {
+        living::deletions(&*self.conn()?, before_id, limit)
+    }
+
     fn edit_message(
         &self,
         edit: &EditMessage<'_>,

@@ -144,7 +144,7 @@ test('admin dashboard: block/unblock, grant/revoke, live view, audit log, CSV do
     const [msgDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'messages.csv' }).click()]);
     assert.equal(msgDl.suggestedFilename(), 'messages.csv');
     const msgCsv = await readFile(await msgDl.path(), 'utf8');
-    assert.equal(msgCsv.replace(/^\uFEFF/, '').split(/\r?\n/)[0], 'id,sender_id,sender_username,content,timestamp,room');
+    assert.equal(msgCsv.replace(/^\uFEFF/, '').split(/\r?\n/)[0], 'id,sender_id,sender_username,content,timestamp,room,edited_at');
     assert.match(msgCsv, /hello from erin/);
     assert.match(msgCsv, /erin says something new/);
     assert.doesNotMatch(msgCsv, /you idiot/, 'a moderated message was never stored');

@@ -6,8 +6,8 @@ use postgres::{GenericClient, Transaction};
 
 use super::rooms::{message_row, write_change, MESSAGE_SELECT};
 use crate::store::{
-    shared, Change, DeleteMessage, EditMessage, LivingRefusal, Message, Reaction, Result, ToggleReaction,
-    Toggled,
+    shared, Change, DeleteMessage, Deletion, EditMessage, LivingChange, LivingKind, LivingRefusal, Message,
+    Reaction, Result, ToggleReaction, Toggled,
 };
 
 /// What a change to a message needs to know of it, read under the log's lock.
@@ -40,6 +40,62 @@ fn target(tx: &mut Transaction<'_>, id: i64, actor: Option<i64>) -> Result<Optio
 
 pub(super) fn message(c: &mut impl GenericClient, id: i64) -> Result<Option<Message>> {
     Ok(c.query_opt(&format!("{MESSAGE_SELECT} WHERE m.id = $1"), &[&id])?.map(|r| message_row(&r)))
+}
+
+pub(super) fn messages_by_id(c: &mut impl GenericClient, ids: &[i64]) -> Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = c.query(&format!("{MESSAGE_SELECT} WHERE m.id = ANY($1) ORDER BY m.id"), &[&ids])?;
+    Ok(rows.iter().map(message_row).collect())
+}
+
+pub(super) fn living_changes(
+    c: &mut impl GenericClient,
+    user_id: i64,
+    after: i64,
+    before: i64,
+) -> Result<Vec<LivingChange>> {
+    let rows = c.query(
+        "SELECT MAX(seq), kind, room_id, value FROM changes \
+         WHERE seq > $2 AND seq < $3 AND kind IN ('edit', 'delete', 'react') \
+           AND room_id IN (SELECT room_id FROM members WHERE user_id = $1) \
+         GROUP BY kind, room_id, value ORDER BY 1",
+        &[&user_id, &after, &before],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| LivingChange {
+            seq: r.get(0),
+            kind: LivingKind::parse(r.get(1)),
+            room_id: r.get(2),
+            message_id: r.get(3),
+        })
+        .collect())
+}
+
+pub(super) fn deletions(
+    c: &mut impl GenericClient,
+    before_id: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Deletion>> {
+    let rows = c.query(
+        "SELECT d.id, d.message_id, d.room_id, u.username, d.actor, d.reason, d.timestamp \
+         FROM deletions d JOIN users u ON u.id = d.sender_id WHERE d.id < $1 ORDER BY d.id DESC LIMIT $2",
+        &[&before_id.unwrap_or(i64::MAX), &(limit as i64)],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| Deletion {
+            id: r.get(0),
+            message_id: r.get(1),
+            room_id: r.get(2),
+            sender: r.get(3),
+            actor: r.get(4),
+            reason: r.get(5),
+            timestamp: r.get(6),
+        })
+        .collect())
 }
 
 pub(super) fn reactions(c: &mut impl GenericClient, ids: &[i64]) -> Result<Vec<(i64, Vec<Reaction>)>> {

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::rooms::{message_row, resolve_mentions, write_change, MESSAGE_SELECT};
 use crate::store::{
-    shared, Change, DeleteMessage, EditMessage, LivingRefusal, Message, Reaction, Result, ToggleReaction,
-    Toggled,
+    shared, Change, DeleteMessage, Deletion, EditMessage, LivingChange, LivingKind, LivingRefusal, Message,
+    Reaction, Result, ToggleReaction, Toggled,
 };
 
 /// What a change to a message needs to know of it, read in the writing transaction.
@@ -47,11 +47,72 @@ pub(super) fn message(conn: &Connection, id: i64) -> Result<Option<Message>> {
         .optional()?)
 }
 
+/// A list of ids as SQLite's `json_each` reads it: one bound parameter however many ids.
+fn ids_json(ids: &[i64]) -> String {
+    format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","))
+}
+
+pub(super) fn messages_by_id(conn: &Connection, ids: &[i64]) -> Result<Vec<Message>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "{MESSAGE_SELECT} WHERE m.id IN (SELECT value FROM json_each(?1)) ORDER BY m.id"
+    ))?;
+    let rows = stmt.query_map([ids_json(ids)], message_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn living_changes(
+    conn: &Connection,
+    user_id: i64,
+    after: i64,
+    before: i64,
+) -> Result<Vec<LivingChange>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT MAX(seq), kind, room_id, value FROM changes \
+         WHERE seq > ?2 AND seq < ?3 AND kind IN ('edit', 'delete', 'react') \
+           AND room_id IN (SELECT room_id FROM members WHERE user_id = ?1) \
+         GROUP BY kind, value ORDER BY 1",
+    )?;
+    let rows = stmt
+        .query_map(params![user_id, after, before], |r| {
+            Ok(LivingChange {
+                seq: r.get(0)?,
+                kind: LivingKind::parse(&r.get::<_, String>(1)?),
+                room_id: r.get(2)?,
+                message_id: r.get(3)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub(super) fn deletions(conn: &Connection, before_id: Option<i64>, limit: usize) -> Result<Vec<Deletion>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.message_id, d.room_id, u.username, d.actor, d.reason, d.timestamp \
+         FROM deletions d JOIN users u ON u.id = d.sender_id WHERE d.id < ?1 ORDER BY d.id DESC LIMIT ?2",
+    )?;
+    let rows = stmt
+        .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], |r| {
+            Ok(Deletion {
+                id: r.get(0)?,
+                message_id: r.get(1)?,
+                room_id: r.get(2)?,
+                sender: r.get(3)?,
+                actor: r.get(4)?,
+                reason: r.get(5)?,
+                timestamp: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 pub(super) fn reactions(conn: &Connection, ids: &[i64]) -> Result<Vec<(i64, Vec<Reaction>)>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids_json = format!("[{}]", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","));
     let mut stmt = conn.prepare_cached(
         "SELECT r.message_id, r.emoji, u.username FROM reactions r JOIN users u ON u.id = r.user_id \
          WHERE r.message_id IN (SELECT value FROM json_each(?1)) \
@@ -59,7 +120,7 @@ pub(super) fn reactions(conn: &Connection, ids: &[i64]) -> Result<Vec<(i64, Vec<
            MIN(r.seq) OVER (PARTITION BY r.message_id, r.emoji), r.seq",
     )?;
     let rows =
-        stmt.query_map([ids_json], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
+        stmt.query_map([ids_json(ids)], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get(2)?)))?;
     Ok(shared::group_reactions(rows.collect::<rusqlite::Result<Vec<_>>>()?))
 }
 

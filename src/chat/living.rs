@@ -1,0 +1,364 @@
+//! Living messages: edits, deletions, reactions and typing indicators, with the rules of who may
+//! do what; and what a resuming client must be told of them.
+//!
+//! Edits, deletions and reaction changes are log writes (the store gives each a position in the
+//! one ordered log), so the tailer delivers them to every instance's sockets in order, and a
+//! client resuming with `?since=` gets the ones it missed (`Chat::living_after`). Typing is not
+//! in the log: it goes to this instance's hub at once and to the others through the store's
+//! `signal` (PostgreSQL NOTIFY), and is lost, harmlessly, when nobody listens.
+
+use std::{sync::Arc, time::Duration};
+
+use unicode_segmentation::UnicodeSegmentation;
+
+use super::{
+    hub::{Event, EventKind, Hub, Target},
+    log::LogTail,
+    rooms, Chat, ChatError, Result,
+};
+use crate::store::{
+    DeleteMessage, Deletion, EditMessage, LivingChange, LivingRefusal, LogBell, Message, Reaction,
+    ToggleReaction, Toggled, User,
+};
+
+/// Distinct emoji one message may carry: enough for any real conversation, and a bound on what
+/// every reactions frame of the message costs.
+pub const MAX_DISTINCT_REACTIONS: usize = 20;
+/// The longest emoji accepted, in bytes (a family or flag sequence is about 25).
+const MAX_EMOJI_BYTES: usize = 32;
+/// The longest deletion reason kept, in characters.
+const MAX_REASON_CHARS: usize = 500;
+
+/// What became of an edit that went through moderation.
+#[derive(Debug)]
+pub enum Edited {
+    /// Stored; the message as it is now, and the edit's log position.
+    Done(Box<Message>, i64),
+    /// Refused by moderation; the account now has `warnings` of `limit`.
+    Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and this violation blocked the account.
+    Blocked { term: String },
+}
+
+/// A message, its reactions, for a reader who may see it.
+#[derive(Debug)]
+pub struct Seen {
+    pub message: Message,
+    pub reactions: Vec<Reaction>,
+}
+
+/// What a resuming socket sends for one living change of a message it saw before.
+#[derive(Debug)]
+pub enum Missed {
+    Edited(Message, i64),
+    Deleted { room: i64, id: i64, seq: i64 },
+    Reactions { room: i64, id: i64, reactions: Vec<Reaction>, seq: i64 },
+}
+
+impl Missed {
+    pub fn seq(&self) -> i64 {
+        match self {
+            Missed::Edited(_, seq) | Missed::Deleted { seq, .. } | Missed::Reactions { seq, .. } => *seq,
+        }
+    }
+
+    /// The hub event this change is, for the frames the live path would have sent.
+    pub fn into_event(self) -> EventKind {
+        match self {
+            Missed::Edited(message, seq) => EventKind::Edited { message: Box::new(message), seq },
+            Missed::Deleted { room, id, seq } => EventKind::Deleted { room, id, seq },
+            Missed::Reactions { room, id, reactions, seq } => {
+                EventKind::Reactions { room, id, reactions, seq }
+            }
+        }
+    }
+}
+
+fn refused(r: LivingRefusal, verb: &'static str) -> ChatError {
+    match r {
+        // A deleted message is gone: the same answer as one that never was.
+        LivingRefusal::NotFound | LivingRefusal::Deleted => ChatError::MessageNotFound,
+        LivingRefusal::NotYours if verb == "edit" => {
+            ChatError::Forbidden("You can only edit your own messages")
+        }
+        LivingRefusal::NotYours => ChatError::Forbidden("You can only delete your own messages"),
+        LivingRefusal::TooOld => {
+            ChatError::Forbidden("This message is older than the edit window; it can no longer be edited")
+        }
+        LivingRefusal::Archived => ChatError::Archived,
+        LivingRefusal::TooManyReactions => ChatError::Invalid {
+            field: "emoji",
+            detail: format!(
+                "This message has {MAX_DISTINCT_REACTIONS} different reactions already; add to one of them"
+            ),
+        },
+    }
+}
+
+/// Checks a reaction: one emoji, that is one grapheme that is not a letter, digit, space or
+/// control character, so reactions stay reactions rather than a side channel for text.
+pub fn validate_emoji(emoji: &str) -> Result<&str> {
+    let invalid = |detail: &str| ChatError::Invalid { field: "emoji", detail: detail.to_string() };
+    let emoji = emoji.trim();
+    if emoji.is_empty() {
+        return Err(invalid("Choose an emoji"));
+    }
+    if emoji.len() > MAX_EMOJI_BYTES || emoji.graphemes(true).count() != 1 {
+        return Err(invalid("A reaction is one emoji"));
+    }
+    let first = emoji.chars().next().unwrap_or(' ');
+    if first.is_alphanumeric() || first.is_whitespace() || first.is_control() || first.is_ascii() {
+        return Err(invalid("A reaction is one emoji, not a letter or digit"));
+    }
+    Ok(emoji)
+}
+
+/// The edit window as the store compares it: messages sent before this can no longer be edited.
+fn window_start(window: Duration) -> String {
+    let start = time::OffsetDateTime::now_utc() - window;
+    crate::timefmt::format(start)
+}
+
+impl Chat {
+    /// A message the user may read now (a member of its conversation), with its reactions.
+    pub async fn visible_message(&self, user: &User, id: i64) -> Result<Seen> {
+        let user = user.clone();
+        self.blocking(move |s| {
+            let message = s.message(id)?.ok_or(ChatError::MessageNotFound)?;
+            match rooms::visible(s, &user, message.room_id) {
+                Ok(view) if view.joined => {}
+                Ok(_) | Err(ChatError::RoomNotFound) => return Err(ChatError::MessageNotFound),
+                Err(e) => return Err(e),
+            }
+            let reactions = s.reactions(&[id])?.pop().map(|(_, r)| r).unwrap_or_default();
+            Ok(Seen { message, reactions })
+        })
+        .await
+    }
+
+    /// Edits the user's own message within the edit window; the new text is screened like a new
+    /// message (a blocked term counts as a violation and the edit is refused).
+    pub async fn edit_message(&self, user: &User, id: i64, text: &str) -> Result<Edited> {
+        let text = self.validate_text(text)?.to_string();
+        // Whole-text matching only: the memory of split words is about consecutive messages,
+        // and an edit is not the next message.
+        if let Some(term) = self.matcher.find(&text) {
+            let term = term.to_string();
+            let outcome = self.record_violation(user, &text, &term).await?;
+            return Ok(match outcome.blocked {
+                true => Edited::Blocked { term },
+                false => {
+                    Edited::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term }
+                }
+            });
+        }
+        let editor = user.id;
+        let not_before = window_start(self.config.edit_window);
+        let out = self
+            .logged(move |s| {
+                let candidates = rooms::mention_candidates(&text);
+                let now = crate::timefmt::now();
+                let edit = EditMessage {
+                    id,
+                    editor_id: editor,
+                    content: &text,
+                    mention_candidates: &candidates,
+                    timestamp: &now,
+                    not_before: &not_before,
+                };
+                s.edit_message(&edit)?.map_err(|r| refused(r, "edit"))
+            })
+            .await?;
+        Ok(Edited::Done(Box::new(out.0), out.1))
+    }
+
+    /// Deletes a message: one's own, or anyone's for an admin (audited with `reason`).
+    pub async fn delete_message(&self, user: &User, id: i64, reason: Option<String>) -> Result<i64> {
+        let reason = validate_reason(reason)?;
+        let actor = user.clone();
+        let (_, seq) = self
+            .logged(move |s| {
+                // The flag as stored now: a demoted admin's old token must not delete others'.
+                let admin = s.user_by_id(actor.id)?.is_some_and(|u| u.is_admin && !u.is_blocked);
+                let del = DeleteMessage {
+                    id,
+                    actor_id: Some(actor.id),
+                    actor: &actor.username,
+                    may_delete_others: admin,
+                    reason: reason.as_deref(),
+                    timestamp: &crate::timefmt::now(),
+                };
+                s.delete_message(&del)?.map_err(|r| refused(r, "delete"))
+            })
+            .await?;
+        Ok(seq)
+    }
+
+    /// Adds the user's reaction, or takes it back; the message's reactions now.
+    pub async fn toggle_reaction(&self, user: &User, id: i64, emoji: &str) -> Result<Toggled> {
+        let emoji = validate_emoji(emoji)?.to_string();
+        let user_id = user.id;
+        self.logged(move |s| {
+            let toggle = ToggleReaction {
+                message_id: id,
+                user_id,
+                emoji: &emoji,
+                max_distinct: MAX_DISTINCT_REACTIONS,
+                timestamp: &crate::timefmt::now(),
+            };
+            s.toggle_reaction(&toggle)?.map_err(|r| refused(r, "react"))
+        })
+        .await
+    }
+
+    /// Tells the room's members, on every instance, that the user is typing. The caller
+    /// throttles; a user who is not in the room (as this instance's hub knows, the user being
+    /// online here) is refused like a missing room.
+    pub fn typing(&self, user: &User, room: i64) -> Result<()> {
+        if self.hub.in_room(user.id, room) != Some(true) {
+            return Err(ChatError::RoomNotFound);
+        }
+        typing_event(&self.hub, room, &user.username);
+        let store = Arc::clone(&self.store);
+        let payload = format!("typing {} {room} {}", self.instance, user.username);
+        // Best effort and not awaited: a lost indicator is harmless, a slow one is stale.
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.signal(&payload) {
+                tracing::debug!(error = %e, "cannot share a typing indicator");
+            }
+        });
+        Ok(())
+    }
+
+    /// What a client resuming after `since` missed of messages it had already seen (ids up to
+    /// `since`): for the changes at positions in (`after`, `before`), each message's state now.
+    /// Changes of newer messages are left out: their message frames carry their state now.
+    pub async fn living_after(
+        &self,
+        user_id: i64,
+        since: i64,
+        after: i64,
+        before: i64,
+    ) -> Result<Vec<Missed>> {
+        self.blocking(move |s| {
+            let changes: Vec<LivingChange> = s
+                .living_changes(user_id, after, before)?
+                .into_iter()
+                .filter(|c| c.message_id <= since)
+                .collect();
+            missed(s, changes)
+        })
+        .await
+    }
+
+    /// The reactions of these messages (those that have any).
+    pub async fn reactions_of(&self, ids: Vec<i64>) -> Result<Vec<(i64, Vec<Reaction>)>> {
+        self.blocking(move |s| Ok(s.reactions(&ids)?)).await
+    }
+
+    /// The audit of others' messages deleted, newest first.
+    pub async fn deletions(&self, before: Option<i64>, limit: usize) -> Result<Vec<Deletion>> {
+        self.blocking(move |s| Ok(s.deletions(before, limit)?)).await
+    }
+
+    /// The doorbell for the store's log watcher: rings the tailer, and passes other instances'
+    /// typing signals to this hub.
+    pub(super) fn bell(log: &LogTail, hub: &Arc<Hub>, instance: &str) -> Box<dyn LogBell> {
+        Box::new(Bell { log: log.clone(), hub: Arc::clone(hub), instance: instance.to_string() })
+    }
+}
+
+/// The frames of the changes, each with the state of its message now.
+fn missed(s: &dyn crate::store::Store, changes: Vec<LivingChange>) -> Result<Vec<Missed>> {
+    use crate::store::LivingKind;
+    let ids = |kind: LivingKind| {
+        changes.iter().filter(|c| c.kind == kind).map(|c| c.message_id).collect::<Vec<_>>()
+    };
+    let edited: std::collections::HashMap<i64, Message> =
+        s.messages_by_id(&ids(LivingKind::Edit))?.into_iter().map(|m| (m.id, m)).collect();
+    let mut reactions: std::collections::HashMap<i64, Vec<Reaction>> =
+        s.reactions(&ids(LivingKind::React))?.into_iter().collect();
+    let deleted: std::collections::HashSet<i64> = ids(LivingKind::Delete).into_iter().collect();
+    let mut out = Vec::with_capacity(changes.len());
+    for c in changes {
+        // A deleted message's last word is its deletion; its edits and reactions are gone.
+        let gone = deleted.contains(&c.message_id);
+        match c.kind {
+            LivingKind::Delete => out.push(Missed::Deleted { room: c.room_id, id: c.message_id, seq: c.seq }),
+            LivingKind::Edit if !gone => {
+                if let Some(m) = edited.get(&c.message_id) {
+                    out.push(Missed::Edited(m.clone(), c.seq));
+                }
+            }
+            LivingKind::React if !gone => out.push(Missed::Reactions {
+                room: c.room_id,
+                id: c.message_id,
+                reactions: reactions.remove(&c.message_id).unwrap_or_default(),
+                seq: c.seq,
+            }),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn validate_reason(reason: Option<String>) -> Result<Option<String>> {
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
+        return Err(ChatError::Invalid {
+            field: "reason",
+            detail: format!("The reason is longer than {MAX_REASON_CHARS} characters"),
+        });
+    }
+    Ok(reason)
+}
+
+fn typing_event(hub: &Hub, room: i64, user: &str) {
+    let kind = EventKind::Typing { room, user: user.to_string() };
+    hub.deliver(Target::Room(room), Event::new(kind, None));
+}
+
+struct Bell {
+    log: LogTail,
+    hub: Arc<Hub>,
+    instance: String,
+}
+
+impl LogBell for Bell {
+    fn ring(&self) {
+        self.log.ring();
+    }
+
+    fn wanted(&self) -> bool {
+        LogBell::wanted(&self.log)
+    }
+
+    fn signal(&self, payload: &str) {
+        let mut parts = payload.splitn(4, ' ');
+        if let (Some("typing"), Some(instance), Some(room), Some(user)) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        {
+            // This instance's own typists were told at once.
+            if instance != self.instance {
+                if let Ok(room) = room.parse() {
+                    typing_event(&self.hub, room, user);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_emoji;
+
+    #[test]
+    fn a_reaction_is_one_emoji() {
+        for ok in ["👍", "❤️", "👨‍👩‍👧", "🇫🇷", "★", "👍🏽"] {
+            assert_eq!(validate_emoji(ok).unwrap(), ok);
+        }
+        for bad in ["", " ", "a", "7", "👍👍", "ok", "\u{7}", "!"] {
+            assert!(validate_emoji(bad).is_err(), "{bad:?}");
+        }
+    }
+}
