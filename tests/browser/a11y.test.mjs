@@ -382,7 +382,7 @@ test('living messages: actions, edit, delete dialog, reactions, reply, typing li
     const text = `findable message from ${variant}`;
     await send(page, text);
     await waitForMessage(page, text);
-    const m = page.locator('#log .msg').filter({ hasText: text });
+    const m = page.locator('#log .msg').filter({ has: page.locator('.msg-text', { hasText: new RegExp(`^${text}$`) }) });
 
     await m.hover();
     await m.locator('.msg-actions-btn').click();

@@ -83,13 +83,25 @@ export function startReply(m) {
   const quote = chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS).join('')}…` : chars.join('');
   $('reply-bar-who').textContent = `Replying to ${isMe(m.user) ? 'yourself' : m.user}:`;
   $('reply-bar-quote').textContent = quote;
-  $('reply-bar').hidden = false;
+  showReplyBar(true);
   input.focus();
 }
 
 export function cancelReply() {
   reply = null;
-  $('reply-bar').hidden = true;
+  showReplyBar(false);
+}
+
+/**
+ * The bar takes room from the log: a reader at the bottom stays there.
+ * @param {boolean} show
+ */
+function showReplyBar(show) {
+  const bar = $('reply-bar');
+  if (bar.hidden !== show) return;
+  const stick = isNearBottom();
+  bar.hidden = !show;
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
 }
 
 /** The answered message was deleted, or another conversation opened: no reply any more. */

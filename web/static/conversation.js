@@ -5,7 +5,9 @@
    (POST /rooms/{id}/read once the newest message is on screen in a visible tab). Every piece of
    user data reaches the DOM as text. */
 
-import { api, h, formatTime, formatFull, formatDay, dayKey } from './api.js';
+import {
+  api, ApiError, h, formatTime, formatFull, formatDay, dayKey,
+} from './api.js';
 import { $, avatar, hueClass, authFailed } from './ui.js';
 import {
   state, room, current, on, emit, isMe, mentionsMe, toMessage, applyRead, select,
@@ -200,6 +202,40 @@ function knownGone(r, id) {
 }
 
 /**
+ * Originals of replies that are not loaded, from GET /messages/{id}: who wrote what, null when
+ * deleted, 'loading' while asked.
+ * @type {Map<number, {user: string, text: string}|null|'loading'>}
+ */
+const quoted = new Map();
+
+/** @param {number} id */
+async function fetchQuoted(id) {
+  quoted.set(id, 'loading');
+  try {
+    const m = await api(`/messages/${id}`);
+    quoted.set(id, { user: String(m?.user ?? ''), text: String(m?.text ?? '') });
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) quoted.set(id, null);
+    else quoted.delete(id); // asked again the next time the quote is drawn
+    if (ended || authFailed(e)) return;
+  }
+  refreshQuotes(id);
+}
+
+/**
+ * A message that is not loaded was edited or deleted: its quotes follow.
+ * @param {number} id
+ * @param {string|null} text the new text, null when deleted
+ */
+export function quotedChanged(id, text) {
+  const known = quoted.get(id);
+  if (text === null) quoted.set(id, null);
+  else if (known && known !== 'loading') quoted.set(id, { ...known, text });
+  else return;
+  refreshQuotes(id);
+}
+
+/**
  * A reply's quote: who and the start of what they wrote, or "deleted message"; a button that
  * jumps to the original.
  * @param {HTMLElement} btn
@@ -207,7 +243,14 @@ function knownGone(r, id) {
  */
 function fillQuote(btn, r) {
   const id = Number(btn.dataset.replyTo);
-  const orig = r.messages.get(id);
+  let orig = /** @type {{user: string, text: string}|null|undefined} */ (r.messages.get(id));
+  let gone = false;
+  if (!orig) {
+    const known = quoted.get(id);
+    if (knownGone(r, id) || known === null) gone = true;
+    else if (known && known !== 'loading') orig = known;
+    else if (known === undefined && !ended) fetchQuoted(id);
+  }
   let who = '';
   let what;
   if (orig) {
@@ -215,16 +258,16 @@ function fillQuote(btn, r) {
     const chars = [...orig.text.replace(/\s+/g, ' ')];
     what = chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS).join('')}…` : chars.join('');
   } else {
-    what = knownGone(r, id) ? 'deleted message' : 'an earlier message';
+    what = gone ? 'deleted message' : 'an earlier message';
   }
-  btn.classList.toggle('gone', !orig);
+  btn.classList.toggle('gone', gone);
   btn.replaceChildren(
     h('span', { cls: 'visually-hidden', text: 'Reply to ' }),
     who ? h('span', { cls: 'quote-user', text: who }) : null,
     who ? h('span', { cls: 'visually-hidden', text: ': ' }) : '',
     h('span', { cls: 'quote-text', text: what }),
   );
-  btn.title = orig ? 'Show the original message' : '';
+  btn.title = gone ? '' : 'Show the original message';
 }
 
 /**

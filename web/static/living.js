@@ -8,7 +8,9 @@
 import { h } from './api.js';
 import { $, announce, confirmDialog } from './ui.js';
 import { state, current, isMe, on, toReactions } from './store.js';
-import { rebuildMessage, removeMessage, revealMessage } from './conversation.js';
+import {
+  rebuildMessage, removeMessage, revealMessage, quotedChanged,
+} from './conversation.js';
 import { startReply, messageGone } from './composer.js';
 
 /** @typedef {import('./store.js').Message} Message */
@@ -436,7 +438,10 @@ function loaded(f) {
  */
 export function onEdited(f) {
   const m = loaded(f);
-  if (!m) return;
+  if (!m) {
+    if (Number.isInteger(f.id)) quotedChanged(f.id, String(f.text ?? ''));
+    return;
+  }
   m.text = String(f.text ?? '');
   if (Array.isArray(f.mentions)) m.mentions = f.mentions.map(String);
   const at = new Date(f.edited_at);
@@ -457,6 +462,7 @@ export function onDeleted(f) {
   if (m && pickerFor && pickerFor.m === m) closePicker(false);
   const hadFocus = !!m?.el?.contains(document.activeElement);
   removeMessage(f.room, f.id);
+  quotedChanged(f.id, null);
   messageGone(f.id);
   // The focus was on the message that went away: the message box is the natural place to go on.
   if (hadFocus) $('composer-input').focus();
