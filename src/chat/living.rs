@@ -120,14 +120,16 @@ fn window_start(window: Duration) -> String {
 }
 
 impl Chat {
-    /// A message the user may read now (a member of its conversation), with its reactions.
+    /// A message the user may read now, with its reactions.
     pub async fn visible_message(&self, user: &User, id: i64) -> Result<Seen> {
         let user = user.clone();
         self.blocking(move |s| {
             let message = s.message(id)?.ok_or(ChatError::MessageNotFound)?;
+            // Whoever may read the conversation's history may read its message: a public
+            // room's for anyone, a private room's or a DM's for its members only.
             match rooms::visible(s, &user, message.room_id) {
-                Ok(view) if view.joined => {}
-                Ok(_) | Err(ChatError::RoomNotFound) => return Err(ChatError::MessageNotFound),
+                Ok(_) => {}
+                Err(ChatError::RoomNotFound) => return Err(ChatError::MessageNotFound),
                 Err(e) => return Err(e),
             }
             let reactions = s.reactions(&[id])?.pop().map(|(_, r)| r).unwrap_or_default();
