@@ -413,6 +413,45 @@ async fn exports_carry_the_final_text_and_leave_deleted_messages_out() {
     server.stop().await;
 }
 
+/// Runs the operator CLI on the server's database; its exit status, stdout and stderr.
+async fn cli(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut all = server.db_args();
+    all.extend(args.iter().map(|a| a.to_string()));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chatterbox")).args(&all).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_deletes_a_message_from_the_shell_while_the_daemon_runs() {
+    let server = common::start().await;
+    let admin = server.register_admin("root").await;
+    let alice = server.register("alice").await;
+    let (mut a, _) = server.connect(&alice.token, None).await;
+    let id = id_of(&say(&mut a, GENERAL, "illegal content").await);
+
+    let (ok, out, err) =
+        cli(&server, &["messages", "delete", &id.to_string(), "--reason", "court order"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("deleted message {id}"));
+    // The daemon finds the deletion in the log by itself and tells the open chat.
+    assert_eq!(expect_frame(&mut a, "deleted").await["id"], id);
+    let (_, audit) = call(&server, Method::GET, "/admin/deletions", &admin, None).await;
+    assert_eq!((audit[0]["actor"].as_str(), audit[0]["reason"].as_str()), (Some("cli"), Some("court order")));
+
+    // Deleting it again, or a message that never was, names the id and fails.
+    for missing in [id, 424242] {
+        let (ok, out, err) = cli(&server, &["messages", "delete", &missing.to_string()]).await;
+        assert!(!ok && out.is_empty(), "{out}");
+        assert!(err.contains(&format!("no message with id {missing}")), "{err}");
+    }
+    server.stop().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Resume
 
@@ -686,4 +725,5 @@ common::postgres_too!(
     a_resume_after_thousands_of_changes_is_whole_and_in_order,
     the_original_dialect_and_older_clients_are_unaffected,
     exports_carry_the_final_text_and_leave_deleted_messages_out,
+    the_operator_deletes_a_message_from_the_shell_while_the_daemon_runs,
 );
