@@ -336,6 +336,11 @@ async fn nothing_of_a_private_room_reaches_non_members() {
     e.send_json(json!({ "type": "message", "room": GENERAL, "text": "x", "reply_to": id })).await;
     assert!(expect_frame(&mut e, "error").await["detail"].as_str().unwrap().contains("reply"));
 
+    // Nor can an admin outside the room: not even delete it blind.
+    let admin = server.register_admin("root").await;
+    assert_eq!(delete(&server, &admin, id, Some("probe")).await, missing);
+    assert_eq!(call(&server, Method::GET, &format!("/messages/{id}"), &admin, None).await, missing);
+
     // The members' changes happen; eve's socket hears none of them, live or on resume.
     a.send_json(json!({ "type": "typing", "room": room })).await;
     assert_eq!(edit(&server, &alice, id, "hidden plans v2").await.0, 200);

@@ -298,6 +298,15 @@ pub fn delete(store: &dyn Store, actor: Actor<'_>, id: i64, reason: Option<Strin
         // The flag as stored now: a demoted admin's old token must not delete others'.
         Actor::User(user) => {
             let admin = store.user_by_id(user.id)?.is_some_and(|u| u.is_admin && !u.is_blocked);
+            // An admin moderates the conversations they may read: public rooms, and their own.
+            // A private room's or a DM's message is, to anyone else, a missing id.
+            if admin {
+                let message = store.message(id)?.ok_or(ChatError::MessageNotFound)?;
+                rooms::visible(store, user, message.room_id).map_err(|e| match e {
+                    ChatError::RoomNotFound => ChatError::MessageNotFound,
+                    e => e,
+                })?;
+            }
             (Some(user.id), user.username.as_str(), admin)
         }
         Actor::Operator => (None, crate::chat::accounts::CLI_ACTOR, true),
