@@ -2,22 +2,24 @@
 //!
 //! It starts the server on a fresh temporary database (or attaches to one with `--url`, `--db`
 //! and `--jwt-secret`), seeds accounts directly through the library, mints tokens, opens
-//! WebSocket connections with tokio-tungstenite and drives one of eight scenarios:
+//! WebSocket connections with tokio-tungstenite and drives one of nine scenarios:
 //!
 //! - `idle`: hold 10,000 connections whose users are each in 20 private rooms besides
 //!   `general`; RSS per idle connection.
 //! - `fanout`: 100 clients all sending, total rate stepped up until delivery stops keeping up.
+//! - `living`: fanout's steps while one more client edits and reacts 1,000 times a second.
 //! - `room`: 1,000 clients, 10 senders, stepped the same way.
 //! - `rooms`: 10,000 clients in 1,000 private rooms of 10, one sender in each, stepped the same
 //!   way; each message must reach its room's members only.
 //! - `login-storm`: 200 real logins (bcrypt cost 12) while fanout runs at half its maximum.
 //! - `resume`: reconnect with `?since=ID` after 10,000 missed messages spread over 100 rooms
-//!   (must take < 1 s).
+//!   (must take < 1 s); with `--changes N`, N edits, reactions and deletions of older messages
+//!   happen meanwhile too.
 //! - `slow-reader`: one client that never reads while the others chat.
 //! - `cluster`: three instances on one PostgreSQL (`cargo bench --bench load -- cluster`, see
 //!   `load/cluster.rs`): latency between instances, lost and duplicated, commit throughput.
 //!
-//! With no scenario, all eight run in turn, each on its own fresh server (`cluster` is skipped,
+//! With no scenario, all nine run in turn, each on its own fresh server (`cluster` is skipped,
 //! saying so, when PostgreSQL is not installed and no `--database-url` is given). Results print as
 //! aligned tables on stdout (diagnostics on stderr) and, with `--json FILE` (or `--json -`,
 //! which moves the tables to stderr), as one JSON object.
@@ -31,6 +33,8 @@ mod client;
 mod cluster;
 #[path = "load/hist.rs"]
 mod hist;
+#[path = "load/living.rs"]
+mod living;
 #[path = "load/scenarios.rs"]
 mod scenarios;
 #[path = "load/server.rs"]
@@ -41,7 +45,7 @@ mod table;
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 pub const SCENARIOS: &[&str] =
-    &["idle", "fanout", "room", "rooms", "login-storm", "resume", "slow-reader", "cluster"];
+    &["idle", "fanout", "living", "room", "rooms", "login-storm", "resume", "slow-reader", "cluster"];
 
 const USAGE: &str = "\
 usage: cargo bench --bench load -- [SCENARIO] [FLAGS]
@@ -52,6 +56,9 @@ scenarios (default: all of them, in this order, each on a fresh server):
   fanout        --conns clients (100), all sending; total rate stepped through --steps
                 (1000,2000,5000,10000,15000,20000 msg/s) until delivery falls below 97 %
                 of expected or p99 exceeds 250 ms
+  living        fanout's clients (--conns 100) stepped through --steps (1000,2000,5000
+                msg/s) while one more client sends --rate (1000) edits and reactions/s of
+                its own messages; p99 per step (issue 13's target: <= 25 ms)
   room          --conns clients (1000) with --senders (10) senders; stepped like fanout
                 (--steps default 50,100,200,500,1000,2000 msg/s)
   rooms         --conns clients (10000) in --rooms (1000) private rooms of conns/rooms
@@ -64,7 +71,9 @@ scenarios (default: all of them, in this order, each on a fresh server):
                 else 2500 msg/s)
   resume        reconnect with ?since=ID after --missed (10000) messages spread over
                 --resume-rooms (100) private rooms of the resuming user (0: general); time
-                to receive them all, each once (must be < 1 s); --repeat (3) reconnects
+                to receive them all, each once (must be < 1 s); --repeat (3) reconnects;
+                --changes N (0): also N edits (40 %), reactions (40 %) and deletions
+                (20 %) of messages posted before the client left, sent meanwhile
   slow-reader   one client that never reads while --conns (100) clients with --senders (10)
                 chat at --rate (1000 msg/s); others' p99 with and without it, server RSS
   cluster       three `serve --database-url` instances on a throwaway PostgreSQL (or
@@ -85,7 +94,9 @@ flags:
   --no-pin             do not pin the server to CPU 0 and the generator to CPU 1
   --conns N            clients in the scenario
   --senders S          how many of them send
-  --rate R             total msg/s (login-storm, slow-reader, resume's refill)
+  --rate R             total msg/s (login-storm, slow-reader, resume's refill); living:
+                       edits and reactions/s (1000)
+  --changes N          resume: edits, reactions and deletions while away (0)
   --steps A,B,...      total msg/s of each step (fanout, room, rooms)
   --step-secs D        seconds per step (5)
   --duration D         seconds of each measured phase (login-storm before/after: 5;
@@ -126,6 +137,7 @@ pub struct Opts {
     pub hold: f64,
     pub logins: usize,
     pub missed: usize,
+    pub changes: usize,
     pub repeat: usize,
     pub rooms: Option<usize>,
     pub rooms_per_user: usize,
@@ -158,6 +170,7 @@ fn parse_args() -> Result<Opts, String> {
         hold: 5.0,
         logins: 200,
         missed: 10_000,
+        changes: 0,
         repeat: 3,
         rooms: None,
         rooms_per_user: 20,
@@ -211,6 +224,7 @@ fn parse_args() -> Result<Opts, String> {
             "--hold" => o.hold = num(&flag, val())?,
             "--logins" => o.logins = num(&flag, val())?,
             "--missed" => o.missed = num(&flag, val())?,
+            "--changes" => o.changes = num(&flag, val())?,
             "--repeat" => o.repeat = num(&flag, val())?,
             "--rooms" => o.rooms = Some(num(&flag, val())?),
             "--rooms-per-user" => o.rooms_per_user = num(&flag, val())?,

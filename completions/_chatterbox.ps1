@@ -280,7 +280,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room, edited_at); deleted messages are left out')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a message (its text is gone; open chats remove it within a second); recorded in the audit log as done by `cli`, with the reason')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -301,12 +302,26 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatterbox;messages;delete' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatterbox;messages;help' {
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room, edited_at); deleted messages are left out')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a message (its text is gone; open chats remove it within a second); recorded in the audit log as done by `cli`, with the reason')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
         'chatterbox;messages;help;export' {
+            break
+        }
+        'chatterbox;messages;help;delete' {
             break
         }
         'chatterbox;messages;help;help' {
@@ -389,10 +404,14 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;help;messages' {
-            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room)')
+            [CompletionResult]::new('export', 'export', [CompletionResultType]::ParameterValue, 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room, edited_at); deleted messages are left out')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a message (its text is gone; open chats remove it within a second); recorded in the audit log as done by `cli`, with the reason')
             break
         }
         'chatterbox;help;messages;export' {
+            break
+        }
+        'chatterbox;help;messages;delete' {
             break
         }
         'chatterbox;help;generate' {

@@ -70,6 +70,9 @@ _chatterbox() {
             chatterbox__subcmd__help,user)
                 cmd="chatterbox__subcmd__help__subcmd__user"
                 ;;
+            chatterbox__subcmd__help__subcmd__messages,delete)
+                cmd="chatterbox__subcmd__help__subcmd__messages__subcmd__delete"
+                ;;
             chatterbox__subcmd__help__subcmd__messages,export)
                 cmd="chatterbox__subcmd__help__subcmd__messages__subcmd__export"
                 ;;
@@ -100,11 +103,17 @@ _chatterbox() {
             chatterbox__subcmd__help__subcmd__user,unblock)
                 cmd="chatterbox__subcmd__help__subcmd__user__subcmd__unblock"
                 ;;
+            chatterbox__subcmd__messages,delete)
+                cmd="chatterbox__subcmd__messages__subcmd__delete"
+                ;;
             chatterbox__subcmd__messages,export)
                 cmd="chatterbox__subcmd__messages__subcmd__export"
                 ;;
             chatterbox__subcmd__messages,help)
                 cmd="chatterbox__subcmd__messages__subcmd__help"
+                ;;
+            chatterbox__subcmd__messages__subcmd__help,delete)
+                cmd="chatterbox__subcmd__messages__subcmd__help__subcmd__delete"
                 ;;
             chatterbox__subcmd__messages__subcmd__help,export)
                 cmd="chatterbox__subcmd__messages__subcmd__help__subcmd__export"
@@ -289,8 +298,22 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__messages)
-            opts="export"
+            opts="export delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__messages__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -535,12 +558,38 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__messages)
-            opts="-h -V --db --database-url --help --version export help"
+            opts="-h -V --db --database-url --help --version export delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__messages__subcmd__delete)
+            opts="-h -V --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -603,8 +652,22 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__messages__subcmd__help)
-            opts="export help"
+            opts="export delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__messages__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -310,8 +310,20 @@ pub struct RoomMemberArgs {
 #[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
     /// Export messages of every conversation as CSV (id, sender_id, sender_username, content,
-    /// timestamp, room)
+    /// timestamp, room, edited_at); deleted messages are left out
     Export(ExportArgs),
+    /// Delete a message (its text is gone; open chats remove it within a second); recorded in
+    /// the audit log as done by `cli`, with the reason
+    Delete(MessageDeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MessageDeleteArgs {
+    /// The message's id (as in the export or the dashboard)
+    pub id: i64,
+    /// Why, for the audit log
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +436,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Room(RoomCommand::AddMember(args)) => cmd::room_add_member::run(&db()?, &args),
         Command::Room(RoomCommand::RemoveMember(args)) => cmd::room_remove_member::run(&db()?, &args),
         Command::Messages(MessagesCommand::Export(args)) => cmd::messages_export::run(&db()?, &args),
+        Command::Messages(MessagesCommand::Delete(args)) => cmd::messages_delete::run(&db()?, &args),
         Command::Generate(args) => cmd::generate::run(&args.out_dir),
     }
 }

@@ -11,8 +11,9 @@
 //! -> `chat::writer` (group commit on a dedicated thread, which takes the message's log
 //! position) -> `chat::log` (the tailer: delivers committed log entries in position order) ->
 //! `chat::hub` (routes to the online members of the message's room, encoded once) -> their
-//! socket tasks, sender included. Membership, room and read-marker changes take positions in
-//! the same log and reach the hub the same way, whoever wrote them (a REST handler, or the
+//! socket tasks, sender included. Membership, room and read-marker changes, and the edits,
+//! deletions and reaction changes of living messages, take positions in the same log and reach
+//! the hub the same way, whoever wrote them (a REST handler, or the
 //! operator CLI in another process, found by the tailer's poll). Moderation violations go to the
 //! store's audit log and may block the account; blocks and role changes take log positions too,
 //! so every instance's tailer closes the account's sockets, whoever made the change.
@@ -31,7 +32,7 @@
 //!   addresses holding no connection), per-connection tasks, graceful shutdown.
 //! - `http/`: routing, JSON shapes, errors to statuses (`http::error`, the only place),
 //!   the WebSocket protocol (`http::ws`, `http::frames`; `/chat/ws` speaks the original
-//!   implementation's dialect), static files, the client address behind trusted reverse
+//!   implementation's dialect), one message's routes (`http::messages`: edit, delete, react), static files, the client address behind trusted reverse
 //!   proxies (`http::proxy`, worked out once per request in `handle`), the `--cors-origin`
 //!   allow-list (`http::cors`), and the original's admin routes (`http::original`).
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
@@ -39,7 +40,8 @@
 //!   of split words (`chat::moderation`), the one definition of invisible and blank text
 //!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
 //!   every instance), conversations and their privacy rules (`chat::rooms`), the log tailer and
-//!   its lag for `/healthz` (`chat::log`), presence shared between instances by heartbeats
+//!   its lag for `/healthz` (`chat::log`), living messages (`chat::living`: who may edit, delete
+//!   and react, typing indicators, and what a resuming client missed), presence shared between instances by heartbeats
 //!   (`chat::presence`), the hub (routing by room, per-socket bounded
 //!   queues, debounced presence), message writer (which also reports failing writes to
 //!   `/healthz`), CSV export.
@@ -63,6 +65,10 @@
 //! - Log positions (message ids and change positions) are dense and handed out in commit order
 //!   by a counter row updated in the writing transaction; each socket receives them strictly
 //!   increasing, and only entries already committed.
+//! - A resume from position P replays the state now, never history: messages after P as they
+//!   are, and for older ones the last edit, deletion or reaction change each had; so a client
+//!   that was away ends in the state of one that stayed. Typing is the one thing delivered that
+//!   is not in the log (best effort, never replayed).
 //! - A private room or DM is, to a non-member, indistinguishable from a missing id in every
 //!   path (REST, WebSocket, resume, exports a user can reach); the hub's room index changes only
 //!   in log order, so a removed member gets nothing of the room after the removal's position.

@@ -339,3 +339,32 @@ async fn memberships_and_read_markers_made_on_one_instance_reach_sockets_on_anot
     let next = expect_frame(&mut bob_b, "message").await;
     assert_eq!(next["text"], "in general", "nothing of the room after the removal");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_reactions_deletions_and_typing_cross_instances() {
+    let Some((_, a, b, alice, bob)) = two_instances().await else { return };
+    let (mut alice_a, _) = a.connect(&alice.token, None).await;
+    let (mut bob_b, _) = b.connect(&bob.token, None).await;
+    let id = alice_a.send_acked("made on a").await["id"].as_i64().unwrap();
+    assert_eq!(expect_frame(&mut bob_b, "message").await["id"], id);
+
+    // Typing is not in the log: it crosses through the database's notification alone.
+    alice_a.send_json(serde_json::json!({ "type": "typing", "room": 1 })).await;
+    let typing = expect_frame(&mut bob_b, "typing").await;
+    assert_eq!(typing["user"], "alice");
+
+    alice_a.send_json(serde_json::json!({ "type": "edit", "id": id, "text": "edited on a" })).await;
+    let edited = expect_frame(&mut bob_b, "edited").await;
+    assert_eq!((edited["id"].as_i64(), edited["text"].as_str()), (Some(id), Some("edited on a")));
+    bob_b.send_json(serde_json::json!({ "type": "react", "id": id, "emoji": "👍" })).await;
+    let reactions = expect_frame(&mut alice_a, "reactions").await;
+    assert_eq!(reactions["reactions"][0]["users"], serde_json::json!(["bob"]));
+    let deleted =
+        a.http.delete(a.url(&format!("/messages/{id}"))).bearer_auth(&alice.token).send().await.unwrap();
+    assert_eq!(deleted.status(), 200);
+    let gone = expect_frame(&mut bob_b, "deleted").await;
+    assert_eq!(gone["id"], id);
+    // Positions are one sequence across instances: each change after the last.
+    assert!(edited["seq"].as_i64() < reactions["seq"].as_i64());
+    assert!(reactions["seq"].as_i64() < gone["seq"].as_i64());
+}

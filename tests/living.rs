@@ -336,6 +336,11 @@ async fn nothing_of_a_private_room_reaches_non_members() {
     e.send_json(json!({ "type": "message", "room": GENERAL, "text": "x", "reply_to": id })).await;
     assert!(expect_frame(&mut e, "error").await["detail"].as_str().unwrap().contains("reply"));
 
+    // Nor can an admin outside the room: not even delete it blind.
+    let admin = server.register_admin("root").await;
+    assert_eq!(delete(&server, &admin, id, Some("probe")).await, missing);
+    assert_eq!(call(&server, Method::GET, &format!("/messages/{id}"), &admin, None).await, missing);
+
     // The members' changes happen; eve's socket hears none of them, live or on resume.
     a.send_json(json!({ "type": "typing", "room": room })).await;
     assert_eq!(edit(&server, &alice, id, "hidden plans v2").await.0, 200);
@@ -410,6 +415,45 @@ async fn exports_carry_the_final_text_and_leave_deleted_messages_out() {
     assert_eq!((rows[0][0].as_str(), rows[0][3].as_str()), (kept.to_string().as_str(), "final text"));
     assert!(rows[0][6].ends_with('Z'), "edited_at: {csv}");
     assert!(!csv.contains("regrettable") && !csv.contains("first draft"));
+    server.stop().await;
+}
+
+/// Runs the operator CLI on the server's database; its exit status, stdout and stderr.
+async fn cli(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut all = server.db_args();
+    all.extend(args.iter().map(|a| a.to_string()));
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_chatterbox")).args(&all).output().unwrap()
+    })
+    .await
+    .unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_deletes_a_message_from_the_shell_while_the_daemon_runs() {
+    let server = common::start().await;
+    let admin = server.register_admin("root").await;
+    let alice = server.register("alice").await;
+    let (mut a, _) = server.connect(&alice.token, None).await;
+    let id = id_of(&say(&mut a, GENERAL, "illegal content").await);
+
+    let (ok, out, err) =
+        cli(&server, &["messages", "delete", &id.to_string(), "--reason", "court order"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), format!("deleted message {id}"));
+    // The daemon finds the deletion in the log by itself and tells the open chat.
+    assert_eq!(expect_frame(&mut a, "deleted").await["id"], id);
+    let (_, audit) = call(&server, Method::GET, "/admin/deletions", &admin, None).await;
+    assert_eq!((audit[0]["actor"].as_str(), audit[0]["reason"].as_str()), (Some("cli"), Some("court order")));
+
+    // Deleting it again, or a message that never was, names the id and fails.
+    for missing in [id, 424242] {
+        let (ok, out, err) = cli(&server, &["messages", "delete", &missing.to_string()]).await;
+        assert!(!ok && out.is_empty(), "{out}");
+        assert!(err.contains(&format!("no message with id {missing}")), "{err}");
+    }
     server.stop().await;
 }
 
@@ -686,4 +730,5 @@ common::postgres_too!(
     a_resume_after_thousands_of_changes_is_whole_and_in_order,
     the_original_dialect_and_older_clients_are_unaffected,
     exports_carry_the_final_text_and_leave_deleted_messages_out,
+    the_operator_deletes_a_message_from_the_shell_while_the_daemon_runs,
 );

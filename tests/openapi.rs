@@ -17,6 +17,9 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/login", &["post"]),
     ("/me", &["get"]),
     ("/messages", &["get"]),
+    // Before the room routes: those make the admin leave `general`.
+    ("/messages/{id}", &["get", "patch", "delete"]),
+    ("/messages/{id}/reactions", &["post"]),
     ("/healthz", &["get"]),
     ("/openapi.json", &["get"]),
     ("/auth/register", &["post"]),
@@ -29,6 +32,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/users", &["get"]),
     ("/admin/messages", &["get"]),
     ("/admin/violations", &["get"]),
+    ("/admin/deletions", &["get"]),
     ("/admin/users/{id}/block", &["post"]),
     ("/admin/users/{id}/unblock", &["post"]),
     ("/admin/users/{id}/admin", &["post", "delete"]),
@@ -344,9 +348,19 @@ async fn router_serves_exactly_the_documented_operations() {
     let server = common::start().await;
     let admin = server.register_admin("root").await;
     let target = server.register("target").await;
+    // Message routes name a message of the admin's: one for the message, one for reactions
+    // (the first is deleted on the way).
+    let (mut ws, _) = server.connect(&admin.token, None).await;
+    let message = ws.send_acked("one").await["id"].to_string();
+    let reacted = ws.send_acked("two").await["id"].to_string();
     for (path, methods) in ROUTES {
         // Room routes name `general` (id 1), which always exists.
-        let id = if path.contains("rooms/") { "1".to_string() } else { target.id.to_string() };
+        let id = match *path {
+            p if p.contains("rooms/") => "1".to_string(),
+            "/messages/{id}" => message.clone(),
+            "/messages/{id}/reactions" => reacted.clone(),
+            _ => target.id.to_string(),
+        };
         let url = path.replace("{id}", &id).replace("{username}", "target");
         for method in ["get", "post", "put", "patch", "delete"] {
             let body = match *path {
@@ -354,6 +368,8 @@ async fn router_serves_exactly_the_documented_operations() {
                 "/login" | "/auth/login" | "/admin/login" => {
                     Some(json!({ "username": "root", "password": PASSWORD }))
                 }
+                "/messages/{id}" => Some(json!({ "text": "edited" })),
+                "/messages/{id}/reactions" => Some(json!({ "emoji": "👍" })),
                 _ => None,
             };
             let status = send(&server, method, &url, Some(&admin.token), body).await.status().as_u16();
@@ -496,6 +512,77 @@ async fn chat_history_answers_conform() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn message_answers_conform() {
+    let server = common::start().await;
+    let c = contract(&server).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (mut ws, _) = server.connect(&alice.token, None).await;
+    let id = ws.send_acked("first").await["id"].as_i64().unwrap();
+    let path = format!("/messages/{id}");
+    let t = "/messages/{id}";
+    let react = format!("{path}/reactions");
+    let r = "/messages/{id}/reactions";
+
+    let got = c.expect("GET", t, send(&server, "get", &path, Some(&bob.token), None).await, 200).await;
+    assert_eq!(got["text"], "first");
+    let edited = c
+        .expect(
+            "PATCH",
+            t,
+            send(&server, "patch", &path, Some(&alice.token), Some(json!({ "text": "1st" }))).await,
+            200,
+        )
+        .await;
+    assert!(edited["edited_at"].is_string());
+    c.expect(
+        "PATCH",
+        t,
+        send(&server, "patch", &path, Some(&bob.token), Some(json!({ "text": "x" }))).await,
+        403,
+    )
+    .await;
+    c.expect(
+        "PATCH",
+        t,
+        send(&server, "patch", &path, Some(&alice.token), Some(json!({ "text": "" }))).await,
+        422,
+    )
+    .await;
+    c.expect(
+        "PATCH",
+        t,
+        send(&server, "patch", &path, Some(&alice.token), Some(json!({ "txt": "x" }))).await,
+        422,
+    )
+    .await;
+    c.expect("PATCH", t, send(&server, "patch", &path, None, Some(json!({ "text": "x" }))).await, 401).await;
+    let toggled = c
+        .expect(
+            "POST",
+            r,
+            send(&server, "post", &react, Some(&bob.token), Some(json!({ "emoji": "👍" }))).await,
+            200,
+        )
+        .await;
+    assert_eq!(toggled["reactions"][0]["count"], 1);
+    c.expect(
+        "POST",
+        r,
+        send(&server, "post", &react, Some(&bob.token), Some(json!({ "emoji": "no" }))).await,
+        422,
+    )
+    .await;
+    c.expect("DELETE", t, send(&server, "delete", &path, Some(&bob.token), None).await, 403).await;
+    let deleted =
+        c.expect("DELETE", t, send(&server, "delete", &path, Some(&alice.token), None).await, 200).await;
+    assert_eq!(deleted["deleted"], true);
+    c.expect("GET", t, send(&server, "get", &path, Some(&alice.token), None).await, 404).await;
+    c.expect("DELETE", t, send(&server, "delete", &path, Some(&alice.token), None).await, 404).await;
+    server.stop().await;
+}
+
 async fn admin_call(
     server: &TestServer,
     c: &Contract,
@@ -526,6 +613,7 @@ async fn admin_answers_conform() {
         "/admin/users?blocked=true",
         "/admin/messages",
         "/admin/violations",
+        "/admin/deletions",
         "/admin/dashboard",
         "/admin/blocked-users",
     ] {
@@ -628,6 +716,7 @@ common::postgres_too!(
     router_serves_exactly_the_documented_operations,
     account_answers_conform,
     chat_history_answers_conform,
+    message_answers_conform,
     admin_answers_conform,
     meta_answers_conform,
 );

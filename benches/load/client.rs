@@ -58,6 +58,8 @@ pub struct Shared {
     pub joins: AtomicU64,
     pub leaves: AtomicU64,
     pub presences: AtomicU64,
+    /// `edited`, `deleted` and `reactions` frames (they carry a `seq`), live or replayed.
+    pub living_frames: AtomicU64,
     pub dups: AtomicU64,
     pub error_frames: AtomicU64,
     pub warnings: AtomicU64,
@@ -98,6 +100,7 @@ impl Shared {
             joins: AtomicU64::new(0),
             leaves: AtomicU64::new(0),
             presences: AtomicU64::new(0),
+            living_frames: AtomicU64::new(0),
             dups: AtomicU64::new(0),
             error_frames: AtomicU64::new(0),
             warnings: AtomicU64::new(0),
@@ -215,6 +218,8 @@ pub struct ConnState {
     pub live: AtomicU64,
     /// Message frames received before `presence` (history / resume replay).
     pub history: AtomicU64,
+    /// Edits, deletions and reaction changes replayed before `presence`.
+    pub history_changes: AtomicU64,
     pub history_last_ns: AtomicU64,
     pub presence_ns: AtomicU64,
     pub last_id: AtomicI64,
@@ -277,6 +282,7 @@ pub async fn open(
         group: shared.group(idx),
         live: AtomicU64::new(0),
         history: AtomicU64::new(0),
+        history_changes: AtomicU64::new(0),
         history_last_ns: AtomicU64::new(0),
         presence_ns: AtomicU64::new(0),
         last_id: AtomicI64::new(since.unwrap_or(0)),
@@ -442,9 +448,8 @@ async fn reader(
         let now = shared.now_ns();
         shared.frames.fetch_add(1, Relaxed);
         let b = text.as_bytes();
-        // Keys come sorted (`{"id":` first); the search covers any order. Room summaries carry
-        // an "id" too, so the type decides.
-        let message = b.starts_with(b"{\"id\":") || find(b, b"\"type\":\"message\"", 0).is_some();
+        // Room summaries and reactions frames carry an "id" too, so the type decides.
+        let message = find(b, b"\"type\":\"message\"", 0).is_some();
         if let Some(i) = find(b, b"\"id\":", 0).filter(|_| message) {
             let id = digits(b, i + 5).map(|d| d.0 as i64).unwrap_or(0);
             if id <= last_id {
@@ -479,6 +484,12 @@ async fn reader(
                 st.live.fetch_add(1, Relaxed);
             } else {
                 shared.foreign.fetch_add(1, Relaxed);
+            }
+        } else if find(b, b"\"seq\":", 0).is_some() {
+            shared.living_frames.fetch_add(1, Relaxed);
+            if !live {
+                st.history_changes.fetch_add(1, Relaxed);
+                st.history_last_ns.store(now, Relaxed);
             }
         } else if find(b, b"\"type\":\"presence\"", 0).is_some() {
             shared.presences.fetch_add(1, Relaxed);

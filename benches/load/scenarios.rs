@@ -99,6 +99,8 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<Report, String> {
     let (users, limit) = match name {
         "idle" => (o.conns.unwrap_or(10_000), 900.0),
         "fanout" => (o.conns.unwrap_or(100), 180.0 + step_count(6) * (o.step_secs + 8.0)),
+        // The fan-out clients and the editor.
+        "living" => (o.conns.unwrap_or(100) + 1, 180.0 + step_count(3) * (o.step_secs + 8.0)),
         "room" => (o.conns.unwrap_or(1000), 240.0 + step_count(6) * (o.step_secs + 8.0)),
         "rooms" => (
             rooms_layout.as_ref().map_or(0, RoomsLayout::conns),
@@ -145,6 +147,15 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<Report, String> {
                         o.steps.clone().unwrap_or(vec![1000.0, 2000.0, 5000.0, 10000.0, 15000.0, 20000.0]);
                     let n = o.conns.unwrap_or(100);
                     stepped(c, t, "fanout", Layout::one_room(n, o.senders.unwrap_or(n)), steps).await
+                }
+                "living" => {
+                    let steps = o.steps.clone().unwrap_or(vec![1000.0, 2000.0, 5000.0]);
+                    let n = o.conns.unwrap_or(100);
+                    let mut layout = Layout::one_room(n, o.senders.unwrap_or(n));
+                    let rate = o.rate.unwrap_or(1000.0);
+                    layout.desc = format!("{}, plus {} edits and reactions/s", layout.desc, int(rate));
+                    layout.editor = Some(rate);
+                    stepped(c, t, "living", layout, steps).await
                 }
                 "room" => {
                     let steps = o.steps.clone().unwrap_or(vec![50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0]);
@@ -606,6 +617,9 @@ struct Layout {
     desc: String,
     /// The committed msg/s the issue asks for at p99 under `p99_ms`, none lost or duplicated.
     goal: Option<Goal>,
+    /// Edits and reactions a second from one more client (the account after the others) while
+    /// every step runs (the `living` scenario).
+    editor: Option<f64>,
 }
 
 struct Goal {
@@ -618,7 +632,7 @@ impl Layout {
     fn one_room(n: usize, s: usize) -> Layout {
         let senders = first_senders(n, s);
         let desc = format!("{n} clients, {} senders", senders.len());
-        Layout { clients: n, group_of: Vec::new(), senders, desc, goal: None }
+        Layout { clients: n, group_of: Vec::new(), senders, desc, goal: None, editor: None }
     }
 }
 
@@ -669,6 +683,7 @@ impl RoomsLayout {
             senders,
             desc: format!("{} clients in {r} private rooms of {m}, {} senders", self.conns(), self.senders),
             goal: Some(Goal { committed: 20_000.0, p99_ms: 50.0 }),
+            editor: None,
         }
     }
 }
@@ -703,6 +718,20 @@ async fn stepped(
     let (settle, _) = quiesce(&shared, Duration::from_millis(300), Duration::from_secs(300)).await;
     let (plan_tx, plan_rx) = watch::channel(Plan::default());
     let s = start_senders(&mut conns, &layout.senders, &shared, &plan_rx, o.size);
+    // The editor's changes run through every step (warm-up included).
+    let editing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut editor_task = None;
+    let mut editor_counts = None;
+    if let Some(rate) = layout.editor {
+        let mut editor = crate::living::seed(&t.ws_url(&t.token(n), None), 200).await?;
+        let _ = quiesce(&shared, Duration::from_millis(300), Duration::from_secs(60)).await;
+        editor_counts = Some(Arc::clone(&editor.counts));
+        let stop = Arc::clone(&editing);
+        editor_task = Some(tokio::spawn(async move {
+            let r = editor.run(rate, None, crate::living::Mix::LIVE, &stop).await;
+            (r, editor)
+        }));
+    }
     let rss = RssWatch::start(t.pid);
     rss.reset(t.pid);
     let mark = CpuMark::now(t.pid);
@@ -838,8 +867,38 @@ async fn stepped(
         }
     }
     plan_tx.send_replace(Plan { stop: true, ..Plan::default() });
+    editing.store(true, Relaxed);
+    let mut editor_json = Value::Null;
+    let mut editor_row = None;
+    if let (Some(task), Some(counts)) = (editor_task.take(), editor_counts) {
+        let (outcome, _editor) = task.await.map_err(|e| format!("editor task: {e}"))?;
+        let sent = outcome?;
+        let p99s: Vec<Option<u64>> =
+            rows_json.iter().map(|r| r["p99_ms"].as_f64().map(|ms| (ms * 1e6) as u64)).collect();
+        let worst = p99s.iter().flatten().max().copied();
+        let met = !p99s.is_empty() && p99s.iter().all(|p| p.is_some_and(|p| p <= 25_000_000));
+        editor_row = Some((
+            format!(
+                "{} edits and reactions sent, {} change frames delivered, {} refused; worst step p99 {} ms",
+                int(sent as f64),
+                int(shared.living_frames.load(Relaxed) as f64),
+                int(counts.errors.load(Relaxed) as f64),
+                ms(worst)
+            ),
+            if met { "met: p99 <= 25 ms at every step" } else { "NOT met at every step" },
+        ));
+        editor_json = json!({ "sent": sent, "change_frames": shared.living_frames.load(Relaxed),
+            "refused": counts.errors.load(Relaxed), "worst_p99_ms": ms_f(worst), "goal_met": met });
+    }
     let drained = drain_all(&conns, &shared, Duration::from_secs(15)).await;
     let mut sum = Table::kv(format!("{name}: summary"));
+    if let Some((what, verdict)) = editor_row {
+        sum.add("living messages", what);
+        sum.add(
+            "issue 13 target: fan-out p99 <= 25 ms with 1,000 edits and reactions/s",
+            verdict.to_string(),
+        );
+    }
     open_rows(&mut sum, &open);
     sum.add("connections held at the end", format!("{} of {n}", open_conns(&conns)));
     sum.add(
@@ -880,6 +939,7 @@ async fn stepped(
         "max_sustained_accepted_msgs_per_sec": best.map(|b| round2(b.1)),
         "max_sustained_step_rate": best.map(|b| b.0),
         "goal_met_at_step_rate": goal_met.map(|g| g.0),
+        "living": editor_json,
     });
     totals(&mut sum, &mut j, &conns, &shared, drained, t, &mark, &rss);
     Ok((Report { tables: vec![tb, sum], json: j, notes }, best.map(|b| b.0)))
@@ -1022,6 +1082,13 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
     let missed = o.missed as u64;
     let shared = Shared::new(ctx.base);
     let presence = Duration::from_secs(30);
+    // With --changes: B's messages in general, posted before A leaves, that B then edits,
+    // reacts to and deletes while A is away.
+    let changes = o.changes as u64;
+    let mut editor = match changes {
+        0 => None,
+        c => Some(crate::living::seed(&t.ws_url(&t.token(1), None), (c as usize / 2).clamp(10, 2000)).await?),
+    };
     // A connects once to learn where it is, then goes away.
     let url_a = t.ws_url(&t.token(0), None);
     let mut a = open(&shared, t.addr, 0, &url_a, None, presence).await.map_err(|e| e.1)?;
@@ -1057,11 +1124,34 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
         ));
     }
     plan_tx.send_replace(Plan { stop: true, ..Plan::default() });
+    let mut changes_secs = 0.0;
+    if let Some(editor) = editor.as_mut() {
+        let t0 = Instant::now();
+        let never = std::sync::atomic::AtomicBool::new(false);
+        let sent = editor.run(rate, Some(changes), crate::living::Mix::MIXED, &never).await?;
+        // The last change committed and delivered: the editor's own socket saw it.
+        let seen = wait_for(Duration::from_secs(60), Duration::from_millis(10), || {
+            editor.counts.changes_seen.load(Relaxed) + editor.counts.errors.load(Relaxed) >= sent
+        })
+        .await;
+        changes_secs = t0.elapsed().as_secs_f64();
+        if !seen || editor.counts.errors.load(Relaxed) > 0 {
+            return Err(format!(
+                "of {sent} changes, {} were seen and {} refused",
+                editor.counts.changes_seen.load(Relaxed),
+                editor.counts.errors.load(Relaxed)
+            ));
+        }
+    }
 
     let mut tb = Table::new(
         format!(
-            "resume: reconnect with ?since={since} after {} missed messages in {}",
+            "resume: reconnect with ?since={since} after {} missed messages{} in {}",
             int(missed as f64),
+            match changes {
+                0 => String::new(),
+                c => format!(" and {} edits, reactions and deletions", int(c as f64)),
+            },
             match t.rooms.len() {
                 0 => "general".to_string(),
                 k => format!("{k} private rooms"),
@@ -1070,6 +1160,7 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
         &[
             "attempt",
             "frames received",
+            "change frames",
             "time to all (ms)",
             "time to presence (ms)",
             "lost",
@@ -1090,6 +1181,7 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
             Err((_, e)) => return Err(format!("reconnect {k}: {e}")),
         };
         let got = conn.state.history.load(Relaxed);
+        let replayed_changes = conn.state.history_changes.load(Relaxed);
         let last_ns = conn.state.history_last_ns.load(Relaxed);
         let pres_ns = conn.state.presence_ns.load(Relaxed);
         let to_all = last_ns.saturating_sub(t0);
@@ -1103,13 +1195,14 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
         tb.row(vec![
             k.to_string(),
             int(got as f64),
+            int(replayed_changes as f64),
             ms(Some(to_all)),
             ms(Some(to_presence)),
             int(lost as f64),
             int(dups as f64),
             if ok { "yes".into() } else { "NO".into() },
         ]);
-        aj.push(json!({"attempt": k, "received": got, "time_to_all_ms": ms_f(Some(to_all)),
+        aj.push(json!({"attempt": k, "received": got, "change_frames": replayed_changes, "time_to_all_ms": ms_f(Some(to_all)),
             "time_to_presence_ms": ms_f(Some(to_presence)), "lost": lost, "duplicates": dups, "ok": ok}));
         drop(conn);
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -1123,6 +1216,16 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
         "refill (one sender, pipelined)",
         format!("{fill_secs:.2} s = {} msg/s accepted", int(accepted as f64 / fill_secs)),
     );
+    if changes > 0 {
+        sum.add(
+            "changes while away (one client, pipelined)",
+            format!(
+                "{} edits, reactions and deletions in {changes_secs:.2} s, of {} messages posted before",
+                int(changes as f64),
+                int(editor.as_ref().map_or(0, |e| e.ids.len()) as f64)
+            ),
+        );
+    }
     sum.add("worst time to receive all", format!("{} ms", ms(Some(worst))));
     sum.add(
         "result",
@@ -1134,7 +1237,7 @@ async fn resume(ctx: &Ctx, t: &Target) -> Result<Report, String> {
         mem.map(|m| format!("{} / {}", mib(m.0), mib(m.1))).unwrap_or("n/a".into()),
     );
     let j = json!({
-        "missed": missed, "rooms": t.rooms.len().max(1), "since": since, "refill_secs": round2(fill_secs), "refill_rate": round2(accepted as f64 / fill_secs),
+        "missed": missed, "changes": changes, "rooms": t.rooms.len().max(1), "since": since, "refill_secs": round2(fill_secs), "refill_rate": round2(accepted as f64 / fill_secs),
         "attempts": aj, "worst_ms": ms_f(Some(worst)), "pass": all_ok,
         "server_rss_kib": mem.map(|m| m.0), "server_vmhwm_kib": mem.map(|m| m.1),
     });

@@ -22,7 +22,10 @@ const EMAIL_MAX: usize = 254;
 /// Names the server itself speaks or acts as: `System` signs the warning frames of the chat,
 /// `moderation` and `cli` are actors in the audit log. An account named like one (or like a
 /// look-alike of one) could pass its words off as the server's.
-pub const RESERVED_NAMES: [&str; 3] = ["System", "moderation", "cli"];
+pub const RESERVED_NAMES: [&str; 3] = ["System", "moderation", CLI_ACTOR];
+
+/// The actor recorded in the audit log for operator commands.
+pub const CLI_ACTOR: &str = "cli";
 
 /// The key that makes two usernames one name: equal keys mean the names differ only in case or
 /// in characters that render alike (UTS #39 confusables), so one could pass for the other.

@@ -14,10 +14,11 @@ use unicode_segmentation::UnicodeSegmentation;
 use super::{
     hub::{Event, EventKind, Hub, Target},
     log::LogTail,
-    rooms, Chat, ChatError, Result,
+    rooms::{self, Actor},
+    Chat, ChatError, Result,
 };
 use crate::store::{
-    DeleteMessage, Deletion, EditMessage, LivingChange, LivingRefusal, LogBell, Message, Reaction,
+    DeleteMessage, Deletion, EditMessage, LivingChange, LivingRefusal, LogBell, Message, Reaction, Store,
     ToggleReaction, Toggled, User,
 };
 
@@ -120,14 +121,16 @@ fn window_start(window: Duration) -> String {
 }
 
 impl Chat {
-    /// A message the user may read now (a member of its conversation), with its reactions.
+    /// A message the user may read now, with its reactions.
     pub async fn visible_message(&self, user: &User, id: i64) -> Result<Seen> {
         let user = user.clone();
         self.blocking(move |s| {
             let message = s.message(id)?.ok_or(ChatError::MessageNotFound)?;
+            // Whoever may read the conversation's history may read its message: a public
+            // room's for anyone, a private room's or a DM's for its members only.
             match rooms::visible(s, &user, message.room_id) {
-                Ok(view) if view.joined => {}
-                Ok(_) | Err(ChatError::RoomNotFound) => return Err(ChatError::MessageNotFound),
+                Ok(_) => {}
+                Err(ChatError::RoomNotFound) => return Err(ChatError::MessageNotFound),
                 Err(e) => return Err(e),
             }
             let reactions = s.reactions(&[id])?.pop().map(|(_, r)| r).unwrap_or_default();
@@ -174,24 +177,8 @@ impl Chat {
 
     /// Deletes a message: one's own, or anyone's for an admin (audited with `reason`).
     pub async fn delete_message(&self, user: &User, id: i64, reason: Option<String>) -> Result<i64> {
-        let reason = validate_reason(reason)?;
         let actor = user.clone();
-        let (_, seq) = self
-            .logged(move |s| {
-                // The flag as stored now: a demoted admin's old token must not delete others'.
-                let admin = s.user_by_id(actor.id)?.is_some_and(|u| u.is_admin && !u.is_blocked);
-                let del = DeleteMessage {
-                    id,
-                    actor_id: Some(actor.id),
-                    actor: &actor.username,
-                    may_delete_others: admin,
-                    reason: reason.as_deref(),
-                    timestamp: &crate::timefmt::now(),
-                };
-                s.delete_message(&del)?.map_err(|r| refused(r, "delete"))
-            })
-            .await?;
-        Ok(seq)
+        self.logged(move |s| delete(s, Actor::User(&actor), id, reason)).await
     }
 
     /// Adds the user's reaction, or takes it back; the message's reactions now.
@@ -300,6 +287,39 @@ fn missed(s: &dyn crate::store::Store, changes: Vec<LivingChange>) -> Result<Vec
         }
     }
     Ok(out)
+}
+
+/// Deletes a message for `actor`: one's own, or anyone's for an admin or the operator (audited,
+/// with `reason`). Returns the deletion's log position. The operator's command and the daemon's
+/// routes share it.
+pub fn delete(store: &dyn Store, actor: Actor<'_>, id: i64, reason: Option<String>) -> Result<i64> {
+    let reason = validate_reason(reason)?;
+    let (actor_id, name, admin) = match actor {
+        // The flag as stored now: a demoted admin's old token must not delete others'.
+        Actor::User(user) => {
+            let admin = store.user_by_id(user.id)?.is_some_and(|u| u.is_admin && !u.is_blocked);
+            // An admin moderates the conversations they may read: public rooms, and their own.
+            // A private room's or a DM's message is, to anyone else, a missing id.
+            if admin {
+                let message = store.message(id)?.ok_or(ChatError::MessageNotFound)?;
+                rooms::visible(store, user, message.room_id).map_err(|e| match e {
+                    ChatError::RoomNotFound => ChatError::MessageNotFound,
+                    e => e,
+                })?;
+            }
+            (Some(user.id), user.username.as_str(), admin)
+        }
+        Actor::Operator => (None, crate::chat::accounts::CLI_ACTOR, true),
+    };
+    let del = DeleteMessage {
+        id,
+        actor_id,
+        actor: name,
+        may_delete_others: admin,
+        reason: reason.as_deref(),
+        timestamp: &crate::timefmt::now(),
+    };
+    Ok(store.delete_message(&del)?.map_err(|r| refused(r, "delete"))?.1)
 }
 
 fn validate_reason(reason: Option<String>) -> Result<Option<String>> {

@@ -3,6 +3,7 @@
 
 pub mod generate;
 pub mod make_admin;
+pub mod messages_delete;
 pub mod messages_export;
 pub mod migrate;
 pub mod migrate_to;
@@ -97,8 +98,7 @@ pub fn migration_status(db: &Database) -> anyhow::Result<Vec<MigrationState>> {
     })
 }
 
-/// The actor recorded in the audit log for operator commands.
-pub const CLI_ACTOR: &str = "cli";
+pub use crate::chat::accounts::CLI_ACTOR;
 
 /// A public or private room by name (case-insensitive), or an error naming it.
 pub fn find_room(store: &dyn Store, name: &str) -> anyhow::Result<Room> {

@@ -52,6 +52,10 @@ pub enum ErrorField {
     Topic,
     Usernames,
     Level,
+    /// A message's text (an edit).
+    Text,
+    /// A reaction.
+    Emoji,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.
