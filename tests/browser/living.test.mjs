@@ -2,8 +2,9 @@
 // seen live by the other with its "edited" mark, a deletion confirmed in a dialog that vanishes
 // for both (and stays gone after a reload), reaction chips that count and toggle, a reply whose
 // quote jumps to an old message that needed older history, the typing line that appears for the
-// other and expires, search finding part of a word and jumping to the message, and an admin
-// deleting a message from the dashboard's live view.
+// other and expires, search finding part of a word and jumping to the message, an admin
+// deleting a message from the dashboard's live view, and a reader who was offline resuming (from
+// the last change's `seq`) to exactly the state of a fresh page.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -308,6 +309,71 @@ test('replies: the composer quotes, the reply quotes, and the quote jumps to an 
   }
 });
 
+test('a reader who was offline resumes from the last change seen and gets the final state', async () => {
+  const a = await newPage(browser);
+  const b = await newPage(browser);
+  try {
+    // The test holds Alice's socket, so it can drop it the way a lost network would, and sees
+    // the resume cursor of each connection.
+    let socket = null;
+    const urls = [];
+    await a.page.routeWebSocket(/\/ws/, (ws) => {
+      socket = ws;
+      urls.push(new URL(ws.url()));
+      ws.connectToServer();
+    });
+    await openSignedIn(a.page, server.url, users.alice.token);
+    await openSignedIn(b.page, server.url, users.bob.token);
+    await send(b.page, 'offline one: to be edited');
+    await send(b.page, 'offline two: to be deleted');
+    await send(b.page, 'offline three: to get a reaction');
+    await waitForMessage(a.page, 'offline three: to get a reaction');
+    // A change seen live is the newest position Alice knows: an edit of an older message.
+    await act(b.page, 'offline one: to be edited', 'Edit');
+    await b.page.getByRole('textbox', { name: 'Edit your message' }).fill('offline one: edited once');
+    await b.page.keyboard.press('Enter');
+    await waitForMessage(a.page, 'offline one: edited once');
+    const seen = await a.page.evaluate(() => Math.max(...[...document.querySelectorAll('#log .msg')].map((el) => Number(el.dataset.id))));
+
+    await a.context.setOffline(true);
+    await socket.close({ code: 1011 });
+    await a.page.locator('#conn[data-state=offline]').waitFor({ state: 'attached' });
+    await act(b.page, 'offline one: edited once', 'Edit');
+    await b.page.getByRole('textbox', { name: 'Edit your message' }).fill('offline one: edited twice');
+    await b.page.keyboard.press('Enter');
+    await waitForMessage(b.page, 'offline one: edited twice');
+    await act(b.page, 'offline two: to be deleted', 'Delete…');
+    await b.page.locator('#dlg-confirm').getByRole('button', { name: 'Delete' }).click();
+    await msg(b.page, 'offline two: to be deleted').waitFor({ state: 'detached' });
+    await act(b.page, 'offline three: to get a reaction', 'React…');
+    await b.page.locator('#emoji-picker').getByRole('button', { name: 'React with 👀' }).click();
+    await msg(b.page, 'offline three: to get a reaction').locator('.chip').waitFor();
+
+    await a.context.setOffline(false);
+    await a.page.locator('#conn[data-state=connected]').waitFor({ state: 'attached' });
+    const since = Number(urls[urls.length - 1].searchParams.get('since'));
+    assert.ok(since > seen, `the resume starts after the edit's position (${since}), not the newest message id (${seen})`);
+    await waitForMessage(a.page, 'offline one: edited twice');
+    await msg(a.page, 'offline two: to be deleted').waitFor({ state: 'detached' });
+    await msg(a.page, 'offline three: to get a reaction').locator('.chip[data-emoji="👀"] .chip-count', { hasText: /^1$/ }).waitFor();
+    // The same as a fresh page.
+    const state = (p) => p.$$eval('#log .msg', (els) => els.map((el) => [el.querySelector('.msg-text').textContent,
+      [...el.querySelectorAll('.chip')].map((c) => c.textContent).join(' '), !!el.querySelector('.msg-edited')]));
+    const fresh = await newPage(browser);
+    try {
+      await openSignedIn(fresh.page, server.url, users.alice.token);
+      await waitForMessage(fresh.page, 'offline one: edited twice');
+      assert.deepEqual(await state(a.page), await state(fresh.page));
+    } finally {
+      await fresh.context.close();
+    }
+    assert.deepEqual([...a.problems, ...b.problems], []);
+  } finally {
+    await a.context.close();
+    await b.context.close();
+  }
+});
+
 test('typing: the line appears for the others only, names two, and expires', async () => {
   const a = await newPage(browser);
   const b = await newPage(browser);
@@ -384,7 +450,7 @@ test('search finds part of a word, pages with "More results", and jumps to the m
   }
 });
 
-test('an admin deletes a message from the dashboard live view; it vanishes everywhere', async () => {
+test('an admin deletes a message from the dashboard live view; it vanishes everywhere; edits show there', async () => {
   const a = await newPage(browser);
   const admin = await newPage(browser);
   try {
@@ -395,6 +461,20 @@ test('an admin deletes a message from the dashboard live view; it vanishes every
     await waitForMessage(a.page, 'Buy cheap watches at spam.example');
     const item = admin.page.locator('#live-log li').filter({ hasText: 'Buy cheap watches at spam.example' });
     await item.waitFor();
+
+    // Alice's own edit and deletion reach the live view too.
+    await send(a.page, 'Lunch at 12');
+    await send(a.page, 'Never mind this one');
+    const lunch = admin.page.locator('#live-log li').filter({ hasText: 'Lunch at 12' });
+    const never = admin.page.locator('#live-log li').filter({ hasText: 'Never mind this one' });
+    await never.waitFor();
+    await act(a.page, 'Lunch at 12', 'Edit');
+    await a.page.getByRole('textbox', { name: 'Edit your message' }).fill('Lunch at 12:30');
+    await a.page.keyboard.press('Enter');
+    await lunch.locator('.live-text', { hasText: /^Lunch at 12:30$/ }).waitFor();
+    await act(a.page, 'Never mind this one', 'Delete…');
+    await a.page.locator('#dlg-confirm').getByRole('button', { name: 'Delete' }).click();
+    await never.waitFor({ state: 'detached' });
 
     await item.getByRole('button', { name: /Delete the message from alice/ }).click();
     const dialog = admin.page.locator('dialog#confirm');
