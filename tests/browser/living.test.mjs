@@ -161,7 +161,7 @@ test('an edit is seen live by the other, with its mark; Escape cancels; keyboard
   }
 });
 
-test('a deletion asks first, then the message vanishes for both, also after a reload', async () => {
+test('a deletion asks first (from the menu, or a long press on a phone), then the message vanishes for both, also after a reload', async () => {
   const a = await newPage(browser);
   const b = await newPage(browser, { viewport: PHONE });
   try {
@@ -182,7 +182,9 @@ test('a deletion asks first, then the message vanishes for both, also after a re
     await dialog.waitFor({ state: 'hidden' });
     await waitForMessage(b.page, 'Oops, wrong window');
 
-    await act(b.page, 'Oops, wrong window', 'Delete…');
+    // A long press on the message opens the same menu.
+    await msg(b.page, 'Oops, wrong window').locator('.msg-text').dispatchEvent('pointerdown', { pointerType: 'touch', bubbles: true });
+    await b.page.locator('#msg-menu').getByRole('menuitem', { name: 'Delete…' }).click();
     await dialog.getByRole('button', { name: 'Delete' }).click();
     for (const p of [a.page, b.page]) {
       await msg(p, 'Oops, wrong window').waitFor({ state: 'detached' });
