@@ -287,6 +287,8 @@ function refreshQuotes(id) {
  */
 export function rebuildMessage(m) {
   const old = m.el;
+  // New chips or a longer text grow the log: a reader at the bottom stays there.
+  const stick = state.selected === m.room && !!old?.isConnected && isNearBottom();
   m.el = buildMessage(m);
   if (old && old.isConnected) {
     // Keep the classes decorate() set, and the day divider.
@@ -296,6 +298,7 @@ export function rebuildMessage(m) {
     old.replaceWith(m.el);
   }
   if (state.selected === m.room) refreshQuotes(m.id);
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
 }
 
 /**
