@@ -92,7 +92,7 @@ async function postMany(page, token, room, texts, replyTo = null) {
   return ids;
 }
 
-test('an edit is seen live by the other, with its mark; Escape cancels; keyboard only', async () => {
+test('an edit is seen live by the other, with its mark; Escape cancels; keyboard only; a rude edit is refused', async () => {
   const a = await newPage(browser);
   const b = await newPage(browser, { colorScheme: 'dark' });
   try {
@@ -149,6 +149,15 @@ test('an edit is seen live by the other, with its mark; Escape cancels; keyboard
       assert.match(await mark.textContent(), /edited/);
     }
     assert.equal((await messagesIn(b.page)).filter((m) => m.text.startsWith('Teh')).length, 0, 'no stale text left');
+
+    // An edit that breaks the chat rules is refused with a warning, like a new message; the
+    // text stays as it was.
+    await act(a.page, 'The meeting is at noon', 'Edit');
+    await box.fill('you idiot');
+    await box.press('Enter');
+    await a.page.locator('#log .notice-warning').waitFor();
+    await waitForMessage(a.page, 'The meeting is at noon');
+    await waitForMessage(b.page, 'The meeting is at noon');
 
     // After a reload the history says the same.
     await b.page.reload();
