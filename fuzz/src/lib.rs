@@ -469,6 +469,7 @@ pub fn export_round_trip(rows: &Rows, raw: bool) {
             expected_cell(raw, &m.content),
             m.timestamp.clone(),
             "general".to_string(),
+            m.edited_at.clone().unwrap_or_default(),
         ];
         assert_eq!(r.iter().collect::<Vec<_>>(), want, "message {m:?}");
     }

@@ -27,7 +27,9 @@ use super::{
 
 #[derive(Deserialize, ToSchema)]
 pub struct EditBody {
-    /// The new text (moderated like a new message).
+    /// The new text: not blank, at most `--max-message-chars` (2,000) characters after trimming,
+    /// moderated like a new message.
+    #[schema(min_length = 1, example = "the deploy is at one")]
     text: String,
 }
 
@@ -39,8 +41,8 @@ pub struct DeleteBody {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReactBody {
-    /// One emoji.
-    #[schema(example = "👍")]
+    /// One emoji: a single grapheme (`🇫🇷` and `👨‍👩‍👧` are one each), not a letter or digit.
+    #[schema(min_length = 1, max_length = 32, example = "👍")]
     emoji: String,
 }
 
