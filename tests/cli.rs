@@ -449,7 +449,7 @@ fn migrate_status_lists_without_changing_anything() {
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
     let lines: Vec<&str> = out.trim().lines().collect();
-    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines.len(), 7, "{out}");
     for (line, name) in lines.iter().zip([
         "V1__initial",
         "V2__account_keys",

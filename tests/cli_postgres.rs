@@ -77,7 +77,7 @@ fn every_operator_command_works_on_postgres() {
     let out = success(&on(&url, &["migrate"], None));
     assert!(out.contains("up to date") && !out.contains("postgres@"), "{out}");
     let out = success(&on(&url, &["migrate", "--status"], None));
-    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 6, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 7, "{out}");
 
     let create =
         ["user", "create", "alice", "--email", "alice@example.com", "--password-stdin", "--bcrypt-cost", "4"];
