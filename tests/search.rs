@@ -424,6 +424,40 @@ async fn bad_queries_are_400_with_a_reason_and_no_token_is_401() {
     assert_eq!(resp.status(), 405);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Messages from before search
+
+mod before_search {
+    refinery::embed_migrations!("sql/sqlite");
+}
+
+#[tokio::test]
+async fn messages_written_before_the_search_version_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let mut conn = rusqlite::Connection::open(&path).unwrap();
+        before_search::migrations::runner().set_target(refinery::Target::Version(6)).run(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (username, email, password_hash, created_at) \
+               VALUES ('old', 'old@example.com', 'x', '2026-01-01T10:00:00.000Z'); \
+             INSERT INTO messages (sender_id, content, timestamp, room_id) VALUES \
+               (1, 'an archived deployment note', '2026-02-01T10:00:00.000Z', 1), \
+               (1, 'lunch', '2026-02-01T10:01:00.000Z', 1); \
+             UPDATE log_counter SET next = (SELECT MAX(id) FROM messages) + 1;",
+        )
+        .unwrap();
+    }
+    let server = common::start_with(common::Options { db: Some(path), ..Default::default() }).await;
+    let reader = server.register("reader").await;
+    assert_eq!(found(&server, &reader, &q("deploy")).await, ["an archived deployment note"]);
+    say(&server, &reader, None, &["a new deployment"]).await;
+    assert_eq!(
+        found(&server, &reader, &q("deploy")).await,
+        ["a new deployment", "an archived deployment note"]
+    );
+}
+
 // The same tests with their servers on PostgreSQL (`common::postgres_too`). The two ignored
 // tests are listed after `sqlite_only:` only while they are ignored (the PostgreSQL twin of an
 // ignored test would run): move them up with the routes they need.
@@ -438,6 +472,7 @@ common::postgres_too!(
     bad_queries_are_400_with_a_reason_and_no_token_is_401,
     ;
     sqlite_only:
+    messages_written_before_the_search_version_are_found,
     an_edited_message_is_found_by_its_new_text_only,
     a_deleted_message_is_not_found,
 );
