@@ -358,7 +358,6 @@ async fn admins_also_search_public_rooms_they_are_not_in_but_not_private_ones() 
 // Edits and deletions
 
 #[tokio::test]
-#[ignore = "needs PATCH/DELETE /messages (lead)"]
 async fn an_edited_message_is_found_by_its_new_text_only() {
     let server = server().await;
     let alice = server.register("alice").await;
@@ -378,7 +377,6 @@ async fn an_edited_message_is_found_by_its_new_text_only() {
 }
 
 #[tokio::test]
-#[ignore = "needs PATCH/DELETE /messages (lead)"]
 async fn a_deleted_message_is_not_found() {
     let server = server().await;
     let alice = server.register("alice").await;
@@ -458,9 +456,7 @@ async fn messages_written_before_the_search_version_are_found() {
     );
 }
 
-// The same tests with their servers on PostgreSQL (`common::postgres_too`). The two ignored
-// tests are listed after `sqlite_only:` only while they are ignored (the PostgreSQL twin of an
-// ignored test would run): move them up with the routes they need.
+// The same tests with their servers on PostgreSQL (`common::postgres_too`).
 common::postgres_too!(
     parts_of_words_in_any_case_with_every_word_required,
     one_and_two_character_words_and_like_wildcards_match_literally,
@@ -469,10 +465,10 @@ common::postgres_too!(
     room_sender_and_time_filters,
     private_rooms_and_dms_of_others_are_never_found,
     admins_also_search_public_rooms_they_are_not_in_but_not_private_ones,
+    an_edited_message_is_found_by_its_new_text_only,
+    a_deleted_message_is_not_found,
     bad_queries_are_400_with_a_reason_and_no_token_is_401,
     ;
     sqlite_only:
     messages_written_before_the_search_version_are_found,
-    an_edited_message_is_found_by_its_new_text_only,
-    a_deleted_message_is_not_found,
 );
