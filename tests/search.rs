@@ -168,6 +168,8 @@ async fn one_and_two_character_words_and_like_wildcards_match_literally() {
     assert_eq!(found(&server, &bob, &q("a_b")).await, ["use a_b here"]);
     assert_eq!(found(&server, &bob, &q("_")).await, ["use a_b here"]);
     assert_eq!(found(&server, &bob, &q("\\")).await, Vec::<String>::new());
+    // Control characters (a NUL included) separate words.
+    assert_eq!(found(&server, &bob, &q("today\u{0}50%")).await, ["50% off today"]);
     // Short and long words together.
     assert_eq!(found(&server, &bob, &q("ay off")).await, ["50% off today"]);
     assert_eq!(found(&server, &bob, &q("tod x")).await, Vec::<String>::new());
@@ -400,6 +402,7 @@ async fn bad_queries_are_400_with_a_reason_and_no_token_is_401() {
         ("", "q must contain"),
         ("q=", "q must contain"),
         ("q=%20%20", "q must contain"),
+        ("q=%00%1B", "q must contain"),
         (&q(&long) as &str, "at most 200"),
         ("q=hello&limit=0", "limit"),
         ("q=hello&limit=101", "limit"),

@@ -63,7 +63,10 @@ pub fn terms(q: &str) -> Result<Vec<String>> {
         return Err(bad(format!("q has at most {QUERY_MAX} characters")));
     }
     let mut out: Vec<String> = Vec::new();
-    for word in q.split_whitespace().map(str::to_lowercase) {
+    // Control characters separate words too: no message text is searched for them (and neither
+    // index takes a NUL).
+    for word in q.split(|c: char| c.is_whitespace() || c.is_control()).filter(|w| !w.is_empty()) {
+        let word = word.to_lowercase();
         if !out.contains(&word) {
             out.push(word);
         }
@@ -232,6 +235,8 @@ mod tests {
     fn queries_are_words_lower_cased_once_each() {
         assert_eq!(terms("  Deploy the DEPLOY  now ").unwrap(), t(&["deploy", "the", "now"]));
         assert!(terms("   ").is_err());
+        assert_eq!(terms("a\u{0}b\tc\u{7}").unwrap(), t(&["a", "b", "c"]));
+        assert!(terms("\u{0}\u{1b}").is_err());
         assert!(terms(&"x".repeat(QUERY_MAX + 1)).is_err());
         assert!(terms(&"é".repeat(QUERY_MAX)).is_ok(), "characters, not bytes");
     }
