@@ -53,6 +53,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/rooms/{id}/read", &["post"]),
     ("/dms", &["post"]),
     ("/users", &["get"]),
+    ("/search", &["get"]),
 ];
 
 /// Routes that work without a token.
@@ -322,7 +323,10 @@ async fn document_is_openapi_3_and_lists_every_rest_route() {
                         assert_eq!(param["required"], json!(true), "{what}");
                     }
                     "query" => {
-                        assert!(["before", "limit", "blocked", "room", "q"].contains(&name), "{what}: {name}")
+                        assert!(
+                            ["before", "after", "limit", "blocked", "room", "q", "from"].contains(&name),
+                            "{what}: {name}"
+                        )
                     }
                     other => panic!("{what}: parameter in {other}"),
                 }
@@ -583,6 +587,36 @@ async fn message_answers_conform() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_answers_conform() {
+    let server = common::start().await;
+    let c = contract(&server).await;
+    let alice = server.register("alice").await;
+    let (mut ws, _) = server.connect(&alice.token, None).await;
+    for text in ["deploy <b>now</b>", "deployed", "lunch"] {
+        ws.send_acked(text).await;
+    }
+    let get = |query: &str| {
+        let path = format!("/search?{query}");
+        let token = alice.token.clone();
+        let server = &server;
+        async move { server.get(&path, Some(&token)).await }
+    };
+    let page = c.expect("GET", "/search", get("q=deploy&limit=1").await, 200).await;
+    assert_eq!(page["results"][0]["highlight"], "<mark>deploy</mark>ed");
+    let next = page["next"].as_i64().unwrap();
+    let last =
+        c.expect("GET", "/search", get(&format!("q=deploy&before={next}&after=&room=")).await, 200).await;
+    assert_eq!(last["results"][0]["highlight"], "<mark>deploy</mark> &lt;b&gt;now&lt;/b&gt;");
+    assert_eq!(last["next"], Value::Null);
+    c.expect("GET", "/search", get("q=%20").await, 400).await;
+    c.expect("GET", "/search", get("q=x&before=2026-02-30").await, 400).await;
+    c.expect("GET", "/search", get("q=x&room=999").await, 404).await;
+    c.expect("GET", "/search", get("q=x&from=nobody").await, 404).await;
+    c.expect("GET", "/search", server.get("/search?q=x", None).await, 401).await;
+    server.stop().await;
+}
+
 async fn admin_call(
     server: &TestServer,
     c: &Contract,
@@ -719,4 +753,5 @@ common::postgres_too!(
     message_answers_conform,
     admin_answers_conform,
     meta_answers_conform,
+    search_answers_conform,
 );

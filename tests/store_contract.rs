@@ -15,7 +15,7 @@ use std::{
 use chatterbox::store::{
     Action, AdminAction, Change, DeleteMessage, EditMessage, LimitSlot, LivingRefusal, LogEntry,
     MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore, PresenceBeat, Reaction, Refusal, RoomKind,
-    SqliteStore, Store, StoreError, ToggleReaction, User, UserFilter, UserKeys, GENERAL_ROOM,
+    SearchQuery, SqliteStore, Store, StoreError, ToggleReaction, User, UserFilter, UserKeys, GENERAL_ROOM,
 };
 
 const TS: &str = "2026-11-26T10:00:00.000Z";
@@ -62,6 +62,7 @@ contract!(
     limits_read_modify_write,
     concurrent_limit_updates_take_turns,
     living_messages,
+    search,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -767,7 +768,8 @@ fn postgres_migrations_race_and_refuse_newer() {
             "V3__conversations",
             "V4__instances",
             "V5__shared_limits",
-            "V6__living_messages"
+            "V6__living_messages",
+            "V7__search"
         ]
     );
     assert!(status.iter().all(|m| m.applied_on.is_some() && m.known));
@@ -999,4 +1001,75 @@ fn living_messages(store: &dyn Store) {
         .collect();
     assert_eq!(kinds, ["edit", "message", "react", "react", "react", "react", "delete"]);
     assert!(seq > start);
+}
+
+fn search(store: &dyn Store) {
+    let (a, b, c) = (user(store, "ann"), user(store, "bea"), user(store, "cal"));
+    let private = room(store, "Inner", RoomKind::Private, &[a.id, b.id]);
+    let public = room(store, "Outer", RoomKind::Public, &[c.id]);
+    let old =
+        store.insert_messages(&[msg(GENERAL_ROOM, &a, "Deployment went fine")], "2026-01-01T00:00:00.000Z");
+    let old = old.unwrap().remove(0).unwrap().id;
+    let secret = post(store, private, &b, "deploy the secret 100% build");
+    let outer = post(store, public, &c, "redeploy outside");
+    let edited = post(store, GENERAL_ROOM, &b, "harbour at noon");
+    let deleted = post(store, GENERAL_ROOM, &a, "deploy now or never");
+    let find = |q: SearchQuery| -> Vec<i64> { store.search(&q).unwrap().iter().map(|m| m.id).collect() };
+    let words = |terms: &[&str]| SearchQuery {
+        terms: terms.iter().map(|t| t.to_string()).collect(),
+        user_id: a.id,
+        limit: 10,
+        ..SearchQuery::default()
+    };
+
+    // Parts of words, any case, every term; the user's rooms only, newest first.
+    assert_eq!(find(words(&["deploy"])), [deleted, secret, old]);
+    assert_eq!(find(words(&["deploy", "secret"])), [secret]);
+    assert_eq!(find(words(&["DEPLOY".to_lowercase().as_str(), "xyz"])), Vec::<i64>::new());
+    assert_eq!(find(SearchQuery { all_public: true, ..words(&["deploy"]) }), [deleted, outer, secret, old]);
+    assert_eq!(find(SearchQuery { user_id: c.id, ..words(&["deploy"]) }), [deleted, outer, old]);
+    // One room, a sender, bounds, the limit.
+    assert_eq!(find(SearchQuery { room_id: Some(public), ..words(&["deploy"]) }), [outer]);
+    assert_eq!(find(SearchQuery { sender_id: Some(a.id), ..words(&["deploy"]) }), [deleted, old]);
+    assert_eq!(
+        find(SearchQuery { before_id: Some(deleted), after_id: Some(old), ..words(&["deploy"]) }),
+        [secret]
+    );
+    let since = SearchQuery { after_time: Some("2026-06-01T00:00:00.000Z".into()), ..words(&["deploy"]) };
+    assert_eq!(find(since), [deleted, secret]);
+    let until = SearchQuery { before_time: Some("2026-06-01T00:00:00.000Z".into()), ..words(&["deploy"]) };
+    assert_eq!(find(until), [old]);
+    assert_eq!(find(SearchQuery { limit: 2, ..words(&["deploy"]) }), [deleted, secret]);
+    // Terms shorter than three characters, and LIKE's wildcards taken literally.
+    assert_eq!(find(words(&["no"])), [deleted, edited]);
+    assert_eq!(find(words(&["0%"])), [secret]);
+    assert_eq!(find(words(&["100%"])), [secret]);
+    assert_eq!(find(words(&["1_0"])), Vec::<i64>::new());
+    assert_eq!(find(words(&["o", "deploy", "fine"])), [old]);
+
+    // The index follows edits and deletions.
+    let candidates = Vec::new();
+    let edit = EditMessage {
+        id: edited,
+        editor_id: b.id,
+        content: "station at noon",
+        mention_candidates: &candidates,
+        timestamp: TS,
+        not_before: TS,
+    };
+    store.edit_message(&edit).unwrap().unwrap();
+    assert_eq!(find(words(&["harbour"])), Vec::<i64>::new());
+    assert_eq!(find(words(&["station"])), [edited]);
+    let del = DeleteMessage {
+        id: deleted,
+        actor_id: Some(a.id),
+        actor: "ann",
+        may_delete_others: false,
+        reason: None,
+        timestamp: TS,
+    };
+    store.delete_message(&del).unwrap().unwrap();
+    assert_eq!(find(words(&["deploy"])), [secret, old]);
+    assert_eq!(find(words(&["never"])), Vec::<i64>::new());
+    assert_eq!(find(words(&["o"])), [edited, secret, old], "the short-term path skips it too");
 }

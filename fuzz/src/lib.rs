@@ -349,6 +349,9 @@ impl Store for Rows {
     ) -> chatterbox::store::Result<()> {
         only_exports()
     }
+    fn search(&self, _: &chatterbox::store::SearchQuery) -> chatterbox::store::Result<Vec<Message>> {
+        only_exports()
+    }
     fn message(&self, _: i64) -> chatterbox::store::Result<Option<Message>> {
         only_exports()
     }

@@ -9,6 +9,9 @@ pub enum ChatError {
     /// A form field failed validation; `field` names it for the UI.
     #[error("{detail}")]
     Invalid { field: &'static str, detail: String },
+    /// Query parameters that cannot be understood (a search's `q`, `limit`, bounds).
+    #[error("{0}")]
+    BadQuery(String),
     #[error("{detail}")]
     Conflict { field: &'static str, detail: String },
     /// One message whether or not the account exists, so logins reveal nothing.

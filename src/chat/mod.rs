@@ -18,6 +18,7 @@ pub mod moderation;
 pub mod presence;
 pub mod ratelimit;
 pub mod rooms;
+pub mod search;
 pub mod text;
 pub mod writer;
 

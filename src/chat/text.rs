@@ -1,6 +1,6 @@
 //! What counts as visible text: the one definition of "invisible" shared by the emptiness check
 //! of `Chat::validate_text` and by the moderation matcher, so neither can be fooled by a
-//! character the other does not know.
+//! character the other does not know. And HTML escaping, for the texts that go out as HTML.
 
 /// Whether `c` shows as nothing, or as a blank without being whitespace: control characters
 /// (NUL, ESC; not tab or newline), format characters (zero-width space and joiners, bidi
@@ -37,6 +37,26 @@ pub fn is_blank_look_alike(c: char) -> bool {
 /// Whether nothing of `text` would show: only whitespace and invisible characters.
 pub fn is_blank(text: &str) -> bool {
     text.chars().all(|c| c.is_whitespace() || is_invisible(c))
+}
+
+/// Appends `text` with what HTML would interpret (`&`, `<`, `>`, quotes) written as entities.
+pub fn escape_html_into(out: &mut String, text: impl IntoIterator<Item = char>) {
+    for c in text {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+pub fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_html_into(&mut out, text.chars());
+    out
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         let status = match &e {
             ChatError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ChatError::BadQuery(_) => StatusCode::BAD_REQUEST,
             ChatError::Conflict { .. } => StatusCode::CONFLICT,
             ChatError::BadCredentials | ChatError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ChatError::Blocked | ChatError::NotAdmin => StatusCode::FORBIDDEN,

@@ -14,6 +14,7 @@ mod openapi;
 mod original;
 pub mod proxy;
 pub mod rooms;
+mod search;
 mod web;
 mod ws;
 
@@ -132,6 +133,7 @@ async fn route(state: &Arc<AppState>, client: IpAddr, req: Request<Incoming>) ->
         (_, ["rooms", ..] | ["dms"] | ["users"]) => rooms::route(state, req, &segments).await,
         (_, ["messages", _, ..]) => messages::route(state, req, &segments).await,
         (&Method::GET, ["chat", "messages"]) => original::history(state, req).await,
+        (&Method::GET, ["search"]) => search::search(state, req).await,
         (&Method::GET, ["ws"]) => ws::upgrade(state, req, frames::Dialect::Ours).await,
         (&Method::GET, ["chat", "ws"]) => ws::upgrade(state, req, frames::Dialect::Original).await,
         (_, ["openapi.json"]) => openapi::serve(&method),
@@ -146,7 +148,7 @@ async fn route(state: &Arc<AppState>, client: IpAddr, req: Request<Incoming>) ->
         (_, ["register" | "login"] | ["auth", "register" | "login"]) => {
             Err(ApiError::method_not_allowed("POST"))
         }
-        (_, ["me" | "messages" | "ws"] | ["chat", "messages" | "ws"]) => {
+        (_, ["me" | "messages" | "ws" | "search"] | ["chat", "messages" | "ws"]) => {
             Err(ApiError::method_not_allowed("GET"))
         }
         _ if web::is_page(&path) => Err(ApiError::method_not_allowed("GET, HEAD")),

@@ -253,6 +253,7 @@ fn compat_login() {}
         super::messages::delete,
         super::messages::react,
         super::admin::deletions,
+        super::search::search,
         super::admin::stats,
         super::admin::users,
         super::admin::messages,

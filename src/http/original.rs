@@ -15,7 +15,7 @@ use utoipa::{
 };
 
 use crate::{
-    chat::ChatError,
+    chat::{text::escape_html, ChatError},
     store::{Message, User, UserFilter},
     timefmt,
 };
@@ -233,21 +233,6 @@ pub async fn blocked_users(state: &Arc<AppState>, req: Request<Incoming>) -> Res
 
 async fn blocked_accounts(state: &AppState) -> Result<Vec<User>, ApiError> {
     Ok(state.chat.list_users(UserFilter { blocked_only: true, ..UserFilter::default() }).await?)
-}
-
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -482,6 +482,29 @@ pub struct MessageFilter {
     pub public_only: bool,
 }
 
+/// A message search (`Store::search`): messages whose current text contains every term, newest
+/// first. The domain has validated the terms and worked out which conversations the caller may
+/// search; the store only applies it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    /// Non-empty, lower-cased, distinct; each must occur somewhere in the text (as any part of a
+    /// word), case-insensitively.
+    pub terms: Vec<String>,
+    /// Where to look: this one conversation, or the rooms `user_id` is a member of (and every
+    /// public room when `all_public`).
+    pub room_id: Option<i64>,
+    pub user_id: i64,
+    pub all_public: bool,
+    pub sender_id: Option<i64>,
+    /// Exclusive bounds on the id.
+    pub before_id: Option<i64>,
+    pub after_id: Option<i64>,
+    /// Exclusive bounds on the timestamp, in the store's format.
+    pub before_time: Option<String>,
+    pub after_time: Option<String>,
+    pub limit: usize,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
@@ -634,6 +657,9 @@ pub trait Store: Send + Sync + 'static {
         before_id: i64,
         limit: usize,
     ) -> Result<Vec<Message>>;
+
+    /// Up to `limit` messages matching the query, newest first; deleted ones never match.
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Message>>;
 
     /// A message as it is now (None if it does not exist or was deleted).
     fn message(&self, id: i64) -> Result<Option<Message>>;

@@ -20,8 +20,8 @@ use super::{
     migrations::{self, MigrationState},
     Action, AdminAction, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot,
     LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom, NewUser,
-    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
-    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
+    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -36,6 +36,7 @@ mod living;
 mod load;
 mod presence;
 mod rooms;
+mod search;
 use rooms::{message_row, MESSAGE_SELECT};
 
 type Manager = PostgresConnectionManager<NoTls>;
@@ -644,6 +645,10 @@ impl Store for PgStore {
             &[&user_id, &after_id, &before_id, &(limit as i64)],
         )?;
         Ok(rows.iter().map(message_row).collect())
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Message>> {
+        search::search(&mut *self.conn()?, query)
     }
 
     fn message(&self, id: i64) -> Result<Option<Message>> {

@@ -1,7 +1,11 @@
 //! What both backends do alike outside SQL: how a log change and a message's mentions map to
-//! columns, which messages of a batch are admitted, and the keys of DMs and prefix searches.
+//! columns, which messages of a batch are admitted, and the keys of DMs and prefix searches; and
+//! the conditions of a message search, written once for both placeholder styles.
 
-use super::{Action, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind, User};
+use super::{
+    Action, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind, SearchQuery,
+    User,
+};
 
 impl Change {
     /// The `changes` row of a change: kind, room, user, value.
@@ -209,4 +213,76 @@ pub(super) fn group_reactions(rows: Vec<(i64, String, String)>) -> Vec<(i64, Vec
         }
     }
     out
+}
+
+/// A value for one placeholder of a search's SQL.
+#[derive(Debug, Clone)]
+pub(super) enum SearchParam {
+    Int(i64),
+    Text(String),
+}
+
+/// The WHERE conditions of a message search and their values, built for either backend
+/// (placeholders `?N` or `$N`), so both apply a `SearchQuery` the same way.
+pub(super) struct SearchSql {
+    sigil: char,
+    pub conditions: Vec<String>,
+    pub params: Vec<SearchParam>,
+}
+
+impl SearchSql {
+    pub fn new(sigil: char) -> Self {
+        SearchSql { sigil, conditions: Vec::new(), params: Vec::new() }
+    }
+
+    /// Binds a value; returns its placeholder.
+    pub fn bind(&mut self, value: SearchParam) -> String {
+        self.params.push(value);
+        format!("{}{}", self.sigil, self.params.len())
+    }
+
+    /// Everything of `q` but its terms matched by a full-text index: the scope (a room, or
+    /// the user's rooms and perhaps every public room), the sender, the bounds, tombstones, and
+    /// `like_terms` as `content <like_op> '%term%'` each. `id` is the column the id bounds
+    /// apply to, `room` the expression of the message's room.
+    pub fn filters(&mut self, q: &SearchQuery, id: &str, room: &str, like_terms: &[&str], like_op: &str) {
+        use SearchParam::{Int, Text};
+        self.conditions.push("m.deleted_at IS NULL".into());
+        for term in like_terms {
+            let p = self.bind(Text(format!("%{}%", like_escape(term))));
+            self.conditions.push(format!("m.content {like_op} {p} ESCAPE '\\'"));
+        }
+        match q.room_id {
+            Some(r) => {
+                let p = self.bind(Int(r));
+                self.conditions.push(format!("{room} = {p}"));
+            }
+            None => {
+                let p = self.bind(Int(q.user_id));
+                let mut scope = format!("{room} IN (SELECT room_id FROM members WHERE user_id = {p})");
+                if q.all_public {
+                    scope.push_str(&format!(" OR {room} IN (SELECT id FROM rooms WHERE kind = 'public')"));
+                }
+                self.conditions.push(format!("({scope})"));
+            }
+        }
+        let bounds = [
+            ("m.sender_id =".to_string(), q.sender_id.map(Int)),
+            (format!("{id} <"), q.before_id.map(Int)),
+            (format!("{id} >"), q.after_id.map(Int)),
+            ("m.timestamp <".to_string(), q.before_time.clone().map(Text)),
+            ("m.timestamp >".to_string(), q.after_time.clone().map(Text)),
+        ];
+        for (lhs, value) in bounds {
+            if let Some(v) = value {
+                let p = self.bind(v);
+                self.conditions.push(format!("{lhs} {p}"));
+            }
+        }
+    }
+
+    /// The conditions joined for a WHERE clause.
+    pub fn where_clause(&self) -> String {
+        self.conditions.join(" AND ")
+    }
 }

@@ -18,14 +18,15 @@ use super::{
     migrations::{self, MigrationState},
     Action, AdminAction, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot,
     LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom, NewUser,
-    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, Store, StoreError,
-    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
+    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 mod dump;
 mod living;
 mod presence;
 mod rooms;
+mod search;
 pub use dump::SqliteDump;
 use rooms::{message_row, MESSAGE_SELECT};
 
@@ -568,6 +569,10 @@ impl Store for SqliteStore {
             .query_map(params![user_id, after_id, before_id, limit as i64], message_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<Vec<Message>> {
+        search::search(&*self.conn()?, query)
     }
 
     fn message(&self, id: i64) -> Result<Option<Message>> {

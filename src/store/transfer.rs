@@ -14,7 +14,8 @@
 //! daemons and who is online on each, which every daemon writes afresh when it starts; a copied
 //! row would only show people online until the first sweep), and `limits` (V5: login and
 //! registration budgets, which refill within the hour anyway; a moved installation starts with
-//! full ones).
+//! full ones), and `messages_fts` with its FTS5 shadow tables (V7: the search index, derived from
+//! `messages`; PostgreSQL's trigram index is built from the copied rows as they arrive).
 
 use super::{PgStore, Result, SqliteStore, StoreError};
 
