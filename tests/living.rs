@@ -259,6 +259,10 @@ async fn edits_pass_moderation_and_the_edit_window() {
     assert_eq!(expect_frame(&mut a, "blocked").await["blocked"], true);
     assert_eq!(a.expect_close().await, Some(1008));
 
+    // The window is in /me, for clients to offer editing only within it.
+    let (_, me) = call(&server, Method::GET, "/me", &admin, None).await;
+    assert_eq!(me["edit_window_secs"], 2);
+
     // Past the window, one's own message can no longer be edited (but can be deleted).
     let bob = server.register("bob").await;
     let (mut b, _) = server.connect(&bob.token, None).await;

@@ -109,6 +109,8 @@ pub struct Me {
     warning_count: i64,
     /// The violation that blocks the account.
     warning_limit: i64,
+    /// How long after sending a message its author may edit it (`serve --edit-window`).
+    edit_window_secs: u64,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     created_at: String,
 }
@@ -234,6 +236,7 @@ pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Respons
         is_blocked: user.is_blocked,
         warning_count: user.warning_count,
         warning_limit: state.chat.config.warning_limit,
+        edit_window_secs: state.chat.config.edit_window.as_secs(),
         created_at: user.created_at,
     }))
 }
