@@ -577,7 +577,7 @@ async fn admin_views_show_public_rooms_text_only() {
     let csv = csv.as_str().unwrap().to_string();
     assert!(csv.contains("public words") && csv.contains("general words"), "{csv}");
     assert!(!csv.contains("private words") && !csv.contains("dm words"), "{csv}");
-    assert!(csv.lines().next().unwrap().ends_with(",room"), "{csv}");
+    assert!(csv.lines().next().unwrap().ends_with(",room,edited_at"), "{csv}");
 
     // The live view: an admin may watch public rooms only.
     let (mut w, _) = server.connect(&admin.token, None).await;

@@ -63,6 +63,8 @@ contract!(
     concurrent_limit_updates_take_turns,
     living_messages,
     search,
+    search_partly_indexed,
+    search_indexed,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -1004,6 +1006,21 @@ fn living_messages(store: &dyn Store) {
 }
 
 fn search(store: &dyn Store) {
+    search_with(store, 0);
+}
+
+/// The same, with the search index (where a backend indexes after the fact) brought up to date
+/// by the first two messages only: a search reads the rest directly.
+fn search_partly_indexed(store: &dyn Store) {
+    search_with(store, 2);
+}
+
+/// The same, with every message indexed first, so edits and deletions go through the index.
+fn search_indexed(store: &dyn Store) {
+    search_with(store, usize::MAX);
+}
+
+fn search_with(store: &dyn Store, index: usize) {
     let (a, b, c) = (user(store, "ann"), user(store, "bea"), user(store, "cal"));
     let private = room(store, "Inner", RoomKind::Private, &[a.id, b.id]);
     let public = room(store, "Outer", RoomKind::Public, &[c.id]);
@@ -1014,6 +1031,15 @@ fn search(store: &dyn Store) {
     let outer = post(store, public, &c, "redeploy outside");
     let edited = post(store, GENERAL_ROOM, &b, "harbour at noon");
     let deleted = post(store, GENERAL_ROOM, &a, "deploy now or never");
+    let mut left = index;
+    while left > 0 {
+        let step = left.min(1000);
+        let looked = store.index_search(step).unwrap();
+        left -= step;
+        if looked < step {
+            break;
+        }
+    }
     let find = |q: SearchQuery| -> Vec<i64> { store.search(&q).unwrap().iter().map(|m| m.id).collect() };
     let words = |terms: &[&str]| SearchQuery {
         terms: terms.iter().map(|t| t.to_string()).collect(),

@@ -323,7 +323,7 @@ impl Chat {
         F: FnOnce(&dyn Store) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let out = self.blocking(f).await;
+        let out = if self.store.one_writer() { self.writer.write(f).await } else { self.blocking(f).await };
         self.log.sync().await;
         out
     }

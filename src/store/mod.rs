@@ -791,6 +791,22 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Brings the search index up to date by at most `max` messages, for a backend that indexes
+    /// after the fact (SQLite); returns how many it looked at (fewer than `max`: caught up). A
+    /// search is complete either way. The default indexes as it writes, and does nothing here.
+    fn index_search(&self, max: usize) -> Result<usize> {
+        let _ = max;
+        Ok(0)
+    }
+
+    /// Whether the database takes one write transaction at a time (SQLite): the daemon then
+    /// runs its writes on the message writer's thread, in turn, rather than have threads queue
+    /// on the lock. The default, false, lets writes run on any thread (PostgreSQL's row locks
+    /// queue them fairly).
+    fn one_writer(&self) -> bool {
+        false
+    }
+
     /// Passes a short-lived note (a typing indicator) to every instance's `LogBell::signal`,
     /// without storing it: best effort, lost if nobody listens. A backend without notifications
     /// has no other instance to reach, and does nothing (the default).

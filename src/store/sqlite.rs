@@ -583,6 +583,14 @@ impl Store for SqliteStore {
         living::reactions(&*self.conn()?, message_ids)
     }
 
+    fn one_writer(&self) -> bool {
+        true
+    }
+
+    fn index_search(&self, max: usize) -> Result<usize> {
+        search::index(&mut *self.conn()?, max)
+    }
+
     fn messages_by_id(&self, ids: &[i64]) -> Result<Vec<Message>> {
         living::messages_by_id(&*self.conn()?, ids)
     }
