@@ -30,6 +30,8 @@ const QUEUE: usize = 4 * MAX_BATCH;
 /// chunks index more cheaply per message, 23 µs in chunks of 10,000 against about 85 µs one by one
 /// in the insert's transaction, but 128 already cost the fan-out's p99 more than it saved.)
 const INDEX_CHUNK: usize = 32;
+/// How long no message must have been committed before the writer indexes.
+const INDEX_QUIET: Duration = Duration::from_millis(20);
 
 /// A queued message; `outcome` says whether it was committed (it then reaches its room, sender
 /// included, through the log).
@@ -142,10 +144,17 @@ fn run(store: Arc<dyn Store>, log: LogTail, mut rx: mpsc::Receiver<Job>, outcome
     // chat's p99 more than this). Under a load that keeps the writer busy, the index falls
     // behind, and a search reads the messages not indexed yet directly.
     let mut index_pending = true;
+    let mut last_commit = Instant::now();
     loop {
         let job = if index_pending {
             match rx.try_recv() {
                 Ok(job) => job,
+                // While messages keep coming, the chat has the CPU: on a saturated core even idle
+                // moments' indexing was paid for in the messages' latency. A quiet spell first.
+                Err(mpsc::error::TryRecvError::Empty) if last_commit.elapsed() < INDEX_QUIET => {
+                    thread::sleep(Duration::from_micros(250));
+                    continue;
+                }
                 Err(mpsc::error::TryRecvError::Empty) => {
                     index_pending = match store.index_search(INDEX_CHUNK) {
                         Ok(n) => n >= INDEX_CHUNK,
@@ -190,6 +199,7 @@ fn run(store: Arc<dyn Store>, log: LogTail, mut rx: mpsc::Receiver<Job>, outcome
         if !batch.is_empty() {
             commit(&*store, &log, outcomes, &mut batch, &mut acks);
             index_pending = true;
+            last_commit = Instant::now();
         }
         if let Some(f) = call {
             f(&*store);
