@@ -44,8 +44,10 @@
 //!   and react, typing indicators, and what a resuming client missed), presence shared between instances by heartbeats
 //!   (`chat::presence`), the hub (routing by room, per-socket bounded
 //!   queues, debounced presence), message writer (which also reports failing writes to
-//!   `/healthz`), CSV export, message search (`chat::search`: what a query may be and see, and
-//!   the highlight; the store matches with its trigram index, `store/*/search.rs`).
+//!   `/healthz`, runs SQLite's other daemon writes in turn, and builds SQLite's search index
+//!   when the chat is quiet), CSV export, message search (`chat::search`: what a query may be
+//!   and see, and the highlight; the store matches with its trigram index,
+//!   `store/*/search.rs`, reading directly what SQLite has not indexed yet).
 //! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend
 //!   (`store::sqlite`, conversations in `store/sqlite/rooms.rs`), the PostgreSQL backend
 //!   (`store::postgres`, the same contract, checked by `tests/store_contract.rs` on both), what
