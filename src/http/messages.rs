@@ -15,13 +15,13 @@ use crate::chat::{living::Edited, ChatError};
 
 use super::{
     authenticate,
-    body::{ok_json, read_json, read_optional_json, Response},
+    body::{ok_json, read_optional_json, Response},
     error::ApiError,
     openapi::{
         BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, RequestTimeout, Unauthorized,
         Unavailable, Unprocessable,
     },
-    rooms::{ReactionCount, RoomMessage},
+    rooms::{json_body, ReactionCount, RoomMessage},
     AppState,
 };
 
@@ -81,21 +81,15 @@ pub async fn route(
         return Err(ApiError::method_not_allowed(allow));
     }
     let user = authenticate(state, &req).await?;
-    let body_limits = (state.http.max_body_bytes, state.http.body_timeout);
     match (segments, req.method().clone()) {
         (["messages", _], Method::GET) => get(state, &user, id).await,
-        (["messages", _], Method::PATCH) => {
-            let body: EditBody = read_json(req.into_body(), body_limits.0, body_limits.1).await?;
-            edit(state, &user, id, body).await
-        }
+        (["messages", _], Method::PATCH) => edit(state, &user, id, json_body(state, req).await?).await,
         (["messages", _], _) => {
-            let body: DeleteBody = read_optional_json(req.into_body(), body_limits.0, body_limits.1).await?;
+            let (limit, timeout) = (state.http.max_body_bytes, state.http.body_timeout);
+            let body: DeleteBody = read_optional_json(req.into_body(), limit, timeout).await?;
             delete(state, &user, id, body).await
         }
-        _ => {
-            let body: ReactBody = read_json(req.into_body(), body_limits.0, body_limits.1).await?;
-            react(state, &user, id, body).await
-        }
+        _ => react(state, &user, id, json_body(state, req).await?).await,
     }
 }
 
