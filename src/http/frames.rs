@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::{chat::hub::EventKind, store::Message};
 
-use super::rooms::{RoomInfo, RoomSummary};
+use super::rooms::{ReactionCount, RoomInfo, RoomSummary};
 
 /// What a client may send.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,12 +159,10 @@ fn message_value(m: &Message, dialect: Dialect) -> Value {
     frame
 }
 
-/// The reactions of a message as frames and REST carry them: each emoji with its count and who.
+/// The reactions of a message in the shape REST gives them (`rooms::ReactionCount`): each emoji
+/// with its count and who. Encoded once per event, so the copy is one per change, not per socket.
 pub fn reactions_json(reactions: &[crate::store::Reaction]) -> serde_json::Value {
-    json!(reactions
-        .iter()
-        .map(|r| json!({ "emoji": r.emoji, "count": r.users.len(), "users": r.users }))
-        .collect::<Vec<_>>())
+    json!(ReactionCount::list(reactions.to_vec()))
 }
 
 /// The frames of a hub event: one per message of a run, or one other change. The original's
