@@ -226,12 +226,18 @@ pub fn error(detail: &str, dialect: Dialect) -> Utf8Bytes {
     }
 }
 
-pub fn warning(warnings: i64, limit: i64, term: &str, dialect: Dialect) -> Utf8Bytes {
+/// What a moderation refusal tells the user: `refused` says what did not happen ("your message
+/// was not sent"). The REST answer to a refused edit says it in the same words.
+pub fn warning_text(warnings: i64, limit: i64, term: &str, refused: &str) -> String {
     let left = (limit - 1).max(1);
-    let text = format!(
-        "Warning {warnings} of {left}: your message was not sent because it contains \"{term}\", which is not allowed here. \
+    format!(
+        "Warning {warnings} of {left}: {refused} because it contains \"{term}\", which is not allowed here. \
          After {left} warnings the next violation blocks your account."
-    );
+    )
+}
+
+pub fn warning(warnings: i64, limit: i64, term: &str, dialect: Dialect) -> Utf8Bytes {
+    let text = warning_text(warnings, limit, term, "your message was not sent");
     encode(json!({
         "type": "warning",
         "warnings": warnings,

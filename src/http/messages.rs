@@ -141,16 +141,10 @@ async fn edit(
             let shown = seen.map(RoomMessage::from).unwrap_or_else(|_| RoomMessage::from(*message));
             Ok(ok_json(&shown))
         }
-        Edited::Warned { warnings, limit, term } => {
-            let left = (limit - 1).max(1);
-            Err(ApiError::from(ChatError::Invalid {
-                field: "text",
-                detail: format!(
-                    "Warning {warnings} of {left}: your edit was not saved because it contains \"{term}\", which is not allowed here. \
-                     After {left} warnings the next violation blocks your account."
-                ),
-            }))
-        }
+        Edited::Warned { warnings, limit, term } => Err(ApiError::from(ChatError::Invalid {
+            field: "text",
+            detail: super::frames::warning_text(warnings, limit, &term, "your edit was not saved"),
+        })),
         Edited::Blocked { .. } => Err(ApiError::from(ChatError::Blocked)),
     }
 }
