@@ -125,14 +125,7 @@ impl Chat {
     pub async fn visible_message(&self, user: &User, id: i64) -> Result<Seen> {
         let user = user.clone();
         self.blocking(move |s| {
-            let message = s.message(id)?.ok_or(ChatError::MessageNotFound)?;
-            // Whoever may read the conversation's history may read its message: a public
-            // room's for anyone, a private room's or a DM's for its members only.
-            match rooms::visible(s, &user, message.room_id) {
-                Ok(_) => {}
-                Err(ChatError::RoomNotFound) => return Err(ChatError::MessageNotFound),
-                Err(e) => return Err(e),
-            }
+            let message = readable(s, &user, id)?;
             let reactions = s.reactions(&[id])?.pop().map(|(_, r)| r).unwrap_or_default();
             Ok(Seen { message, reactions })
         })
@@ -289,6 +282,18 @@ fn missed(s: &dyn crate::store::Store, changes: Vec<LivingChange>) -> Result<Vec
     Ok(out)
 }
 
+/// A message `user` may read now: whoever may read a conversation's history may read its
+/// messages (a public room's anyone, a private room's or a DM's its members only); any other is,
+/// like a deleted one, a missing id.
+fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Message> {
+    let message = store.message(id)?.ok_or(ChatError::MessageNotFound)?;
+    match rooms::visible(store, user, message.room_id) {
+        Ok(_) => Ok(message),
+        Err(ChatError::RoomNotFound) => Err(ChatError::MessageNotFound),
+        Err(e) => Err(e),
+    }
+}
+
 /// Deletes a message for `actor`: one's own, or anyone's for an admin or the operator (audited,
 /// with `reason`). Returns the deletion's log position. The operator's command and the daemon's
 /// routes share it.
@@ -301,11 +306,7 @@ pub fn delete(store: &dyn Store, actor: Actor<'_>, id: i64, reason: Option<Strin
             // An admin moderates the conversations they may read: public rooms, and their own.
             // A private room's or a DM's message is, to anyone else, a missing id.
             if admin {
-                let message = store.message(id)?.ok_or(ChatError::MessageNotFound)?;
-                rooms::visible(store, user, message.room_id).map_err(|e| match e {
-                    ChatError::RoomNotFound => ChatError::MessageNotFound,
-                    e => e,
-                })?;
+                readable(store, user, id)?;
             }
             (Some(user.id), user.username.as_str(), admin)
         }
