@@ -231,9 +231,9 @@ impl Chat {
         .await
     }
 
-    /// The reactions of these messages (those that have any).
-    pub async fn reactions_of(&self, ids: Vec<i64>) -> Result<Vec<(i64, Vec<Reaction>)>> {
-        self.blocking(move |s| Ok(s.reactions(&ids)?)).await
+    /// These messages, each with its reactions.
+    pub async fn with_reactions(&self, messages: Vec<Message>) -> Result<Vec<Seen>> {
+        self.blocking(move |s| with_reactions(s, messages)).await
     }
 
     /// The audit of others' messages deleted, newest first.
@@ -280,6 +280,17 @@ fn missed(s: &dyn crate::store::Store, changes: Vec<LivingChange>) -> Result<Vec
         }
     }
     Ok(out)
+}
+
+/// These messages, each with its reactions (one query for all of them).
+pub(super) fn with_reactions(store: &dyn Store, messages: Vec<Message>) -> Result<Vec<Seen>> {
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    let mut reactions: std::collections::HashMap<i64, Vec<Reaction>> =
+        store.reactions(&ids)?.into_iter().collect();
+    Ok(messages
+        .into_iter()
+        .map(|message| Seen { reactions: reactions.remove(&message.id).unwrap_or_default(), message })
+        .collect())
 }
 
 /// A message `user` may read now: whoever may read a conversation's history may read its

@@ -416,16 +416,7 @@ impl Chat {
         let user = user.clone();
         self.blocking(move |s| {
             visible(s, &user, room_id)?;
-            let messages = s.messages_before(room_id, before, limit)?;
-            let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-            let mut reactions: std::collections::HashMap<i64, _> = s.reactions(&ids)?.into_iter().collect();
-            Ok(messages
-                .into_iter()
-                .map(|message| super::living::Seen {
-                    reactions: reactions.remove(&message.id).unwrap_or_default(),
-                    message,
-                })
-                .collect())
+            super::living::with_reactions(s, s.messages_before(room_id, before, limit)?)
         })
         .await
     }

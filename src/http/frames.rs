@@ -127,14 +127,10 @@ pub fn message(m: &Message, dialect: Dialect) -> Utf8Bytes {
 }
 
 /// A message frame from history or a resume, with the message's reactions (when it has any).
-pub fn message_with(
-    m: &Message,
-    reactions: Option<&Vec<crate::store::Reaction>>,
-    dialect: Dialect,
-) -> Utf8Bytes {
+pub fn message_with(m: &Message, reactions: &[crate::store::Reaction], dialect: Dialect) -> Utf8Bytes {
     let mut frame = message_value(m, dialect);
-    if let (Some(r), Dialect::Ours) = (reactions, dialect) {
-        frame["reactions"] = reactions_json(r);
+    if !reactions.is_empty() && dialect == Dialect::Ours {
+        frame["reactions"] = reactions_json(reactions);
     }
     encode(frame)
 }

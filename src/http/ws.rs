@@ -28,7 +28,7 @@ use hyper_tungstenite::{
 use crate::{
     chat::{
         hub::{Control, Event, Inbox, Presence},
-        living::Edited,
+        living::{Edited, Seen},
         ratelimit::{Bucket, Rate},
         ChatError, Posted,
     },
@@ -276,14 +276,14 @@ impl Socket {
                         .await
                         .map_err(db_error)?;
                     let done = chunk.len() < REPLAY_CHUNK;
-                    let reactions = match dialect {
-                        Dialect::Original => Vec::new(),
-                        Dialect::Ours => {
-                            chat.reactions_of(chunk.iter().map(|m| m.id).collect()).await.map_err(db_error)?
+                    // The original's dialect shows no reactions: not read for it.
+                    let chunk = match dialect {
+                        Dialect::Original => {
+                            chunk.into_iter().map(|message| Seen { message, reactions: Vec::new() }).collect()
                         }
+                        Dialect::Ours => chat.with_reactions(chunk).await.map_err(db_error)?,
                     };
-                    let reactions: std::collections::HashMap<i64, Vec<_>> = reactions.into_iter().collect();
-                    for m in &chunk {
+                    for Seen { message: m, reactions } in &chunk {
                         while let Some(change) = missed.next_if(|c| c.seq() < m.id) {
                             self.feed_change(change).await?;
                         }
@@ -291,7 +291,7 @@ impl Socket {
                         if dialect == Dialect::Original && m.room_id != GENERAL_ROOM {
                             continue;
                         }
-                        self.feed(frames::message_with(m, reactions.get(&m.id), dialect)).await?;
+                        self.feed(frames::message_with(m, reactions, dialect)).await?;
                     }
                     if done {
                         break;
@@ -309,8 +309,8 @@ impl Socket {
                     .messages_before(GENERAL_ROOM, Some(start), chat.config.history_limit)
                     .await
                     .map_err(db_error)?;
-                self.feed_history(&recent).await.map_err(|e| e.map_or(End::Quiet, db_error))?;
                 last = last.max(recent.last().map_or(0, |m| m.id));
+                self.feed_history(recent).await.map_err(|e| e.map_or(End::Quiet, db_error))?;
             }
         }
         if dialect == Dialect::Original {
@@ -484,12 +484,11 @@ impl Socket {
 
     /// Feeds messages of history with their reactions; Err(None) when the socket ended, or the
     /// store's error.
-    async fn feed_history(&mut self, messages: &[Message]) -> Result<(), Option<ChatError>> {
-        let ids = messages.iter().map(|m| m.id).collect();
-        let reactions: std::collections::HashMap<i64, Vec<_>> =
-            self.state.chat.reactions_of(ids).await.map_err(Some)?.into_iter().collect();
-        for m in messages {
-            self.feed(frames::message_with(m, reactions.get(&m.id), self.dialect)).await.map_err(|_| None)?;
+    async fn feed_history(&mut self, messages: Vec<Message>) -> Result<(), Option<ChatError>> {
+        for seen in self.state.chat.with_reactions(messages).await.map_err(Some)? {
+            self.feed(frames::message_with(&seen.message, &seen.reactions, self.dialect))
+                .await
+                .map_err(|_| None)?;
         }
         Ok(())
     }
@@ -520,7 +519,7 @@ impl Socket {
                 return self.send(frames::error("Cannot read this room's history now", self.dialect)).await;
             }
         };
-        match self.feed_history(&recent).await {
+        match self.feed_history(recent).await {
             Ok(()) => self.flush().await,
             Err(None) => Err(End::Quiet),
             Err(Some(e)) => {
