@@ -392,7 +392,7 @@ fn migrate_applies_once_then_reports_up_to_date() {
     let out = success(&run(&path, &["migrate"], None));
     assert_eq!(
         out.trim(),
-        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits\napplied V6__living_messages\napplied V7__search",
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits\napplied V6__living_messages\napplied V7__search\napplied V8__moderation",
         "{out}"
     );
     assert!(path.exists());
@@ -424,7 +424,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages\npending  V7__search",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages\npending  V7__search\npending  V8__moderation",
         "{out}"
     );
     assert_eq!(std::fs::metadata(&db.path).unwrap().len(), 0, "migrate --status wrote to the empty file");
@@ -439,7 +439,7 @@ fn migrate_status_lists_without_changing_anything() {
     let out = success(&db.run(&["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages\npending  V7__search",
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages\npending  V7__search\npending  V8__moderation",
         "{out}"
     );
     assert!(snapshot(&db.path) == before, "migrate --status modified a rollback-journal database");
@@ -449,7 +449,7 @@ fn migrate_status_lists_without_changing_anything() {
     let before = snapshot(&db.path);
     let out = success(&db.run(&["migrate", "--status"], None));
     let lines: Vec<&str> = out.trim().lines().collect();
-    assert_eq!(lines.len(), 7, "{out}");
+    assert_eq!(lines.len(), 8, "{out}");
     for (line, name) in lines.iter().zip([
         "V1__initial",
         "V2__account_keys",
@@ -458,6 +458,7 @@ fn migrate_status_lists_without_changing_anything() {
         "V5__shared_limits",
         "V6__living_messages",
         "V7__search",
+        "V8__moderation",
     ]) {
         assert!(line.starts_with(&format!("applied  {name}  (")), "{out}");
         let at = line.rsplit_once('(').unwrap().1.trim_end_matches(')');

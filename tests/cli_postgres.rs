@@ -64,7 +64,7 @@ fn every_operator_command_works_on_postgres() {
     let out = success(&on(&url, &["migrate", "--status"], None));
     assert_eq!(
         out.trim(),
-        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages\npending  V7__search"
+        "pending  V1__initial\npending  V2__account_keys\npending  V3__conversations\npending  V4__instances\npending  V5__shared_limits\npending  V6__living_messages\npending  V7__search\npending  V8__moderation"
     );
     // Operator commands other than `migrate` and `user create` refuse an unmigrated database.
     assert!(failure(&on(&url, &["user", "list"], None)).contains("run `chatterbox migrate` first"));
@@ -72,12 +72,12 @@ fn every_operator_command_works_on_postgres() {
     let out = success(&on(&url, &["migrate"], None));
     assert_eq!(
         out.trim(),
-        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits\napplied V6__living_messages\napplied V7__search"
+        "applied V1__initial\napplied V2__account_keys\napplied V3__conversations\napplied V4__instances\napplied V5__shared_limits\napplied V6__living_messages\napplied V7__search\napplied V8__moderation"
     );
     let out = success(&on(&url, &["migrate"], None));
     assert!(out.contains("up to date") && !out.contains("postgres@"), "{out}");
     let out = success(&on(&url, &["migrate", "--status"], None));
-    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 7, "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("applied  V")).count(), 8, "{out}");
 
     let create =
         ["user", "create", "alice", "--email", "alice@example.com", "--password-stdin", "--bcrypt-cost", "4"];

@@ -771,7 +771,8 @@ fn postgres_migrations_race_and_refuse_newer() {
             "V4__instances",
             "V5__shared_limits",
             "V6__living_messages",
-            "V7__search"
+            "V7__search",
+            "V8__moderation"
         ]
     );
     assert!(status.iter().all(|m| m.applied_on.is_some() && m.known));

@@ -317,7 +317,7 @@ impl From<postgres::Error> for StoreError {
                     Some("users_email_nocase" | "users_by_email_key") => StoreError::Conflict("email"),
                     Some("users_username_nocase" | "users_by_name_key") => StoreError::Conflict("username"),
                     Some("rooms_by_public_name") => StoreError::Conflict("name"),
-                    _ => StoreError::Database(e.to_string()),
+                    _ => StoreError::Database(db_message(db)),
                 };
             }
             // Class 08: connection exceptions; 57P0x: the server is shutting down or starting.
@@ -343,7 +343,7 @@ impl From<postgres::Error> for StoreError {
             if *code == SqlState::READ_ONLY_SQL_TRANSACTION {
                 return StoreError::ReadOnly(db.message().to_string());
             }
-            return StoreError::Database(e.to_string());
+            return StoreError::Database(db_message(db));
         }
         // No answer from the server at all: refused, reset, closed, timed out.
         let io = std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
@@ -400,6 +400,14 @@ fn get_user(c: &mut impl GenericClient, id: i64) -> Result<User> {
     c.query_opt(&format!("SELECT {USER_COLS} FROM users WHERE id = $1"), &[&id])?
         .map(|r| user_row(&r))
         .ok_or(StoreError::UserNotFound)
+}
+
+/// The server's own words: `postgres::Error` displays a database error as just "db error".
+fn db_message(db: &postgres::error::DbError) -> String {
+    match db.detail() {
+        Some(detail) => format!("{} ({detail})", db.message()),
+        None => db.message().to_string(),
+    }
 }
 
 fn is_unique_violation(e: &postgres::Error) -> bool {

@@ -25,6 +25,7 @@ pub enum Kind {
     Int,
     Text,
     Bool,
+    Real,
 }
 
 /// A table copied row by row.
@@ -58,7 +59,7 @@ impl Table {
     }
 }
 
-use Kind::{Bool, Int, Text};
+use Kind::{Bool, Int, Real, Text};
 
 /// Parents before children: PostgreSQL checks every foreign key as each row arrives.
 pub const TABLES: &[Table] = &[
@@ -75,6 +76,8 @@ pub const TABLES: &[Table] = &[
             ("created_at", Text),
             ("name_key", Text),
             ("email_key", Text),
+            ("muted_until", Text),
+            ("strikes_since", Text),
         ],
         order_by: "id",
         has_id: true,
@@ -93,6 +96,7 @@ pub const TABLES: &[Table] = &[
             ("created_at", Text),
             ("archived", Bool),
             ("auto_join", Bool),
+            ("slow_mode_secs", Int),
         ],
         order_by: "id",
         has_id: true,
@@ -107,6 +111,8 @@ pub const TABLES: &[Table] = &[
             ("last_read_id", Int),
             ("notify", Text),
             ("hidden", Bool),
+            ("role", Text),
+            ("muted_until", Text),
         ],
         order_by: "room_id, user_id",
         has_id: false,
@@ -190,10 +196,63 @@ pub const TABLES: &[Table] = &[
             ("reason", Text),
             ("actor", Text),
             ("timestamp", Text),
+            ("strike", Bool),
+            ("room_id", Int),
+            ("message_id", Int),
+            ("until", Text),
+            ("actor_id", Int),
         ],
         order_by: "id",
         has_id: true,
         identity: true,
+    },
+    Table {
+        name: "reports",
+        columns: &[
+            ("id", Int),
+            ("message_id", Int),
+            ("room_id", Int),
+            ("sender_id", Int),
+            ("reporter_id", Int),
+            ("source", Text),
+            ("reason", Text),
+            ("text", Text),
+            ("score", Real),
+            ("status", Text),
+            ("note", Text),
+            ("handled_by", Text),
+            ("handled_by_id", Int),
+            ("handled_at", Text),
+            ("created_at", Text),
+        ],
+        order_by: "id",
+        has_id: true,
+        identity: true,
+    },
+    Table {
+        name: "appeals",
+        columns: &[
+            ("id", Int),
+            ("user_id", Int),
+            ("block_id", Int),
+            ("text", Text),
+            ("created_at", Text),
+            ("status", Text),
+            ("answer", Text),
+            ("answered_by", Text),
+            ("answered_at", Text),
+            ("answer_seen", Bool),
+        ],
+        order_by: "id",
+        has_id: true,
+        identity: true,
+    },
+    Table {
+        name: "moderation_terms",
+        columns: &[("term", Text), ("list", Text), ("added_by", Text), ("added_at", Text)],
+        order_by: "term",
+        has_id: false,
+        identity: false,
     },
     Table {
         name: "settings",
@@ -205,11 +264,12 @@ pub const TABLES: &[Table] = &[
 ];
 
 /// One cell on its way from one backend to the other.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Int(Option<i64>),
     Text(Option<String>),
     Bool(bool),
+    Real(Option<f64>),
 }
 
 /// A table's size, to compare the copy with its source.

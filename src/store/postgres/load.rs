@@ -20,7 +20,8 @@ const PROGRESS_EVERY: u64 = 100_000;
 /// Every table the copy writes, locked for its whole transaction: a daemon started on the target
 /// meanwhile waits instead of writing between the emptiness check and the copy.
 const LOCKED: &str = "users, rooms, members, messages, mentions, changes, violations, settings, \
-                      log_counter, account_revision";
+                      log_counter, account_revision, reactions, deletions, reports, appeals, \
+                      moderation_terms";
 
 impl Value {
     fn as_sql(&self) -> &(dyn ToSql + Sync) {
@@ -28,6 +29,7 @@ impl Value {
             Value::Int(v) => v,
             Value::Text(v) => v,
             Value::Bool(v) => v,
+            Value::Real(v) => v,
         }
     }
 }
@@ -43,6 +45,7 @@ fn pg_type(kind: Kind) -> Type {
         Kind::Int => Type::INT8,
         Kind::Text => Type::TEXT,
         Kind::Bool => Type::BOOL,
+        Kind::Real => Type::FLOAT8,
     }
 }
 

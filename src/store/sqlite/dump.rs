@@ -69,6 +69,7 @@ impl Source for SqliteDump<'_> {
                     Kind::Int => Value::Int(row.get(i)?),
                     Kind::Text => Value::Text(row.get(i)?),
                     Kind::Bool => Value::Bool(row.get(i)?),
+                    Kind::Real => Value::Real(row.get(i)?),
                 });
             }
             f(&values)?;
