@@ -125,8 +125,23 @@ impl From<Message> for AdminMessage {
 pub enum AuditAction {
     /// A moderation violation that warned the account.
     Warning,
+    Mute,
+    Unmute,
     Block,
     Unblock,
+    /// A message deleted by someone other than its sender.
+    Delete,
+    /// A report's decision.
+    Report,
+    /// An appeal filed or answered.
+    Appeal,
+    /// A change of the live term lists.
+    Terms,
+    /// A room moderator named or unnamed.
+    Moderator,
+    /// A room's slow mode set.
+    #[serde(rename = "slow_mode")]
+    SlowMode,
 }
 
 /// One entry of the moderation audit log.
@@ -152,8 +167,16 @@ impl From<Violation> for AuditEntry {
     fn from(v: Violation) -> Self {
         let action = match v.action {
             Action::Warning => AuditAction::Warning,
+            Action::Mute => AuditAction::Mute,
+            Action::Unmute => AuditAction::Unmute,
             Action::Block => AuditAction::Block,
             Action::Unblock => AuditAction::Unblock,
+            Action::Delete => AuditAction::Delete,
+            Action::Report => AuditAction::Report,
+            Action::Appeal => AuditAction::Appeal,
+            Action::Terms => AuditAction::Terms,
+            Action::Moderator => AuditAction::Moderator,
+            Action::SlowMode => AuditAction::SlowMode,
         };
         AuditEntry {
             id: v.id,

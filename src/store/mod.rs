@@ -509,16 +509,94 @@ pub struct SearchQuery {
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Warning,
+    Mute,
+    Unmute,
     Block,
     Unblock,
+    /// A message deleted by someone other than its sender.
+    Delete,
+    /// A report's decision.
+    Report,
+    /// An appeal filed, or answered.
+    Appeal,
+    /// A term added to or removed from the live term lists.
+    Terms,
+    /// A room moderator named or unnamed.
+    Moderator,
+    /// A room's slow mode set.
+    #[serde(rename = "slow_mode")]
+    SlowMode,
 }
 
 impl Action {
+    pub const ALL: [Action; 11] = [
+        Action::Warning,
+        Action::Mute,
+        Action::Unmute,
+        Action::Block,
+        Action::Unblock,
+        Action::Delete,
+        Action::Report,
+        Action::Appeal,
+        Action::Terms,
+        Action::Moderator,
+        Action::SlowMode,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Warning => "warning",
+            Action::Mute => "mute",
+            Action::Unmute => "unmute",
             Action::Block => "block",
             Action::Unblock => "unblock",
+            Action::Delete => "delete",
+            Action::Report => "report",
+            Action::Appeal => "appeal",
+            Action::Terms => "terms",
+            Action::Moderator => "moderator",
+            Action::SlowMode => "slow_mode",
+        }
+    }
+}
+
+/// One row to add to the audit log, written in the transaction of the act it records (so an
+/// act is never without its entry, nor an entry without its act). `strike`: the row counts on
+/// the user's ladder.
+#[derive(Debug, Clone)]
+pub struct Audit<'a> {
+    pub user_id: Option<i64>,
+    pub action: Action,
+    pub text: Option<&'a str>,
+    pub term: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    /// 'moderation', 'classifier', 'webhook', 'cli', or the acting account's username.
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub timestamp: &'a str,
+    pub strike: bool,
+    pub room_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// A mute's end.
+    pub until: Option<&'a str>,
+}
+
+impl<'a> Audit<'a> {
+    /// An entry about `user_id` with nothing but who and when; callers fill in the rest.
+    pub fn new(user_id: Option<i64>, action: Action, actor: &'a str, timestamp: &'a str) -> Audit<'a> {
+        Audit {
+            user_id,
+            action,
+            text: None,
+            term: None,
+            reason: None,
+            actor,
+            actor_id: None,
+            timestamp,
+            strike: false,
+            room_id: None,
+            message_id: None,
+            until: None,
         }
     }
 }

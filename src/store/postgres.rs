@@ -18,9 +18,9 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot,
-    LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom, NewUser,
-    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
+    Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
+    LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
+    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
     StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
@@ -402,6 +402,29 @@ fn get_user(c: &mut impl GenericClient, id: i64) -> Result<User> {
         .ok_or(StoreError::UserNotFound)
 }
 
+/// Adds one row to the audit log, in the caller's transaction.
+pub(crate) fn audit(tx: &mut impl GenericClient, e: &Audit<'_>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO violations (user_id, action, text, term, reason, actor, actor_id, timestamp, \
+         strike, room_id, message_id, until) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        &[
+            &e.user_id,
+            &e.action.as_str(),
+            &e.text,
+            &e.term,
+            &e.reason,
+            &e.actor,
+            &e.actor_id,
+            &e.timestamp,
+            &e.strike,
+            &e.room_id,
+            &e.message_id,
+            &e.until,
+        ],
+    )?;
+    Ok(())
+}
+
 /// The server's own words: `postgres::Error` displays a database error as just "db error".
 fn db_message(db: &postgres::error::DbError) -> String {
     match db.detail() {
@@ -550,9 +573,12 @@ impl Store for PgStore {
                 &[&blocked, &user_id],
             )?;
             let kind = if blocked { Action::Block } else { Action::Unblock };
-            tx.execute(
-                "INSERT INTO violations (user_id, action, reason, actor, timestamp) VALUES ($1, $2, $3, $4, $5)",
-                &[&user_id, &kind.as_str(), &action.reason, &action.actor, &action.timestamp],
+            audit(
+                tx,
+                &Audit {
+                    reason: action.reason,
+                    ..Audit::new(Some(user_id), kind, action.actor, action.timestamp)
+                },
             )?;
             let after = get_user(tx, user_id)?;
             if before.is_blocked != blocked {
@@ -586,10 +612,14 @@ impl Store for PgStore {
             };
             let (warnings, blocked): (i64, bool) = (row.get(0), row.get(1));
             let kind = if blocked { Action::Block } else { Action::Warning };
-            tx.execute(
-                "INSERT INTO violations (user_id, action, text, term, actor, timestamp) \
-                 VALUES ($1, $2, $3, $4, 'moderation', $5)",
-                &[&user_id, &kind.as_str(), &text, &term, &timestamp],
+            audit(
+                tx,
+                &Audit {
+                    text: Some(text),
+                    term: Some(term),
+                    strike: true,
+                    ..Audit::new(Some(user_id), kind, "moderation", timestamp)
+                },
             )?;
             if blocked {
                 let user = get_user(tx, user_id)?;

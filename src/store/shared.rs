@@ -73,11 +73,7 @@ impl User {
 
 impl Action {
     pub(super) fn parse(s: &str) -> Action {
-        match s {
-            "block" => Action::Block,
-            "unblock" => Action::Unblock,
-            _ => Action::Warning,
-        }
+        Action::ALL.into_iter().find(|a| a.as_str() == s).unwrap_or(Action::Warning)
     }
 }
 

@@ -16,9 +16,9 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot,
-    LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom, NewUser,
-    Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
+    Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
+    LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
+    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
     StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
@@ -291,6 +291,29 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
 const VIOLATION_COLS: &str =
     "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp";
 
+/// Adds one row to the audit log, in the caller's transaction.
+pub(crate) fn audit(conn: &Connection, e: &Audit<'_>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO violations (user_id, action, text, term, reason, actor, actor_id, timestamp, \
+         strike, room_id, message_id, until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        e.user_id,
+        e.action.as_str(),
+        e.text,
+        e.term,
+        e.reason,
+        e.actor,
+        e.actor_id,
+        e.timestamp,
+        e.strike,
+        e.room_id,
+        e.message_id,
+        e.until
+    ])?;
+    Ok(())
+}
+
 fn violation_row(r: &Row<'_>) -> rusqlite::Result<Violation> {
     Ok(Violation {
         id: r.get(0)?,
@@ -457,10 +480,12 @@ impl Store for SqliteStore {
             params![blocked, user_id],
         )?;
         let kind = if blocked { Action::Block } else { Action::Unblock };
-        tx.execute(
-            "INSERT INTO violations (user_id, action, reason, actor, timestamp) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![user_id, kind.as_str(), action.reason, action.actor, action.timestamp],
+        audit(
+            &tx,
+            &Audit {
+                reason: action.reason,
+                ..Audit::new(Some(user_id), kind, action.actor, action.timestamp)
+            },
         )?;
         let after = get_user(&tx, user_id)?;
         if before.is_blocked != blocked {
@@ -497,11 +522,15 @@ impl Store for SqliteStore {
             return Ok(ViolationOutcome { warnings: user.warning_count, blocked: user.is_blocked });
         };
         let kind = if blocked { Action::Block } else { Action::Warning };
-        tx.prepare_cached(
-            "INSERT INTO violations (user_id, action, text, term, actor, timestamp) \
-             VALUES (?1, ?2, ?3, ?4, 'moderation', ?5)",
-        )?
-        .execute(params![user_id, kind.as_str(), text, term, timestamp])?;
+        audit(
+            &tx,
+            &Audit {
+                text: Some(text),
+                term: Some(term),
+                strike: true,
+                ..Audit::new(Some(user_id), kind, "moderation", timestamp)
+            },
+        )?;
         if blocked {
             let user = get_user(&tx, user_id)?;
             rooms::write_change(&tx, user.account_change(), timestamp)?;

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBe
 
 use super::rooms::{message_row, resolve_mentions, write_change, MESSAGE_SELECT};
 use crate::store::{
-    shared, Change, DeleteMessage, Deletion, EditMessage, LivingChange, LivingKind, LivingRefusal, Message,
-    Reaction, Result, ToggleReaction, Toggled,
+    shared, Action, Audit, Change, DeleteMessage, Deletion, EditMessage, LivingChange, LivingKind,
+    LivingRefusal, Message, Reaction, Result, ToggleReaction, Toggled,
 };
 
 /// What a change to a message needs to know of it, read in the writing transaction.
@@ -179,6 +179,16 @@ pub(super) fn delete(
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?
         .execute(params![d.id, t.room, t.sender, d.actor_id, d.actor, d.reason, d.timestamp])?;
+        super::audit(
+            &tx,
+            &Audit {
+                reason: d.reason,
+                actor_id: d.actor_id,
+                room_id: Some(t.room),
+                message_id: Some(d.id),
+                ..Audit::new(Some(t.sender), Action::Delete, d.actor, d.timestamp)
+            },
+        )?;
     }
     let change = Change::Delete { room_id: t.room, message_id: d.id, user_id: d.actor_id.unwrap_or(0) };
     let seq = write_change(&tx, change, d.timestamp)?;
