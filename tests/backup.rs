@@ -134,6 +134,18 @@ async fn backup_refuses_to_overwrite_and_says_what_went_wrong() {
     assert!(forced.status.success(), "{}", describe(&forced));
     assert!(std::fs::read(&file).unwrap().starts_with(b"SQLite format 3\0"));
 
+    // Never over the database itself, nor over a database in use (its WAL beside it).
+    let onto_itself = backup(&server.db, &server.db, &["--force"]);
+    assert_eq!(onto_itself.status.code(), Some(1), "{}", describe(&onto_itself));
+    assert!(String::from_utf8_lossy(&onto_itself.stderr).contains("the database being backed up"));
+    let live = dir.path().join("live.db");
+    std::fs::write(&live, "").unwrap();
+    std::fs::write(dir.path().join("live.db-wal"), "x").unwrap();
+    let in_use = backup(&server.db, &live, &["--force"]);
+    assert_eq!(in_use.status.code(), Some(1), "{}", describe(&in_use));
+    assert!(String::from_utf8_lossy(&in_use.stderr).contains("in use"), "{}", describe(&in_use));
+    std::fs::remove_file(dir.path().join("live.db-wal")).unwrap();
+
     let missing = backup(&dir.path().join("nope.db"), &dir.path().join("c.db"), &[]);
     assert_eq!(missing.status.code(), Some(1), "{}", describe(&missing));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"), "{}", describe(&missing));

@@ -47,8 +47,28 @@ pub fn backup(source: &Path, target: &Path, overwrite: bool) -> Result<BackupRep
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    if !overwrite && target.exists() {
-        return Err(exists(target));
+    if target.exists() {
+        if !overwrite {
+            return Err(exists(target));
+        }
+        // Replacing the database itself would swap the file under the daemon, which keeps
+        // writing into the old one; and a database file with its WAL beside it is open (or was
+        // not closed cleanly): the new file would be read with that WAL replayed into it.
+        let same = std::fs::canonicalize(source).ok() == std::fs::canonicalize(target).ok();
+        if same || side_file(target, "-wal").exists() {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} is {}: not replacing it",
+                    target.display(),
+                    if same {
+                        "the database being backed up"
+                    } else {
+                        "a database in use (its -wal file is beside it)"
+                    }
+                ),
+            )));
+        }
     }
     let name = target.file_name().and_then(|n| n.to_str()).unwrap_or("backup");
     let tmp = tempfile::Builder::new()
@@ -128,9 +148,14 @@ struct SideFiles(PathBuf);
 impl Drop for SideFiles {
     fn drop(&mut self) {
         for side in ["-journal", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(side);
-            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(side_file(&self.0, side));
         }
     }
+}
+
+/// The file SQLite keeps beside `db`: `-wal`, `-shm`, `-journal`.
+fn side_file(db: &Path, side: &str) -> PathBuf {
+    let mut p = db.as_os_str().to_os_string();
+    p.push(side);
+    PathBuf::from(p)
 }
