@@ -34,6 +34,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Manage accounts')
             [CompletionResult]::new('room', 'room', [CompletionResultType]::ParameterValue, 'Manage rooms (public and private; DMs belong to their people)')
             [CompletionResult]::new('messages', 'messages', [CompletionResultType]::ParameterValue, 'Work with the message history')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a verified copy of the SQLite database to FILE, also while the server runs')
+            [CompletionResult]::new('service-unit', 'service-unit', [CompletionResultType]::ParameterValue, 'Print a systemd unit that runs this binary as a hardened service')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers and the repository)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -62,6 +64,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--grace-period', '--grace-period', [CompletionResultType]::ParameterName, 'Seconds that shutdown waits for connections and pending writes')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Most simultaneous connections (HTTP and WebSocket)')
             [CompletionResult]::new('--max-connections-per-ip', '--max-connections-per-ip', [CompletionResultType]::ParameterName, 'Most simultaneous connections from one client address (an IPv6 client: its /64); connections from a --trusted-proxy are not capped by it')
+            [CompletionResult]::new('--tls-cert', '--tls-cert', [CompletionResultType]::ParameterName, 'Serve HTTPS and WSS with this PEM certificate chain (with --tls-key); SIGHUP rereads both files (a renewed certificate), keeping the old ones if the new ones are bad')
+            [CompletionResult]::new('--tls-key', '--tls-key', [CompletionResultType]::ParameterName, 'The PEM private key of --tls-cert')
             [CompletionResult]::new('--max-sockets-per-user', '--max-sockets-per-user', [CompletionResultType]::ParameterName, 'Most simultaneous chat WebSockets of one account; more are refused with 429')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
             [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
@@ -328,6 +332,28 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
         'chatterbox;messages;help;help' {
             break
         }
+        'chatterbox;backup' {
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'The summary''s format (rows per table of the copy)')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace FILE if it exists')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;service-unit' {
+            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'The address the service listens on')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Run the service as this existing account instead of a dynamic user')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatterbox;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Folder that receives man/ and completions/')
             [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
@@ -346,6 +372,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Manage accounts')
             [CompletionResult]::new('room', 'room', [CompletionResultType]::ParameterValue, 'Manage rooms (public and private; DMs belong to their people)')
             [CompletionResult]::new('messages', 'messages', [CompletionResultType]::ParameterValue, 'Work with the message history')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a verified copy of the SQLite database to FILE, also while the server runs')
+            [CompletionResult]::new('service-unit', 'service-unit', [CompletionResultType]::ParameterValue, 'Print a systemd unit that runs this binary as a hardened service')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write man pages and shell completions (for packagers and the repository)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -413,6 +441,12 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;help;messages;delete' {
+            break
+        }
+        'chatterbox;help;backup' {
+            break
+        }
+        'chatterbox;help;service-unit' {
             break
         }
         'chatterbox;help;generate' {

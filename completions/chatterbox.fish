@@ -35,6 +35,8 @@ complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "make-admin" -
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "user" -d 'Manage accounts'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "room" -d 'Manage rooms (public and private; DMs belong to their people)'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "messages" -d 'Work with the message history'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "backup" -d 'Write a verified copy of the SQLite database to FILE, also while the server runs'
+complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "service-unit" -d 'Print a systemd unit that runs this binary as a hardened service'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l listen -d 'Address and port to listen on' -r
@@ -61,6 +63,8 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l trusted-
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l grace-period -d 'Seconds that shutdown waits for connections and pending writes' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections -d 'Most simultaneous connections (HTTP and WebSocket)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-connections-per-ip -d 'Most simultaneous connections from one client address (an IPv6 client: its /64); connections from a --trusted-proxy are not capped by it' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l tls-cert -d 'Serve HTTPS and WSS with this PEM certificate chain (with --tls-key); SIGHUP rereads both files (a renewed certificate), keeping the old ones if the new ones are bad' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l tls-key -d 'The PEM private key of --tls-cert' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-sockets-per-user -d 'Most simultaneous chat WebSockets of one account; more are refused with 429' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
@@ -192,20 +196,36 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fi
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "export" -d 'Export messages of every conversation as CSV (id, sender_id, sender_username, content, timestamp, room, edited_at); deleted messages are left out'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a message (its text is gone; open chats remove it within a second); recorded in the audit log as done by `cli`, with the reason'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand messages; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand backup" -l format -d 'The summary\'s format (rows per table of the copy)' -r -f -a "table\t''
+csv\t''
+json\t''"
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand backup" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand backup" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand backup" -l force -d 'Replace FILE if it exists'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand backup" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand backup" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand service-unit" -l listen -d 'The address the service listens on' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand service-unit" -l user -d 'Run the service as this existing account instead of a dynamic user' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand service-unit" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand service-unit" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand service-unit" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand service-unit" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l out-dir -d 'Folder that receives man/ and completions/' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "migrate" -d 'Apply pending database migrations'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "migrate-to" -d 'Copy this SQLite installation (--db) into a new PostgreSQL database (--database-url), then verify the copy'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "user" -d 'Manage accounts'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "room" -d 'Manage rooms (public and private; DMs belong to their people)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "messages" -d 'Work with the message history'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "serve" -d 'Run the chat server (REST API, WebSocket chat and web UI)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "migrate" -d 'Apply pending database migrations'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "migrate-to" -d 'Copy this SQLite installation (--db) into a new PostgreSQL database (--database-url), then verify the copy'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "make-admin" -d 'Grant (or with --revoke, take away) the admin role'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "user" -d 'Manage accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "room" -d 'Manage rooms (public and private; DMs belong to their people)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "messages" -d 'Work with the message history'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "backup" -d 'Write a verified copy of the SQLite database to FILE, also while the server runs'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "service-unit" -d 'Print a systemd unit that runs this binary as a hardened service'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fish_seen_subcommand_from serve migrate migrate-to make-admin user room messages backup service-unit generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List accounts'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "unblock" -d 'Unblock an account and reset its warnings'

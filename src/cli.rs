@@ -35,9 +35,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Subcommand)]
-// Parsed once per process: the size of `serve`'s many flags costs nothing worth a Box.
+/// `serve`'s many flags make its variant large; the enum is made once per process, so boxing it
+/// would only make every use of it longer.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (REST API, WebSocket chat and web UI)
     Serve(ServeArgs),
@@ -57,6 +58,10 @@ pub enum Command {
     /// Work with the message history
     #[command(subcommand)]
     Messages(MessagesCommand),
+    /// Write a verified copy of the SQLite database to FILE, also while the server runs
+    Backup(BackupArgs),
+    /// Print a systemd unit that runs this binary as a hardened service
+    ServiceUnit(ServiceUnitArgs),
     /// Write man pages and shell completions (for packagers and the repository)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -166,6 +171,13 @@ pub struct ServeArgs {
     /// connections from a --trusted-proxy are not capped by it
     #[arg(long, env = "CHATTERBOX_MAX_CONNECTIONS_PER_IP", default_value_t = 256, value_name = "N")]
     pub max_connections_per_ip: usize,
+    /// Serve HTTPS and WSS with this PEM certificate chain (with --tls-key); SIGHUP rereads both
+    /// files (a renewed certificate), keeping the old ones if the new ones are bad
+    #[arg(long, env = "CHATTERBOX_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, env = "CHATTERBOX_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Most simultaneous chat WebSockets of one account; more are refused with 429
     #[arg(long, env = "CHATTERBOX_MAX_SOCKETS_PER_USER", default_value_t = 20, value_name = "N")]
     pub max_sockets_per_user: usize,
@@ -193,6 +205,46 @@ pub struct MigrateToArgs {
     /// The summary's format (progress goes to stderr)
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Write a copy of the SQLite database (--db) to FILE, also while the server runs: the \
+                  copy is of one moment (every message acknowledged before the backup began is in \
+                  it), made in a temporary file beside FILE and renamed into place only once \
+                  complete, then checked (PRAGMA integrity_check) and its rows counted per table. \
+                  To restore, stop the server and copy the file back, or start the server on the \
+                  backup (--db FILE). On PostgreSQL (--database-url) use pg_dump: the command says \
+                  how and exits with 2."
+)]
+pub struct BackupArgs {
+    /// The backup file to write
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// The summary's format (rows per table of the copy)
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    long_about = "Print a systemd unit for this binary (its absolute path) to stdout, ready to save as \
+                  /etc/systemd/system/chatterbox.service: a dynamic user with its state folder \
+                  /var/lib/chatterbox (the database there unless --db says otherwise), systemd's \
+                  sandboxing, a file limit sized for --max-connections, restarts on failure, and a \
+                  stop that lets the grace period run. With --database-url the URL goes into \
+                  /etc/chatterbox/env, never into the unit (it may hold a password)."
+)]
+pub struct ServiceUnitArgs {
+    /// The address the service listens on
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// Run the service as this existing account instead of a dynamic user
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -443,6 +495,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Room(RoomCommand::RemoveMember(args)) => cmd::room_remove_member::run(&db()?, &args),
         Command::Messages(MessagesCommand::Export(args)) => cmd::messages_export::run(&db()?, &args),
         Command::Messages(MessagesCommand::Delete(args)) => cmd::messages_delete::run(&db()?, &args),
+        Command::Backup(args) => cmd::backup::run(&db()?, &args),
+        Command::ServiceUnit(args) => {
+            cmd::service_unit::run(cli.db.as_deref(), cli.database_url.as_deref(), &args)
+        }
         Command::Generate(args) => cmd::generate::run(&args.out_dir),
     }
 }

@@ -38,6 +38,8 @@ pub enum ConfigError {
     CorsOrigin(String),
     #[error("--trusted-proxy: {0}")]
     TrustedProxy(String),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 pub struct ServeConfig {
@@ -167,6 +169,10 @@ impl ServeConfig {
         let trusted_proxies =
             TrustedProxies::parse(&args.trusted_proxies).map_err(ConfigError::TrustedProxy)?;
         let max_frame_bytes = max_frame_bytes(args.max_message_chars);
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::Tls::load(cert, key)?),
+            _ => None,
+        };
         Ok(ServeConfig {
             auto_join: args
                 .auto_join
@@ -202,6 +208,7 @@ impl ServeConfig {
                 max_connections: args.max_connections,
                 reserved_connections: crate::server::reserve_for(args.max_connections),
                 max_connections_per_ip: args.max_connections_per_ip,
+                tls,
                 ..ServerConfig::default()
             },
             secret,

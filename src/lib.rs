@@ -53,7 +53,10 @@
 //!   (`store::postgres`, the same contract, checked by `tests/store_contract.rs` on both), what
 //!   both share outside SQL (`store::shared`), the copy of a SQLite installation into an empty
 //!   PostgreSQL database for `migrate-to` (`store::transfer`: a table list every new table must
-//!   join or be named as skipped), and migrations (`sql/sqlite/`, `sql/postgres/`).
+//!   join or be named as skipped), the online copy of a SQLite file for `backup`
+//!   (`store::backup`), and migrations (`sql/sqlite/`, `sql/postgres/`).
+//! - `tls`: `--tls-cert`/`--tls-key` as a rustls configuration that SIGHUP reloads; `server`
+//!   does each connection's handshake in its own task, within the header timeout.
 //! - `timefmt`, `logging`: RFC 3339 timestamps; tracing to stderr.
 //!
 //! # Invariants
@@ -88,3 +91,4 @@ pub mod logging;
 pub mod server;
 pub mod store;
 pub mod timefmt;
+pub mod tls;

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub reserved_connections: usize,
     /// Open connections of one client address beyond this are refused at accept.
     pub max_connections_per_ip: usize,
+    /// Serve HTTPS and WSS (`--tls-cert`, `--tls-key`); plain HTTP without.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +53,7 @@ impl Default for ServerConfig {
             max_connections: 20_000,
             reserved_connections: reserve_for(20_000),
             max_connections_per_ip: 256,
+            tls: None,
         }
     }
 }
@@ -215,24 +218,28 @@ pub async fn run(
         // Shared with a WebSocket upgraded from this connection, which then keeps the slot
         // until the socket closes.
         let slot = http::ConnectionSlot(Arc::new(admitted));
-        let conn = http.serve_connection(
-            TokioIo::new(stream),
-            service_fn(move |mut req| {
-                req.extensions_mut().insert(slot.clone());
-                http::handle(Arc::clone(&state), peer, req)
-            }),
-        );
+        let http = http.clone();
+        // The certificate current now: a reload applies to connections accepted after it.
+        let tls = config.tls.as_ref().map(|t| t.acceptor());
+        let handshake_timeout = config.header_timeout;
         connections.spawn(async move {
-            let conn = conn.with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                res = conn.as_mut() => {
-                    if let Err(e) = res { tracing::debug!(error = %e, "connection error"); }
+            let Some(tls) = tls else {
+                return serve_connection(&http, TokioIo::new(stream), state, peer, slot, None, cancel).await;
+            };
+            // The handshake runs here, not in the accept loop, and within the header timeout: a
+            // client that never finishes it holds its admission slot (so it counts against its
+            // address like any connection) and nothing else, and not for long.
+            let handshake = tokio::select! {
+                done = tokio::time::timeout(handshake_timeout, tls.accept(stream)) => done,
+                _ = cancel.cancelled() => return,
+            };
+            match handshake {
+                Ok(Ok(stream)) => {
+                    let io = TokioIo::new(stream);
+                    serve_connection(&http, io, state, peer, slot, Some(http::OverTls), cancel).await
                 }
-                _ = cancel.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
+                Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(peer = %peer, "TLS handshake timed out"),
             }
         });
     }
@@ -261,6 +268,42 @@ pub async fn run(
     purger.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves HTTP/1.1 (and WebSocket upgrades) on one admitted connection, plain or TLS, until it
+/// ends or the shutdown closes it gracefully.
+async fn serve_connection<I>(
+    http: &hyper::server::conn::http1::Builder,
+    io: I,
+    state: Arc<AppState>,
+    peer: std::net::SocketAddr,
+    slot: http::ConnectionSlot,
+    tls: Option<http::OverTls>,
+    cancel: tokio_util::sync::CancellationToken,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let conn = http.serve_connection(
+        io,
+        service_fn(move |mut req| {
+            req.extensions_mut().insert(slot.clone());
+            if let Some(tls) = tls {
+                req.extensions_mut().insert(tls);
+            }
+            http::handle(Arc::clone(&state), peer, req)
+        }),
+    );
+    let conn = conn.with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res { tracing::debug!(error = %e, "connection error"); }
+        }
+        _ = cancel.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
 }
 
 #[cfg(test)]

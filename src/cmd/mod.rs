@@ -1,6 +1,7 @@
 //! Operator commands, one per file. Each calls the same domain and store functions as the REST
 //! handlers; none contains SQL.
 
+pub mod backup;
 pub mod generate;
 pub mod make_admin;
 pub mod messages_delete;
@@ -13,6 +14,7 @@ pub mod room_create;
 pub mod room_list;
 pub mod room_remove_member;
 pub mod serve;
+pub mod service_unit;
 pub mod user_block;
 pub mod user_create;
 pub mod user_list;

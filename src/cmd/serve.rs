@@ -47,7 +47,10 @@ async fn serve(db: Database, config: ServeConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(database = %db, "listening on http://{addr}");
+    // Listening for SIGHUP before saying the server is up: from then on a reload must not stop it.
+    let reloads = tokio::spawn(reload_on_hangup(hangups(), config.server.tls.clone()));
+    let scheme = if config.server.tls.is_some() { "https" } else { "http" };
+    tracing::info!(database = %db, "listening on {scheme}://{addr}");
     let shutdown = CancellationToken::new();
     if let Some(at) = config.metrics_listen {
         let metrics = tokio::net::TcpListener::bind(at)
@@ -58,7 +61,49 @@ async fn serve(db: Database, config: ServeConfig) -> anyhow::Result<()> {
     }
     let state = Arc::new(AppState { chat, http: config.http, shutdown, sockets: TaskTracker::new() });
     crate::server::run(listener, state, config.server, shutdown_signal()).await?;
+    reloads.abort();
     Ok(())
+}
+
+/// SIGHUP rereads the TLS certificate and key (`systemctl reload`, or a certificate renewal
+/// hook). Without TLS there is nothing to reload, and SIGHUP no longer ends the server either: a
+/// reload must never be a stop.
+async fn reload_on_hangup(hangups: Option<Hangups>, tls: Option<crate::tls::Tls>) {
+    #[cfg(unix)]
+    if let Some(mut hangups) = hangups {
+        while hangups.recv().await.is_some() {
+            let Some(tls) = tls.clone() else {
+                tracing::info!("received SIGHUP; no --tls-cert to reload");
+                continue;
+            };
+            match tokio::task::spawn_blocking(move || tls.reload()).await {
+                Ok(Ok(())) => tracing::info!("received SIGHUP; reloaded the TLS certificate and key"),
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "received SIGHUP; kept the previous TLS certificate")
+                }
+                Err(e) => tracing::error!(error = %e, "TLS reload failed"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (hangups, tls);
+}
+
+#[cfg(unix)]
+type Hangups = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangups = ();
+
+/// The SIGHUP stream, registered now (needs the runtime).
+fn hangups() -> Option<Hangups> {
+    #[cfg(unix)]
+    {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| tracing::error!(error = %e, "cannot listen for SIGHUP"))
+            .ok()
+    }
+    #[cfg(not(unix))]
+    None
 }
 
 async fn shutdown_signal() {

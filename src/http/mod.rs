@@ -91,6 +91,11 @@ pub struct AppState {
 #[derive(Clone)]
 pub struct ConnectionSlot(pub Arc<dyn std::any::Any + Send + Sync>);
 
+/// Attached to each request of a connection the server itself decrypted (`--tls-cert`): the
+/// page was served over https whatever the headers say.
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self' ws: wss:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 

@@ -126,10 +126,14 @@ fn check_origin(req: &Request<Incoming>) -> Result<(), ApiError> {
     }
 }
 
-/// The scheme the page was served over: `http`, unless a TLS-terminating proxy says `https`
-/// in `X-Forwarded-Proto`. Trusting the header is safe here: the check guards against other
-/// sites' pages, and a page cannot set headers on a browser's WebSocket handshake.
+/// The scheme the page was served over: `https` on a connection the server decrypted itself,
+/// else `http` unless a TLS-terminating proxy says `https` in `X-Forwarded-Proto`. Trusting the
+/// header is safe here: the check guards against other sites' pages, and a page cannot set
+/// headers on a browser's WebSocket handshake.
 fn served_scheme(req: &Request<Incoming>) -> &'static str {
+    if req.extensions().get::<super::OverTls>().is_some() {
+        return "https";
+    }
     let forwarded = req.headers().get("x-forwarded-proto").and_then(|v| v.to_str().ok()).unwrap_or("");
     match forwarded.split(',').next().map(str::trim) {
         Some(p) if p.eq_ignore_ascii_case("https") => "https",

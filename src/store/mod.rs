@@ -13,7 +13,7 @@ mod sqlite;
 pub mod transfer;
 
 pub use self::postgres::PgStore;
-pub use sqlite::{SqliteDump, SqliteStore};
+pub use sqlite::{backup, SqliteDump, SqliteStore};
 
 use serde::Serialize;
 

@@ -22,6 +22,7 @@ use super::{
     StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
+pub mod backup;
 mod dump;
 mod living;
 mod presence;

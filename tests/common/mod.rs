@@ -484,7 +484,8 @@ pub fn drain_log(
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            let rest = line.split("listening on http://").nth(1);
+            if let Some(rest) = rest.or_else(|| line.split("listening on https://").nth(1)) {
                 let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
             }
             let mut log = sink.lock().unwrap();
