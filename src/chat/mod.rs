@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod classifier;
 pub mod error;
 pub mod export;
 pub mod hasher;
