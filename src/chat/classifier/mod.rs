@@ -21,7 +21,48 @@
 //! 4. per fold, the SVM's decision `w . x + intercept` and its sigmoid calibration
 //!    `1 / (1 + exp(a * d + b))`; the probability is the mean over the folds.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+};
+
+/// A multiply-rotate hash (rustc's FxHash) for the vocabulary: its keys are the model's fixed
+/// terms, not chosen by users, and a chat message costs one lookup per word, so SipHash's
+/// flooding resistance buys nothing here and would be most of the scoring time.
+#[derive(Default)]
+struct TermHasher(u64);
+
+impl Hasher for TermHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        for &b in chunks.remainder() {
+            self.add(u64::from(b));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl TermHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type Vocabulary = HashMap<Box<str>, u32, BuildHasherDefault<TermHasher>>;
+
+/// The score from which a message counts as offensive unless `--classifier-threshold` says
+/// otherwise.
+pub const DEFAULT_THRESHOLD: f64 = 0.7;
 
 /// The exported model (see `export.py`).
 static MODEL: &[u8] = include_bytes!("model.bin");
@@ -38,7 +79,7 @@ struct Fold {
 pub struct Classifier {
     folds: Vec<Fold>,
     /// Term to column.
-    vocabulary: HashMap<Box<str>, u32>,
+    vocabulary: Vocabulary,
     /// Per column: the idf, then the coefficient of each fold.
     weights: Vec<f64>,
     /// Inclusive code point ranges, sorted: Python's `\w`, Cased and Case_Ignorable.
@@ -47,6 +88,41 @@ pub struct Classifier {
     ignorable: Vec<(u32, u32)>,
     /// Python's `str.lower()` of each non-ASCII character it changes, sorted by character.
     lower: Vec<(char, Box<[char]>)>,
+    /// `word` and the characters of `lower` as bits for the planes in use (below `BITS_END`), so
+    /// a character costs one load instead of two binary searches.
+    word_bits: Bits,
+    lower_bits: Bits,
+}
+
+/// Code points with a bit in `Bits`: the planes where scripts and emoji live.
+const BITS_END: u32 = 0x4_0000;
+
+struct Bits(Vec<u64>);
+
+impl Bits {
+    /// From inclusive ranges, a 64-bit word at a time (a range of the word table may span tens
+    /// of thousands of code points).
+    fn new(ranges: impl Iterator<Item = (u32, u32)>) -> Bits {
+        let mut bits = vec![0u64; (BITS_END / 64) as usize];
+        for (first, last) in ranges.filter(|&(first, _)| first < BITS_END) {
+            let end = last.min(BITS_END - 1) + 1;
+            let mut c = first;
+            while c < end {
+                let (word, bit) = ((c / 64) as usize, c % 64);
+                let n = (64 - bit).min(end - c);
+                let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+                bits[word] |= mask;
+                c += n;
+            }
+        }
+        Bits(bits)
+    }
+
+    /// None beyond `BITS_END`.
+    fn get(&self, c: char) -> Option<bool> {
+        let c = c as u32;
+        self.0.get((c / 64) as usize).map(|w| w & (1 << (c % 64)) != 0)
+    }
 }
 
 impl std::fmt::Debug for Classifier {
@@ -111,7 +187,7 @@ impl Classifier {
         let folds: Vec<Fold> =
             (0..folds).map(|_| Fold { intercept: r.f64(), a: r.f64(), b: r.f64() }).collect();
         let word = r.ranges(words);
-        let lower = (0..lowers)
+        let lower: Vec<(char, Box<[char]>)> = (0..lowers)
             .map(|_| {
                 let from = r.char();
                 let n = r.u8();
@@ -121,7 +197,7 @@ impl Classifier {
         let cased = r.ranges(cased);
         let ignorable = r.ranges(ignorable);
         let stride = 1 + folds.len();
-        let mut vocabulary = HashMap::with_capacity(terms as usize);
+        let mut vocabulary = Vocabulary::with_capacity_and_hasher(terms as usize, Default::default());
         let mut weights = Vec::with_capacity(terms as usize * stride);
         for column in 0..terms {
             let len = usize::from(r.u8());
@@ -129,10 +205,14 @@ impl Classifier {
             r.0 = rest;
             let term = std::str::from_utf8(term).expect("model.bin terms are UTF-8");
             vocabulary.insert(term.into(), column);
-            weights.extend((0..stride).map(|_| r.f64()));
+            let (row, rest) = r.0.split_at(8 * stride);
+            r.0 = rest;
+            weights.extend(row.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))));
         }
         assert!(r.0.is_empty(), "model.bin: trailing bytes");
-        Classifier { folds, vocabulary, weights, word, cased, ignorable, lower }
+        let word_bits = Bits::new(word.iter().copied());
+        let lower_bits = Bits::new(lower.iter().map(|(from, _)| (*from as u32, *from as u32)));
+        Classifier { folds, vocabulary, weights, word, cased, ignorable, lower, word_bits, lower_bits }
     }
 
     /// Python's `\w` (in `re`, for `str` patterns).
@@ -140,17 +220,24 @@ impl Classifier {
         if c.is_ascii() {
             c.is_ascii_alphanumeric() || c == '_'
         } else {
-            in_ranges(&self.word, c)
+            self.word_bits.get(c).unwrap_or_else(|| in_ranges(&self.word, c))
         }
     }
 
     /// Appends Python's lowercase of `text` to `out` (`str.lower()`).
     fn lowercase_into(&self, text: &str, out: &mut String) {
+        if text.is_ascii() {
+            out.push_str(text);
+            out.make_ascii_lowercase();
+            return;
+        }
         for (i, c) in text.char_indices() {
             if c.is_ascii() {
                 out.push(c.to_ascii_lowercase());
             } else if c == SIGMA {
                 out.push(if self.final_sigma(&text[..i], &text[i + c.len_utf8()..]) { 'ς' } else { 'σ' });
+            } else if self.lower_bits.get(c) == Some(false) {
+                out.push(c);
             } else {
                 match self.lower.binary_search_by(|(from, _)| from.cmp(&c)) {
                     Ok(at) => out.extend(self.lower[at].1.iter()),
