@@ -61,8 +61,35 @@ impl TermHasher {
 type Vocabulary = HashMap<Box<str>, u32, BuildHasherDefault<TermHasher>>;
 
 /// The score from which a message counts as offensive unless `--classifier-threshold` says
-/// otherwise.
+/// otherwise: the lowest threshold at which the classifier flagged at most 1 % of everyday chat,
+/// of prose and of dictionary sentences (tests/classifier_eval.rs; README's Classifier part).
 pub const DEFAULT_THRESHOLD: f64 = 0.7;
+
+/// The term a violation found by the classifier is recorded with (the word list records the
+/// listed term it found).
+pub const TERM: &str = "classifier";
+
+/// What the chat does with the classifier (`serve --classifier`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassifierMode {
+    /// Not loaded.
+    Off,
+    /// Messages are delivered; `Chat::classify` scores them for moderators.
+    Flag,
+    /// A message or edit scoring at least the threshold is refused as a violation, like a
+    /// word-list hit.
+    Enforce,
+}
+
+impl ClassifierMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassifierMode::Off => "off",
+            ClassifierMode::Flag => "flag",
+            ClassifierMode::Enforce => "enforce",
+        }
+    }
+}
 
 /// The exported model (see `export.py`).
 static MODEL: &[u8] = include_bytes!("model.bin");
