@@ -10,27 +10,12 @@ use std::time::{Duration, Instant};
 
 use chatterbox::chat::moderation::{Matcher, Tails};
 
-#[path = "../tests/support/escapes.rs"]
-mod escapes;
-use escapes::unescape;
+#[path = "support/per_call.rs"]
+mod per_call;
 
-fn arg(args: &[String], name: &str, default: u64) -> u64 {
-    args.windows(2).find(|w| w[0] == name).and_then(|w| w[1].parse().ok()).unwrap_or(default)
-}
-
-/// The texts of one evaluation set, with `\u{XXXX}` escapes decoded and the category column and
-/// the two-message separator of the evasion set dropped.
+/// The texts of one evaluation set.
 fn set(name: &str) -> Vec<String> {
-    let path = format!("{}/tests/moderation/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        let line = line.split_once('\t').map_or(line, |(_, t)| t);
-        for part in line.split("||") {
-            out.push(unescape(part));
-        }
-    }
-    out
+    per_call::messages(&format!("moderation/{name}"))
 }
 
 /// Messages built to make a matcher work hardest: runs of one-letter words, glued pieces,
@@ -56,13 +41,8 @@ fn adversarial() -> Vec<String> {
     .collect()
 }
 
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
-
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let rounds = arg(&args, "--rounds", 200).max(1) as usize;
+    let rounds = per_call::rounds(200);
     let matcher = Matcher::default_terms();
     let tails = Tails::new(10_000, Duration::from_secs(30));
     let sets = [
@@ -72,29 +52,13 @@ fn main() {
         ("evasions", set("evasions.txt")),
         ("adversarial 2,000 chars", adversarial()),
     ];
-    println!("moderation check per message, {rounds} rounds, release build expected");
-    println!("{:<26} {:>6} {:>10} {:>10} {:>10}", "set", "texts", "p50 µs", "p99 µs", "max µs");
+    per_call::header("moderation check", rounds);
     for (name, texts) in &sets {
-        let mut times = Vec::with_capacity(texts.len() * rounds);
-        for round in 0..rounds {
-            for (i, text) in texts.iter().enumerate() {
-                // A different user per text and round, so the tail of one text never joins the
-                // next: every check is a first message's, the common case.
-                let user = (round * texts.len() + i) as i64;
-                let started = Instant::now();
-                std::hint::black_box(tails.screen(&matcher, user, text, started));
-                times.push(started.elapsed());
-            }
-        }
-        times.sort_unstable();
-        let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-        println!(
-            "{:<26} {:>6} {:>10.1} {:>10.1} {:>10.1}",
-            name,
-            texts.len(),
-            micros(at(0.5)),
-            micros(at(0.99)),
-            micros(*times.last().expect("texts"))
-        );
+        per_call::row(name, texts, rounds, |round, i, text| {
+            // A different user per text and round, so the tail of one text never joins the
+            // next: every check is a first message's, the common case.
+            let user = (round * texts.len() + i) as i64;
+            std::hint::black_box(tails.screen(&matcher, user, text, Instant::now()));
+        });
     }
 }

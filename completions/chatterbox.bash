@@ -1060,7 +1060,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
+            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1099,6 +1099,14 @@ _chatterbox() {
                     return 0
                     ;;
                 --auto-join)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --classifier)
+                    COMPREPLY=($(compgen -W "off flag enforce" -- "${cur}"))
+                    return 0
+                    ;;
+                --classifier-threshold)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -40,6 +40,8 @@ pub enum ConfigError {
     TrustedProxy(String),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error("invalid --classifier-threshold {0}: a probability between 0 and 1 (exclusive), like 0.7")]
+    ClassifierThreshold(f64),
 }
 
 pub struct ServeConfig {
@@ -128,6 +130,10 @@ impl ServeConfig {
         at_least("--max-connections-per-ip", args.max_connections_per_ip >= 1, "1")?;
         at_least("--max-sockets-per-user", args.max_sockets_per_user >= 1, "1")?;
         at_least("--max-pending-logins", args.max_pending_logins >= 1, "1")?;
+        // Also refuses NaN: at 0 every message would be offensive, at 1 none.
+        if !(args.classifier_threshold > 0.0 && args.classifier_threshold < 1.0) {
+            return Err(ConfigError::ClassifierThreshold(args.classifier_threshold));
+        }
         let secret = match (&args.jwt_secret_file, jwt_secret_env) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -193,6 +199,8 @@ impl ServeConfig {
                     .then(|| Rate::new(f64::from(args.auth_burst), args.auth_per_minute / 60.0)),
                 max_pending_logins: args.max_pending_logins,
                 edit_window,
+                classifier: args.classifier,
+                classifier_threshold: args.classifier_threshold,
                 ..ChatConfig::default()
             },
             http: HttpConfig {
@@ -278,6 +286,23 @@ mod tests {
         assert!(serve(&[]).unwrap().http.trusted_proxies.is_empty());
         let err = serve(&["--trusted-proxy", "proxy.local"]).err().unwrap().to_string();
         assert!(err.starts_with("--trusted-proxy: ") && err.contains("proxy.local"), "{err}");
+    }
+
+    #[test]
+    fn the_classifier_flags_by_default_and_its_threshold_is_a_probability() {
+        use crate::chat::classifier::ClassifierMode;
+        let serve = |extra: &[&str]| ServeConfig::from_args(&parse(extra), None).map(|c| c.chat);
+        let default = serve(&[]).unwrap();
+        assert_eq!((default.classifier, default.classifier_threshold), (ClassifierMode::Flag, 0.7));
+        let chosen = serve(&["--classifier", "enforce", "--classifier-threshold", "0.9"]).unwrap();
+        assert_eq!((chosen.classifier, chosen.classifier_threshold), (ClassifierMode::Enforce, 0.9));
+        assert_eq!(serve(&["--classifier", "off"]).unwrap().classifier, ClassifierMode::Off);
+        for bad in ["0", "1", "-0.5", "1.5", "NaN"] {
+            let err = serve(&[&format!("--classifier-threshold={bad}")]).err().unwrap().to_string();
+            assert!(err.starts_with("invalid --classifier-threshold"), "{bad}: {err}");
+        }
+        let refused = Cli::try_parse_from(["chatterbox", "serve", "--classifier", "block"]);
+        assert!(refused.is_err());
     }
 
     #[test]

@@ -37,7 +37,8 @@
 //!   allow-list (`http::cors`), and the original's admin routes (`http::original`).
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
 //!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
-//!   of split words (`chat::moderation`), the one definition of invisible and blank text
+//!   of split words (`chat::moderation`), the learned classifier beside it (`chat::classifier`:
+//!   alt-profanity-check's model, embedded, scored as scikit-learn does), the one definition of invisible and blank text
 //!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
 //!   every instance), conversations and their privacy rules (`chat::rooms`), the log tailer and
 //!   its lag for `/healthz` (`chat::log`), living messages (`chat::living`: who may edit, delete

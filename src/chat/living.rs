@@ -133,12 +133,13 @@ impl Chat {
     }
 
     /// Edits the user's own message within the edit window; the new text is screened like a new
-    /// message (a blocked term counts as a violation and the edit is refused).
+    /// message (a blocked term, or a score of the enforcing classifier at the threshold, counts
+    /// as a violation and the edit is refused).
     pub async fn edit_message(&self, user: &User, id: i64, text: &str) -> Result<Edited> {
         let text = self.validate_text(text)?.to_string();
         // Whole-text matching only: the memory of split words is about consecutive messages,
         // and an edit is not the next message.
-        if let Some(term) = self.matcher.find(&text) {
+        if let Some(term) = self.matcher.find(&text).or_else(|| self.refused_by_classifier(&text)) {
             let term = term.to_string();
             let outcome = self.record_violation(user, &text, &term).await?;
             return Ok(match outcome.blocked {

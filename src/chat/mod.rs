@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod classifier;
 pub mod error;
 pub mod export;
 pub mod hasher;
@@ -36,6 +37,7 @@ use crate::store::{
     Counts, LimitSlot, Memberships, Message, NewMessage, Store, User, UserFilter, Violation, GENERAL_ROOM,
 };
 
+use classifier::{Classifier, ClassifierMode};
 pub use error::{ChatError, Result};
 use hasher::Hasher;
 use hub::{Control, Hub};
@@ -77,6 +79,10 @@ pub struct ChatConfig {
     pub instance_ttl: Duration,
     /// How long after sending a message its author may still edit it.
     pub edit_window: Duration,
+    /// What the learned classifier does (`chat::classifier`).
+    pub classifier: ClassifierMode,
+    /// The classifier's score from which a text counts as offensive (0 < t < 1).
+    pub classifier_threshold: f64,
 }
 
 impl Default for ChatConfig {
@@ -98,6 +104,8 @@ impl Default for ChatConfig {
             presence_beat: Duration::from_secs(1),
             instance_ttl: Duration::from_secs(20),
             edit_window: Duration::from_secs(24 * 3600),
+            classifier: ClassifierMode::Flag,
+            classifier_threshold: classifier::DEFAULT_THRESHOLD,
         }
     }
 }
@@ -130,6 +138,8 @@ pub struct Chat {
     writer: Writer,
     keys: auth::TokenKeys,
     matcher: Matcher,
+    /// None when `--classifier off`.
+    classifier: Option<Classifier>,
     /// The last word of each user's previous message, for words split across two messages.
     tails: Tails,
     dummy: Mutex<Arc<Dummy>>,
@@ -213,7 +223,9 @@ impl Chat {
         let hasher = Hasher::start(parallel, config.max_pending_logins)
             .map_err(|e| ChatError::Internal(format!("cannot start the hashing threads: {e}")))?;
         let auth_rate = config.auth_rate.unwrap_or(Rate::new(f64::MAX, f64::MAX));
+        let classifier = (config.classifier != ClassifierMode::Off).then(Classifier::embedded);
         Ok(Arc::new(Chat {
+            classifier,
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
             login_guard: LoginGuard::new(auth_rate),
@@ -594,7 +606,8 @@ impl Chat {
         if self.hub.in_room(user.id, room) == Some(false) {
             return Err(ChatError::RoomNotFound);
         }
-        if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
+        let listed = self.tails.screen(&self.matcher, user.id, text, Instant::now());
+        if let Some(term) = listed.or_else(|| self.refused_by_classifier(text)) {
             let term = term.to_string();
             let outcome = self.record_violation(user, text, &term).await?;
             if outcome.blocked {
@@ -614,6 +627,21 @@ impl Chat {
             })
             .await?;
         Ok(Posted::Queued(queued))
+    }
+
+    /// The classifier's score of `text` (scikit-learn's probability that it is offensive), None
+    /// when the classifier is off.
+    pub fn classify(&self, text: &str) -> Option<f64> {
+        self.classifier.as_ref().map(|c| c.score(text))
+    }
+
+    /// `classifier::TERM` when the classifier enforces and judges `text` offensive.
+    fn refused_by_classifier(&self, text: &str) -> Option<&'static str> {
+        if self.config.classifier != ClassifierMode::Enforce {
+            return None;
+        }
+        let score = self.classify(text)?;
+        (score >= self.config.classifier_threshold).then_some(classifier::TERM)
     }
 
     /// Counts a moderation violation of `text` (a message or an edit); a violation that blocks

@@ -226,10 +226,21 @@ pub fn error(detail: &str, dialect: Dialect) -> Utf8Bytes {
 /// was not sent"). The REST answer to a refused edit says it in the same words.
 pub fn warning_text(warnings: i64, limit: i64, term: &str, refused: &str) -> String {
     let left = (limit - 1).max(1);
+    let banned = banned(term);
     format!(
-        "Warning {warnings} of {left}: {refused} because it contains \"{term}\", which is not allowed here. \
+        "Warning {warnings} of {left}: {refused} because it contains {banned}, which is not allowed here. \
          After {left} warnings the next violation blocks your account."
     )
+}
+
+/// What a violation's text held, for the user: the listed term in quotes, or what the classifier
+/// judged it to be (its violations carry `classifier::TERM`, which no text contains).
+pub fn banned(term: &str) -> String {
+    if term == crate::chat::classifier::TERM {
+        "offensive language".to_string()
+    } else {
+        format!("\"{term}\"")
+    }
 }
 
 pub fn warning(warnings: i64, limit: i64, term: &str, dialect: Dialect) -> Utf8Bytes {

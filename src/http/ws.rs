@@ -601,7 +601,8 @@ impl Socket {
     /// Tells the client its account was blocked by a violation of `term`; the socket ends.
     async fn blocked_by(&mut self, term: &str) -> End {
         let reason = format!(
-            "Your account has been blocked: \"{term}\" is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
+            "Your account has been blocked: {} is not allowed here, and this was your {} violation of the chat rules. Contact an administrator.",
+            frames::banned(term),
             ordinal(self.state.chat.config.warning_limit)
         );
         let _ = self.send(frames::blocked(&reason, self.dialect)).await;
