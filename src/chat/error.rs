@@ -35,6 +35,17 @@ pub enum ChatError {
     /// Also for a message in a conversation the caller is not in, or one deleted.
     #[error("No such message")]
     MessageNotFound,
+    /// A report, an appeal: a missing id, or one the caller may not see.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// A bound on open requests of one account (reports waiting for a handler).
+    #[error("{0}")]
+    TooMany(String),
+    /// A blocked account signed in with the right password: what it may do about the block.
+    #[error(
+        "This account is blocked after repeated violations of the chat rules. Contact an administrator."
+    )]
+    BlockedSignIn(Box<super::appeals::AppealOffer>),
     #[error("This room is archived: nobody can post in it")]
     Archived,
     /// Signed in, but this action is not theirs to take.

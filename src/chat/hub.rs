@@ -78,6 +78,11 @@ pub enum EventKind {
         reactions: Vec<Reaction>,
         seq: i64,
     },
+    /// To one user: a report they filed was handled.
+    Report {
+        id: i64,
+        status: crate::store::ReportStatus,
+    },
 }
 
 #[derive(Debug)]

@@ -296,7 +296,7 @@ pub(super) fn with_reactions(store: &dyn Store, messages: Vec<Message>) -> Resul
 /// A message `user` may read now: whoever may read a conversation's history may read its
 /// messages (a public room's anyone, a private room's or a DM's its members only); any other is,
 /// like a deleted one, a missing id.
-fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Message> {
+pub(super) fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Message> {
     let message = store.message(id)?.ok_or(ChatError::MessageNotFound)?;
     match rooms::visible(store, user, message.room_id) {
         Ok(_) => Ok(message),

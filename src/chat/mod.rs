@@ -7,6 +7,7 @@
 //! bounded queue makes a login storm wait or be refused instead of starving the chat.
 
 pub mod accounts;
+pub mod appeals;
 pub mod auth;
 pub mod error;
 pub mod export;
@@ -17,6 +18,7 @@ pub mod log;
 pub mod moderation;
 pub mod presence;
 pub mod ratelimit;
+pub mod reports;
 pub mod rooms;
 pub mod search;
 pub mod text;
@@ -127,6 +129,7 @@ pub struct Chat {
     log: LogTail,
     writer: Writer,
     keys: auth::TokenKeys,
+    appeal_keys: appeals::AppealKeys,
     matcher: Matcher,
     /// The last word of each user's previous message, for words split across two messages.
     tails: Tails,
@@ -211,6 +214,7 @@ impl Chat {
         let auth_rate = config.auth_rate.unwrap_or(Rate::new(f64::MAX, f64::MAX));
         Ok(Arc::new(Chat {
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
+            appeal_keys: appeals::AppealKeys::new(&secret),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
             login_guard: LoginGuard::new(auth_rate),
             config,
@@ -355,6 +359,7 @@ impl Chat {
         let typed = login.trim().to_string();
         let email_key = accounts::email_key(&typed);
         let found = self.blocking(move |s| Ok(s.credentials(&typed, &email_key)?)).await?;
+        let found_id = found.as_ref().map(|c| c.user.id);
         // Failures are counted per account, so guesses by username and by e-mail share one
         // budget; unknown names are keyed by what was typed.
         let key = match &found {
@@ -401,7 +406,13 @@ impl Chat {
                 Ok(()) => {}
             }
         }
-        let checked = checked?;
+        let checked = match (checked, found_id) {
+            // The right password: the refusal says what the account may do about its block.
+            (Err(ChatError::Blocked), Some(id)) => {
+                return Err(ChatError::BlockedSignIn(Box::new(self.appeal_offer(id).await?)))
+            }
+            (checked, _) => checked?,
+        };
         if let Some(rehash) = checked.rehash {
             self.blocking(move |s| {
                 accounts::store_rehash(s, Some(&rehash));

@@ -71,6 +71,10 @@ pub struct TokenResponse {
     access_token: String,
     token_type: TokenType,
     user: TokenUser,
+    /// Once, at the first sign-in after an appeal unblocked the account: the admin's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    appeal_answer: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -93,6 +97,7 @@ impl TokenResponse {
             access_token: token,
             token_type: TokenType::Bearer,
             user: TokenUser { id: user.id, username: user.username.clone(), is_admin: user.is_admin },
+            appeal_answer: None,
         }
     }
 }
@@ -195,7 +200,25 @@ pub async fn login(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     let (user, token) = sign_in(state, client, req).await?;
-    Ok(ok_json(&TokenResponse::new(&user, token)))
+    let mut answer = TokenResponse::new(&user, token);
+    answer.appeal_answer = state.chat.take_appeal_answer(user.id).await?;
+    Ok(ok_json(&answer))
+}
+
+/// What a blocked account may do about its block.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AppealState {
+    /// Whether an appeal can be filed now (`POST /appeals` with `token`).
+    allowed: bool,
+    /// Good for 30 minutes, for `POST /appeals` only.
+    #[schema(nullable = false)]
+    token: Option<String>,
+    /// The filed appeal's status: `open` or `kept`.
+    #[schema(nullable = false)]
+    status: Option<String>,
+    /// The admin's note on a kept block.
+    answer: Option<String>,
 }
 
 /// Reads a `LoginBody` and checks it: the account and a fresh token.

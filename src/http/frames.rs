@@ -194,6 +194,9 @@ pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
         (EventKind::Reactions { room, id, reactions, seq }, Dialect::Ours) => vec![encode(json!({
             "type": "reactions", "id": id, "room": room, "reactions": reactions_json(reactions), "seq": seq,
         }))],
+        (EventKind::Report { id, status }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "report", "id": id, "status": status }))]
+        }
     }
 }
 

@@ -431,6 +431,8 @@ pub enum Change {
     Delete { room_id: i64, message_id: i64, user_id: i64 },
     /// `user_id` added or took back a reaction on the message.
     React { room_id: i64, message_id: i64, user_id: i64 },
+    /// The report `report_id` that `user_id` filed was handled: its status now.
+    Report { report_id: i64, user_id: i64, status: ReportStatus },
 }
 
 /// One entry of the ordered log. Positions are dense and in commit order on every backend, so
@@ -601,6 +603,188 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// Who raised a report: a member, or automatic moderation (then there is no reporter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportSource {
+    Member,
+    Classifier,
+    Webhook,
+}
+
+impl ReportSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportSource::Member => "member",
+            ReportSource::Classifier => "classifier",
+            ReportSource::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> ReportSource {
+        match s {
+            "classifier" => ReportSource::Classifier,
+            "webhook" => ReportSource::Webhook,
+            _ => ReportSource::Member,
+        }
+    }
+}
+
+/// Where a report stands: open, or how it was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    Open,
+    Dismissed,
+    Deleted,
+    Warned,
+    Muted,
+    Blocked,
+}
+
+impl ReportStatus {
+    pub const ALL: [ReportStatus; 6] = [
+        ReportStatus::Open,
+        ReportStatus::Dismissed,
+        ReportStatus::Deleted,
+        ReportStatus::Warned,
+        ReportStatus::Muted,
+        ReportStatus::Blocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Open => "open",
+            ReportStatus::Dismissed => "dismissed",
+            ReportStatus::Deleted => "deleted",
+            ReportStatus::Warned => "warned",
+            ReportStatus::Muted => "muted",
+            ReportStatus::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> ReportStatus {
+        ReportStatus::ALL.into_iter().find(|r| r.as_str() == s).unwrap_or(ReportStatus::Open)
+    }
+
+    /// Its code in a `Change::Report` entry (the log's columns are numbers).
+    pub fn code(self) -> i64 {
+        ReportStatus::ALL.iter().position(|r| *r == self).unwrap_or(0) as i64
+    }
+
+    pub fn from_code(code: i64) -> ReportStatus {
+        ReportStatus::ALL.get(code as usize).copied().unwrap_or(ReportStatus::Open)
+    }
+}
+
+/// A report to file (`Store::file_report`).
+#[derive(Debug, Clone)]
+pub struct NewReport<'a> {
+    pub message_id: i64,
+    /// None: automatic moderation.
+    pub reporter_id: Option<i64>,
+    pub source: ReportSource,
+    pub reason: &'a str,
+    pub text: Option<&'a str>,
+    pub score: Option<f64>,
+    /// A reporter with this many open reports already is refused (`TooMany`).
+    pub max_open: i64,
+    pub timestamp: &'a str,
+}
+
+/// Why a report was not filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportRefusal {
+    /// No such message, or it was deleted.
+    NotFound,
+    /// The reporter sent it.
+    Own,
+    /// The reporter reported it already.
+    Duplicate,
+    /// The reporter has `max_open` open reports.
+    TooMany,
+}
+
+/// A report with its message as the handler sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub id: i64,
+    pub created_at: String,
+    pub status: ReportStatus,
+    pub reason: String,
+    pub text: Option<String>,
+    pub source: ReportSource,
+    pub score: Option<f64>,
+    /// Id and username; None for automatic reports.
+    pub reporter: Option<(i64, String)>,
+    pub message_id: i64,
+    pub room_id: i64,
+    pub room_name: Option<String>,
+    pub room_kind: RoomKind,
+    pub sender_id: i64,
+    pub sender: String,
+    /// Empty once deleted.
+    pub message_text: String,
+    pub message_timestamp: String,
+    pub deleted: bool,
+    pub handled_by: Option<String>,
+    pub handled_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Which reports `Store::reports` lists, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub id: Option<i64>,
+    /// Some(true): open only; Some(false): handled only; None: all.
+    pub open: Option<bool>,
+    pub before_id: Option<i64>,
+    /// Only the reports this account filed.
+    pub reporter_id: Option<i64>,
+    /// Only reports of rooms this account moderates (their creator, or role `moderator`).
+    pub moderator_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// A handler's decision on a report (`Store::decide_report`).
+#[derive(Debug, Clone)]
+pub struct ReportDecision<'a> {
+    pub report_id: i64,
+    pub status: ReportStatus,
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub note: Option<&'a str>,
+    /// The audit row's reason: the decision in words.
+    pub reason: &'a str,
+    pub timestamp: &'a str,
+}
+
+/// A blocked user's appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appeal {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    /// The audit row of the block appealed.
+    pub block_id: i64,
+    pub text: String,
+    pub created_at: String,
+    /// 'open', 'unblocked' or 'kept'.
+    pub status: String,
+    pub answer: Option<String>,
+    pub answered_by: Option<String>,
+    pub answered_at: Option<String>,
+}
+
+/// Why an appeal could not be filed or answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppealRefusal {
+    /// No such appeal, or the block is no longer the account's current one.
+    NotFound,
+    /// The block has its appeal already, or the appeal its answer.
+    Done,
+}
+
 /// One row of the moderation audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
@@ -714,6 +898,45 @@ pub trait Store: Send + Sync + 'static {
     fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>>;
     /// The latest block entry of every account that is blocked now: why it is blocked.
     fn latest_blocks(&self) -> Result<Vec<Violation>>;
+
+    /// Files a report of a message not deleted, by someone other than its sender, once per
+    /// reporter and message; returns its id.
+    fn file_report(&self, new: &NewReport<'_>) -> Result<std::result::Result<i64, ReportRefusal>>;
+    /// Reports with their messages, newest first.
+    fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>>;
+    /// Closes an open report and the other open reports of its message with the decision, and
+    /// audits it (`Action::Report`), in one transaction; each member reporter is told by a
+    /// `Change::Report` entry. Returns the ids closed; `None` if the report is not open.
+    fn decide_report(&self, decision: &ReportDecision<'_>) -> Result<Option<Vec<i64>>>;
+    /// Up to `limit` messages of a room after `after_id`, oldest first (a report's context).
+    fn room_messages_after(&self, room_id: i64, after_id: i64, limit: usize) -> Result<Vec<Message>>;
+
+    /// The audit row of the account's current block (None if it is not blocked) and the
+    /// appeal of that block, if any.
+    fn block_appeal(&self, user_id: i64) -> Result<Option<(i64, Option<Appeal>)>>;
+    /// Files the appeal of a block that is still the account's current one; once per block.
+    fn file_appeal(
+        &self,
+        user_id: i64,
+        block_id: i64,
+        text: &str,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>>;
+    /// Appeals, newest first (open ones only when `open_only`).
+    fn appeals(&self, open_only: bool, before_id: Option<i64>, limit: usize) -> Result<Vec<Appeal>>;
+    /// Answers an open appeal (status 'unblocked' or 'kept') and audits it (`Action::Appeal`) in
+    /// one transaction; the unblock itself is `set_blocked`'s.
+    fn answer_appeal(
+        &self,
+        appeal_id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+        actor_id: i64,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>>;
+    /// The answer of the account's appeal that unblocked it, once: marked seen by this call.
+    fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>>;
 
     /// Inserts a batch in one transaction with the given timestamp, taking log positions in
     /// order; returns each message's outcome in order. A sender who is not a member of the room,

@@ -18,10 +18,11 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
-    LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
-    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Appeal, AppealRefusal, Audit, Counts, Credentials, DeleteMessage, EditMessage,
+    Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter,
+    NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat, Reaction, Refusal, Report, ReportDecision,
+    ReportFilter, ReportRefusal, Result, Room, RoomStats, RoomView, SearchQuery, Store, StoreError,
+    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -35,6 +36,7 @@ macro_rules! nocase {
 mod living;
 mod load;
 mod presence;
+mod reports;
 mod rooms;
 mod search;
 use rooms::{message_row, MESSAGE_SELECT};
@@ -650,6 +652,56 @@ impl Store for PgStore {
             &[],
         )?;
         Ok(rows.iter().map(violation_row).collect())
+    }
+
+    fn file_report(&self, new: &NewReport<'_>) -> Result<std::result::Result<i64, ReportRefusal>> {
+        self.write(|tx| reports::file(tx, new))
+    }
+
+    fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>> {
+        reports::list(&mut *self.conn()?, filter)
+    }
+
+    fn decide_report(&self, decision: &ReportDecision<'_>) -> Result<Option<Vec<i64>>> {
+        self.log_write(|tx| reports::decide(tx, decision))
+    }
+
+    fn room_messages_after(&self, room_id: i64, after_id: i64, limit: usize) -> Result<Vec<Message>> {
+        reports::room_messages_after(&mut *self.conn()?, room_id, after_id, limit)
+    }
+
+    fn block_appeal(&self, user_id: i64) -> Result<Option<(i64, Option<Appeal>)>> {
+        reports::block_appeal(&mut *self.conn()?, user_id)
+    }
+
+    fn file_appeal(
+        &self,
+        user_id: i64,
+        block_id: i64,
+        text: &str,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::file_appeal(tx, user_id, block_id, text, timestamp))
+    }
+
+    fn appeals(&self, open_only: bool, before_id: Option<i64>, limit: usize) -> Result<Vec<Appeal>> {
+        reports::appeals(&mut *self.conn()?, open_only, before_id, limit)
+    }
+
+    fn answer_appeal(
+        &self,
+        appeal_id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+        actor_id: i64,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::answer(tx, appeal_id, status, note, actor, actor_id, timestamp))
+    }
+
+    fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>> {
+        self.write(|tx| reports::take_answer(tx, user_id))
     }
 
     fn insert_messages(

@@ -30,6 +30,10 @@ impl Change {
             Change::React { room_id, message_id, user_id } => {
                 ("react", room_id, Some(user_id), Some(message_id))
             }
+            // No room: the status's code rides in the room column (never a room's id here).
+            Change::Report { report_id, user_id, status } => {
+                ("report", status.code(), Some(user_id), Some(report_id))
+            }
         }
     }
 
@@ -44,6 +48,11 @@ impl Change {
             "edit" => Change::Edit { room_id, message_id: value.unwrap_or(0), user_id },
             "delete" => Change::Delete { room_id, message_id: value.unwrap_or(0), user_id },
             "react" => Change::React { room_id, message_id: value.unwrap_or(0), user_id },
+            "report" => Change::Report {
+                report_id: value.unwrap_or(0),
+                user_id,
+                status: super::ReportStatus::from_code(room_id),
+            },
             "account" => {
                 let flags = value.unwrap_or(0);
                 Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }

@@ -16,15 +16,17 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
-    LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
-    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    Action, AdminAction, Appeal, AppealRefusal, Audit, Counts, Credentials, DeleteMessage, EditMessage,
+    Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter,
+    NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat, Reaction, Refusal, Report, ReportDecision,
+    ReportFilter, ReportRefusal, Result, Room, RoomStats, RoomView, SearchQuery, Store, StoreError,
+    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 
 mod dump;
 mod living;
 mod presence;
+mod reports;
 mod rooms;
 mod search;
 pub use dump::SqliteDump;
@@ -560,6 +562,56 @@ impl Store for SqliteStore {
         ))?;
         let rows = stmt.query_map([], violation_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn file_report(&self, new: &NewReport<'_>) -> Result<std::result::Result<i64, ReportRefusal>> {
+        self.write(|tx| reports::file(tx, new))
+    }
+
+    fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>> {
+        reports::list(&*self.conn()?, filter)
+    }
+
+    fn decide_report(&self, decision: &ReportDecision<'_>) -> Result<Option<Vec<i64>>> {
+        self.write(|tx| reports::decide(tx, decision))
+    }
+
+    fn room_messages_after(&self, room_id: i64, after_id: i64, limit: usize) -> Result<Vec<Message>> {
+        reports::room_messages_after(&*self.conn()?, room_id, after_id, limit)
+    }
+
+    fn block_appeal(&self, user_id: i64) -> Result<Option<(i64, Option<Appeal>)>> {
+        reports::block_appeal(&*self.conn()?, user_id)
+    }
+
+    fn file_appeal(
+        &self,
+        user_id: i64,
+        block_id: i64,
+        text: &str,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::file_appeal(tx, user_id, block_id, text, timestamp))
+    }
+
+    fn appeals(&self, open_only: bool, before_id: Option<i64>, limit: usize) -> Result<Vec<Appeal>> {
+        reports::appeals(&*self.conn()?, open_only, before_id, limit)
+    }
+
+    fn answer_appeal(
+        &self,
+        appeal_id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+        actor_id: i64,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::answer(tx, appeal_id, status, note, actor, actor_id, timestamp))
+    }
+
+    fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>> {
+        self.write(|tx| reports::take_answer(tx, user_id))
     }
 
     fn insert_messages(
