@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (REST API, WebSocket chat and web UI)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations
     Migrate(MigrateArgs),
     /// Copy this SQLite installation (--db) into a new PostgreSQL database (--database-url),
@@ -100,9 +100,22 @@ pub struct ServeArgs {
     /// `chatterbox room create`)
     #[arg(long, env = "CHATTERBOX_AUTO_JOIN", value_name = "ROOM,...", value_delimiter = ',')]
     pub auto_join: Vec<String>,
-    /// The violation that blocks an account (earlier ones are warnings)
-    #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", default_value_t = 3, value_name = "N")]
-    pub warning_limit: i64,
+    /// The violation that blocks an account (earlier ones are warnings); the same as
+    /// `--moderation-ladder` with N-1 warnings then block [default: 3]
+    #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", value_name = "N", conflicts_with = "moderation_ladder")]
+    pub warning_limit: Option<i64>,
+    /// What each strike (moderation violation) does, in order: `warn`, `mute:DURATION` (30s,
+    /// 10m, 24h, 7d) or `block` (last); past the end the last step repeats
+    #[arg(
+        long,
+        env = "CHATTERBOX_MODERATION_LADDER",
+        value_name = "STEPS",
+        default_value = "warn,warn,block"
+    )]
+    pub moderation_ladder: String,
+    /// Strikes older than this no longer count (30m, 24h, 7d); off by default
+    #[arg(long, env = "CHATTERBOX_STRIKE_DECAY", value_name = "DURATION")]
+    pub strike_decay: Option<String>,
     /// Longest chat message, in characters
     #[arg(long, env = "CHATTERBOX_MAX_MESSAGE_CHARS", default_value_t = 2000, value_name = "N")]
     pub max_message_chars: usize,
@@ -418,7 +431,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let db = || cmd::Database::from_args(cli.db.clone(), cli.database_url.clone());
     match cli.command {
-        Command::Serve(args) => cmd::serve::run(db()?, args),
+        Command::Serve(args) => cmd::serve::run(db()?, *args),
         Command::Migrate(args) => cmd::migrate::run(&db()?, &args),
         Command::MigrateTo(args) => cmd::migrate_to::run(
             &cmd::Database::from_args(cli.db.clone(), None)?,

@@ -306,21 +306,30 @@ async fn decisions_are_audited_and_reporters_told() {
     let warnings = audit(&server, &admin, "warning").await;
     assert_eq!(warnings[0]["username"], "alice");
 
-    // mute needs a duration.
+    // mute needs a duration; it mutes the sender's account (STANDING's mute, audited).
     let m4 = say(&mut a, GENERAL, "fourth").await;
+    let m5 = say(&mut a, GENERAL, "fifth").await;
     let r4 = report(&server, &bob, m4, "spam").await.1["id"].as_i64().unwrap();
     assert_eq!(decide(&server, "admin", &admin, r4, json!({ "action": "mute" })).await.0, 422);
     assert_eq!(decide(&server, "admin", &admin, r4, json!({ "action": "explode" })).await.0, 422);
+    let (status, out) =
+        decide(&server, "admin", &admin, r4, json!({ "action": "mute", "duration": "1h" })).await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["status"], "muted");
+    assert_eq!(expect_frame(&mut b, "report").await["status"], "muted");
+    let mutes = audit(&server, &admin, "mute").await;
+    assert_eq!(mutes[0]["username"], "alice");
+    let r5 = report(&server, &bob, m5, "spam").await.1["id"].as_i64().unwrap();
 
     // block: admins only; the sender's sockets close.
     let (status, _) =
-        decide(&server, "admin", &admin, r4, json!({ "action": "block", "note": "enough" })).await;
+        decide(&server, "admin", &admin, r5, json!({ "action": "block", "note": "enough" })).await;
     assert_eq!(status, 200);
     assert_eq!(expect_frame(&mut b, "report").await["status"], "blocked");
     assert!(a.expect_close().await.is_some());
     assert_eq!(login(&server, "alice").await.0, 403);
     let reports = audit(&server, &admin, "report").await;
-    assert_eq!(reports.len(), 4);
+    assert_eq!(reports.len(), 5);
     assert!(reports.iter().all(|r| r["actor"] == "root"));
     // Unknown report: 404.
     assert_eq!(decide(&server, "admin", &admin, 999_999, json!({ "action": "dismiss" })).await.0, 404);

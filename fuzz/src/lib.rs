@@ -224,6 +224,22 @@ impl Store for Rows {
     fn latest_blocks(&self) -> chatterbox::store::Result<Vec<Violation>> {
         only_exports()
     }
+    fn strike(
+        &self,
+        _: &chatterbox::store::StrikeRecord<'_>,
+        _: &mut dyn FnMut(i64) -> chatterbox::store::StrikeStep,
+    ) -> chatterbox::store::Result<chatterbox::store::StrikeOutcome> {
+        only_exports()
+    }
+    fn strikes(&self, _: i64, _: Option<&str>) -> chatterbox::store::Result<i64> {
+        only_exports()
+    }
+    fn set_muted(&self, _: &chatterbox::store::MuteAction<'_>) -> chatterbox::store::Result<(User, bool)> {
+        only_exports()
+    }
+    fn audit_log(&self, _: &chatterbox::store::AuditFilter) -> chatterbox::store::Result<Vec<Violation>> {
+        only_exports()
+    }
     fn insert_messages(
         &self,
         _: &[NewMessage],
@@ -486,6 +502,7 @@ impl Rows {
                 is_blocked: i % 3 == 0,
                 warning_count: i,
                 created_at: cell(2),
+                muted_until: None,
             });
         }
         rows

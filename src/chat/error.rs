@@ -48,6 +48,10 @@ pub enum ChatError {
     BlockedSignIn(Box<super::appeals::AppealOffer>),
     #[error("This room is archived: nobody can post in it")]
     Archived,
+    /// The account is muted (by the moderation ladder or an admin) until then (RFC 3339): it
+    /// reads everything and cannot post, edit or react.
+    #[error("You are muted until {until}")]
+    Muted { until: String },
     /// Signed in, but this action is not theirs to take.
     #[error("{0}")]
     Forbidden(&'static str),

@@ -15,6 +15,7 @@ use super::{
     hub::{Event, EventKind, Hub, Target},
     log::LogTail,
     rooms::{self, Actor},
+    standing::StepTaken,
     Chat, ChatError, Result,
 };
 use crate::store::{
@@ -37,6 +38,8 @@ pub enum Edited {
     Done(Box<Message>, i64),
     /// Refused by moderation; the account now has `warnings` of `limit`.
     Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and this violation muted the account until then (RFC 3339).
+    Muted { until: String, term: String },
     /// Refused by moderation, and this violation blocked the account.
     Blocked { term: String },
 }
@@ -136,16 +139,20 @@ impl Chat {
     /// message (a blocked term counts as a violation and the edit is refused).
     pub async fn edit_message(&self, user: &User, id: i64, text: &str) -> Result<Edited> {
         let text = self.validate_text(text)?.to_string();
+        crate::chat::standing::check_not_muted(user)?;
         // Whole-text matching only: the memory of split words is about consecutive messages,
         // and an edit is not the next message.
         if let Some(term) = self.matcher.find(&text) {
             let term = term.to_string();
-            let outcome = self.record_violation(user, &text, &term).await?;
-            return Ok(match outcome.blocked {
-                true => Edited::Blocked { term },
-                false => {
-                    Edited::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term }
+            let source = crate::chat::standing::StrikeSource::Words { term: &term };
+            let taken =
+                self.strike(user, crate::chat::standing::Strike { source, text: &text, room: None }).await?;
+            return Ok(match taken {
+                StepTaken::Warned { strikes, .. } => {
+                    Edited::Warned { warnings: strikes, limit: self.config.warning_limit, term }
                 }
+                StepTaken::Muted { until } => Edited::Muted { until, term },
+                StepTaken::Blocked => Edited::Blocked { term },
             });
         }
         let editor = user.id;
@@ -177,6 +184,7 @@ impl Chat {
     /// Adds the user's reaction, or takes it back; the message's reactions now.
     pub async fn toggle_reaction(&self, user: &User, id: i64, emoji: &str) -> Result<Toggled> {
         let emoji = validate_emoji(emoji)?.to_string();
+        crate::chat::standing::check_not_muted(user)?;
         let user_id = user.id;
         self.logged(move |s| {
             let toggle = ToggleReaction {
@@ -197,6 +205,10 @@ impl Chat {
     pub fn typing(&self, user: &User, room: i64) -> Result<()> {
         if self.hub.in_room(user.id, room) != Some(true) {
             return Err(ChatError::RoomNotFound);
+        }
+        // A muted user cannot post: saying they are typing would be a promise they cannot keep.
+        if crate::chat::standing::muted_until(user).is_some() {
+            return Ok(());
         }
         typing_event(&self.hub, room, &user.username);
         let store = Arc::clone(&self.store);

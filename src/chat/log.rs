@@ -388,6 +388,9 @@ impl Tailer {
                     tracing::info!(user_id, blocked, admin, "telling the sockets of a changed account");
                 }
             }
+            Change::Mute { user_id, until_ms } => {
+                self.hub.send_control(user_id, super::standing::mute_control(until_ms));
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod ratelimit;
 pub mod reports;
 pub mod rooms;
 pub mod search;
+pub mod standing;
 pub mod text;
 pub mod writer;
 
@@ -39,7 +40,7 @@ use crate::store::{
 
 pub use error::{ChatError, Result};
 use hasher::Hasher;
-use hub::{Control, Hub};
+use hub::Hub;
 use log::LogTail;
 use moderation::{Matcher, Tails};
 use ratelimit::{KeyedLimiter, LoginGuard, Rate, Verdict};
@@ -50,8 +51,13 @@ use writer::Writer;
 pub struct ChatConfig {
     pub bcrypt_cost: u32,
     pub token_ttl_secs: i64,
-    /// The violation that blocks the account (3: two warnings, then a block).
+    /// The violation that blocks the account (3: two warnings, then a block): the ladder's
+    /// block, for the warning frame's `limit` (0 when the ladder never blocks).
     pub warning_limit: i64,
+    /// What each strike does (`--moderation-ladder`).
+    pub ladder: standing::Ladder,
+    /// Strikes older than this no longer count (`--strike-decay`; None: they always count).
+    pub strike_decay: Option<Duration>,
     pub max_message_chars: usize,
     pub history_limit: usize,
     /// Per connection.
@@ -85,6 +91,8 @@ impl Default for ChatConfig {
             bcrypt_cost: bcrypt::DEFAULT_COST,
             token_ttl_secs: 24 * 3600,
             warning_limit: 3,
+            ladder: standing::Ladder::default(),
+            strike_decay: None,
             max_message_chars: 2000,
             history_limit: 50,
             message_rate: Rate::new(10.0, 5.0),
@@ -116,6 +124,8 @@ pub enum Posted {
     Queued(writer::Queued),
     /// Refused by moderation; the account now has `warnings` of `limit`.
     Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and this violation muted the account until then (RFC 3339).
+    Muted { until: String, term: String },
     /// Refused by moderation, and this violation blocked the account.
     Blocked { term: String },
 }
@@ -541,13 +551,16 @@ impl Chat {
         if self.hub.in_room(user.id, room) == Some(false) {
             return Err(ChatError::RoomNotFound);
         }
+        standing::check_not_muted(user)?;
         if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
-            let outcome = self.record_violation(user, text, &term).await?;
-            if outcome.blocked {
-                return Ok(Posted::Blocked { term });
-            }
-            return Ok(Posted::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term });
+            let strike = standing::Strike {
+                source: standing::StrikeSource::Words { term: &term },
+                text,
+                room: Some(room),
+            };
+            let taken = self.strike(user, strike).await?;
+            return Ok(self.posted_refusal(taken, term));
         }
         let queued = self
             .writer
@@ -563,24 +576,37 @@ impl Chat {
         Ok(Posted::Queued(queued))
     }
 
-    /// Counts a moderation violation of `text` (a message or an edit); a violation that blocks
-    /// the account also ends its sockets here.
-    async fn record_violation(
+    /// What a message refused by moderation tells its sender, given the step its strike took.
+    fn posted_refusal(&self, taken: standing::StepTaken, term: String) -> Posted {
+        match taken {
+            standing::StepTaken::Warned { strikes, .. } => {
+                Posted::Warned { warnings: strikes, limit: self.config.warning_limit, term }
+            }
+            standing::StepTaken::Muted { until } => Posted::Muted { until, term },
+            standing::StepTaken::Blocked => Posted::Blocked { term },
+        }
+    }
+
+    /// Transitional, for parts written before `Chat::strike`: a word-list violation of `text`
+    /// on the ladder, as warnings and blocks (a mute step reads as a warning here).
+    pub async fn record_violation(
         &self,
         user: &User,
         text: &str,
         term: &str,
     ) -> Result<crate::store::ViolationOutcome> {
-        let (user_id, limit) = (user.id, self.config.warning_limit);
-        let (text, t) = (text.to_string(), term.to_string());
-        let outcome = self
-            .blocking(move |s| Ok(s.record_violation(user_id, &text, &t, limit, &crate::timefmt::now())?))
-            .await?;
-        tracing::info!(user = %user.username, term = %term, warnings = outcome.warnings, blocked = outcome.blocked, "moderation violation");
-        if outcome.blocked {
-            self.hub.send_control(user.id, Control::Blocked);
-        }
-        Ok(outcome)
+        let strike = standing::Strike { source: standing::StrikeSource::Words { term }, text, room: None };
+        Ok(match self.strike(user, strike).await? {
+            standing::StepTaken::Warned { strikes, .. } => {
+                crate::store::ViolationOutcome { warnings: strikes, blocked: false }
+            }
+            standing::StepTaken::Muted { .. } => {
+                crate::store::ViolationOutcome { warnings: user.warning_count + 1, blocked: false }
+            }
+            standing::StepTaken::Blocked => {
+                crate::store::ViolationOutcome { warnings: self.config.warning_limit, blocked: true }
+            }
+        })
     }
 
     /// Messages of a room before `before`, oldest first, without a visibility check (the
@@ -621,6 +647,11 @@ impl Chat {
 
     pub async fn violations(&self, before: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
         self.blocking(move |s| Ok(s.violations(before, limit)?)).await
+    }
+
+    /// The audit log, newest first, filtered.
+    pub async fn audit_log(&self, filter: crate::store::AuditFilter) -> Result<Vec<Violation>> {
+        self.blocking(move |s| Ok(s.audit_log(&filter)?)).await
     }
 
     pub async fn counts(&self) -> Result<(Counts, usize)> {

@@ -9,7 +9,12 @@
 
 use std::time::Duration;
 
-use super::{accounts, living, Chat, ChatError, Result};
+use super::{
+    accounts, living,
+    rooms::Actor,
+    standing::{Strike, StrikeSource},
+    Chat, ChatError, Result,
+};
 use crate::store::{
     DeleteMessage, Message, NewReport, Report, ReportDecision, ReportFilter, ReportRefusal, ReportSource,
     ReportStatus, Store, User,
@@ -230,11 +235,6 @@ impl Chat {
         if decision == Decision::Block && !handler.is_admin {
             return Err(ChatError::Forbidden("Only an admin can block an account"));
         }
-        if let Decision::Mute(_) = decision {
-            // Account mutes come with the ladder (`chat::standing`); until then a report
-            // cannot end in one.
-            return Err(invalid("action", "Muting is not available on this server yet"));
-        }
         let filter = ReportFilter {
             id: Some(id),
             moderator_id: scope(queue, handler),
@@ -286,7 +286,11 @@ impl Chat {
         reason: String,
     ) -> Result<()> {
         match decision {
-            Decision::Dismiss | Decision::Mute(_) => Ok(()),
+            Decision::Dismiss => Ok(()),
+            Decision::Mute(span) => {
+                self.mute(Actor::User(handler), report.sender_id, span, Some(reason)).await?;
+                Ok(())
+            }
             Decision::Delete => {
                 let (id, actor_id, actor) = (report.message_id, handler.id, handler.username.clone());
                 // The handler was allowed to see this message as its report's handler: the
@@ -312,8 +316,13 @@ impl Chat {
                 let sender = self
                     .blocking(move |s| s.user_by_id(sender_id)?.ok_or(ChatError::UnknownUserId(sender_id)))
                     .await?;
-                let term = format!("report #{}", report.id);
-                self.record_violation(&sender, &report.message_text, &term).await?;
+                let source = StrikeSource::Report {
+                    report_id: report.id,
+                    message_id: Some(report.message_id),
+                    by: handler,
+                };
+                let strike = Strike { source, text: &report.message_text, room: Some(report.room_id) };
+                self.strike(&sender, strike).await?;
                 Ok(())
             }
             Decision::Block => {

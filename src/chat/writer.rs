@@ -254,6 +254,7 @@ fn commit(
                 let _ = ack.send(outcome.map_err(|r| match r {
                     Refusal::NotMember => ChatError::RoomNotFound,
                     Refusal::Archived => ChatError::Archived,
+                    Refusal::Muted { until } => ChatError::Muted { until },
                     Refusal::NoSuchReply => ChatError::Invalid {
                         field: "reply_to",
                         detail: "The message you reply to is not in this conversation, or was deleted".into(),

@@ -144,21 +144,33 @@ pub enum AuditAction {
     SlowMode,
 }
 
-/// One entry of the moderation audit log.
+/// One entry of the moderation audit log: every moderation act, who did it and why.
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     id: i64,
-    user_id: i64,
-    username: String,
+    /// The account concerned; null for acts that concern none (a term-list change).
+    user_id: Option<i64>,
+    username: Option<String>,
     action: AuditAction,
     /// The offending message (moderation entries only).
     text: Option<String>,
     /// The moderated term the message matched (moderation entries only).
     term: Option<String>,
-    /// Why an operator blocked or unblocked, when given.
+    /// Why it was done, when given (an operator's reason, a classifier's score, a report).
     reason: Option<String>,
-    /// `moderation`, the acting admin's username, or `cli`.
+    /// `moderation`, `classifier`, `webhook`, the acting account's username, or `cli`.
     actor: String,
+    /// The acting account's id (null for automatic moderation and the operator CLI).
+    actor_id: Option<i64>,
+    /// Whether the entry counts as a strike on the user's ladder.
+    strike: bool,
+    /// The room the act concerns, if any.
+    room_id: Option<i64>,
+    /// The message the act concerns, if any.
+    message_id: Option<i64>,
+    /// A mute's end.
+    #[schema(format = DateTime, example = "2026-11-23T23:15:00.070Z")]
+    until: Option<String>,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     timestamp: String,
 }
@@ -187,6 +199,11 @@ impl From<Violation> for AuditEntry {
             term: v.term,
             reason: v.reason,
             actor: v.actor,
+            actor_id: v.actor_id,
+            strike: v.strike,
+            room_id: v.room_id,
+            message_id: v.message_id,
+            until: v.until,
             timestamp: v.timestamp,
         }
     }
@@ -299,7 +316,7 @@ async fn users(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiErro
     let filter = UserFilter { blocked_only: blocked_only(req)?, admins_only: false };
     let users = chat.list_users(filter).await?;
     let mut blocks: HashMap<i64, Violation> =
-        chat.latest_blocks().await?.into_iter().map(|v| (v.user_id, v)).collect();
+        chat.latest_blocks().await?.into_iter().filter_map(|v| Some((v.user_id?, v))).collect();
     let listed = users.into_iter().map(|u| {
         let block = if u.is_blocked { blocks.remove(&u.id).map(BlockInfo::from) } else { None };
         AdminUser { block, ..AdminUser::from(u) }

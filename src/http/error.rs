@@ -76,7 +76,7 @@ impl From<ChatError> for ApiError {
             | ChatError::RoomNotFound
             | ChatError::MessageNotFound => StatusCode::NOT_FOUND,
             ChatError::Archived => StatusCode::CONFLICT,
-            ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ChatError::Forbidden(_) | ChatError::Muted { .. } => StatusCode::FORBIDDEN,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => {

@@ -148,6 +148,7 @@ async fn edit(
             field: "text",
             detail: super::frames::warning_text(warnings, limit, &term, "your edit was not saved"),
         })),
+        Edited::Muted { until, .. } => Err(ApiError::from(ChatError::Muted { until })),
         Edited::Blocked { .. } => Err(ApiError::from(ChatError::Blocked)),
     }
 }

@@ -90,6 +90,9 @@ pub struct User {
     pub is_blocked: bool,
     pub warning_count: i64,
     pub created_at: String,
+    /// The end of an account-wide mute as stored (it may have passed: the domain compares it
+    /// with now; `chat::standing`).
+    pub muted_until: Option<String>,
 }
 
 /// The one place a password hash leaves the database: for checking a login.
@@ -257,13 +260,17 @@ pub struct NewMessage {
 }
 
 /// Why a message of a batch was not stored (the rest of the batch is).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The sender is not a member of the room (or the room does not exist).
     NotMember,
     Archived,
     /// It answers a message that is not in its room, or was deleted.
     NoSuchReply,
+    /// The sender's account is muted until then (store format).
+    Muted {
+        until: String,
+    },
 }
 
 /// The conversation `general`: public, present from the migration on, joined by new accounts.
@@ -433,6 +440,8 @@ pub enum Change {
     React { room_id: i64, message_id: i64, user_id: i64 },
     /// The report `report_id` that `user_id` filed was handled: its status now.
     Report { report_id: i64, user_id: i64, status: ReportStatus },
+    /// The account's mute changed: muted until `until` (Unix milliseconds), 0 when lifted.
+    Mute { user_id: i64, until_ms: i64 },
 }
 
 /// One entry of the ordered log. Positions are dense and in commit order on every backend, so
@@ -789,14 +798,83 @@ pub enum AppealRefusal {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
     pub id: i64,
-    pub user_id: i64,
-    pub username: String,
+    /// None for acts that concern no account (a term-list change).
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
     pub action: Action,
     pub text: Option<String>,
     pub term: Option<String>,
     pub reason: Option<String>,
     pub actor: String,
     pub timestamp: String,
+    /// The row counts on the user's ladder.
+    pub strike: bool,
+    pub room_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// A mute's end.
+    pub until: Option<String>,
+    pub actor_id: Option<i64>,
+}
+
+/// Which audit rows `Store::audit_log` reads, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only rows with a smaller id.
+    pub before_id: Option<i64>,
+    pub limit: usize,
+    pub action: Option<Action>,
+    pub user_id: Option<i64>,
+}
+
+/// A strike to count on a user's ladder (`Store::strike`), with what its audit row says.
+#[derive(Debug, Clone)]
+pub struct StrikeRecord<'a> {
+    pub user_id: i64,
+    pub text: Option<&'a str>,
+    pub term: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    /// 'moderation', 'classifier', 'webhook', or the username of the admin who decided a report.
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub room_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// Strikes at or before this time no longer count (`--strike-decay`); None: all count.
+    pub counted_after: Option<&'a str>,
+    pub timestamp: &'a str,
+}
+
+/// The ladder's step for a strike (the domain decides it from the count, `chat::standing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrikeStep {
+    Warn,
+    /// Muted until then (store format); a longer mute already running is kept.
+    Mute {
+        until: String,
+    },
+    Block,
+}
+
+/// What a strike did, decided in the transaction that counted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrikeOutcome {
+    /// The strikes that count now, this one included.
+    pub strikes: i64,
+    pub step: StrikeStep,
+    /// False when the account was blocked already: nothing was counted nor audited (`step` is
+    /// then `Block`, `strikes` the stored warning count).
+    pub recorded: bool,
+}
+
+/// An account-wide mute set or lifted (`Store::set_muted`).
+#[derive(Debug, Clone)]
+pub struct MuteAction<'a> {
+    pub user_id: i64,
+    /// None lifts the mute.
+    pub until: Option<&'a str>,
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub timestamp: &'a str,
 }
 
 /// What a moderation violation did to the account, decided atomically in one transaction.
@@ -884,9 +962,9 @@ pub trait Store: Send + Sync + 'static {
     /// warning count, otherwise the next slip would block again at once.
     /// Returns the account and whether anything changed (nothing is audited when nothing did).
     fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)>;
-    /// Counts a moderation violation: increments warnings, blocks at `threshold`, and audits it,
-    /// atomically, so concurrent violations give exactly one block. A violation by an account
-    /// that is already blocked changes nothing and is not audited (`blocked` is true).
+    /// Counts a moderation violation on the classic ladder: warnings, then a block at
+    /// `threshold` (see `strike`). A violation by an account that is already blocked changes
+    /// nothing and is not audited (`blocked` is true).
     fn record_violation(
         &self,
         user_id: i64,
@@ -894,8 +972,45 @@ pub trait Store: Send + Sync + 'static {
         term: &str,
         threshold: i64,
         timestamp: &str,
-    ) -> Result<ViolationOutcome>;
-    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>>;
+    ) -> Result<ViolationOutcome> {
+        let record = StrikeRecord {
+            user_id,
+            text: Some(text),
+            term: Some(term),
+            reason: None,
+            actor: "moderation",
+            actor_id: None,
+            room_id: None,
+            message_id: None,
+            counted_after: None,
+            timestamp,
+        };
+        let out =
+            self.strike(&record, &mut |n| if n >= threshold { StrikeStep::Block } else { StrikeStep::Warn })?;
+        Ok(ViolationOutcome { warnings: out.strikes, blocked: out.step == StrikeStep::Block })
+    }
+    /// Counts a strike and takes the ladder's step for it, atomically: the user's row is locked,
+    /// the strikes that count (audit rows with `strike`, after `counted_after` and at or after
+    /// the user's `strikes_since`) are counted, `ladder(count + 1)` names the step, and the
+    /// audit row ('warning', 'mute' or 'block', with `strike`), the account's warning count,
+    /// mute or block, and the log change of a mute or block are written in one transaction. So
+    /// concurrent strikes of one user (several sockets or instances) take each step once.
+    fn strike(
+        &self,
+        record: &StrikeRecord<'_>,
+        ladder: &mut dyn FnMut(i64) -> StrikeStep,
+    ) -> Result<StrikeOutcome>;
+    /// The strikes of the user that count now (as `strike` counts them).
+    fn strikes(&self, user_id: i64, counted_after: Option<&str>) -> Result<i64>;
+    /// Mutes the account until `until` or lifts its mute, with its audit row and a
+    /// `Change::Mute` in one transaction. Returns the account and whether anything changed
+    /// (lifting a mute that has ended or never was changes nothing, and audits nothing).
+    fn set_muted(&self, mute: &MuteAction<'_>) -> Result<(User, bool)>;
+    /// The audit log, newest first, rows without an account included.
+    fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<Violation>>;
+    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+        self.audit_log(&AuditFilter { before_id, limit, ..AuditFilter::default() })
+    }
     /// The latest block entry of every account that is blocked now: why it is blocked.
     fn latest_blocks(&self) -> Result<Vec<Violation>>;
 
