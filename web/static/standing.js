@@ -93,7 +93,9 @@ export async function refreshStanding() {
 export function onMuteFrame(frame) {
   if (frame.type === 'muted') {
     setMuted(frame.until);
-    const text = frame.text || `You are muted until ${frame.until}.`;
+    // The server names the end in UTC; the notice shows the reader's local time.
+    const local = frame.until ? formatTime(parseTime(frame.until)) : '';
+    const text = (frame.text || `You are muted until ${frame.until}.`).replace(frame.until || '\u0000', local);
     addNotice('warning', text);
     announce(text);
   } else {
