@@ -100,8 +100,14 @@ _chatterbox() {
             chatterbox__subcmd__help__subcmd__user,list)
                 cmd="chatterbox__subcmd__help__subcmd__user__subcmd__list"
                 ;;
+            chatterbox__subcmd__help__subcmd__user,mute)
+                cmd="chatterbox__subcmd__help__subcmd__user__subcmd__mute"
+                ;;
             chatterbox__subcmd__help__subcmd__user,unblock)
                 cmd="chatterbox__subcmd__help__subcmd__user__subcmd__unblock"
+                ;;
+            chatterbox__subcmd__help__subcmd__user,unmute)
+                cmd="chatterbox__subcmd__help__subcmd__user__subcmd__unmute"
                 ;;
             chatterbox__subcmd__messages,delete)
                 cmd="chatterbox__subcmd__messages__subcmd__delete"
@@ -169,8 +175,14 @@ _chatterbox() {
             chatterbox__subcmd__user,list)
                 cmd="chatterbox__subcmd__user__subcmd__list"
                 ;;
+            chatterbox__subcmd__user,mute)
+                cmd="chatterbox__subcmd__user__subcmd__mute"
+                ;;
             chatterbox__subcmd__user,unblock)
                 cmd="chatterbox__subcmd__user__subcmd__unblock"
+                ;;
+            chatterbox__subcmd__user,unmute)
+                cmd="chatterbox__subcmd__user__subcmd__unmute"
                 ;;
             chatterbox__subcmd__user__subcmd__help,block)
                 cmd="chatterbox__subcmd__user__subcmd__help__subcmd__block"
@@ -184,8 +196,14 @@ _chatterbox() {
             chatterbox__subcmd__user__subcmd__help,list)
                 cmd="chatterbox__subcmd__user__subcmd__help__subcmd__list"
                 ;;
+            chatterbox__subcmd__user__subcmd__help,mute)
+                cmd="chatterbox__subcmd__user__subcmd__help__subcmd__mute"
+                ;;
             chatterbox__subcmd__user__subcmd__help,unblock)
                 cmd="chatterbox__subcmd__user__subcmd__help__subcmd__unblock"
+                ;;
+            chatterbox__subcmd__user__subcmd__help,unmute)
+                cmd="chatterbox__subcmd__user__subcmd__help__subcmd__unmute"
                 ;;
             *)
                 ;;
@@ -466,7 +484,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__user)
-            opts="list block unblock create"
+            opts="list block unblock mute unmute create"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -521,7 +539,35 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__help__subcmd__user__subcmd__mute)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__help__subcmd__user__subcmd__unblock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__user__subcmd__unmute)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -994,7 +1040,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --database-url --help --version"
+            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --warning-limit --moderation-ladder --strike-decay --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1033,6 +1079,14 @@ _chatterbox() {
                     return 0
                     ;;
                 --warning-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --moderation-ladder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strike-decay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1108,7 +1162,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user)
-            opts="-h -V --db --database-url --help --version list block unblock create help"
+            opts="-h -V --db --database-url --help --version list block unblock mute unmute create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1186,7 +1240,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__help)
-            opts="list block unblock create help"
+            opts="list block unblock mute unmute create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1255,7 +1309,35 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__user__subcmd__help__subcmd__mute)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__user__subcmd__help__subcmd__unblock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__user__subcmd__help__subcmd__unmute)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1295,6 +1377,36 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__user__subcmd__mute)
+            opts="-h -V --for --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__user__subcmd__unblock)
             opts="-h -V --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1302,6 +1414,32 @@ _chatterbox() {
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__user__subcmd__unmute)
+            opts="-h -V --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -225,6 +225,10 @@ pub enum UserCommand {
     Block(UserBlockArgs),
     /// Unblock an account and reset its warnings
     Unblock(UserUnblockArgs),
+    /// Mute an account for a while: it reads but cannot post; a running server tells it at once
+    Mute(UserMuteArgs),
+    /// Lift an account's mute
+    Unmute(UserUnmuteArgs),
     /// Create an account (for example the first admin)
     Create(UserCreateArgs),
 }
@@ -252,6 +256,25 @@ pub struct UserBlockArgs {
 #[derive(Debug, Args)]
 pub struct UserUnblockArgs {
     pub username: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserMuteArgs {
+    pub username: String,
+    /// How long: 30s, 10m, 1h, 7d (at most 366d)
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::chat::standing::parse_duration)]
+    pub for_: std::time::Duration,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUnmuteArgs {
+    pub username: String,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -442,6 +465,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::List(args)) => cmd::user_list::run(&db()?, &args),
         Command::User(UserCommand::Block(args)) => cmd::user_block::run(&db()?, &args),
         Command::User(UserCommand::Unblock(args)) => cmd::user_unblock::run(&db()?, &args),
+        Command::User(UserCommand::Mute(args)) => cmd::user_mute::run(&db()?, &args),
+        Command::User(UserCommand::Unmute(args)) => cmd::user_unmute::run(&db()?, &args),
         Command::User(UserCommand::Create(args)) => cmd::user_create::run(&db()?, &args),
         Command::Room(RoomCommand::List(args)) => cmd::room_list::run(&db()?, &args),
         Command::Room(RoomCommand::Create(args)) => cmd::room_create::run(&db()?, &args),

@@ -225,7 +225,7 @@ mod tests {
 
     fn parse(extra: &[&str]) -> ServeArgs {
         match Cli::try_parse_from([&["chatterbox", "serve"], extra].concat()).unwrap().command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             _ => unreachable!(),
         }
     }

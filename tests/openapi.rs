@@ -44,6 +44,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/deletions", &["get"]),
     ("/admin/users/{id}/block", &["post"]),
     ("/admin/users/{id}/unblock", &["post"]),
+    ("/admin/users/{id}/mute", &["post"]),
+    ("/admin/users/{id}/unmute", &["post"]),
     ("/admin/users/{id}/admin", &["post", "delete"]),
     ("/admin/download/users", &["get"]),
     ("/admin/download/messages", &["get"]),
@@ -333,8 +335,11 @@ async fn document_is_openapi_3_and_lists_every_rest_route() {
                     }
                     "query" => {
                         assert!(
-                            ["before", "after", "limit", "blocked", "room", "q", "from", "status"]
-                                .contains(&name),
+                            [
+                                "before", "after", "limit", "blocked", "room", "q", "from", "action", "user",
+                                "status"
+                            ]
+                            .contains(&name),
                             "{what}: {name}"
                         )
                     }

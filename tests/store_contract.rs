@@ -51,6 +51,7 @@ contract!(
     accounts,
     keys_and_credentials,
     moderation_and_audit,
+    strikes_mutes_and_the_audit_log,
     messages_and_refusals,
     log_order_and_density,
     rooms_and_members,
@@ -263,6 +264,97 @@ fn moderation_and_audit(store: &dyn Store) {
     assert_eq!((log[0].action, log[0].actor.as_str()), (Action::Block, "root"));
     assert_eq!((log[1].action, log[1].reason.as_deref()), (Action::Unblock, Some("ok now")));
     assert_eq!(store.latest_blocks().unwrap()[0].id, log[0].id);
+}
+
+fn strikes_mutes_and_the_audit_log(store: &dyn Store) {
+    use chatterbox::store::{AuditFilter, MuteAction, StrikeRecord, StrikeStep};
+    let u = user(store, "mona");
+    let at = |t: &'static str| StrikeRecord {
+        user_id: u.id,
+        text: Some("bad"),
+        term: Some("bad"),
+        reason: None,
+        actor: "moderation",
+        actor_id: None,
+        room_id: Some(GENERAL_ROOM),
+        message_id: None,
+        counted_after: None,
+        timestamp: t,
+    };
+    let mut seen = Vec::new();
+    let mut ladder = |n: i64| {
+        seen.push(n);
+        if n == 2 {
+            StrikeStep::Mute { until: "2026-11-26T11:00:00.000Z".into() }
+        } else {
+            StrikeStep::Warn
+        }
+    };
+    let first = store.strike(&at("2026-11-26T10:00:00.000Z"), &mut ladder).unwrap();
+    assert_eq!((first.strikes, first.step.clone(), first.recorded), (1, StrikeStep::Warn, true));
+    let second = store.strike(&at("2026-11-26T10:01:00.000Z"), &mut ladder).unwrap();
+    assert!(matches!(second.step, StrikeStep::Mute { .. }));
+    assert_eq!(seen, [1, 2], "the ladder is asked with the count, this strike included");
+    let muted = store.user_by_id(u.id).unwrap().unwrap();
+    assert_eq!((muted.muted_until.as_deref(), muted.warning_count), (Some("2026-11-26T11:00:00.000Z"), 2));
+    // A message of a muted sender is refused in the writing transaction; after the end it passes.
+    let msg = NewMessage {
+        room_id: GENERAL_ROOM,
+        sender_id: u.id,
+        username: "mona".into(),
+        content: "hi".into(),
+        mention_candidates: vec![],
+        reply_to: None,
+    };
+    let refused = store.insert_messages(std::slice::from_ref(&msg), "2026-11-26T10:30:00.000Z").unwrap();
+    assert_eq!(refused[0], Err(Refusal::Muted { until: "2026-11-26T11:00:00.000Z".into() }));
+    assert!(store.insert_messages(std::slice::from_ref(&msg), "2026-11-26T11:00:00.001Z").unwrap()[0].is_ok());
+    // Decay: strikes at or before `counted_after` do not count.
+    assert_eq!(store.strikes(u.id, None).unwrap(), 2);
+    assert_eq!(store.strikes(u.id, Some("2026-11-26T10:00:30.000Z")).unwrap(), 1);
+    // Admin mutes and unmutes; lifting nothing changes nothing.
+    let mute = |until: Option<&'static str>, ts: &'static str| MuteAction {
+        user_id: u.id,
+        until,
+        actor: "root",
+        actor_id: None,
+        reason: Some("why"),
+        timestamp: ts,
+    };
+    let (_, changed) = store.set_muted(&mute(None, "2026-11-26T12:00:00.000Z")).unwrap();
+    assert!(!changed, "the mute had ended");
+    let (m, changed) =
+        store.set_muted(&mute(Some("2026-11-26T13:00:00.000Z"), "2026-11-26T12:00:00.000Z")).unwrap();
+    assert!(changed && m.muted_until.as_deref() == Some("2026-11-26T13:00:00.000Z"));
+    let (m, changed) = store.set_muted(&mute(None, "2026-11-26T12:30:00.000Z")).unwrap();
+    assert!(changed && m.muted_until.is_none());
+    // An unblock starts the ladder afresh.
+    let by = AdminAction { actor: "root", reason: None, timestamp: "2026-11-26T14:00:00.000Z" };
+    store.set_blocked(u.id, true, &by).unwrap();
+    let by = AdminAction { timestamp: "2026-11-26T14:01:00.000Z", ..by };
+    store.set_blocked(u.id, false, &by).unwrap();
+    assert_eq!(store.strikes(u.id, None).unwrap(), 0);
+    // The audit log: every act, filtered.
+    let all =
+        store.audit_log(&AuditFilter { limit: 50, user_id: Some(u.id), ..AuditFilter::default() }).unwrap();
+    let got: Vec<(Action, bool)> = all.iter().map(|v| (v.action, v.strike)).collect();
+    assert_eq!(
+        got,
+        [
+            (Action::Unblock, false),
+            (Action::Block, false),
+            (Action::Unmute, false),
+            (Action::Mute, false),
+            (Action::Mute, true),
+            (Action::Warning, true)
+        ]
+    );
+    assert_eq!(all[4].until.as_deref(), Some("2026-11-26T11:00:00.000Z"));
+    assert_eq!(all[4].room_id, Some(GENERAL_ROOM));
+    let mutes = store
+        .audit_log(&AuditFilter { limit: 50, action: Some(Action::Mute), ..AuditFilter::default() })
+        .unwrap();
+    assert_eq!(mutes.len(), 2);
 }
 
 fn messages_and_refusals(store: &dyn Store) {

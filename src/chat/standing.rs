@@ -356,6 +356,12 @@ impl Chat {
         Ok(user)
     }
 
+    /// The account with this username (exactly, as stored), if any.
+    pub async fn user_named(&self, username: &str) -> Result<Option<User>> {
+        let name = username.to_string();
+        self.blocking(move |s| Ok(s.user_by_username(&name)?)).await
+    }
+
     /// The user's standing now (the account is read again: a mute may have changed since the
     /// caller's copy).
     pub async fn standing(&self, user: &User) -> Result<Standing> {

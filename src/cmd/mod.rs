@@ -16,7 +16,9 @@ pub mod serve;
 pub mod user_block;
 pub mod user_create;
 pub mod user_list;
+pub mod user_mute;
 pub mod user_unblock;
+pub mod user_unmute;
 
 use std::{path::PathBuf, sync::Arc};
 

@@ -118,6 +118,14 @@ pub struct Me {
     edit_window_secs: u64,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     created_at: String,
+    /// Strikes that count now (older ones may have decayed, an unblock clears them).
+    strikes: i64,
+    /// What the next strike does: `warn`, `mute:DURATION` (e.g. `mute:10m`) or `block`.
+    #[schema(example = "mute:10m")]
+    next_step: String,
+    /// The end of a running account mute, or null: a muted account reads but cannot post.
+    #[schema(format = DateTime, example = "2026-11-23T23:15:00.070Z")]
+    muted_until: Option<String>,
 }
 
 /// A chat message as history shows it: the WebSocket's `message` frame without `type`.
@@ -251,6 +259,7 @@ pub(super) async fn sign_in(
 )]
 pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Response, ApiError> {
     let user = authenticate(state, &req).await?;
+    let standing = state.chat.standing(&user).await?;
     Ok(ok_json(&Me {
         id: user.id,
         username: user.username,
@@ -261,6 +270,9 @@ pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Respons
         warning_limit: state.chat.config.warning_limit,
         edit_window_secs: state.chat.config.edit_window.as_secs(),
         created_at: user.created_at,
+        strikes: standing.strikes,
+        next_step: standing.next_step,
+        muted_until: standing.muted_until,
     }))
 }
 

@@ -289,6 +289,8 @@ fn compat_login() {}
         super::admin::unarchive,
         super::admin::block,
         super::admin::unblock,
+        super::admin::mute,
+        super::admin::unmute,
         super::admin::grant_admin,
         super::admin::revoke_admin,
         super::admin::download_users,

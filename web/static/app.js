@@ -23,6 +23,7 @@ import {
 import { resetSearch } from './search.js';
 import { setPeopleStale } from './people.js';
 import './roomheader.js';
+import { showStanding, refreshStanding, onMuteFrame } from './standing.js';
 import './notify.js';
 import { addAccountButtons, offerAppeal, onReportFrame, showAppealAnswer } from './reports.js';
 
@@ -336,6 +337,7 @@ function startChat() {
   emit('presence');
   emit('select', null);
   $('me-name').textContent = state.me.username;
+  showStanding(state.me);
   $('admin-link').hidden = !state.me.is_admin;
   document.title = 'Chatterbox';
   show('view-chat');
@@ -509,8 +511,13 @@ function onFrame(frame) {
       const text = frame.text || `Warning ${frame.warnings} of ${Math.max(1, (frame.limit || 3) - 1)}: your message broke the chat rules and was not posted.`;
       addNotice('warning', text);
       announce(text);
+      refreshStanding();
       break;
     }
+    case 'muted':
+    case 'unmuted':
+      onMuteFrame(frame);
+      break;
     case 'blocked':
       showBlocked(frame.text || null);
       break;
