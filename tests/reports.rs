@@ -306,11 +306,14 @@ async fn decisions_are_audited_and_reporters_told() {
     let warnings = audit(&server, &admin, "warning").await;
     assert_eq!(warnings[0]["username"], "alice");
 
-    // mute needs a duration; it mutes the sender's account (STANDING's mute, audited).
+    // mute takes a duration (1 h when absent); it mutes the sender's account (STANDING's mute, audited).
     let m4 = say(&mut a, GENERAL, "fourth").await;
     let m5 = say(&mut a, GENERAL, "fifth").await;
     let r4 = report(&server, &bob, m4, "spam").await.1["id"].as_i64().unwrap();
-    assert_eq!(decide(&server, "admin", &admin, r4, json!({ "action": "mute" })).await.0, 422);
+    assert_eq!(
+        decide(&server, "admin", &admin, r4, json!({ "action": "mute", "duration": "soon" })).await.0,
+        422
+    );
     assert_eq!(decide(&server, "admin", &admin, r4, json!({ "action": "explode" })).await.0, 422);
     let (status, out) =
         decide(&server, "admin", &admin, r4, json!({ "action": "mute", "duration": "1h" })).await;

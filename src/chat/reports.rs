@@ -32,6 +32,11 @@ pub const CONTEXT: usize = 2;
 /// The longest note a handler may add, in characters.
 pub const MAX_NOTE: usize = 500;
 
+/// A report's mute when the handler names no duration.
+pub const DEFAULT_MUTE: Duration = Duration::from_secs(3600);
+/// The longest mute a report's handler may give.
+pub const MAX_MUTE: Duration = Duration::from_secs(99 * 86_400);
+
 /// What a handler does about a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -52,11 +57,17 @@ impl Decision {
             "warn" => Decision::Warn,
             "block" => Decision::Block,
             "mute" => {
-                let d =
-                    duration.and_then(crate::config::parse_duration).ok_or_else(|| ChatError::Invalid {
-                        field: "duration",
-                        detail: "A mute needs a duration, like 10m, 1h or 7d".into(),
-                    })?;
+                let d = match duration {
+                    None => DEFAULT_MUTE,
+                    Some(d) => {
+                        crate::config::parse_duration(d).filter(|d| *d <= MAX_MUTE).ok_or_else(|| {
+                            ChatError::Invalid {
+                                field: "duration",
+                                detail: "A mute lasts a duration like 10m, 1h or 7d, at most 99 days".into(),
+                            }
+                        })?
+                    }
+                };
                 Decision::Mute(d)
             }
             _ => return Err(invalid("The action is one of dismiss, delete, warn, mute, block")),

@@ -45,6 +45,15 @@ pub struct AnswerBody {
     note: String,
 }
 
+/// Which appeals the list shows.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes `?status=`, read by `list`.
+pub enum AppealQueue {
+    Open,
+    All,
+}
+
 /// An appeal.
 #[derive(Serialize, ToSchema)]
 pub struct AppealOut {
@@ -132,7 +141,7 @@ pub async fn route(
 /// Appeals, newest first.
 #[utoipa::path(get, path = "/admin/appeals", operation_id = "admin_appeals", tag = "moderation", security(("bearer" = [])),
     params(
-        ("status" = Option<String>, Query, description = "`open` (default) or `all`"),
+        ("status" = Option<AppealQueue>, Query, description = "`open` (default) or `all`"),
         ("before" = Option<i64>, Query, description = "Only appeals with a smaller id"),
         ("limit" = Option<i64>, Query, minimum = 1, description = "At most this many (default 50; larger values count as 100)"),
     ),

@@ -26,11 +26,44 @@ use super::{
     AppState,
 };
 
+/// Why a member reports a message.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Reason {
+    Spam,
+    Harassment,
+    Hate,
+    Sexual,
+    Violence,
+    Other,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::Spam => "spam",
+            Reason::Harassment => "harassment",
+            Reason::Hate => "hate",
+            Reason::Sexual => "sexual",
+            Reason::Violence => "violence",
+            Reason::Other => "other",
+        }
+    }
+}
+
+/// Which reports a queue lists.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // Describes `?status=`, read by `queue_page`.
+pub enum QueueStatus {
+    Open,
+    Handled,
+    All,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ReportBody {
-    /// Why: one of `spam`, `harassment`, `hate`, `sexual`, `violence`, `other`.
-    #[schema(example = "harassment")]
-    reason: String,
+    reason: Reason,
     /// What the handlers should know, at most 500 characters.
     #[schema(max_length = 500)]
     text: Option<String>,
@@ -182,8 +215,8 @@ pub enum Action {
 #[derive(Deserialize, ToSchema)]
 pub struct DecisionBody {
     action: Action,
-    /// For `mute`: how long, like `10m`, `1h`, `7d`.
-    #[schema(example = "1h")]
+    /// For `mute`: how long, like `10m`, `1h`, `7d` (at most 99 days; 1 h when absent).
+    #[schema(example = "1h", pattern = r"^[1-9][0-9]?[mhd]$")]
     duration: Option<String>,
     /// For the audit log and the other handlers, at most 500 characters.
     note: Option<String>,
@@ -243,7 +276,7 @@ impl From<Queued> for QueuedReport {
 pub async fn report(state: &Arc<AppState>, req: Request<Incoming>, id: i64) -> Result<Response, ApiError> {
     let user = authenticate(state, &req).await?;
     let body: ReportBody = json_body(state, req).await?;
-    let (id, status) = state.chat.report_message(&user, id, &body.reason, body.text).await?;
+    let (id, status) = state.chat.report_message(&user, id, body.reason.as_str(), body.text).await?;
     Ok(json_response(StatusCode::CREATED, &Filed { id, status: status.into() }))
 }
 
@@ -346,7 +379,7 @@ async fn decide(
 /// The report queue of every conversation, newest first.
 #[utoipa::path(get, path = "/admin/reports", operation_id = "admin_reports", tag = "moderation", security(("bearer" = [])),
     params(
-        ("status" = Option<String>, Query, description = "`open` (default), `handled` or `all`"),
+        ("status" = Option<QueueStatus>, Query, description = "`open` (default), `handled` or `all`"),
         ("before" = Option<i64>, Query, description = "Only reports with a smaller id"),
         ("limit" = Option<i64>, Query, minimum = 1, description = "At most this many (default 50; larger values count as 100)"),
     ),
@@ -365,7 +398,7 @@ fn admin_queue() {}
 /// admin's is every conversation's.
 #[utoipa::path(get, path = "/moderation/reports", operation_id = "moderation_reports", tag = "moderation", security(("bearer" = [])),
     params(
-        ("status" = Option<String>, Query, description = "`open` (default), `handled` or `all`"),
+        ("status" = Option<QueueStatus>, Query, description = "`open` (default), `handled` or `all`"),
         ("before" = Option<i64>, Query, description = "Only reports with a smaller id"),
         ("limit" = Option<i64>, Query, minimum = 1, description = "At most this many (default 50; larger values count as 100)"),
     ),
