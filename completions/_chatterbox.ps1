@@ -52,7 +52,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--auto-join', '--auto-join', [CompletionResultType]::ParameterName, 'Public rooms new accounts join besides `general` (comma-separated names; they must exist: `chatterbox room create`)')
             [CompletionResult]::new('--classifier', '--classifier', [CompletionResultType]::ParameterName, 'The learned classifier of offensive language built in (alt-profanity-check''s model), beside the word list')
             [CompletionResult]::new('--classifier-threshold', '--classifier-threshold', [CompletionResultType]::ParameterName, 'The classifier''s score (a probability, between 0 and 1) from which a message counts as offensive. The default 0.7 is the lowest at which it flagged at most 1 % of everyday chat, of prose and of dictionary sentences in our measurements, while it caught 62 % of insults made of ordinary words (README, Classifier)')
-            [CompletionResult]::new('--warning-limit', '--warning-limit', [CompletionResultType]::ParameterName, 'The violation that blocks an account (earlier ones are warnings)')
+            [CompletionResult]::new('--warning-limit', '--warning-limit', [CompletionResultType]::ParameterName, 'The violation that blocks an account (earlier ones are warnings); the same as `--moderation-ladder` with N-1 warnings then block [default: 3]')
+            [CompletionResult]::new('--moderation-ladder', '--moderation-ladder', [CompletionResultType]::ParameterName, 'What each strike (moderation violation) does, in order: `warn`, `mute:DURATION` (30s, 10m, 24h, 7d) or `block` (last); past the end the last step repeats')
+            [CompletionResult]::new('--strike-decay', '--strike-decay', [CompletionResultType]::ParameterName, 'Strikes older than this no longer count (30m, 24h, 7d); off by default')
             [CompletionResult]::new('--max-message-chars', '--max-message-chars', [CompletionResultType]::ParameterName, 'Longest chat message, in characters')
             [CompletionResult]::new('--history', '--history', [CompletionResultType]::ParameterName, 'Messages sent to a client when it connects')
             [CompletionResult]::new('--message-burst', '--message-burst', [CompletionResultType]::ParameterName, 'Messages a connection may send in a burst')
@@ -118,6 +120,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List accounts')
             [CompletionResult]::new('block', 'block', [CompletionResultType]::ParameterValue, 'Block an account: no login, no chat; its open connections are closed')
             [CompletionResult]::new('unblock', 'unblock', [CompletionResultType]::ParameterValue, 'Unblock an account and reset its warnings')
+            [CompletionResult]::new('mute', 'mute', [CompletionResultType]::ParameterValue, 'Mute an account for a while: it reads but cannot post; a running server tells it at once')
+            [CompletionResult]::new('unmute', 'unmute', [CompletionResultType]::ParameterValue, 'Lift an account''s mute')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an account (for example the first admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -153,6 +157,27 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatterbox;user;mute' {
+            [CompletionResult]::new('--for', '--for', [CompletionResultType]::ParameterName, 'How long: 30s, 10m, 1h, 7d (at most 366d)')
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'chatterbox;user;unmute' {
+            [CompletionResult]::new('--reason', '--reason', [CompletionResultType]::ParameterName, 'Why, for the audit log')
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatterbox;user;create' {
             [CompletionResult]::new('--email', '--email', [CompletionResultType]::ParameterName, 'email')
             [CompletionResult]::new('--bcrypt-cost', '--bcrypt-cost', [CompletionResultType]::ParameterName, 'bcrypt cost of the password hash (4-31); use the daemon''s, so the account''s logins take as long as everyone''s')
@@ -170,6 +195,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List accounts')
             [CompletionResult]::new('block', 'block', [CompletionResultType]::ParameterValue, 'Block an account: no login, no chat; its open connections are closed')
             [CompletionResult]::new('unblock', 'unblock', [CompletionResultType]::ParameterValue, 'Unblock an account and reset its warnings')
+            [CompletionResult]::new('mute', 'mute', [CompletionResultType]::ParameterValue, 'Mute an account for a while: it reads but cannot post; a running server tells it at once')
+            [CompletionResult]::new('unmute', 'unmute', [CompletionResultType]::ParameterValue, 'Lift an account''s mute')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an account (for example the first admin)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -181,6 +208,12 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;user;help;unblock' {
+            break
+        }
+        'chatterbox;user;help;mute' {
+            break
+        }
+        'chatterbox;user;help;unmute' {
             break
         }
         'chatterbox;user;help;create' {
@@ -396,6 +429,8 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List accounts')
             [CompletionResult]::new('block', 'block', [CompletionResultType]::ParameterValue, 'Block an account: no login, no chat; its open connections are closed')
             [CompletionResult]::new('unblock', 'unblock', [CompletionResultType]::ParameterValue, 'Unblock an account and reset its warnings')
+            [CompletionResult]::new('mute', 'mute', [CompletionResultType]::ParameterValue, 'Mute an account for a while: it reads but cannot post; a running server tells it at once')
+            [CompletionResult]::new('unmute', 'unmute', [CompletionResultType]::ParameterValue, 'Lift an account''s mute')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create an account (for example the first admin)')
             break
         }
@@ -406,6 +441,12 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;help;user;unblock' {
+            break
+        }
+        'chatterbox;help;user;mute' {
+            break
+        }
+        'chatterbox;help;user;unmute' {
             break
         }
         'chatterbox;help;user;create' {

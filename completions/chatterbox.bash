@@ -112,8 +112,14 @@ _chatterbox() {
             chatterbox__subcmd__help__subcmd__user,list)
                 cmd="chatterbox__subcmd__help__subcmd__user__subcmd__list"
                 ;;
+            chatterbox__subcmd__help__subcmd__user,mute)
+                cmd="chatterbox__subcmd__help__subcmd__user__subcmd__mute"
+                ;;
             chatterbox__subcmd__help__subcmd__user,unblock)
                 cmd="chatterbox__subcmd__help__subcmd__user__subcmd__unblock"
+                ;;
+            chatterbox__subcmd__help__subcmd__user,unmute)
+                cmd="chatterbox__subcmd__help__subcmd__user__subcmd__unmute"
                 ;;
             chatterbox__subcmd__messages,delete)
                 cmd="chatterbox__subcmd__messages__subcmd__delete"
@@ -181,8 +187,14 @@ _chatterbox() {
             chatterbox__subcmd__user,list)
                 cmd="chatterbox__subcmd__user__subcmd__list"
                 ;;
+            chatterbox__subcmd__user,mute)
+                cmd="chatterbox__subcmd__user__subcmd__mute"
+                ;;
             chatterbox__subcmd__user,unblock)
                 cmd="chatterbox__subcmd__user__subcmd__unblock"
+                ;;
+            chatterbox__subcmd__user,unmute)
+                cmd="chatterbox__subcmd__user__subcmd__unmute"
                 ;;
             chatterbox__subcmd__user__subcmd__help,block)
                 cmd="chatterbox__subcmd__user__subcmd__help__subcmd__block"
@@ -196,8 +208,14 @@ _chatterbox() {
             chatterbox__subcmd__user__subcmd__help,list)
                 cmd="chatterbox__subcmd__user__subcmd__help__subcmd__list"
                 ;;
+            chatterbox__subcmd__user__subcmd__help,mute)
+                cmd="chatterbox__subcmd__user__subcmd__help__subcmd__mute"
+                ;;
             chatterbox__subcmd__user__subcmd__help,unblock)
                 cmd="chatterbox__subcmd__user__subcmd__help__subcmd__unblock"
+                ;;
+            chatterbox__subcmd__user__subcmd__help,unmute)
+                cmd="chatterbox__subcmd__user__subcmd__help__subcmd__unmute"
                 ;;
             *)
                 ;;
@@ -532,7 +550,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__user)
-            opts="list block unblock create"
+            opts="list block unblock mute unmute create"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -587,7 +605,35 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__help__subcmd__user__subcmd__mute)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__help__subcmd__user__subcmd__unblock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__user__subcmd__unmute)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1060,7 +1106,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
+            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --moderation-ladder --strike-decay --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1111,6 +1157,14 @@ _chatterbox() {
                     return 0
                     ;;
                 --warning-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --moderation-ladder)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --strike-decay)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1224,7 +1278,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user)
-            opts="-h -V --db --database-url --help --version list block unblock create help"
+            opts="-h -V --db --database-url --help --version list block unblock mute unmute create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1302,7 +1356,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__user__subcmd__help)
-            opts="list block unblock create help"
+            opts="list block unblock mute unmute create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1371,7 +1425,35 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__user__subcmd__help__subcmd__mute)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__user__subcmd__help__subcmd__unblock)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__user__subcmd__help__subcmd__unmute)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1411,6 +1493,36 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__user__subcmd__mute)
+            opts="-h -V --for --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__user__subcmd__unblock)
             opts="-h -V --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1418,6 +1530,32 @@ _chatterbox() {
                 return 0
             fi
             case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__user__subcmd__unmute)
+            opts="-h -V --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -53,7 +53,9 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l classifi
 flag\t'deliver every message and score it for moderators'
 enforce\t'refuse a message or edit scoring at least --classifier-threshold as a violation, like a word-list hit'"
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l classifier-threshold -d 'The classifier\'s score (a probability, between 0 and 1) from which a message counts as offensive. The default 0.7 is the lowest at which it flagged at most 1 % of everyday chat, of prose and of dictionary sentences in our measurements, while it caught 62 % of insults made of ordinary words (README, Classifier)' -r
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l warning-limit -d 'The violation that blocks an account (earlier ones are warnings)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l warning-limit -d 'The violation that blocks an account (earlier ones are warnings); the same as `--moderation-ladder` with N-1 warnings then block [default: 3]' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l moderation-ladder -d 'What each strike (moderation violation) does, in order: `warn`, `mute:DURATION` (30s, 10m, 24h, 7d) or `block` (last); past the end the last step repeats' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l strike-decay -d 'Strikes older than this no longer count (30m, 24h, 7d); off by default' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l max-message-chars -d 'Longest chat message, in characters' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l history -d 'Messages sent to a client when it connects' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l message-burst -d 'Messages a connection may send in a burst' -r
@@ -92,15 +94,17 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l dat
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -l revoke -d 'Take the admin role away instead'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand make-admin" -s V -l version -d 'Print version'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -s h -l help -d 'Print help'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -s V -l version -d 'Print version'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "list" -d 'List accounts'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "unblock" -d 'Unblock an account and reset its warnings'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "create" -d 'Create an account (for example the first admin)'
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "list" -d 'List accounts'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "unblock" -d 'Unblock an account and reset its warnings'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "mute" -d 'Mute an account for a while: it reads but cannot post; a running server tells it at once'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "unmute" -d 'Lift an account\'s mute'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "create" -d 'Create an account (for example the first admin)'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and not __fish_seen_subcommand_from list block unblock mute unmute create help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from list" -l format -r -f -a "table\t''
 csv\t''
 json\t''"
@@ -119,6 +123,17 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s h -l help -d 'Print help'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unblock" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from mute" -l for -d 'How long: 30s, 10m, 1h, 7d (at most 366d)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from mute" -l reason -d 'Why, for the audit log' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from mute" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from mute" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from mute" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from mute" -s V -l version -d 'Print version'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unmute" -l reason -d 'Why, for the audit log' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unmute" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unmute" -l database-url -d 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unmute" -s h -l help -d 'Print help'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from unmute" -s V -l version -d 'Print version'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l email -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l bcrypt-cost -d 'bcrypt cost of the password hash (4-31); use the daemon\'s, so the account\'s logins take as long as everyone\'s' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from create" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
@@ -130,6 +145,8 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_s
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List accounts'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "unblock" -d 'Unblock an account and reset its warnings'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "mute" -d 'Mute an account for a while: it reads but cannot post; a running server tells it at once'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "unmute" -d 'Lift an account\'s mute'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "create" -d 'Create an account (for example the first admin)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand room; and not __fish_seen_subcommand_from list create archive add-member remove-member help" -l db -d 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]' -r -F
@@ -233,6 +250,8 @@ complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and not __fi
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List accounts'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "block" -d 'Block an account: no login, no chat; its open connections are closed'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "unblock" -d 'Unblock an account and reset its warnings'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "mute" -d 'Mute an account for a while: it reads but cannot post; a running server tells it at once'
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "unmute" -d 'Lift an account\'s mute'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "create" -d 'Create an account (for example the first admin)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "list" -d 'List public and private rooms with their members and activity (not DMs)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand help; and __fish_seen_subcommand_from room" -f -a "create" -d 'Create a room, with no member yet (people join a public room; add them to a private one)'

@@ -44,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (REST API, WebSocket chat and web UI)
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations
     Migrate(MigrateArgs),
     /// Copy this SQLite installation (--db) into a new PostgreSQL database (--database-url),
@@ -142,9 +142,22 @@ pub struct ServeArgs {
     /// made of ordinary words (README, Classifier)
     #[arg(long, env = "CHATTERBOX_CLASSIFIER_THRESHOLD", default_value_t = DEFAULT_THRESHOLD, value_name = "P")]
     pub classifier_threshold: f64,
-    /// The violation that blocks an account (earlier ones are warnings)
-    #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", default_value_t = 3, value_name = "N")]
-    pub warning_limit: i64,
+    /// The violation that blocks an account (earlier ones are warnings); the same as
+    /// `--moderation-ladder` with N-1 warnings then block [default: 3]
+    #[arg(long, env = "CHATTERBOX_WARNING_LIMIT", value_name = "N", conflicts_with = "moderation_ladder")]
+    pub warning_limit: Option<i64>,
+    /// What each strike (moderation violation) does, in order: `warn`, `mute:DURATION` (30s,
+    /// 10m, 24h, 7d) or `block` (last); past the end the last step repeats
+    #[arg(
+        long,
+        env = "CHATTERBOX_MODERATION_LADDER",
+        value_name = "STEPS",
+        default_value = "warn,warn,block"
+    )]
+    pub moderation_ladder: String,
+    /// Strikes older than this no longer count (30m, 24h, 7d); off by default
+    #[arg(long, env = "CHATTERBOX_STRIKE_DECAY", value_name = "DURATION")]
+    pub strike_decay: Option<String>,
     /// Longest chat message, in characters
     #[arg(long, env = "CHATTERBOX_MAX_MESSAGE_CHARS", default_value_t = 2000, value_name = "N")]
     pub max_message_chars: usize,
@@ -301,6 +314,10 @@ pub enum UserCommand {
     Block(UserBlockArgs),
     /// Unblock an account and reset its warnings
     Unblock(UserUnblockArgs),
+    /// Mute an account for a while: it reads but cannot post; a running server tells it at once
+    Mute(UserMuteArgs),
+    /// Lift an account's mute
+    Unmute(UserUnmuteArgs),
     /// Create an account (for example the first admin)
     Create(UserCreateArgs),
 }
@@ -328,6 +345,25 @@ pub struct UserBlockArgs {
 #[derive(Debug, Args)]
 pub struct UserUnblockArgs {
     pub username: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UserMuteArgs {
+    pub username: String,
+    /// How long: 30s, 10m, 1h, 7d (at most 366d)
+    #[arg(long = "for", value_name = "DURATION", value_parser = crate::chat::standing::parse_duration)]
+    pub for_: std::time::Duration,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserUnmuteArgs {
+    pub username: String,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -507,7 +543,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let db = || cmd::Database::from_args(cli.db.clone(), cli.database_url.clone());
     match cli.command {
-        Command::Serve(args) => cmd::serve::run(db()?, args),
+        Command::Serve(args) => cmd::serve::run(db()?, *args),
         Command::Migrate(args) => cmd::migrate::run(&db()?, &args),
         Command::MigrateTo(args) => cmd::migrate_to::run(
             &cmd::Database::from_args(cli.db.clone(), None)?,
@@ -518,6 +554,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::List(args)) => cmd::user_list::run(&db()?, &args),
         Command::User(UserCommand::Block(args)) => cmd::user_block::run(&db()?, &args),
         Command::User(UserCommand::Unblock(args)) => cmd::user_unblock::run(&db()?, &args),
+        Command::User(UserCommand::Mute(args)) => cmd::user_mute::run(&db()?, &args),
+        Command::User(UserCommand::Unmute(args)) => cmd::user_unmute::run(&db()?, &args),
         Command::User(UserCommand::Create(args)) => cmd::user_create::run(&db()?, &args),
         Command::Room(RoomCommand::List(args)) => cmd::room_list::run(&db()?, &args),
         Command::Room(RoomCommand::Create(args)) => cmd::room_create::run(&db()?, &args),

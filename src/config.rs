@@ -4,7 +4,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use crate::{
-    chat::{moderation::Matcher, ratelimit::Rate, ChatConfig, Secret},
+    chat::{moderation::Matcher, ratelimit::Rate, standing::Ladder, ChatConfig, Secret},
     cli::ServeArgs,
     http::{cors::CorsOrigins, proxy::TrustedProxies, HttpConfig},
     server::ServerConfig,
@@ -42,6 +42,10 @@ pub enum ConfigError {
     Tls(#[from] crate::tls::TlsError),
     #[error("invalid --classifier-threshold {0}: a probability between 0 and 1 (exclusive), like 0.7")]
     ClassifierThreshold(f64),
+    #[error("invalid --moderation-ladder: {0}")]
+    Ladder(String),
+    #[error("invalid --strike-decay {0:?}: use a number with s, m, h or d (for example 7d)")]
+    StrikeDecay(String),
 }
 
 pub struct ServeConfig {
@@ -120,7 +124,16 @@ impl ServeConfig {
                 Err(ConfigError::TooSmall(name, min.to_string()))
             }
         };
-        at_least("--warning-limit", args.warning_limit >= 1, "1")?;
+        at_least("--warning-limit", args.warning_limit.is_none_or(|n| n >= 1), "1")?;
+        // `--warning-limit N` is the ladder of N-1 warnings then a block (clap refuses both).
+        let ladder = match args.warning_limit {
+            Some(n) => Ladder::classic(n),
+            None => Ladder::parse(&args.moderation_ladder).map_err(ConfigError::Ladder)?,
+        };
+        let strike_decay = match &args.strike_decay {
+            Some(d) => Some(parse_duration(d).ok_or_else(|| ConfigError::StrikeDecay(d.clone()))?),
+            None => None,
+        };
         at_least("--max-message-chars", args.max_message_chars >= 1, "1")?;
         at_least("--message-burst", args.message_burst >= 1, "1")?;
         at_least("--message-rate", args.message_rate > 0.0, "more than 0")?;
@@ -191,7 +204,9 @@ impl ServeConfig {
             chat: ChatConfig {
                 bcrypt_cost: args.bcrypt_cost,
                 token_ttl_secs: ttl.as_secs() as i64,
-                warning_limit: args.warning_limit,
+                warning_limit: ladder.block_at().unwrap_or(0),
+                ladder,
+                strike_decay,
                 max_message_chars: args.max_message_chars,
                 history_limit: args.history,
                 message_rate: Rate::new(f64::from(args.message_burst), args.message_rate),
@@ -234,7 +249,7 @@ mod tests {
 
     fn parse(extra: &[&str]) -> ServeArgs {
         match Cli::try_parse_from([&["chatterbox", "serve"], extra].concat()).unwrap().command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             _ => unreachable!(),
         }
     }

@@ -20,6 +20,28 @@ pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
 
+/// A stored timestamp as Unix milliseconds (0 if it is not one).
+pub fn unix_ms(ts: &str) -> i64 {
+    OffsetDateTime::parse(ts, &Rfc3339).map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// Unix milliseconds in the store's format.
+pub fn from_unix_ms(ms: i64) -> String {
+    format(
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+    )
+}
+
+/// Now plus (or minus) a span, in the store's format.
+pub fn now_plus(span: std::time::Duration) -> String {
+    format(OffsetDateTime::now_utc() + span)
+}
+
+pub fn now_minus(span: std::time::Duration) -> String {
+    format(OffsetDateTime::now_utc() - span)
+}
+
 /// The original's wire form of a stored timestamp: naive UTC as Python's `isoformat()` writes it,
 /// `2026-11-23T22:15:00.070000`, without the fraction when it is zero (`2026-11-23T22:15:00`).
 /// Its web page appends `Z` before parsing, so our `...Z` form would show as "Invalid Date".

@@ -525,6 +525,7 @@ async fn moderation_warns_twice_then_blocks_and_closes_every_socket() {
 async fn moderation_passes_innocent_words_and_catches_evasions() {
     let mut opts = common::Options::default();
     opts.chat.warning_limit = 100;
+    opts.chat.ladder = chatterbox::chat::standing::Ladder::classic(100);
     let (server, mut a, mut b) = alice_and_bob(opts).await;
     for innocent in ["Scunthorpe", "a classic", "shiitake mushrooms"] {
         let m = a.send_acked(innocent).await;
@@ -576,6 +577,7 @@ async fn messages_of_only_invisible_or_blank_characters_are_refused_and_never_st
 async fn a_word_split_across_two_messages_is_refused_in_the_second() {
     let mut opts = common::Options::default();
     opts.chat.warning_limit = 100;
+    opts.chat.ladder = chatterbox::chat::standing::Ladder::classic(100);
     let (server, mut a, mut b) = alice_and_bob(opts).await;
     // Another user's message in between does not matter: the memory is per user.
     let first = a.send_acked("what the fu").await;

@@ -840,8 +840,8 @@ fn user_block_and_unblock_are_audited() {
     assert!(db.user("alice").is_blocked);
     let log = store.violations(None, 10).unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!(log[0].user_id, alice.id);
-    assert_eq!(log[0].username, "alice");
+    assert_eq!(log[0].user_id, Some(alice.id));
+    assert_eq!(log[0].username.as_deref(), Some("alice"));
     assert_eq!(log[0].action, Action::Block);
     assert_eq!(log[0].actor, "cli");
     assert_eq!(log[0].reason.as_deref(), Some("spamming links"));
@@ -855,7 +855,7 @@ fn user_block_and_unblock_are_audited() {
     // Block without a reason.
     assert_eq!(success(&db.run(&["user", "block", "bob"], None)).trim(), "blocked bob");
     let log = store.violations(None, 10).unwrap();
-    assert_eq!((log[0].username.as_str(), log[0].reason.as_deref()), ("bob", None));
+    assert_eq!((log[0].username.as_deref(), log[0].reason.as_deref()), (Some("bob"), None));
 
     // Unknown users.
     for cmd in ["block", "unblock"] {
@@ -889,7 +889,7 @@ fn user_unblock_resets_warnings_and_is_audited() {
     assert_eq!(log.len(), audited + 1);
     assert_eq!(log[0].action, Action::Unblock);
     assert_eq!(log[0].actor, "cli");
-    assert_eq!(log[0].user_id, alice.id);
+    assert_eq!(log[0].user_id, Some(alice.id));
 
     // Idempotent: nothing to do, nothing audited.
     let out = success(&db.run(&["user", "unblock", "alice"], None));

@@ -20,6 +20,15 @@ const ROUTES: &[(&str, &[&str])] = &[
     // Before the room routes: those make the admin leave `general`.
     ("/messages/{id}", &["get", "patch", "delete"]),
     ("/messages/{id}/reactions", &["post"]),
+    ("/messages/{id}/report", &["post"]),
+    ("/reports", &["get"]),
+    ("/appeals", &["post"]),
+    ("/admin/reports", &["get"]),
+    ("/admin/reports/{id}", &["post"]),
+    ("/moderation/reports", &["get"]),
+    ("/moderation/reports/{id}", &["post"]),
+    ("/admin/appeals", &["get"]),
+    ("/admin/appeals/{id}", &["post"]),
     ("/healthz", &["get"]),
     ("/openapi.json", &["get"]),
     ("/auth/register", &["post"]),
@@ -35,6 +44,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/deletions", &["get"]),
     ("/admin/users/{id}/block", &["post"]),
     ("/admin/users/{id}/unblock", &["post"]),
+    ("/admin/users/{id}/mute", &["post"]),
+    ("/admin/users/{id}/unmute", &["post"]),
     ("/admin/users/{id}/admin", &["post", "delete"]),
     ("/admin/download/users", &["get"]),
     ("/admin/download/messages", &["get"]),
@@ -324,7 +335,11 @@ async fn document_is_openapi_3_and_lists_every_rest_route() {
                     }
                     "query" => {
                         assert!(
-                            ["before", "after", "limit", "blocked", "room", "q", "from"].contains(&name),
+                            [
+                                "before", "after", "limit", "blocked", "room", "q", "from", "action", "user",
+                                "status"
+                            ]
+                            .contains(&name),
                             "{what}: {name}"
                         )
                     }

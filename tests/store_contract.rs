@@ -51,6 +51,7 @@ contract!(
     accounts,
     keys_and_credentials,
     moderation_and_audit,
+    strikes_mutes_and_the_audit_log,
     messages_and_refusals,
     log_order_and_density,
     rooms_and_members,
@@ -62,6 +63,7 @@ contract!(
     limits_read_modify_write,
     concurrent_limit_updates_take_turns,
     living_messages,
+    reports_and_appeals,
     search,
     search_partly_indexed,
     search_indexed,
@@ -263,6 +265,97 @@ fn moderation_and_audit(store: &dyn Store) {
     assert_eq!((log[0].action, log[0].actor.as_str()), (Action::Block, "root"));
     assert_eq!((log[1].action, log[1].reason.as_deref()), (Action::Unblock, Some("ok now")));
     assert_eq!(store.latest_blocks().unwrap()[0].id, log[0].id);
+}
+
+fn strikes_mutes_and_the_audit_log(store: &dyn Store) {
+    use chatterbox::store::{AuditFilter, MuteAction, StrikeRecord, StrikeStep};
+    let u = user(store, "mona");
+    let at = |t: &'static str| StrikeRecord {
+        user_id: u.id,
+        text: Some("bad"),
+        term: Some("bad"),
+        reason: None,
+        actor: "moderation",
+        actor_id: None,
+        room_id: Some(GENERAL_ROOM),
+        message_id: None,
+        counted_after: None,
+        timestamp: t,
+    };
+    let mut seen = Vec::new();
+    let mut ladder = |n: i64| {
+        seen.push(n);
+        if n == 2 {
+            StrikeStep::Mute { until: "2026-11-26T11:00:00.000Z".into() }
+        } else {
+            StrikeStep::Warn
+        }
+    };
+    let first = store.strike(&at("2026-11-26T10:00:00.000Z"), &mut ladder).unwrap();
+    assert_eq!((first.strikes, first.step.clone(), first.recorded), (1, StrikeStep::Warn, true));
+    let second = store.strike(&at("2026-11-26T10:01:00.000Z"), &mut ladder).unwrap();
+    assert!(matches!(second.step, StrikeStep::Mute { .. }));
+    assert_eq!(seen, [1, 2], "the ladder is asked with the count, this strike included");
+    let muted = store.user_by_id(u.id).unwrap().unwrap();
+    assert_eq!((muted.muted_until.as_deref(), muted.warning_count), (Some("2026-11-26T11:00:00.000Z"), 2));
+    // A message of a muted sender is refused in the writing transaction; after the end it passes.
+    let msg = NewMessage {
+        room_id: GENERAL_ROOM,
+        sender_id: u.id,
+        username: "mona".into(),
+        content: "hi".into(),
+        mention_candidates: vec![],
+        reply_to: None,
+    };
+    let refused = store.insert_messages(std::slice::from_ref(&msg), "2026-11-26T10:30:00.000Z").unwrap();
+    assert_eq!(refused[0], Err(Refusal::Muted { until: "2026-11-26T11:00:00.000Z".into() }));
+    assert!(store.insert_messages(std::slice::from_ref(&msg), "2026-11-26T11:00:00.001Z").unwrap()[0].is_ok());
+    // Decay: strikes at or before `counted_after` do not count.
+    assert_eq!(store.strikes(u.id, None).unwrap(), 2);
+    assert_eq!(store.strikes(u.id, Some("2026-11-26T10:00:30.000Z")).unwrap(), 1);
+    // Admin mutes and unmutes; lifting nothing changes nothing.
+    let mute = |until: Option<&'static str>, ts: &'static str| MuteAction {
+        user_id: u.id,
+        until,
+        actor: "root",
+        actor_id: None,
+        reason: Some("why"),
+        timestamp: ts,
+    };
+    let (_, changed) = store.set_muted(&mute(None, "2026-11-26T12:00:00.000Z")).unwrap();
+    assert!(!changed, "the mute had ended");
+    let (m, changed) =
+        store.set_muted(&mute(Some("2026-11-26T13:00:00.000Z"), "2026-11-26T12:00:00.000Z")).unwrap();
+    assert!(changed && m.muted_until.as_deref() == Some("2026-11-26T13:00:00.000Z"));
+    let (m, changed) = store.set_muted(&mute(None, "2026-11-26T12:30:00.000Z")).unwrap();
+    assert!(changed && m.muted_until.is_none());
+    // An unblock starts the ladder afresh.
+    let by = AdminAction { actor: "root", reason: None, timestamp: "2026-11-26T14:00:00.000Z" };
+    store.set_blocked(u.id, true, &by).unwrap();
+    let by = AdminAction { timestamp: "2026-11-26T14:01:00.000Z", ..by };
+    store.set_blocked(u.id, false, &by).unwrap();
+    assert_eq!(store.strikes(u.id, None).unwrap(), 0);
+    // The audit log: every act, filtered.
+    let all =
+        store.audit_log(&AuditFilter { limit: 50, user_id: Some(u.id), ..AuditFilter::default() }).unwrap();
+    let got: Vec<(Action, bool)> = all.iter().map(|v| (v.action, v.strike)).collect();
+    assert_eq!(
+        got,
+        [
+            (Action::Unblock, false),
+            (Action::Block, false),
+            (Action::Unmute, false),
+            (Action::Mute, false),
+            (Action::Mute, true),
+            (Action::Warning, true)
+        ]
+    );
+    assert_eq!(all[4].until.as_deref(), Some("2026-11-26T11:00:00.000Z"));
+    assert_eq!(all[4].room_id, Some(GENERAL_ROOM));
+    let mutes = store
+        .audit_log(&AuditFilter { limit: 50, action: Some(Action::Mute), ..AuditFilter::default() })
+        .unwrap();
+    assert_eq!(mutes.len(), 2);
 }
 
 fn messages_and_refusals(store: &dyn Store) {
@@ -1099,4 +1192,124 @@ fn search_with(store: &dyn Store, index: usize) {
     assert_eq!(find(words(&["deploy"])), [secret, old]);
     assert_eq!(find(words(&["never"])), Vec::<i64>::new());
     assert_eq!(find(words(&["o"])), [edited, secret, old], "the short-term path skips it too");
+}
+
+fn reports_and_appeals(store: &dyn Store) {
+    use chatterbox::store::{
+        AppealRefusal, NewReport, ReportDecision, ReportFilter, ReportRefusal, ReportSource, ReportStatus,
+    };
+    let (alice, bob, carol) = (user(store, "ralice"), user(store, "rbob"), user(store, "rcarol"));
+    let before = post(store, GENERAL_ROOM, &alice, "before");
+    let id = post(store, GENERAL_ROOM, &alice, "reported");
+    let after = post(store, GENERAL_ROOM, &alice, "after");
+    let new = |reporter: Option<i64>, max_open: i64| NewReport {
+        message_id: id,
+        reporter_id: reporter,
+        source: if reporter.is_some() { ReportSource::Member } else { ReportSource::Classifier },
+        reason: "spam",
+        text: None,
+        score: reporter.is_none().then_some(0.9),
+        max_open,
+        timestamp: TS,
+    };
+    assert_eq!(store.file_report(&new(Some(alice.id), 50)).unwrap(), Err(ReportRefusal::Own));
+    assert_eq!(store.file_report(&new(Some(bob.id), 0)).unwrap(), Err(ReportRefusal::TooMany));
+    let first = store.file_report(&new(Some(bob.id), 50)).unwrap().unwrap();
+    assert_eq!(store.file_report(&new(Some(bob.id), 50)).unwrap(), Err(ReportRefusal::Duplicate));
+    let second = store.file_report(&new(Some(carol.id), 50)).unwrap().unwrap();
+    // Automatic reports have no reporter: never duplicates, never bounded.
+    let auto = store.file_report(&new(None, 0)).unwrap().unwrap();
+    store.file_report(&new(None, 0)).unwrap().unwrap();
+    let missing = NewReport { message_id: 999_999, ..new(Some(bob.id), 50) };
+    assert_eq!(store.file_report(&missing).unwrap(), Err(ReportRefusal::NotFound));
+
+    let all = |f: ReportFilter| store.reports(&ReportFilter { limit: 50, ..f }).unwrap();
+    let open = all(ReportFilter { open: Some(true), ..Default::default() });
+    assert_eq!(open.len(), 4);
+    assert!(open.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let r = all(ReportFilter { id: Some(auto), ..Default::default() }).pop().unwrap();
+    assert_eq!((r.source, r.score, r.reporter.clone()), (ReportSource::Classifier, Some(0.9), None));
+    assert_eq!((r.sender.as_str(), r.message_text.as_str(), r.deleted), ("ralice", "reported", false));
+    let mine = all(ReportFilter { reporter_id: Some(bob.id), ..Default::default() });
+    assert_eq!(mine.iter().map(|r| r.id).collect::<Vec<_>>(), vec![first]);
+    // general has no creator and no moderators: a moderator's filter finds nothing there.
+    assert!(all(ReportFilter { moderator_id: Some(carol.id), ..Default::default() }).is_empty());
+    // The neighbours of a report's message.
+    assert_eq!(
+        store.room_messages_after(GENERAL_ROOM, id, 2).unwrap().iter().map(|m| m.id).collect::<Vec<_>>(),
+        vec![after]
+    );
+    assert_eq!(store.messages_before(GENERAL_ROOM, Some(id), 2).unwrap().last().unwrap().id, before);
+
+    let next = store.log_next().unwrap();
+    let decision = ReportDecision {
+        report_id: first,
+        status: ReportStatus::Dismissed,
+        actor: "root",
+        actor_id: None,
+        note: Some("fine"),
+        reason: "report: dismiss",
+        timestamp: TS,
+    };
+    let mut closed = store.decide_report(&decision).unwrap().unwrap();
+    closed.sort_unstable();
+    assert_eq!(closed.len(), 4, "every open report of the message closes with it");
+    assert!(closed.contains(&second) && closed.contains(&auto));
+    assert_eq!(store.decide_report(&decision).unwrap(), None, "handled already");
+    assert_eq!(store.decide_report(&ReportDecision { report_id: second, ..decision.clone() }).unwrap(), None);
+    assert!(all(ReportFilter { open: Some(true), ..Default::default() }).is_empty());
+    let handled = all(ReportFilter { open: Some(false), ..Default::default() });
+    assert!(handled.iter().all(|r| r.status == ReportStatus::Dismissed && r.note.as_deref() == Some("fine")));
+    // One audit row; one log change per member reporter.
+    let log = store.violations(None, 1).unwrap();
+    assert_eq!(
+        (log[0].action, log[0].user_id, log[0].actor.as_str()),
+        (Action::Report, Some(alice.id), "root")
+    );
+    let told: Vec<(i64, i64)> = store
+        .log_after(next - 1, 50)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e {
+            LogEntry::Change { change: Change::Report { report_id, user_id, status }, .. } => {
+                assert_eq!(status, ReportStatus::Dismissed);
+                Some((report_id, user_id))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut told = told;
+    told.sort_unstable();
+    let mut want = vec![(first, bob.id), (second, carol.id)];
+    want.sort_unstable();
+    assert_eq!(told, want);
+
+    // Appeals: only of the account's current block, once.
+    assert_eq!(store.block_appeal(bob.id).unwrap(), None, "not blocked");
+    let by = AdminAction { actor: "root", reason: None, timestamp: TS };
+    store.set_blocked(bob.id, true, &by).unwrap();
+    let (block, appeal) = store.block_appeal(bob.id).unwrap().unwrap();
+    assert!(appeal.is_none());
+    assert_eq!(store.file_appeal(bob.id, block + 1, "sorry", TS).unwrap(), Err(AppealRefusal::NotFound));
+    let filed = store.file_appeal(bob.id, block, "sorry", TS).unwrap().unwrap();
+    assert_eq!((filed.status.as_str(), filed.username.as_str()), ("open", "rbob"));
+    assert_eq!(store.file_appeal(bob.id, block, "again", TS).unwrap(), Err(AppealRefusal::Done));
+    assert_eq!(store.appeals(true, None, 10).unwrap().len(), 1);
+    let answered =
+        store.answer_appeal(filed.id, "unblocked", "welcome back", "root", alice.id, TS).unwrap().unwrap();
+    assert_eq!((answered.status.as_str(), answered.answer.as_deref()), ("unblocked", Some("welcome back")));
+    assert_eq!(
+        store.answer_appeal(filed.id, "kept", "", "root", alice.id, TS).unwrap(),
+        Err(AppealRefusal::Done)
+    );
+    assert_eq!(
+        store.answer_appeal(999_999, "kept", "", "root", alice.id, TS).unwrap(),
+        Err(AppealRefusal::NotFound)
+    );
+    assert!(store.appeals(true, None, 10).unwrap().is_empty());
+    assert_eq!(store.appeals(false, None, 10).unwrap().len(), 1);
+    assert_eq!(store.violations(None, 1).unwrap()[0].action, Action::Appeal);
+    // The answer is read once.
+    assert_eq!(store.take_appeal_answer(bob.id).unwrap().as_deref(), Some("welcome back"));
+    assert_eq!(store.take_appeal_answer(bob.id).unwrap(), None);
 }

@@ -224,6 +224,22 @@ impl Store for Rows {
     fn latest_blocks(&self) -> chatterbox::store::Result<Vec<Violation>> {
         only_exports()
     }
+    fn strike(
+        &self,
+        _: &chatterbox::store::StrikeRecord<'_>,
+        _: &mut dyn FnMut(i64) -> chatterbox::store::StrikeStep,
+    ) -> chatterbox::store::Result<chatterbox::store::StrikeOutcome> {
+        only_exports()
+    }
+    fn strikes(&self, _: i64, _: Option<&str>) -> chatterbox::store::Result<i64> {
+        only_exports()
+    }
+    fn set_muted(&self, _: &chatterbox::store::MuteAction<'_>) -> chatterbox::store::Result<(User, bool)> {
+        only_exports()
+    }
+    fn audit_log(&self, _: &chatterbox::store::AuditFilter) -> chatterbox::store::Result<Vec<Violation>> {
+        only_exports()
+    }
     fn insert_messages(
         &self,
         _: &[NewMessage],
@@ -376,6 +392,64 @@ impl Store for Rows {
     ) -> chatterbox::store::Result<Vec<chatterbox::store::Deletion>> {
         only_exports()
     }
+    fn file_report(
+        &self,
+        _: &chatterbox::store::NewReport<'_>,
+    ) -> chatterbox::store::Result<Result<i64, chatterbox::store::ReportRefusal>> {
+        only_exports()
+    }
+    fn reports(
+        &self,
+        _: &chatterbox::store::ReportFilter,
+    ) -> chatterbox::store::Result<Vec<chatterbox::store::Report>> {
+        only_exports()
+    }
+    fn decide_report(
+        &self,
+        _: &chatterbox::store::ReportDecision<'_>,
+    ) -> chatterbox::store::Result<Option<Vec<i64>>> {
+        only_exports()
+    }
+    fn room_messages_after(&self, _: i64, _: i64, _: usize) -> chatterbox::store::Result<Vec<Message>> {
+        only_exports()
+    }
+    fn block_appeal(
+        &self,
+        _: i64,
+    ) -> chatterbox::store::Result<Option<(i64, Option<chatterbox::store::Appeal>)>> {
+        only_exports()
+    }
+    fn file_appeal(
+        &self,
+        _: i64,
+        _: i64,
+        _: &str,
+        _: &str,
+    ) -> chatterbox::store::Result<Result<chatterbox::store::Appeal, chatterbox::store::AppealRefusal>> {
+        only_exports()
+    }
+    fn appeals(
+        &self,
+        _: bool,
+        _: Option<i64>,
+        _: usize,
+    ) -> chatterbox::store::Result<Vec<chatterbox::store::Appeal>> {
+        only_exports()
+    }
+    fn answer_appeal(
+        &self,
+        _: i64,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: &str,
+    ) -> chatterbox::store::Result<Result<chatterbox::store::Appeal, chatterbox::store::AppealRefusal>> {
+        only_exports()
+    }
+    fn take_appeal_answer(&self, _: i64) -> chatterbox::store::Result<Option<String>> {
+        only_exports()
+    }
     fn reactions(
         &self,
         _: &[i64],
@@ -431,6 +505,7 @@ impl Rows {
                 is_blocked: i % 3 == 0,
                 warning_count: i,
                 created_at: cell(2),
+                muted_until: None,
             });
         }
         rows

@@ -35,8 +35,23 @@ pub enum ChatError {
     /// Also for a message in a conversation the caller is not in, or one deleted.
     #[error("No such message")]
     MessageNotFound,
+    /// A report, an appeal: a missing id, or one the caller may not see.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// A bound on open requests of one account (reports waiting for a handler).
+    #[error("{0}")]
+    TooMany(String),
+    /// A blocked account signed in with the right password: what it may do about the block.
+    #[error(
+        "This account is blocked after repeated violations of the chat rules. Contact an administrator."
+    )]
+    BlockedSignIn(Box<super::appeals::AppealOffer>),
     #[error("This room is archived: nobody can post in it")]
     Archived,
+    /// The account is muted (by the moderation ladder or an admin) until then (RFC 3339): it
+    /// reads everything and cannot post, edit or react.
+    #[error("You are muted until {until}")]
+    Muted { until: String },
     /// Signed in, but this action is not theirs to take.
     #[error("{0}")]
     Forbidden(&'static str),

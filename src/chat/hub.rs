@@ -78,6 +78,11 @@ pub enum EventKind {
         reactions: Vec<Reaction>,
         seq: i64,
     },
+    /// To one user: a report they filed was handled.
+    Report {
+        id: i64,
+        status: crate::store::ReportStatus,
+    },
 }
 
 #[derive(Debug)]
@@ -142,6 +147,8 @@ pub enum Control {
     /// The account's admin role is now `admin`: a socket that started with the other role
     /// closes, and the client reconnects with what its new role may see.
     RoleChanged { admin: bool },
+    /// The account is muted until then (RFC 3339), or its mute was lifted (None).
+    Muted { until: Option<String> },
 }
 
 struct SocketEntry {

@@ -12,9 +12,11 @@ use std::{sync::Arc, time::Duration};
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::{
+    classifier::ClassifierMode,
     hub::{Event, EventKind, Hub, Target},
     log::LogTail,
     rooms::{self, Actor},
+    standing::StepTaken,
     Chat, ChatError, Result,
 };
 use crate::store::{
@@ -37,6 +39,8 @@ pub enum Edited {
     Done(Box<Message>, i64),
     /// Refused by moderation; the account now has `warnings` of `limit`.
     Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and this violation muted the account until then (RFC 3339).
+    Muted { until: String, term: String },
     /// Refused by moderation, and this violation blocked the account.
     Blocked { term: String },
 }
@@ -137,16 +141,26 @@ impl Chat {
     /// as a violation and the edit is refused).
     pub async fn edit_message(&self, user: &User, id: i64, text: &str) -> Result<Edited> {
         let text = self.validate_text(text)?.to_string();
+        crate::chat::standing::check_not_muted(user)?;
         // Whole-text matching only: the memory of split words is about consecutive messages,
         // and an edit is not the next message.
-        if let Some(term) = self.matcher.find(&text).or_else(|| self.refused_by_classifier(&text)) {
-            let term = term.to_string();
-            let outcome = self.record_violation(user, &text, &term).await?;
-            return Ok(match outcome.blocked {
-                true => Edited::Blocked { term },
-                false => {
-                    Edited::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term }
+        let listed = self.matcher.find(&text).map(str::to_string);
+        let offensive = if listed.is_none() { self.offensive(&text) } else { None };
+        let enforced = offensive.filter(|_| self.config.classifier == ClassifierMode::Enforce);
+        if listed.is_some() || enforced.is_some() {
+            let term = listed.clone().unwrap_or_else(|| crate::chat::classifier::TERM.to_string());
+            let source = match enforced {
+                Some(score) => crate::chat::standing::StrikeSource::Classifier { score },
+                None => crate::chat::standing::StrikeSource::Words { term: &term },
+            };
+            let taken =
+                self.strike(user, crate::chat::standing::Strike { source, text: &text, room: None }).await?;
+            return Ok(match taken {
+                StepTaken::Warned { strikes, .. } => {
+                    Edited::Warned { warnings: strikes, limit: self.config.warning_limit, term }
                 }
+                StepTaken::Muted { until } => Edited::Muted { until, term },
+                StepTaken::Blocked => Edited::Blocked { term },
             });
         }
         let editor = user.id;
@@ -166,6 +180,11 @@ impl Chat {
                 s.edit_message(&edit)?.map_err(|r| refused(r, "edit"))
             })
             .await?;
+        // A flagged edit stands, and goes to the report queue as a flagged message would.
+        if let (Some(score), ClassifierMode::Flag) = (offensive, self.config.classifier) {
+            let source = crate::store::ReportSource::Classifier;
+            self.flag_quietly(&out.0, source, Some(score), crate::chat::classifier::REASON).await;
+        }
         Ok(Edited::Done(Box::new(out.0), out.1))
     }
 
@@ -178,6 +197,7 @@ impl Chat {
     /// Adds the user's reaction, or takes it back; the message's reactions now.
     pub async fn toggle_reaction(&self, user: &User, id: i64, emoji: &str) -> Result<Toggled> {
         let emoji = validate_emoji(emoji)?.to_string();
+        crate::chat::standing::check_not_muted(user)?;
         let user_id = user.id;
         self.logged(move |s| {
             let toggle = ToggleReaction {
@@ -198,6 +218,10 @@ impl Chat {
     pub fn typing(&self, user: &User, room: i64) -> Result<()> {
         if self.hub.in_room(user.id, room) != Some(true) {
             return Err(ChatError::RoomNotFound);
+        }
+        // A muted user cannot post: saying they are typing would be a promise they cannot keep.
+        if crate::chat::standing::muted_until(user).is_some() {
+            return Ok(());
         }
         typing_event(&self.hub, room, &user.username);
         let store = Arc::clone(&self.store);
@@ -297,7 +321,7 @@ pub(super) fn with_reactions(store: &dyn Store, messages: Vec<Message>) -> Resul
 /// A message `user` may read now: whoever may read a conversation's history may read its
 /// messages (a public room's anyone, a private room's or a DM's its members only); any other is,
 /// like a deleted one, a missing id.
-fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Message> {
+pub(super) fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Message> {
     let message = store.message(id)?.ok_or(ChatError::MessageNotFound)?;
     match rooms::visible(store, user, message.room_id) {
         Ok(_) => Ok(message),

@@ -376,6 +376,10 @@ impl Tailer {
                 }
                 Err(e) => tracing::warn!(error = %e, "cannot read a message's reactions"),
             },
+            Change::Report { report_id, user_id, status } => {
+                let kind = EventKind::Report { id: report_id, status };
+                self.hub.deliver(Target::User(user_id), Event::new(kind, at));
+            }
             Change::Account { user_id, blocked, admin } => {
                 // A block ends every socket of the account; a socket that started after the
                 // block committed found it in its snapshot (`Memberships::blocked`).
@@ -383,6 +387,9 @@ impl Tailer {
                 if self.hub.send_control(user_id, control) > 0 {
                     tracing::info!(user_id, blocked, admin, "telling the sockets of a changed account");
                 }
+            }
+            Change::Mute { user_id, until_ms } => {
+                self.hub.send_control(user_id, super::standing::mute_control(until_ms));
             }
         }
     }

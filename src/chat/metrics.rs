@@ -68,6 +68,7 @@ impl Refused {
             ChatError::Invalid { .. } => Refused::Invalid,
             ChatError::RoomNotFound | ChatError::Archived | ChatError::MessageNotFound => Refused::NotAllowed,
             ChatError::RateLimited(_) => Refused::RateLimited,
+            ChatError::Muted { .. } => Refused::Muted,
             _ => Refused::Failed,
         }
     }

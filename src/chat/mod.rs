@@ -7,6 +7,7 @@
 //! bounded queue makes a login storm wait or be refused instead of starving the chat.
 
 pub mod accounts;
+pub mod appeals;
 pub mod auth;
 pub mod classifier;
 pub mod error;
@@ -19,8 +20,10 @@ pub mod metrics;
 pub mod moderation;
 pub mod presence;
 pub mod ratelimit;
+pub mod reports;
 pub mod rooms;
 pub mod search;
+pub mod standing;
 pub mod text;
 pub mod writer;
 
@@ -40,7 +43,7 @@ use crate::store::{
 use classifier::{Classifier, ClassifierMode};
 pub use error::{ChatError, Result};
 use hasher::Hasher;
-use hub::{Control, Hub};
+use hub::Hub;
 use log::LogTail;
 use metrics::{Metrics, Refused, Scrape};
 use moderation::{Matcher, Tails};
@@ -52,8 +55,13 @@ use writer::Writer;
 pub struct ChatConfig {
     pub bcrypt_cost: u32,
     pub token_ttl_secs: i64,
-    /// The violation that blocks the account (3: two warnings, then a block).
+    /// The violation that blocks the account (3: two warnings, then a block): the ladder's
+    /// block, for the warning frame's `limit` (0 when the ladder never blocks).
     pub warning_limit: i64,
+    /// What each strike does (`--moderation-ladder`).
+    pub ladder: standing::Ladder,
+    /// Strikes older than this no longer count (`--strike-decay`; None: they always count).
+    pub strike_decay: Option<Duration>,
     pub max_message_chars: usize,
     pub history_limit: usize,
     /// Per connection.
@@ -91,6 +99,8 @@ impl Default for ChatConfig {
             bcrypt_cost: bcrypt::DEFAULT_COST,
             token_ttl_secs: 24 * 3600,
             warning_limit: 3,
+            ladder: standing::Ladder::default(),
+            strike_decay: None,
             max_message_chars: 2000,
             history_limit: 50,
             message_rate: Rate::new(10.0, 5.0),
@@ -124,6 +134,8 @@ pub enum Posted {
     Queued(writer::Queued),
     /// Refused by moderation; the account now has `warnings` of `limit`.
     Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and this violation muted the account until then (RFC 3339).
+    Muted { until: String, term: String },
     /// Refused by moderation, and this violation blocked the account.
     Blocked { term: String },
 }
@@ -137,6 +149,7 @@ pub struct Chat {
     log: LogTail,
     writer: Writer,
     keys: auth::TokenKeys,
+    appeal_keys: appeals::AppealKeys,
     matcher: Matcher,
     /// None when `--classifier off`.
     classifier: Option<Classifier>,
@@ -227,6 +240,7 @@ impl Chat {
         Ok(Arc::new(Chat {
             classifier,
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
+            appeal_keys: appeals::AppealKeys::new(&secret),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
             login_guard: LoginGuard::new(auth_rate),
             config,
@@ -414,6 +428,7 @@ impl Chat {
         let typed = login.trim().to_string();
         let email_key = accounts::email_key(&typed);
         let found = self.blocking(move |s| Ok(s.credentials(&typed, &email_key)?)).await?;
+        let found_id = found.as_ref().map(|c| c.user.id);
         // Failures are counted per account, so guesses by username and by e-mail share one
         // budget; unknown names are keyed by what was typed.
         let key = match &found {
@@ -460,7 +475,13 @@ impl Chat {
                 Ok(()) => {}
             }
         }
-        let checked = checked?;
+        let checked = match (checked, found_id) {
+            // The right password: the refusal says what the account may do about its block.
+            (Err(ChatError::Blocked), Some(id)) => {
+                return Err(ChatError::BlockedSignIn(Box::new(self.appeal_offer(id).await?)))
+            }
+            (checked, _) => checked?,
+        };
         if let Some(rehash) = checked.rehash {
             self.blocking(move |s| {
                 accounts::store_rehash(s, Some(&rehash));
@@ -585,7 +606,9 @@ impl Chat {
         let posted = self.screen_and_queue(user, room, text, reply_to).await;
         match &posted {
             Ok(Posted::Queued(_)) => {}
-            Ok(Posted::Warned { .. } | Posted::Blocked { .. }) => self.metrics.refused(Refused::Moderation),
+            Ok(Posted::Warned { .. } | Posted::Muted { .. } | Posted::Blocked { .. }) => {
+                self.metrics.refused(Refused::Moderation)
+            }
             Err(e) => self.metrics.refused(Refused::of(e)),
         }
         posted
@@ -606,16 +629,29 @@ impl Chat {
         if self.hub.in_room(user.id, room) == Some(false) {
             return Err(ChatError::RoomNotFound);
         }
+        standing::check_not_muted(user)?;
         let listed = self.tails.screen(&self.matcher, user.id, text, Instant::now());
-        if let Some(term) = listed.or_else(|| self.refused_by_classifier(text)) {
+        if let Some(term) = listed {
             let term = term.to_string();
-            let outcome = self.record_violation(user, text, &term).await?;
-            if outcome.blocked {
-                return Ok(Posted::Blocked { term });
-            }
-            return Ok(Posted::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term });
+            let strike = standing::Strike {
+                source: standing::StrikeSource::Words { term: &term },
+                text,
+                room: Some(room),
+            };
+            let taken = self.strike(user, strike).await?;
+            return Ok(self.posted_refusal(taken, term));
         }
-        let queued = self
+        let offensive = self.offensive(text);
+        if let (Some(score), ClassifierMode::Enforce) = (offensive, self.config.classifier) {
+            let strike = standing::Strike {
+                source: standing::StrikeSource::Classifier { score },
+                text,
+                room: Some(room),
+            };
+            let taken = self.strike(user, strike).await?;
+            return Ok(self.posted_refusal(taken, classifier::TERM.to_string()));
+        }
+        let mut queued = self
             .writer
             .enqueue(NewMessage {
                 room_id: room,
@@ -626,6 +662,10 @@ impl Chat {
                 reply_to,
             })
             .await?;
+        // Flagging: delivered, and once committed put in the report queue (`Chat::settle`).
+        if self.config.classifier == ClassifierMode::Flag {
+            queued.flag = offensive;
+        }
         Ok(Posted::Queued(queued))
     }
 
@@ -635,33 +675,74 @@ impl Chat {
         self.classifier.as_ref().map(|c| c.score(text))
     }
 
-    /// `classifier::TERM` when the classifier enforces and judges `text` offensive.
-    fn refused_by_classifier(&self, text: &str) -> Option<&'static str> {
-        if self.config.classifier != ClassifierMode::Enforce {
-            return None;
-        }
+    /// The classifier's score of `text` when it reaches the threshold (whatever the mode does
+    /// with it: refuse, or flag).
+    pub(super) fn offensive(&self, text: &str) -> Option<f64> {
         let score = self.classify(text)?;
-        (score >= self.config.classifier_threshold).then_some(classifier::TERM)
+        (score >= self.config.classifier_threshold).then_some(score)
     }
 
-    /// Counts a moderation violation of `text` (a message or an edit); a violation that blocks
-    /// the account also ends its sockets here.
-    async fn record_violation(
+    /// Waits for a queued message's commit; a message the classifier flagged then goes to the
+    /// report queue. A report that cannot be filed is logged: the message stands either way.
+    pub async fn settle(&self, queued: writer::Queued) -> Result<Message> {
+        let flag = queued.flag;
+        let message = queued.outcome().await?;
+        if let Some(score) = flag {
+            self.flag_quietly(
+                &message,
+                crate::store::ReportSource::Classifier,
+                Some(score),
+                classifier::REASON,
+            )
+            .await;
+        }
+        Ok(message)
+    }
+
+    /// `flag`, logging instead of failing: automatic reports never refuse what was delivered.
+    pub async fn flag_quietly(
+        &self,
+        message: &Message,
+        source: crate::store::ReportSource,
+        score: Option<f64>,
+        reason: &str,
+    ) {
+        if let Err(e) = self.flag(message, source, score, reason).await {
+            tracing::warn!(error = %e, message = message.id, "cannot file an automatic report");
+        }
+    }
+
+    /// What a message refused by moderation tells its sender, given the step its strike took.
+    fn posted_refusal(&self, taken: standing::StepTaken, term: String) -> Posted {
+        match taken {
+            standing::StepTaken::Warned { strikes, .. } => {
+                Posted::Warned { warnings: strikes, limit: self.config.warning_limit, term }
+            }
+            standing::StepTaken::Muted { until } => Posted::Muted { until, term },
+            standing::StepTaken::Blocked => Posted::Blocked { term },
+        }
+    }
+
+    /// Transitional, for parts written before `Chat::strike`: a word-list violation of `text`
+    /// on the ladder, as warnings and blocks (a mute step reads as a warning here).
+    pub async fn record_violation(
         &self,
         user: &User,
         text: &str,
         term: &str,
     ) -> Result<crate::store::ViolationOutcome> {
-        let (user_id, limit) = (user.id, self.config.warning_limit);
-        let (text, t) = (text.to_string(), term.to_string());
-        let outcome = self
-            .blocking(move |s| Ok(s.record_violation(user_id, &text, &t, limit, &crate::timefmt::now())?))
-            .await?;
-        tracing::info!(user = %user.username, term = %term, warnings = outcome.warnings, blocked = outcome.blocked, "moderation violation");
-        if outcome.blocked {
-            self.hub.send_control(user.id, Control::Blocked);
-        }
-        Ok(outcome)
+        let strike = standing::Strike { source: standing::StrikeSource::Words { term }, text, room: None };
+        Ok(match self.strike(user, strike).await? {
+            standing::StepTaken::Warned { strikes, .. } => {
+                crate::store::ViolationOutcome { warnings: strikes, blocked: false }
+            }
+            standing::StepTaken::Muted { .. } => {
+                crate::store::ViolationOutcome { warnings: user.warning_count + 1, blocked: false }
+            }
+            standing::StepTaken::Blocked => {
+                crate::store::ViolationOutcome { warnings: self.config.warning_limit, blocked: true }
+            }
+        })
     }
 
     /// Messages of a room before `before`, oldest first, without a visibility check (the
@@ -702,6 +783,11 @@ impl Chat {
 
     pub async fn violations(&self, before: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
         self.blocking(move |s| Ok(s.violations(before, limit)?)).await
+    }
+
+    /// The audit log, newest first, filtered.
+    pub async fn audit_log(&self, filter: crate::store::AuditFilter) -> Result<Vec<Violation>> {
+        self.blocking(move |s| Ok(s.audit_log(&filter)?)).await
     }
 
     pub async fn counts(&self) -> Result<(Counts, usize)> {

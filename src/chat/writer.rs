@@ -41,11 +41,16 @@ const INDEX_EVERY: Duration = Duration::from_millis(20);
 /// A queued message; `outcome` says whether it was committed (it then reaches its room, sender
 /// included, through the log).
 #[derive(Debug)]
-pub struct Queued(oneshot::Receiver<Result<Message>>);
+pub struct Queued {
+    outcome: oneshot::Receiver<Result<Message>>,
+    /// The classifier's score of a message it flagged: once committed, `Chat::settle` files it
+    /// in the report queue.
+    pub flag: Option<f64>,
+}
 
 impl Queued {
     pub async fn outcome(self) -> Result<Message> {
-        self.0.await.map_err(|_| ChatError::ShuttingDown)?
+        self.outcome.await.map_err(|_| ChatError::ShuttingDown)?
     }
 }
 
@@ -111,7 +116,7 @@ impl Writer {
     pub async fn enqueue(&self, msg: NewMessage) -> Result<Queued> {
         let (ack, done) = oneshot::channel();
         self.tx.send(Job::Insert(msg, ack)).await.map_err(|_| ChatError::ShuttingDown)?;
-        Ok(Queued(done))
+        Ok(Queued { outcome: done, flag: None })
     }
 
     /// Runs a write on the writer's thread, after the messages queued before it. For a store that
@@ -271,6 +276,7 @@ fn commit(
                 let _ = ack.send(outcome.map_err(|r| match r {
                     Refusal::NotMember => ChatError::RoomNotFound,
                     Refusal::Archived => ChatError::Archived,
+                    Refusal::Muted { until } => ChatError::Muted { until },
                     Refusal::NoSuchReply => ChatError::Invalid {
                         field: "reply_to",
                         detail: "The message you reply to is not in this conversation, or was deleted".into(),

@@ -18,7 +18,9 @@ pub mod service_unit;
 pub mod user_block;
 pub mod user_create;
 pub mod user_list;
+pub mod user_mute;
 pub mod user_unblock;
+pub mod user_unmute;
 
 use std::{path::PathBuf, sync::Arc};
 

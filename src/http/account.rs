@@ -71,6 +71,10 @@ pub struct TokenResponse {
     access_token: String,
     token_type: TokenType,
     user: TokenUser,
+    /// Once, at the first sign-in after an appeal unblocked the account: the admin's note.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    appeal_answer: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -93,6 +97,7 @@ impl TokenResponse {
             access_token: token,
             token_type: TokenType::Bearer,
             user: TokenUser { id: user.id, username: user.username.clone(), is_admin: user.is_admin },
+            appeal_answer: None,
         }
     }
 }
@@ -113,6 +118,14 @@ pub struct Me {
     edit_window_secs: u64,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     created_at: String,
+    /// Strikes that count now (older ones may have decayed, an unblock clears them).
+    strikes: i64,
+    /// What the next strike does: `warn`, `mute:DURATION` (e.g. `mute:10m`) or `block`.
+    #[schema(example = "mute:10m")]
+    next_step: String,
+    /// The end of a running account mute, or null: a muted account reads but cannot post.
+    #[schema(format = DateTime, example = "2026-11-23T23:15:00.070Z")]
+    muted_until: Option<String>,
 }
 
 /// A chat message as history shows it: the WebSocket's `message` frame without `type`.
@@ -195,7 +208,25 @@ pub async fn login(
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
     let (user, token) = sign_in(state, client, req).await?;
-    Ok(ok_json(&TokenResponse::new(&user, token)))
+    let mut answer = TokenResponse::new(&user, token);
+    answer.appeal_answer = state.chat.take_appeal_answer(user.id).await?;
+    Ok(ok_json(&answer))
+}
+
+/// What a blocked account may do about its block.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AppealState {
+    /// Whether an appeal can be filed now (`POST /appeals` with `token`).
+    allowed: bool,
+    /// Good for 30 minutes, for `POST /appeals` only.
+    #[schema(nullable = false)]
+    token: Option<String>,
+    /// The filed appeal's status: `open` or `kept`.
+    #[schema(nullable = false)]
+    status: Option<String>,
+    /// The admin's note on a kept block.
+    answer: Option<String>,
 }
 
 /// Reads a `LoginBody` and checks it: the account and a fresh token.
@@ -228,6 +259,7 @@ pub(super) async fn sign_in(
 )]
 pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Response, ApiError> {
     let user = authenticate(state, &req).await?;
+    let standing = state.chat.standing(&user).await?;
     Ok(ok_json(&Me {
         id: user.id,
         username: user.username,
@@ -238,6 +270,9 @@ pub async fn me(state: &Arc<AppState>, req: Request<Incoming>) -> Result<Respons
         warning_limit: state.chat.config.warning_limit,
         edit_window_secs: state.chat.config.edit_window.as_secs(),
         created_at: user.created_at,
+        strikes: standing.strikes,
+        next_step: standing.next_step,
+        muted_until: standing.muted_until,
     }))
 }
 

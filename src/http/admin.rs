@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::{
-    chat::{export, Chat},
-    store::{Action, Message, MessageFilter, User, UserFilter, Violation},
+    chat::{export, rooms::Actor, Chat},
+    store::{Action, AuditFilter, Message, MessageFilter, User, UserFilter, Violation},
 };
 
 use super::{
@@ -53,6 +53,9 @@ pub struct AdminUser {
     warning_count: i64,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     created_at: String,
+    /// The end of a running account mute, or null.
+    #[schema(format = DateTime, example = "2026-11-23T23:15:00.070Z")]
+    muted_until: Option<String>,
     /// Why a blocked account is blocked (its latest block in the audit log). Only in
     /// `GET /admin/users`, and only for blocked accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,7 +77,9 @@ pub struct BlockInfo {
 
 impl From<User> for AdminUser {
     fn from(u: User) -> Self {
+        let muted_until = crate::chat::standing::muted_until(&u).map(str::to_string);
         AdminUser {
+            muted_until,
             id: u.id,
             username: u.username,
             email: u.email,
@@ -144,21 +149,33 @@ pub enum AuditAction {
     SlowMode,
 }
 
-/// One entry of the moderation audit log.
+/// One entry of the moderation audit log: every moderation act, who did it and why.
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     id: i64,
-    user_id: i64,
-    username: String,
+    /// The account concerned; null for acts that concern none (a term-list change).
+    user_id: Option<i64>,
+    username: Option<String>,
     action: AuditAction,
     /// The offending message (moderation entries only).
     text: Option<String>,
     /// The moderated term the message matched (moderation entries only).
     term: Option<String>,
-    /// Why an operator blocked or unblocked, when given.
+    /// Why it was done, when given (an operator's reason, a classifier's score, a report).
     reason: Option<String>,
-    /// `moderation`, the acting admin's username, or `cli`.
+    /// `moderation`, `classifier`, `webhook`, the acting account's username, or `cli`.
     actor: String,
+    /// The acting account's id (null for automatic moderation and the operator CLI).
+    actor_id: Option<i64>,
+    /// Whether the entry counts as a strike on the user's ladder.
+    strike: bool,
+    /// The room the act concerns, if any.
+    room_id: Option<i64>,
+    /// The message the act concerns, if any.
+    message_id: Option<i64>,
+    /// A mute's end.
+    #[schema(format = DateTime, example = "2026-11-23T23:15:00.070Z")]
+    until: Option<String>,
     #[schema(format = DateTime, example = "2026-11-23T22:15:00.070Z")]
     timestamp: String,
 }
@@ -187,6 +204,11 @@ impl From<Violation> for AuditEntry {
             term: v.term,
             reason: v.reason,
             actor: v.actor,
+            actor_id: v.actor_id,
+            strike: v.strike,
+            room_id: v.room_id,
+            message_id: v.message_id,
+            until: v.until,
             timestamp: v.timestamp,
         }
     }
@@ -209,13 +231,13 @@ pub async fn route(
             | ["deletions"]
             | ["rooms"]
             | ["download", "users" | "messages"]
-    ) || matches!(segments, ["users", id, "block" | "unblock" | "admin"] if id.parse::<i64>().is_ok())
+    ) || matches!(segments, ["users", id, "block" | "unblock" | "admin" | "mute" | "unmute"] if id.parse::<i64>().is_ok())
         || matches!(segments, ["rooms", id, "archive" | "unarchive"] if id.parse::<i64>().is_ok());
     if !known {
         return Err(ApiError::not_found());
     }
     let allow = match segments {
-        ["users", _, "block" | "unblock"] | ["rooms", _, _] => "POST",
+        ["users", _, "block" | "unblock" | "mute" | "unmute"] | ["rooms", _, _] => "POST",
         ["users", _, "admin"] => "POST, DELETE",
         _ => "GET",
     };
@@ -244,6 +266,8 @@ pub async fn route(
             match (*action, &method) {
                 ("block", _) => block(state, &admin, id, req).await,
                 ("unblock", _) => unblock(chat, &admin, id).await,
+                ("mute", _) => mute(state, &admin, id, req).await,
+                ("unmute", _) => unmute(state, &admin, id, req).await,
                 ("admin", &Method::POST) => grant_admin(chat, &admin, id).await,
                 _ => revoke_admin(chat, &admin, id).await,
             }
@@ -299,7 +323,7 @@ async fn users(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiErro
     let filter = UserFilter { blocked_only: blocked_only(req)?, admins_only: false };
     let users = chat.list_users(filter).await?;
     let mut blocks: HashMap<i64, Violation> =
-        chat.latest_blocks().await?.into_iter().map(|v| (v.user_id, v)).collect();
+        chat.latest_blocks().await?.into_iter().filter_map(|v| Some((v.user_id?, v))).collect();
     let listed = users.into_iter().map(|u| {
         let block = if u.is_blocked { blocks.remove(&u.id).map(BlockInfo::from) } else { None };
         AdminUser { block, ..AdminUser::from(u) }
@@ -332,10 +356,14 @@ async fn messages(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiE
     Ok(ok_json(&messages.into_iter().map(AdminMessage::from).collect::<Vec<_>>()))
 }
 
-/// The moderation audit log, newest first: warnings, blocks and unblocks.
+/// The moderation audit log, newest first: every moderation act (strikes, mutes, unmutes,
+/// blocks, unblocks, deletions, report decisions, appeals, term-list changes, moderators, slow
+/// mode), who did it and why.
 #[utoipa::path(get, path = "/admin/violations", operation_id = "admin_violations", tag = "admin", security(("bearer" = [])),
     params(
         ("before" = Option<i64>, Query, description = "Only entries with a smaller id; all when absent"),
+        ("action" = Option<String>, Query, description = "Only this action: warning, mute, unmute, block, unblock, delete, report, appeal, terms, moderator or slow_mode"),
+        ("user" = Option<String>, Query, description = "Only entries about this account: its id or username"),
         ("limit" = Option<i64>, Query, minimum = 1,
             description = "At most this many entries (default 100; larger values count as 500)"),
     ),
@@ -350,7 +378,24 @@ async fn messages(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiE
 async fn violations(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiError> {
     let before = query_i64(req, "before")?;
     let limit = query_limit(req, 100, 500)?;
-    let entries = chat.violations(before, limit).await?;
+    let action = match super::query_param(req, "action").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(a) => Some(
+            Action::ALL
+                .into_iter()
+                .find(|x| x.as_str() == a)
+                .ok_or_else(|| ApiError::bad_request(format!("unknown action {a:?}")))?,
+        ),
+    };
+    let user_id = match super::query_param(req, "user").as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u) => match u.parse::<i64>() {
+            Ok(id) => Some(id),
+            // An unknown name has no entries: -1 is no account's id.
+            Err(_) => Some(chat.user_named(u).await?.map_or(-1, |x| x.id)),
+        },
+    };
+    let entries = chat.audit_log(AuditFilter { before_id: before, limit, action, user_id }).await?;
     Ok(ok_json(&entries.into_iter().map(AuditEntry::from).collect::<Vec<_>>()))
 }
 
@@ -448,7 +493,13 @@ async fn block(
     }
     let body: BlockBody =
         read_optional_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
-    let reason = body.reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let reason = clean_reason(body.reason)?;
+    Ok(ok_json(&AdminUser::from(state.chat.set_blocked(admin, id, true, reason).await?)))
+}
+
+/// An operator's reason as the audit log keeps it: trimmed, blank as none, not too long.
+fn clean_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.chars().count() > MAX_REASON_CHARS) {
         return Err(ApiError {
             field: Some("reason"),
@@ -458,7 +509,90 @@ async fn block(
             )
         });
     }
-    Ok(ok_json(&AdminUser::from(state.chat.set_blocked(admin, id, true, reason).await?)))
+    Ok(reason)
+}
+
+/// How long a mute lasts: `"1h"` (s, m, h, d) or a number of seconds.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum MuteFor {
+    #[schema(example = "1h")]
+    Text(String),
+    Seconds(u64),
+}
+
+/// A mute: how long, and why.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MuteBody {
+    /// `30s`, `10m`, `1h`, `7d`, or seconds; at most 366 days.
+    #[serde(rename = "for")]
+    for_: MuteFor,
+    /// At most 500 characters; blank means none.
+    reason: Option<String>,
+}
+
+/// Mutes an account for a while (audited): it reads everything but cannot post, edit or react
+/// until the mute ends by itself; its sockets get a `muted` frame within a second, on every
+/// instance. A new mute replaces a running one.
+#[utoipa::path(post, path = "/admin/users/{id}/mute", operation_id = "admin_mute", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    request_body(content = MuteBody, description = "How long, and optionally why"),
+    responses(
+        (status = 200, description = "The account, now muted (`muted_until`)", body = AdminUser),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn mute(state: &AppState, admin: &User, id: i64, req: Request<Incoming>) -> Result<Response, ApiError> {
+    let body: MuteBody =
+        super::body::read_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
+    let span = match body.for_ {
+        MuteFor::Text(t) => crate::chat::standing::parse_duration(&t),
+        MuteFor::Seconds(n) => crate::chat::standing::parse_duration(&n.to_string()),
+    }
+    .map_err(|detail| ApiError {
+        field: Some("for"),
+        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    })?;
+    let reason = clean_reason(body.reason)?;
+    let user = state.chat.mute(Actor::User(admin), id, span, reason).await?;
+    Ok(ok_json(&AdminUser::from(user)))
+}
+
+/// Lifts an account's mute (audited; nothing changes if it is not muted); its sockets get an
+/// `unmuted` frame. The body may be empty.
+#[utoipa::path(post, path = "/admin/users/{id}/unmute", operation_id = "admin_unmute", tag = "admin", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The account's id")),
+    request_body(content = Option<BlockBody>, description = "Optional: why the mute is lifted"),
+    responses(
+        (status = 200, description = "The account, not muted", body = AdminUser),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 408, response = RequestTimeout),
+        (status = 413, response = PayloadTooLarge),
+        (status = 422, response = Unprocessable),
+        (status = 503, response = Unavailable),
+    )
+)]
+async fn unmute(
+    state: &AppState,
+    admin: &User,
+    id: i64,
+    req: Request<Incoming>,
+) -> Result<Response, ApiError> {
+    let body: BlockBody =
+        read_optional_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
+    let reason = clean_reason(body.reason)?;
+    Ok(ok_json(&AdminUser::from(state.chat.unmute(Actor::User(admin), id, reason).await?)))
 }
 
 /// A public or private room in the admin's table (DMs are not listed).

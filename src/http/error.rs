@@ -18,11 +18,13 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// The methods a 405 path does answer (`Allow` header, as RFC 9110 requires).
     pub allow: Option<&'static str>,
+    /// More members of the body (a blocked sign-in's `appeal`).
+    pub extra: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
-        ApiError { status, detail: detail.into(), field: None, retry_after: None, allow: None }
+        ApiError { status, detail: detail.into(), field: None, retry_after: None, allow: None, extra: None }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -41,6 +43,9 @@ impl ApiError {
         let mut body = serde_json::json!({ "detail": self.detail });
         if let Some(field) = self.field {
             body["field"] = field.into();
+        }
+        for (k, v) in self.extra.into_iter().flatten() {
+            body[k] = v;
         }
         let mut resp = json_response(self.status, &body);
         if let Some(secs) = self.retry_after {
@@ -63,13 +68,15 @@ impl From<ChatError> for ApiError {
             ChatError::BadQuery(_) => StatusCode::BAD_REQUEST,
             ChatError::Conflict { .. } => StatusCode::CONFLICT,
             ChatError::BadCredentials | ChatError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ChatError::Blocked | ChatError::NotAdmin => StatusCode::FORBIDDEN,
+            ChatError::Blocked | ChatError::NotAdmin | ChatError::BlockedSignIn(_) => StatusCode::FORBIDDEN,
+            ChatError::NotFound(_) => StatusCode::NOT_FOUND,
+            ChatError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ChatError::UnknownUser(_)
             | ChatError::UnknownUserId(_)
             | ChatError::RoomNotFound
             | ChatError::MessageNotFound => StatusCode::NOT_FOUND,
             ChatError::Archived => StatusCode::CONFLICT,
-            ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ChatError::Forbidden(_) | ChatError::Muted { .. } => StatusCode::FORBIDDEN,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => {
@@ -107,6 +114,10 @@ impl From<ChatError> for ApiError {
             ChatError::Overloaded => Some(5),
             _ => None,
         };
-        ApiError { status, detail, field, retry_after, allow: None }
+        let extra = match e {
+            ChatError::BlockedSignIn(offer) => Some(offer.body()),
+            _ => None,
+        };
+        ApiError { status, detail, field, retry_after, allow: None, extra }
     }
 }

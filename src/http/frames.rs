@@ -7,7 +7,13 @@
 use hyper_tungstenite::tungstenite::Utf8Bytes;
 use serde_json::{json, Value};
 
-use crate::{chat::hub::EventKind, store::Message};
+use crate::{
+    chat::{
+        hub::EventKind,
+        standing::{format_duration, Step},
+    },
+    store::Message,
+};
 
 use super::rooms::{ReactionCount, RoomInfo, RoomSummary};
 
@@ -194,6 +200,9 @@ pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
         (EventKind::Reactions { room, id, reactions, seq }, Dialect::Ours) => vec![encode(json!({
             "type": "reactions", "id": id, "room": room, "reactions": reactions_json(reactions), "seq": seq,
         }))],
+        (EventKind::Report { id, status }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "report", "id": id, "status": status }))]
+        }
     }
 }
 
@@ -243,17 +252,55 @@ pub fn banned(term: &str) -> String {
     }
 }
 
-pub fn warning(warnings: i64, limit: i64, term: &str, dialect: Dialect) -> Utf8Bytes {
-    let text = warning_text(warnings, limit, term, "your message was not sent");
+/// The words of a warning on a ladder other than warnings-then-block: what the next strike does.
+pub fn ladder_warning_text(strikes: i64, next: Step, term: &str, refused: &str) -> String {
+    let then = match next {
+        Step::Warn => "another warning".to_string(),
+        Step::Mute(d) => format!("a mute of {}", format_duration(d)),
+        Step::Block => "a block of your account".to_string(),
+    };
+    format!(
+        "Warning ({strikes} strike{s}): {refused} because it contains {banned}, which is not allowed here. \
+         The next violation brings {then}.",
+        banned = banned(term),
+        s = if strikes == 1 { "" } else { "s" }
+    )
+}
+
+/// `next`: the ladder's next step; the classic text (with `limit`) when the ladder is warnings
+/// then a block.
+pub fn warning(warnings: i64, limit: i64, term: &str, next: (Step, bool), dialect: Dialect) -> Utf8Bytes {
+    let (step, classic) = next;
+    let refused = "your message was not sent";
+    let text = match classic {
+        true => warning_text(warnings, limit, term, refused),
+        false => ladder_warning_text(warnings, step, term, refused),
+    };
     encode(json!({
         "type": "warning",
         "warnings": warnings,
         "limit": limit,
+        "next": step.to_string(),
         "user": "System",
         "alert": true,
         "text": text,
         "timestamp": dialect.timestamp(&crate::timefmt::now()),
     }))
+}
+
+/// The account is muted until `until` (RFC 3339), or no longer muted (None: an `unmuted` frame).
+pub fn muted(until: Option<&str>, text: &str, dialect: Dialect) -> Utf8Bytes {
+    let mut frame = json!({
+        "type": if until.is_some() { "muted" } else { "unmuted" },
+        "user": "System",
+        "alert": true,
+        "text": text,
+        "timestamp": dialect.timestamp(&crate::timefmt::now()),
+    });
+    if let Some(until) = until {
+        frame["until"] = until.into();
+    }
+    encode(frame)
 }
 
 /// The token the socket was opened with expired; the socket closes with 1008 after it.

@@ -73,12 +73,15 @@ pub async fn route(
 ) -> Result<Response, ApiError> {
     let allow = match segments {
         ["messages", _] => "GET, PATCH, DELETE",
-        ["messages", _, "reactions"] => "POST",
+        ["messages", _, "reactions" | "report"] => "POST",
         _ => return Err(ApiError::not_found()),
     };
     let id = segments[1].parse::<i64>().map_err(|_| ApiError::not_found())?;
     if !allow.split(", ").any(|m| m == req.method().as_str()) {
         return Err(ApiError::method_not_allowed(allow));
+    }
+    if segments[2..] == ["report"] {
+        return super::reports::report(state, req, id).await;
     }
     let user = authenticate(state, &req).await?;
     match (segments, req.method().clone()) {
@@ -145,6 +148,7 @@ async fn edit(
             field: "text",
             detail: super::frames::warning_text(warnings, limit, &term, "your edit was not saved"),
         })),
+        Edited::Muted { until, .. } => Err(ApiError::from(ChatError::Muted { until })),
         Edited::Blocked { .. } => Err(ApiError::from(ChatError::Blocked)),
     }
 }

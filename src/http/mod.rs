@@ -5,6 +5,7 @@
 
 mod account;
 mod admin;
+mod appeals;
 pub mod body;
 pub mod cors;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod metrics;
 mod openapi;
 mod original;
 pub mod proxy;
+mod reports;
 pub mod rooms;
 mod search;
 mod web;
@@ -30,7 +32,7 @@ use std::{
 use hyper::{body::Incoming, header, Method, Request, StatusCode};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::chat::{Chat, ChatError};
+use crate::chat::{reports::Queue, Chat, ChatError};
 
 /// Also what `chatterbox room list --format json` prints, so a script reads one shape.
 pub use admin::AdminRoom;
@@ -148,13 +150,21 @@ async fn route(state: &Arc<AppState>, client: IpAddr, req: Request<Incoming>) ->
         (&Method::GET, ["admin", "blocked-users"]) => original::blocked_users(state, req).await,
         (_, ["admin", "login"]) => Err(ApiError::method_not_allowed("POST")),
         (_, ["admin", "dashboard" | "blocked-users"]) => Err(ApiError::method_not_allowed("GET")),
+        (_, ["admin", "reports", ..]) => reports::route(state, req, Queue::Admin, &segments[1..]).await,
+        (_, ["moderation", "reports", ..]) => {
+            reports::route(state, req, Queue::Moderator, &segments[1..]).await
+        }
+        (_, ["admin", "appeals", ..]) => appeals::route(state, req, &segments[1..]).await,
+        (&Method::GET, ["reports"]) => reports::mine(state, req).await,
+        (&Method::POST, ["appeals"]) => appeals::file(state, req).await,
         (_, ["admin", _, ..]) => admin::route(state, req, &segments[1..]).await,
         (&Method::GET | &Method::HEAD, _) if web::is_page(&path) => web::serve(state, &path).await,
         (_, ["healthz"]) => Err(ApiError::method_not_allowed("GET, HEAD")),
         (_, ["register" | "login"] | ["auth", "register" | "login"]) => {
             Err(ApiError::method_not_allowed("POST"))
         }
-        (_, ["me" | "messages" | "ws" | "search"] | ["chat", "messages" | "ws"]) => {
+        (_, ["appeals"]) => Err(ApiError::method_not_allowed("POST")),
+        (_, ["me" | "messages" | "ws" | "search" | "reports"] | ["chat", "messages" | "ws"]) => {
             Err(ApiError::method_not_allowed("GET"))
         }
         _ if web::is_page(&path) => Err(ApiError::method_not_allowed("GET, HEAD")),

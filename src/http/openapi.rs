@@ -38,6 +38,10 @@ pub struct ErrorBody {
     /// The form field at fault (validation and conflict errors only).
     #[schema(nullable = false)]
     field: Option<ErrorField>,
+    /// A blocked account's refused sign-in (with the right password) only: what it may do
+    /// about the block.
+    #[schema(nullable = false)]
+    appeal: Option<super::account::AppealState>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,6 +60,18 @@ pub enum ErrorField {
     Text,
     /// A reaction.
     Emoji,
+    /// A report's message.
+    Message,
+    /// A report's decision.
+    Action,
+    /// A mute's length.
+    Duration,
+    /// A handler's note.
+    Note,
+    /// A report already handled.
+    Report,
+    /// An appeal's answer.
+    Decision,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.
@@ -69,7 +85,8 @@ pub struct BadRequest(ErrorBody);
 #[allow(dead_code)]
 pub struct Unauthorized(ErrorBody);
 
-/// The account is blocked, or the route needs the admin role.
+/// The account is blocked (a sign-in's answer then carries `appeal`), or the route needs the
+/// admin role.
 #[derive(ToResponse)]
 #[allow(dead_code)]
 pub struct Forbidden(ErrorBody);
@@ -253,6 +270,15 @@ fn compat_login() {}
         super::messages::delete,
         super::messages::react,
         super::admin::deletions,
+        super::reports::report,
+        super::reports::mine,
+        super::reports::admin_queue,
+        super::reports::admin_decide,
+        super::reports::moderation_queue,
+        super::reports::moderation_decide,
+        super::appeals::file,
+        super::appeals::list,
+        super::appeals::answer,
         super::search::search,
         super::admin::stats,
         super::admin::users,
@@ -263,6 +289,8 @@ fn compat_login() {}
         super::admin::unarchive,
         super::admin::block,
         super::admin::unblock,
+        super::admin::mute,
+        super::admin::unmute,
         super::admin::grant_admin,
         super::admin::revoke_admin,
         super::admin::download_users,
@@ -298,6 +326,7 @@ fn compat_login() {}
         (name = "rooms", description = "Conversations: public rooms, private rooms and direct messages"),
         (name = "messages", description = "One message: read, edit, delete, react"),
         (name = "admin", description = "Administration; every route needs an admin's token"),
+        (name = "moderation", description = "Reports of messages, their handling, and appeals of blocks"),
         (name = "meta", description = "Health and this document"),
         (name = "compatibility", description = "Routes of the original implementation, kept for its clients"),
     )

@@ -325,6 +325,10 @@ impl Socket {
         self.send_fragmented(frames::rooms(rooms)).await?;
         let (online, count) = chat.hub().online_sample(PRESENCE_NAMES);
         self.send_fragmented(frames::presence(&online, count)).await?;
+        if let Some(until) = crate::chat::standing::muted_until(&self.user).map(str::to_string) {
+            let text = format!("You are muted until {until}: you can read, but not post.");
+            self.send_fragmented(frames::muted(Some(&until), &text, self.dialect)).await?;
+        }
         Ok(last)
     }
 
@@ -367,6 +371,9 @@ impl Socket {
                         return End::Close(CloseCode::Again, "your role changed; reconnect")
                     }
                     Control::RoleChanged { .. } => {}
+                    Control::Muted { until } => {
+                        if let Err(end) = self.on_muted(until).await { return end; }
+                    }
                 },
                 event = inbox.events.recv() => {
                     // The hub dropped this socket's queue when it overflowed: the client could
@@ -399,9 +406,11 @@ impl Socket {
                     let answered = match outcome {
                         Ok(Done::Quiet) => Ok(()),
                         Ok(Done::Warned { warnings, limit, term }) => {
-                            self.send(frames::warning(warnings, limit, &term, self.dialect)).await
+                                let next = self.state.chat.next_step(warnings);
+                            self.send(frames::warning(warnings, limit, &term, next, self.dialect)).await
                         }
                         Ok(Done::Blocked { term }) => Err(self.blocked_by(&term).await),
+                        Ok(Done::Muted { until, term }) => self.muted_by(until, &term).await,
                         Err(e) => self.refused(e).await,
                     };
                     if let Err(end) = answered { return end; }
@@ -568,13 +577,18 @@ impl Socket {
             frames::ClientFrame::Message { room, text, reply_to } => {
                 match self.state.chat.post(&self.user, room, &text, reply_to).await {
                     Ok(Posted::Queued(queued)) => {
-                        Box::pin(async move { queued.outcome().await.map(|_| Done::Quiet) })
+                        let chat = Arc::clone(&chat);
+                        Box::pin(async move { chat.settle(queued).await.map(|_| Done::Quiet) })
                     }
                     Ok(Posted::Warned { warnings, limit, term }) => {
+                        let next = self.state.chat.next_step(warnings);
                         return self
-                            .send(frames::warning(warnings, limit, &term, self.dialect))
+                            .send(frames::warning(warnings, limit, &term, next, self.dialect))
                             .await
-                            .map(|()| None)
+                            .map(|()| None);
+                    }
+                    Ok(Posted::Muted { until, term }) => {
+                        return self.muted_by(until, &term).await.map(|()| None)
                     }
                     Ok(Posted::Blocked { term }) => return Err(self.blocked_by(&term).await),
                     Err(e) => return self.refused(e).await.map(|()| None),
@@ -584,6 +598,7 @@ impl Socket {
                 Ok(match chat.edit_message(&user, id, &text).await? {
                     Edited::Done(..) => Done::Quiet,
                     Edited::Warned { warnings, limit, term } => Done::Warned { warnings, limit, term },
+                    Edited::Muted { until, term } => Done::Muted { until, term },
                     Edited::Blocked { term } => Done::Blocked { term },
                 })
             }),
@@ -609,6 +624,36 @@ impl Socket {
         End::Close(CloseCode::Policy, "account blocked")
     }
 
+    /// Tells the client its account is muted after a violation of `term` (the log's change of
+    /// the same mute then reaches this socket too, and is not told twice).
+    async fn muted_by(&mut self, until: String, term: &str) -> Result<(), End> {
+        let text = format!(
+            "Your message was not sent because it contains \"{term}\", which is not allowed here. \
+             You are muted until {until}: you can read, but not post."
+        );
+        self.user.muted_until = Some(until.clone());
+        self.send(frames::muted(Some(&until), &text, self.dialect)).await
+    }
+
+    /// A mute of the account (by the ladder on any socket, an admin or the operator) began,
+    /// changed or was lifted.
+    async fn on_muted(&mut self, until: Option<String>) -> Result<(), End> {
+        if until.is_some() && until == self.user.muted_until {
+            return Ok(());
+        }
+        self.user.muted_until = until.clone();
+        match until {
+            Some(until) => {
+                let text = format!("You are muted until {until}: you can read, but not post.");
+                self.send(frames::muted(Some(&until), &text, self.dialect)).await
+            }
+            None => {
+                self.send(frames::muted(None, "Your mute was lifted: you can post again.", self.dialect))
+                    .await
+            }
+        }
+    }
+
     /// Tells the client why its message was not posted (or ends the socket when the server is
     /// going away).
     async fn refused(&mut self, e: ChatError) -> Result<(), End> {
@@ -618,9 +663,10 @@ impl Socket {
             ChatError::RoomNotFound => {
                 self.send(frames::error("No such room, or you are not a member of it", self.dialect)).await
             }
-            e @ (ChatError::Archived | ChatError::MessageNotFound | ChatError::Forbidden(_)) => {
-                self.send(frames::error(&e.to_string(), self.dialect)).await
-            }
+            e @ (ChatError::Archived
+            | ChatError::MessageNotFound
+            | ChatError::Forbidden(_)
+            | ChatError::Muted { .. }) => self.send(frames::error(&e.to_string(), self.dialect)).await,
             ChatError::ShuttingDown => Err(End::Close(CloseCode::Away, "server going away")),
             e => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");
@@ -637,6 +683,8 @@ enum Done {
     Quiet,
     /// Refused by moderation.
     Warned { warnings: i64, limit: i64, term: String },
+    /// Refused by moderation, and the account is now muted until then.
+    Muted { until: String, term: String },
     /// Refused by moderation, and the account is now blocked.
     Blocked { term: String },
 }

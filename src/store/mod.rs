@@ -90,6 +90,9 @@ pub struct User {
     pub is_blocked: bool,
     pub warning_count: i64,
     pub created_at: String,
+    /// The end of an account-wide mute as stored (it may have passed: the domain compares it
+    /// with now; `chat::standing`).
+    pub muted_until: Option<String>,
 }
 
 /// The one place a password hash leaves the database: for checking a login.
@@ -257,13 +260,17 @@ pub struct NewMessage {
 }
 
 /// Why a message of a batch was not stored (the rest of the batch is).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The sender is not a member of the room (or the room does not exist).
     NotMember,
     Archived,
     /// It answers a message that is not in its room, or was deleted.
     NoSuchReply,
+    /// The sender's account is muted until then (store format).
+    Muted {
+        until: String,
+    },
 }
 
 /// The conversation `general`: public, present from the migration on, joined by new accounts.
@@ -431,6 +438,10 @@ pub enum Change {
     Delete { room_id: i64, message_id: i64, user_id: i64 },
     /// `user_id` added or took back a reaction on the message.
     React { room_id: i64, message_id: i64, user_id: i64 },
+    /// The report `report_id` that `user_id` filed was handled: its status now.
+    Report { report_id: i64, user_id: i64, status: ReportStatus },
+    /// The account's mute changed: muted until `until` (Unix milliseconds), 0 when lifted.
+    Mute { user_id: i64, until_ms: i64 },
 }
 
 /// One entry of the ordered log. Positions are dense and in commit order on every backend, so
@@ -601,18 +612,269 @@ impl<'a> Audit<'a> {
     }
 }
 
+/// Who raised a report: a member, or automatic moderation (then there is no reporter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportSource {
+    Member,
+    Classifier,
+    Webhook,
+}
+
+impl ReportSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportSource::Member => "member",
+            ReportSource::Classifier => "classifier",
+            ReportSource::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(s: &str) -> ReportSource {
+        match s {
+            "classifier" => ReportSource::Classifier,
+            "webhook" => ReportSource::Webhook,
+            _ => ReportSource::Member,
+        }
+    }
+}
+
+/// Where a report stands: open, or how it was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    Open,
+    Dismissed,
+    Deleted,
+    Warned,
+    Muted,
+    Blocked,
+}
+
+impl ReportStatus {
+    pub const ALL: [ReportStatus; 6] = [
+        ReportStatus::Open,
+        ReportStatus::Dismissed,
+        ReportStatus::Deleted,
+        ReportStatus::Warned,
+        ReportStatus::Muted,
+        ReportStatus::Blocked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Open => "open",
+            ReportStatus::Dismissed => "dismissed",
+            ReportStatus::Deleted => "deleted",
+            ReportStatus::Warned => "warned",
+            ReportStatus::Muted => "muted",
+            ReportStatus::Blocked => "blocked",
+        }
+    }
+
+    pub fn parse(s: &str) -> ReportStatus {
+        ReportStatus::ALL.into_iter().find(|r| r.as_str() == s).unwrap_or(ReportStatus::Open)
+    }
+
+    /// Its code in a `Change::Report` entry (the log's columns are numbers).
+    pub fn code(self) -> i64 {
+        ReportStatus::ALL.iter().position(|r| *r == self).unwrap_or(0) as i64
+    }
+
+    pub fn from_code(code: i64) -> ReportStatus {
+        ReportStatus::ALL.get(code as usize).copied().unwrap_or(ReportStatus::Open)
+    }
+}
+
+/// A report to file (`Store::file_report`).
+#[derive(Debug, Clone)]
+pub struct NewReport<'a> {
+    pub message_id: i64,
+    /// None: automatic moderation.
+    pub reporter_id: Option<i64>,
+    pub source: ReportSource,
+    pub reason: &'a str,
+    pub text: Option<&'a str>,
+    pub score: Option<f64>,
+    /// A reporter with this many open reports already is refused (`TooMany`).
+    pub max_open: i64,
+    pub timestamp: &'a str,
+}
+
+/// Why a report was not filed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportRefusal {
+    /// No such message, or it was deleted.
+    NotFound,
+    /// The reporter sent it.
+    Own,
+    /// The reporter reported it already.
+    Duplicate,
+    /// The reporter has `max_open` open reports.
+    TooMany,
+}
+
+/// A report with its message as the handler sees it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub id: i64,
+    pub created_at: String,
+    pub status: ReportStatus,
+    pub reason: String,
+    pub text: Option<String>,
+    pub source: ReportSource,
+    pub score: Option<f64>,
+    /// Id and username; None for automatic reports.
+    pub reporter: Option<(i64, String)>,
+    pub message_id: i64,
+    pub room_id: i64,
+    pub room_name: Option<String>,
+    pub room_kind: RoomKind,
+    pub sender_id: i64,
+    pub sender: String,
+    /// Empty once deleted.
+    pub message_text: String,
+    pub message_timestamp: String,
+    pub deleted: bool,
+    pub handled_by: Option<String>,
+    pub handled_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// Which reports `Store::reports` lists, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ReportFilter {
+    pub id: Option<i64>,
+    /// Some(true): open only; Some(false): handled only; None: all.
+    pub open: Option<bool>,
+    pub before_id: Option<i64>,
+    /// Only the reports this account filed.
+    pub reporter_id: Option<i64>,
+    /// Only reports of rooms this account moderates (their creator, or role `moderator`).
+    pub moderator_id: Option<i64>,
+    pub limit: usize,
+}
+
+/// A handler's decision on a report (`Store::decide_report`).
+#[derive(Debug, Clone)]
+pub struct ReportDecision<'a> {
+    pub report_id: i64,
+    pub status: ReportStatus,
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub note: Option<&'a str>,
+    /// The audit row's reason: the decision in words.
+    pub reason: &'a str,
+    pub timestamp: &'a str,
+}
+
+/// A blocked user's appeal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Appeal {
+    pub id: i64,
+    pub user_id: i64,
+    pub username: String,
+    /// The audit row of the block appealed.
+    pub block_id: i64,
+    pub text: String,
+    pub created_at: String,
+    /// 'open', 'unblocked' or 'kept'.
+    pub status: String,
+    pub answer: Option<String>,
+    pub answered_by: Option<String>,
+    pub answered_at: Option<String>,
+}
+
+/// Why an appeal could not be filed or answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppealRefusal {
+    /// No such appeal, or the block is no longer the account's current one.
+    NotFound,
+    /// The block has its appeal already, or the appeal its answer.
+    Done,
+}
+
 /// One row of the moderation audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
     pub id: i64,
-    pub user_id: i64,
-    pub username: String,
+    /// None for acts that concern no account (a term-list change).
+    pub user_id: Option<i64>,
+    pub username: Option<String>,
     pub action: Action,
     pub text: Option<String>,
     pub term: Option<String>,
     pub reason: Option<String>,
     pub actor: String,
     pub timestamp: String,
+    /// The row counts on the user's ladder.
+    pub strike: bool,
+    pub room_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// A mute's end.
+    pub until: Option<String>,
+    pub actor_id: Option<i64>,
+}
+
+/// Which audit rows `Store::audit_log` reads, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only rows with a smaller id.
+    pub before_id: Option<i64>,
+    pub limit: usize,
+    pub action: Option<Action>,
+    pub user_id: Option<i64>,
+}
+
+/// A strike to count on a user's ladder (`Store::strike`), with what its audit row says.
+#[derive(Debug, Clone)]
+pub struct StrikeRecord<'a> {
+    pub user_id: i64,
+    pub text: Option<&'a str>,
+    pub term: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    /// 'moderation', 'classifier', 'webhook', or the username of the admin who decided a report.
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub room_id: Option<i64>,
+    pub message_id: Option<i64>,
+    /// Strikes at or before this time no longer count (`--strike-decay`); None: all count.
+    pub counted_after: Option<&'a str>,
+    pub timestamp: &'a str,
+}
+
+/// The ladder's step for a strike (the domain decides it from the count, `chat::standing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StrikeStep {
+    Warn,
+    /// Muted until then (store format); a longer mute already running is kept.
+    Mute {
+        until: String,
+    },
+    Block,
+}
+
+/// What a strike did, decided in the transaction that counted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrikeOutcome {
+    /// The strikes that count now, this one included.
+    pub strikes: i64,
+    pub step: StrikeStep,
+    /// False when the account was blocked already: nothing was counted nor audited (`step` is
+    /// then `Block`, `strikes` the stored warning count).
+    pub recorded: bool,
+}
+
+/// An account-wide mute set or lifted (`Store::set_muted`).
+#[derive(Debug, Clone)]
+pub struct MuteAction<'a> {
+    pub user_id: i64,
+    /// None lifts the mute.
+    pub until: Option<&'a str>,
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub timestamp: &'a str,
 }
 
 /// What a moderation violation did to the account, decided atomically in one transaction.
@@ -700,9 +962,9 @@ pub trait Store: Send + Sync + 'static {
     /// warning count, otherwise the next slip would block again at once.
     /// Returns the account and whether anything changed (nothing is audited when nothing did).
     fn set_blocked(&self, user_id: i64, blocked: bool, action: &AdminAction<'_>) -> Result<(User, bool)>;
-    /// Counts a moderation violation: increments warnings, blocks at `threshold`, and audits it,
-    /// atomically, so concurrent violations give exactly one block. A violation by an account
-    /// that is already blocked changes nothing and is not audited (`blocked` is true).
+    /// Counts a moderation violation on the classic ladder: warnings, then a block at
+    /// `threshold` (see `strike`). A violation by an account that is already blocked changes
+    /// nothing and is not audited (`blocked` is true).
     fn record_violation(
         &self,
         user_id: i64,
@@ -710,10 +972,86 @@ pub trait Store: Send + Sync + 'static {
         term: &str,
         threshold: i64,
         timestamp: &str,
-    ) -> Result<ViolationOutcome>;
-    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>>;
+    ) -> Result<ViolationOutcome> {
+        let record = StrikeRecord {
+            user_id,
+            text: Some(text),
+            term: Some(term),
+            reason: None,
+            actor: "moderation",
+            actor_id: None,
+            room_id: None,
+            message_id: None,
+            counted_after: None,
+            timestamp,
+        };
+        let out =
+            self.strike(&record, &mut |n| if n >= threshold { StrikeStep::Block } else { StrikeStep::Warn })?;
+        Ok(ViolationOutcome { warnings: out.strikes, blocked: out.step == StrikeStep::Block })
+    }
+    /// Counts a strike and takes the ladder's step for it, atomically: the user's row is locked,
+    /// the strikes that count (audit rows with `strike`, after `counted_after` and at or after
+    /// the user's `strikes_since`) are counted, `ladder(count + 1)` names the step, and the
+    /// audit row ('warning', 'mute' or 'block', with `strike`), the account's warning count,
+    /// mute or block, and the log change of a mute or block are written in one transaction. So
+    /// concurrent strikes of one user (several sockets or instances) take each step once.
+    fn strike(
+        &self,
+        record: &StrikeRecord<'_>,
+        ladder: &mut dyn FnMut(i64) -> StrikeStep,
+    ) -> Result<StrikeOutcome>;
+    /// The strikes of the user that count now (as `strike` counts them).
+    fn strikes(&self, user_id: i64, counted_after: Option<&str>) -> Result<i64>;
+    /// Mutes the account until `until` or lifts its mute, with its audit row and a
+    /// `Change::Mute` in one transaction. Returns the account and whether anything changed
+    /// (lifting a mute that has ended or never was changes nothing, and audits nothing).
+    fn set_muted(&self, mute: &MuteAction<'_>) -> Result<(User, bool)>;
+    /// The audit log, newest first, rows without an account included.
+    fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<Violation>>;
+    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+        self.audit_log(&AuditFilter { before_id, limit, ..AuditFilter::default() })
+    }
     /// The latest block entry of every account that is blocked now: why it is blocked.
     fn latest_blocks(&self) -> Result<Vec<Violation>>;
+
+    /// Files a report of a message not deleted, by someone other than its sender, once per
+    /// reporter and message; returns its id.
+    fn file_report(&self, new: &NewReport<'_>) -> Result<std::result::Result<i64, ReportRefusal>>;
+    /// Reports with their messages, newest first.
+    fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>>;
+    /// Closes an open report and the other open reports of its message with the decision, and
+    /// audits it (`Action::Report`), in one transaction; each member reporter is told by a
+    /// `Change::Report` entry. Returns the ids closed; `None` if the report is not open.
+    fn decide_report(&self, decision: &ReportDecision<'_>) -> Result<Option<Vec<i64>>>;
+    /// Up to `limit` messages of a room after `after_id`, oldest first (a report's context).
+    fn room_messages_after(&self, room_id: i64, after_id: i64, limit: usize) -> Result<Vec<Message>>;
+
+    /// The audit row of the account's current block (None if it is not blocked) and the
+    /// appeal of that block, if any.
+    fn block_appeal(&self, user_id: i64) -> Result<Option<(i64, Option<Appeal>)>>;
+    /// Files the appeal of a block that is still the account's current one; once per block.
+    fn file_appeal(
+        &self,
+        user_id: i64,
+        block_id: i64,
+        text: &str,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>>;
+    /// Appeals, newest first (open ones only when `open_only`).
+    fn appeals(&self, open_only: bool, before_id: Option<i64>, limit: usize) -> Result<Vec<Appeal>>;
+    /// Answers an open appeal (status 'unblocked' or 'kept') and audits it (`Action::Appeal`) in
+    /// one transaction; the unblock itself is `set_blocked`'s.
+    fn answer_appeal(
+        &self,
+        appeal_id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+        actor_id: i64,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>>;
+    /// The answer of the account's appeal that unblocked it, once: marked seen by this call.
+    fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>>;
 
     /// Inserts a batch in one transaction with the given timestamp, taking log positions in
     /// order; returns each message's outcome in order. A sender who is not a member of the room,

@@ -18,10 +18,12 @@ use r2d2_postgres::PostgresConnectionManager;
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
-    LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
-    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    shared, Action, AdminAction, Appeal, AppealRefusal, Audit, AuditFilter, Change, Counts, Credentials,
+    DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships,
+    Message, MessageFilter, MuteAction, NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat,
+    Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomStats,
+    RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep, ToggleReaction,
+    Toggled, User, UserFilter, UserKeys, Violation,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -35,6 +37,7 @@ macro_rules! nocase {
 mod living;
 mod load;
 mod presence;
+mod reports;
 mod rooms;
 mod search;
 use rooms::{message_row, MESSAGE_SELECT};
@@ -66,7 +69,7 @@ const WATCH_IDLE: Duration = Duration::from_secs(1);
 /// The longest wait between two attempts to reconnect the watcher.
 const WATCH_BACKOFF: Duration = Duration::from_secs(2);
 
-const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at";
+const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at, muted_until";
 
 pub struct PgStore {
     /// Where the database is, for messages (no password).
@@ -363,12 +366,19 @@ fn user_row(r: &Row) -> User {
         is_blocked: r.get(4),
         warning_count: r.get(5),
         created_at: r.get(6),
+        muted_until: r.get(7),
     }
 }
 
 /// The columns `violation_row` reads, from `violations v` joined with `users u`.
-const VIOLATION_COLS: &str =
-    "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp";
+const VIOLATION_COLS: &str = "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, \
+     v.timestamp, v.strike, v.room_id, v.message_id, v.until, v.actor_id";
+
+/// The strikes of user $1 that count: after $2 (the decay, NULL for none) and at or after the
+/// user's `strikes_since`.
+const COUNT_STRIKES: &str = "SELECT COUNT(*) FROM violations v JOIN users u ON u.id = v.user_id \
+     WHERE v.user_id = $1 AND v.strike AND ($2::text IS NULL OR v.timestamp > $2) \
+     AND (u.strikes_since IS NULL OR v.timestamp >= u.strikes_since)";
 
 fn violation_row(r: &Row) -> Violation {
     Violation {
@@ -381,6 +391,11 @@ fn violation_row(r: &Row) -> Violation {
         reason: r.get(6),
         actor: r.get(7),
         timestamp: r.get(8),
+        strike: r.get(9),
+        room_id: r.get(10),
+        message_id: r.get(11),
+        until: r.get(12),
+        actor_id: r.get(13),
     }
 }
 
@@ -481,7 +496,7 @@ impl Store for PgStore {
         Ok(self
             .conn()?
             .query_opt(&sql, &[&username, &email_key])?
-            .map(|r| Credentials { user: user_row(&r), password_hash: r.get(7) }))
+            .map(|r| Credentials { user: user_row(&r), password_hash: r.get(8) }))
     }
 
     fn replace_password_hash(&self, user_id: i64, old_hash: &str, new_hash: &str) -> Result<bool> {
@@ -567,10 +582,12 @@ impl Store for PgStore {
             if !changed {
                 return Ok((before, false));
             }
+            // An unblock starts the ladder afresh: earlier strikes no longer count.
             tx.execute(
                 "UPDATE users SET is_blocked = $1, \
-                 warning_count = CASE WHEN $1 THEN warning_count ELSE 0 END WHERE id = $2",
-                &[&blocked, &user_id],
+                 warning_count = CASE WHEN $1 THEN warning_count ELSE 0 END, \
+                 strikes_since = CASE WHEN $1 THEN strikes_since ELSE $3 END WHERE id = $2",
+                &[&blocked, &user_id, &action.timestamp],
             )?;
             let kind = if blocked { Action::Block } else { Action::Unblock };
             audit(
@@ -588,54 +605,74 @@ impl Store for PgStore {
         })
     }
 
-    fn record_violation(
+    fn strike(
         &self,
-        user_id: i64,
-        text: &str,
-        term: &str,
-        threshold: i64,
-        timestamp: &str,
-    ) -> Result<ViolationOutcome> {
-        // A log write, as a block takes a log position (most violations are warnings and take
-        // none, but the counter must be locked before the user's row, like every log writer).
+        record: &StrikeRecord<'_>,
+        ladder: &mut dyn FnMut(i64) -> StrikeStep,
+    ) -> Result<StrikeOutcome> {
+        // A log write, as a mute or block takes a log position (the counter must be locked
+        // before the user's row, like every log writer).
         self.log_write(|tx| {
-            // Concurrent violations of one account queue on its row; PostgreSQL re-checks
-            // `NOT is_blocked` on the row as the earlier one left it, so exactly one blocks.
-            let counted = tx.query_opt(
-                "UPDATE users SET warning_count = warning_count + 1, is_blocked = (warning_count + 1 >= $1) \
-                 WHERE id = $2 AND NOT is_blocked RETURNING warning_count, is_blocked",
-                &[&threshold, &user_id],
-            )?;
-            let Some(row) = counted else {
-                let user = get_user(tx, user_id)?;
-                return Ok(ViolationOutcome { warnings: user.warning_count, blocked: user.is_blocked });
-            };
-            let (warnings, blocked): (i64, bool) = (row.get(0), row.get(1));
-            let kind = if blocked { Action::Block } else { Action::Warning };
-            audit(
-                tx,
-                &Audit {
-                    text: Some(text),
-                    term: Some(term),
-                    strike: true,
-                    ..Audit::new(Some(user_id), kind, "moderation", timestamp)
-                },
-            )?;
-            if blocked {
-                let user = get_user(tx, user_id)?;
-                rooms::write_change(tx, user.account_change(), timestamp)?;
+            // Concurrent strikes of one account queue on its row: each counts the ones committed
+            // before it, so each step of the ladder is taken once.
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&record.user_id])?;
+            let user = get_user(tx, record.user_id)?;
+            if user.is_blocked {
+                return Ok(StrikeOutcome {
+                    strikes: user.warning_count,
+                    step: StrikeStep::Block,
+                    recorded: false,
+                });
             }
-            Ok(ViolationOutcome { warnings, blocked })
+            let counted: i64 = tx.query_one(COUNT_STRIKES, &[&record.user_id, &record.counted_after])?.get(0);
+            let strikes = counted + 1;
+            let step = ladder(strikes);
+            let until = shared::mute_end(&step, user.muted_until.as_deref());
+            audit(tx, &record.audit(&step, until.as_deref()))?;
+            let blocked = step == StrikeStep::Block;
+            tx.execute(
+                "UPDATE users SET warning_count = $2, is_blocked = (is_blocked OR $3), \
+                 muted_until = COALESCE($4, muted_until) WHERE id = $1",
+                &[&record.user_id, &strikes, &blocked, &until],
+            )?;
+            let after = get_user(tx, record.user_id)?;
+            if blocked {
+                rooms::write_change(tx, after.account_change(), record.timestamp)?;
+            }
+            if let Some(until) = &until {
+                let change = Change::Mute { user_id: after.id, until_ms: crate::timefmt::unix_ms(until) };
+                rooms::write_change(tx, change, record.timestamp)?;
+            }
+            Ok(StrikeOutcome { strikes, step, recorded: true })
         })
     }
 
-    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+    fn strikes(&self, user_id: i64, counted_after: Option<&str>) -> Result<i64> {
+        Ok(self.conn()?.query_one(COUNT_STRIKES, &[&user_id, &counted_after])?.get(0))
+    }
+
+    fn set_muted(&self, mute: &MuteAction<'_>) -> Result<(User, bool)> {
+        self.log_write(|tx| {
+            tx.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", &[&mute.user_id])?;
+            let before = get_user(tx, mute.user_id)?;
+            let Some(audit_row) = shared::mute_audit(&before, mute) else { return Ok((before, false)) };
+            tx.execute("UPDATE users SET muted_until = $2 WHERE id = $1", &[&mute.user_id, &mute.until])?;
+            audit(tx, &audit_row)?;
+            let until_ms = mute.until.map_or(0, crate::timefmt::unix_ms);
+            rooms::write_change(tx, Change::Mute { user_id: mute.user_id, until_ms }, mute.timestamp)?;
+            Ok((get_user(tx, mute.user_id)?, true))
+        })
+    }
+
+    fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<Violation>> {
+        let action = filter.action.map(Action::as_str);
         let rows = self.conn()?.query(
             &format!(
-                "SELECT {VIOLATION_COLS} FROM violations v JOIN users u ON u.id = v.user_id \
-                 WHERE v.id < $1 ORDER BY v.id DESC LIMIT $2"
+                "SELECT {VIOLATION_COLS} FROM violations v LEFT JOIN users u ON u.id = v.user_id \
+                 WHERE v.id < $1 AND ($2::text IS NULL OR v.action = $2) \
+                 AND ($3::bigint IS NULL OR v.user_id = $3) ORDER BY v.id DESC LIMIT $4"
             ),
-            &[&before_id.unwrap_or(i64::MAX), &(limit as i64)],
+            &[&filter.before_id.unwrap_or(i64::MAX), &action, &filter.user_id, &(filter.limit as i64)],
         )?;
         Ok(rows.iter().map(violation_row).collect())
     }
@@ -650,6 +687,56 @@ impl Store for PgStore {
             &[],
         )?;
         Ok(rows.iter().map(violation_row).collect())
+    }
+
+    fn file_report(&self, new: &NewReport<'_>) -> Result<std::result::Result<i64, ReportRefusal>> {
+        self.write(|tx| reports::file(tx, new))
+    }
+
+    fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>> {
+        reports::list(&mut *self.conn()?, filter)
+    }
+
+    fn decide_report(&self, decision: &ReportDecision<'_>) -> Result<Option<Vec<i64>>> {
+        self.log_write(|tx| reports::decide(tx, decision))
+    }
+
+    fn room_messages_after(&self, room_id: i64, after_id: i64, limit: usize) -> Result<Vec<Message>> {
+        reports::room_messages_after(&mut *self.conn()?, room_id, after_id, limit)
+    }
+
+    fn block_appeal(&self, user_id: i64) -> Result<Option<(i64, Option<Appeal>)>> {
+        reports::block_appeal(&mut *self.conn()?, user_id)
+    }
+
+    fn file_appeal(
+        &self,
+        user_id: i64,
+        block_id: i64,
+        text: &str,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::file_appeal(tx, user_id, block_id, text, timestamp))
+    }
+
+    fn appeals(&self, open_only: bool, before_id: Option<i64>, limit: usize) -> Result<Vec<Appeal>> {
+        reports::appeals(&mut *self.conn()?, open_only, before_id, limit)
+    }
+
+    fn answer_appeal(
+        &self,
+        appeal_id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+        actor_id: i64,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::answer(tx, appeal_id, status, note, actor, actor_id, timestamp))
+    }
+
+    fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>> {
+        self.write(|tx| reports::take_answer(tx, user_id))
     }
 
     fn insert_messages(

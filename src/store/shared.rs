@@ -3,8 +3,8 @@
 //! the conditions of a message search, written once for both placeholder styles.
 
 use super::{
-    Action, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind, SearchQuery,
-    User,
+    Action, Audit, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind,
+    SearchQuery, StrikeRecord, StrikeStep, User,
 };
 
 impl Change {
@@ -30,6 +30,11 @@ impl Change {
             Change::React { room_id, message_id, user_id } => {
                 ("react", room_id, Some(user_id), Some(message_id))
             }
+            // No room: the status's code rides in the room column (never a room's id here).
+            Change::Report { report_id, user_id, status } => {
+                ("report", status.code(), Some(user_id), Some(report_id))
+            }
+            Change::Mute { user_id, until_ms } => ("mute", 0, Some(user_id), Some(until_ms)),
         }
     }
 
@@ -44,6 +49,12 @@ impl Change {
             "edit" => Change::Edit { room_id, message_id: value.unwrap_or(0), user_id },
             "delete" => Change::Delete { room_id, message_id: value.unwrap_or(0), user_id },
             "react" => Change::React { room_id, message_id: value.unwrap_or(0), user_id },
+            "report" => Change::Report {
+                report_id: value.unwrap_or(0),
+                user_id,
+                status: super::ReportStatus::from_code(room_id),
+            },
+            "mute" => Change::Mute { user_id, until_ms: value.unwrap_or(0) },
             "account" => {
                 let flags = value.unwrap_or(0);
                 Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }
@@ -71,6 +82,53 @@ impl User {
     }
 }
 
+impl StrikeRecord<'_> {
+    /// The audit row of this strike taking `step`, a mute's row with its end `until`.
+    pub(super) fn audit<'b>(&'b self, step: &StrikeStep, until: Option<&'b str>) -> Audit<'b> {
+        let action = match step {
+            StrikeStep::Warn => Action::Warning,
+            StrikeStep::Mute { .. } => Action::Mute,
+            StrikeStep::Block => Action::Block,
+        };
+        Audit {
+            text: self.text,
+            term: self.term,
+            reason: self.reason,
+            actor_id: self.actor_id,
+            strike: true,
+            room_id: self.room_id,
+            message_id: self.message_id,
+            until,
+            ..Audit::new(Some(self.user_id), action, self.actor, self.timestamp)
+        }
+    }
+}
+
+/// The audit row of an admin's mute or unmute of `user` as it is, or None when it changes
+/// nothing (an unmute of an account that is not muted now).
+pub(super) fn mute_audit<'a>(user: &User, mute: &'a super::MuteAction<'a>) -> Option<Audit<'a>> {
+    let muted_now = user.muted_until.as_deref().is_some_and(|u| u > mute.timestamp);
+    if mute.until.is_none() && !muted_now {
+        return None;
+    }
+    let action = if mute.until.is_some() { Action::Mute } else { Action::Unmute };
+    Some(Audit {
+        reason: mute.reason,
+        actor_id: mute.actor_id,
+        until: mute.until,
+        ..Audit::new(Some(user.id), action, mute.actor, mute.timestamp)
+    })
+}
+
+/// The mute end a strike's step leaves: the step's, or a longer one already running.
+pub(super) fn mute_end(step: &StrikeStep, running: Option<&str>) -> Option<String> {
+    let StrikeStep::Mute { until } = step else { return None };
+    Some(match running {
+        Some(r) if r > until.as_str() => r.to_string(),
+        _ => until.clone(),
+    })
+}
+
 impl Action {
     pub(super) fn parse(s: &str) -> Action {
         Action::ALL.into_iter().find(|a| a.as_str() == s).unwrap_or(Action::Warning)
@@ -78,16 +136,22 @@ impl Action {
 }
 
 /// A message of a batch, given whether its room is archived (None: the sender is not a member
-/// or the room does not exist). An admitted message has no position (id 0) nor mentions yet.
-/// `answered`: the message it replies to (if any) is a message of the same room, not deleted.
+/// or the room does not exist) and the end of the sender's account mute. An admitted message has
+/// no position (id 0) nor mentions yet. `answered`: the message it replies to (if any) is a
+/// message of the same room, not deleted.
 pub(super) fn admit(
     m: &NewMessage,
     archived: Option<bool>,
+    muted_until: Option<&str>,
     answered: bool,
     timestamp: &str,
 ) -> Result<Message, Refusal> {
     match archived {
         None => Err(Refusal::NotMember),
+        // Stored timestamps sort as they compare: a mute that has ended refuses nothing.
+        Some(_) if muted_until.is_some_and(|u| u > timestamp) => {
+            Err(Refusal::Muted { until: muted_until.unwrap_or_default().to_string() })
+        }
         Some(true) => Err(Refusal::Archived),
         Some(false) if !answered => Err(Refusal::NoSuchReply),
         Some(false) => Ok(Message {

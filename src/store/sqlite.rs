@@ -16,16 +16,19 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row, Transactio
 
 use super::{
     migrations::{self, MigrationState},
-    Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
-    LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
-    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    shared, Action, AdminAction, Appeal, AppealRefusal, Audit, AuditFilter, Change, Counts, Credentials,
+    DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships,
+    Message, MessageFilter, MuteAction, NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat,
+    Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomStats,
+    RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep, ToggleReaction,
+    Toggled, User, UserFilter, UserKeys, Violation,
 };
 
 pub mod backup;
 mod dump;
 mod living;
 mod presence;
+mod reports;
 mod rooms;
 mod search;
 pub use dump::SqliteDump;
@@ -41,7 +44,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_OPEN: usize = 12;
 const MAX_IDLE: usize = MAX_OPEN;
 
-const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at";
+const USER_COLS: &str = "id, username, email, is_admin, is_blocked, warning_count, created_at, muted_until";
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -285,12 +288,19 @@ fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
         is_blocked: r.get(4)?,
         warning_count: r.get(5)?,
         created_at: r.get(6)?,
+        muted_until: r.get(7)?,
     })
 }
 
 /// The columns `violation_row` reads, from `violations v` joined with `users u`.
-const VIOLATION_COLS: &str =
-    "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, v.timestamp";
+const VIOLATION_COLS: &str = "v.id, v.user_id, u.username, v.action, v.text, v.term, v.reason, v.actor, \
+     v.timestamp, v.strike, v.room_id, v.message_id, v.until, v.actor_id";
+
+/// The strikes of user ?1 that count: after ?2 (the decay, NULL for none) and at or after the
+/// user's `strikes_since`.
+const COUNT_STRIKES: &str = "SELECT COUNT(*) FROM violations v JOIN users u ON u.id = v.user_id \
+     WHERE v.user_id = ?1 AND v.strike = 1 AND (?2 IS NULL OR v.timestamp > ?2) \
+     AND (u.strikes_since IS NULL OR v.timestamp >= u.strikes_since)";
 
 /// Adds one row to the audit log, in the caller's transaction.
 pub(crate) fn audit(conn: &Connection, e: &Audit<'_>) -> Result<()> {
@@ -326,6 +336,11 @@ fn violation_row(r: &Row<'_>) -> rusqlite::Result<Violation> {
         reason: r.get(6)?,
         actor: r.get(7)?,
         timestamp: r.get(8)?,
+        strike: r.get(9)?,
+        room_id: r.get(10)?,
+        message_id: r.get(11)?,
+        until: r.get(12)?,
+        actor_id: r.get(13)?,
     })
 }
 
@@ -389,7 +404,7 @@ impl Store for SqliteStore {
                  ORDER BY username = ?1 DESC, email_key = ?2 DESC LIMIT 1"
             ))?
             .query_row([username, email_key], |r| {
-                Ok(Credentials { user: user_row(r)?, password_hash: r.get(7)? })
+                Ok(Credentials { user: user_row(r)?, password_hash: r.get(8)? })
             })
             .optional()?;
         Ok(found)
@@ -475,10 +490,12 @@ impl Store for SqliteStore {
         if !changed {
             return Ok((before, false));
         }
+        // An unblock starts the ladder afresh: earlier strikes no longer count.
         tx.execute(
             "UPDATE users SET is_blocked = ?1, \
-             warning_count = CASE WHEN ?1 THEN warning_count ELSE 0 END WHERE id = ?2",
-            params![blocked, user_id],
+             warning_count = CASE WHEN ?1 THEN warning_count ELSE 0 END, \
+             strikes_since = CASE WHEN ?1 THEN strikes_since ELSE ?3 END WHERE id = ?2",
+            params![blocked, user_id, action.timestamp],
         )?;
         let kind = if blocked { Action::Block } else { Action::Unblock };
         audit(
@@ -496,58 +513,84 @@ impl Store for SqliteStore {
         Ok((after, true))
     }
 
-    fn record_violation(
+    fn strike(
         &self,
-        user_id: i64,
-        text: &str,
-        term: &str,
-        threshold: i64,
-        timestamp: &str,
-    ) -> Result<ViolationOutcome> {
+        record: &StrikeRecord<'_>,
+        ladder: &mut dyn FnMut(i64) -> StrikeStep,
+    ) -> Result<StrikeOutcome> {
         let mut conn = self.conn()?;
+        // The write lock taken by BEGIN IMMEDIATE orders concurrent strikes of one account: each
+        // counts the ones committed before it, so each step of the ladder is taken once, and
+        // once the account is blocked later ones neither count nor audit.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Only an account that is not blocked yet counts the violation: under concurrent
-        // violations (several sockets of one user), exactly one of them is the blocking one, and
-        // later ones neither count nor audit again. The write lock taken by BEGIN IMMEDIATE
-        // orders them.
-        let counted: Option<(i64, bool)> = tx
-            .prepare_cached(
-                "UPDATE users SET warning_count = warning_count + 1, \
-                 is_blocked = CASE WHEN warning_count + 1 >= ?1 THEN 1 ELSE 0 END \
-                 WHERE id = ?2 AND is_blocked = 0 RETURNING warning_count, is_blocked",
-            )?
-            .query_row(params![threshold, user_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        let Some((warnings, blocked)) = counted else {
-            let user = get_user(&tx, user_id)?;
-            return Ok(ViolationOutcome { warnings: user.warning_count, blocked: user.is_blocked });
-        };
-        let kind = if blocked { Action::Block } else { Action::Warning };
-        audit(
-            &tx,
-            &Audit {
-                text: Some(text),
-                term: Some(term),
-                strike: true,
-                ..Audit::new(Some(user_id), kind, "moderation", timestamp)
-            },
-        )?;
+        let user = get_user(&tx, record.user_id)?;
+        if user.is_blocked {
+            return Ok(StrikeOutcome {
+                strikes: user.warning_count,
+                step: StrikeStep::Block,
+                recorded: false,
+            });
+        }
+        let counted: i64 = tx
+            .prepare_cached(COUNT_STRIKES)?
+            .query_row(params![record.user_id, record.counted_after], |r| r.get(0))?;
+        let strikes = counted + 1;
+        let step = ladder(strikes);
+        let until = shared::mute_end(&step, user.muted_until.as_deref());
+        audit(&tx, &record.audit(&step, until.as_deref()))?;
+        let blocked = step == StrikeStep::Block;
+        tx.prepare_cached(
+            "UPDATE users SET warning_count = ?2, is_blocked = (is_blocked OR ?3), \
+             muted_until = COALESCE(?4, muted_until) WHERE id = ?1",
+        )?
+        .execute(params![record.user_id, strikes, blocked, until])?;
+        let after = get_user(&tx, record.user_id)?;
         if blocked {
-            let user = get_user(&tx, user_id)?;
-            rooms::write_change(&tx, user.account_change(), timestamp)?;
+            rooms::write_change(&tx, after.account_change(), record.timestamp)?;
+        }
+        if let Some(until) = &until {
+            let change = Change::Mute { user_id: after.id, until_ms: crate::timefmt::unix_ms(until) };
+            rooms::write_change(&tx, change, record.timestamp)?;
         }
         tx.commit()?;
-        Ok(ViolationOutcome { warnings, blocked })
+        Ok(StrikeOutcome { strikes, step, recorded: true })
     }
 
-    fn violations(&self, before_id: Option<i64>, limit: usize) -> Result<Vec<Violation>> {
+    fn strikes(&self, user_id: i64, counted_after: Option<&str>) -> Result<i64> {
+        let conn = self.conn()?;
+        let n =
+            conn.prepare_cached(COUNT_STRIKES)?.query_row(params![user_id, counted_after], |r| r.get(0))?;
+        Ok(n)
+    }
+
+    fn set_muted(&self, mute: &MuteAction<'_>) -> Result<(User, bool)> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = get_user(&tx, mute.user_id)?;
+        let Some(audit_row) = shared::mute_audit(&before, mute) else { return Ok((before, false)) };
+        tx.prepare_cached("UPDATE users SET muted_until = ?2 WHERE id = ?1")?
+            .execute(params![mute.user_id, mute.until])?;
+        audit(&tx, &audit_row)?;
+        let until_ms = mute.until.map_or(0, crate::timefmt::unix_ms);
+        rooms::write_change(&tx, Change::Mute { user_id: mute.user_id, until_ms }, mute.timestamp)?;
+        let after = get_user(&tx, mute.user_id)?;
+        tx.commit()?;
+        Ok((after, true))
+    }
+
+    fn audit_log(&self, filter: &AuditFilter) -> Result<Vec<Violation>> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {VIOLATION_COLS} FROM violations v JOIN users u ON u.id = v.user_id \
-             WHERE v.id < ?1 ORDER BY v.id DESC LIMIT ?2"
+            "SELECT {VIOLATION_COLS} FROM violations v LEFT JOIN users u ON u.id = v.user_id \
+             WHERE v.id < ?1 AND (?2 IS NULL OR v.action = ?2) AND (?3 IS NULL OR v.user_id = ?3) \
+             ORDER BY v.id DESC LIMIT ?4"
         ))?;
+        let action = filter.action.map(Action::as_str);
         let rows = stmt
-            .query_map(params![before_id.unwrap_or(i64::MAX), limit as i64], violation_row)?
+            .query_map(
+                params![filter.before_id.unwrap_or(i64::MAX), action, filter.user_id, filter.limit as i64],
+                violation_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -561,6 +604,56 @@ impl Store for SqliteStore {
         ))?;
         let rows = stmt.query_map([], violation_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn file_report(&self, new: &NewReport<'_>) -> Result<std::result::Result<i64, ReportRefusal>> {
+        self.write(|tx| reports::file(tx, new))
+    }
+
+    fn reports(&self, filter: &ReportFilter) -> Result<Vec<Report>> {
+        reports::list(&*self.conn()?, filter)
+    }
+
+    fn decide_report(&self, decision: &ReportDecision<'_>) -> Result<Option<Vec<i64>>> {
+        self.write(|tx| reports::decide(tx, decision))
+    }
+
+    fn room_messages_after(&self, room_id: i64, after_id: i64, limit: usize) -> Result<Vec<Message>> {
+        reports::room_messages_after(&*self.conn()?, room_id, after_id, limit)
+    }
+
+    fn block_appeal(&self, user_id: i64) -> Result<Option<(i64, Option<Appeal>)>> {
+        reports::block_appeal(&*self.conn()?, user_id)
+    }
+
+    fn file_appeal(
+        &self,
+        user_id: i64,
+        block_id: i64,
+        text: &str,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::file_appeal(tx, user_id, block_id, text, timestamp))
+    }
+
+    fn appeals(&self, open_only: bool, before_id: Option<i64>, limit: usize) -> Result<Vec<Appeal>> {
+        reports::appeals(&*self.conn()?, open_only, before_id, limit)
+    }
+
+    fn answer_appeal(
+        &self,
+        appeal_id: i64,
+        status: &str,
+        note: &str,
+        actor: &str,
+        actor_id: i64,
+        timestamp: &str,
+    ) -> Result<std::result::Result<Appeal, AppealRefusal>> {
+        self.write(|tx| reports::answer(tx, appeal_id, status, note, actor, actor_id, timestamp))
+    }
+
+    fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>> {
+        self.write(|tx| reports::take_answer(tx, user_id))
     }
 
     fn insert_messages(

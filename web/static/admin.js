@@ -9,6 +9,8 @@ import {
 } from './api.js';
 import { ChatSocket } from './socket.js';
 import { $, $input, $dialog, $button } from './ui.js';
+import { mountDashboard } from './dash-reports.js';
+import { actionLabel, auditQuery, auditExtra, mutedNote, muteButton, watchAuditFilters } from './dash-audit.js';
 
 /** @typedef {import('./store.js').Me & {id: number}} Me  the account as `GET /me` describes it */
 /** @typedef {import('./store.js').MessageData} MessageData */
@@ -42,6 +44,7 @@ import { $, $input, $dialog, $button } from './ui.js';
  * @property {boolean} is_blocked
  * @property {number} warning_count
  * @property {string} created_at
+ * @property {string|null} [muted_until]  the end of a running account mute
  * @property {BlockInfo} [block]  blocked accounts only
  */
 
@@ -62,14 +65,18 @@ import { $, $input, $dialog, $button } from './ui.js';
  * One entry of the moderation log (`GET /admin/violations`).
  * @typedef {object} AuditEntry
  * @property {number} id
- * @property {number} user_id
- * @property {string} username
- * @property {'warning'|'block'|'unblock'} action
+ * @property {number|null} user_id  null for acts that concern no account
+ * @property {string|null} username
+ * @property {string} action  warning, mute, unmute, block, unblock, delete, report, appeal, terms, moderator, slow_mode
  * @property {string|null} text
  * @property {string|null} term
  * @property {string|null} reason
  * @property {string} actor
  * @property {string} timestamp
+ * @property {boolean} [strike]
+ * @property {string|null} [until]
+ * @property {number|null} [room_id]
+ * @property {number|null} [message_id]
  */
 
 /**
@@ -222,6 +229,7 @@ function openDashboard() {
   loadUsers();
   loadRooms();
   loadAudit(true);
+  mountDashboard();
   startLive();
   timers.push(setInterval(() => { loadStats(); loadRooms(); }, STATS_EVERY_MS));
   timers.push(setInterval(() => loadAudit(true), AUDIT_EVERY_MS));
@@ -373,6 +381,12 @@ function renderUsers() {
           ? actionButton('Unblock', u.username, 'btn-secondary', `unblock-${u.id}`, () => act(u, 'unblock'))
           : actionButton('Block', u.username, 'btn-danger-outline', `block-${u.id}`, () => act(u, 'block'),
             self ? 'You cannot block your own account' : null),
+        u.is_blocked ? null : muteButton(u, (ok, message) => {
+          if (!ok) { showError(message); return; }
+          showStatus(message);
+          loadUsers();
+          loadAudit(true);
+        }),
         u.is_admin
           ? actionButton('Revoke admin', u.username, 'btn-secondary', `revoke-${u.id}`, () => act(u, 'revoke'),
             self ? 'You cannot remove your own admin rights' : null)
@@ -386,7 +400,7 @@ function renderUsers() {
         cell('User', name, 'cell-user'),
         cell('E-mail', h('span', { cls: 'email', text: u.email || '' })),
         cell('Role', u.is_admin ? badge('Admin', 'accent') : badge('User', 'muted')),
-        cell('Status', statusOf(u)),
+        cell('Status', h('div', { children: [statusOf(u), mutedNote(u)] })),
         cell('Warnings', h('span', { text: String(u.warning_count ?? 0) }), 'num'),
         cell('Joined', joined
           ? h('time', { text: formatShort(joined), attrs: { datetime: joined.toISOString(), title: formatFull(joined) } })
@@ -660,8 +674,6 @@ $('confirm').addEventListener('click', (e) => {
 
 /* ------------------------------------------------------------------ moderation log */
 
-/** @type {Record<AuditEntry['action'], [string, string]>} label and badge kind */
-const ACTION_LABEL = { warning: ['Warning', 'warning'], block: ['Blocked', 'danger'], unblock: ['Unblocked', 'success'] };
 
 /** @param {boolean} fresh  reload the first page (else: the next older page) */
 async function loadAudit(fresh) {
@@ -669,7 +681,7 @@ async function loadAudit(fresh) {
   const before = !fresh && violations.length ? `&before=${violations[violations.length - 1].id}` : '';
   try {
     /** @type {AuditEntry[]} */
-    const page = await api(`/admin/violations?limit=${AUDIT_PAGE}${before}`);
+    const page = await api(`/admin/violations?limit=${AUDIT_PAGE}${before}${auditQuery()}`);
     const list = Array.isArray(page) ? page : [];
     if (fresh) {
       // Keep older pages already loaded below the refreshed first page.
@@ -692,7 +704,7 @@ async function loadAudit(fresh) {
 function renderAudit() {
   const rows = violations.map((v) => {
     const when = parseTime(v.timestamp);
-    const [label, kind] = ACTION_LABEL[v.action] || [String(v.action), 'muted'];
+    const [label, kind] = actionLabel(v.action);
     // One block inside the cell, so the phone layout (label left, value right) keeps it together.
     const details = h('div', {
       cls: 'audit-details',
@@ -700,6 +712,7 @@ function renderAudit() {
         v.term ? h('code', { cls: 'term', text: v.term }) : null,
         v.text ? h('div', { cls: 'audit-text muted', text: v.text, attrs: { title: v.text } }) : null,
         v.reason ? h('div', { cls: 'audit-reason', text: `Reason: ${v.reason}` }) : null,
+        ...auditExtra(v),
       ],
     });
     if (!details.childElementCount) details.append(h('span', { cls: 'muted', text: '—' }));
@@ -707,7 +720,7 @@ function renderAudit() {
     return h('tr', {
       children: [
         h('td', { attrs: { 'data-label': 'When' }, children: [h('time', { text: formatShort(when), attrs: { datetime: when.toISOString(), title: formatFull(when) } })] }),
-        h('td', { attrs: { 'data-label': 'User' }, children: [h('span', { cls: 'user-name', text: v.username ?? `#${v.user_id}` })] }),
+        h('td', { attrs: { 'data-label': 'User' }, children: [h('span', { cls: 'user-name', text: v.username ?? (v.user_id ? `#${v.user_id}` : '—') })] }),
         h('td', { attrs: { 'data-label': 'Action' }, children: [badge(label, kind)] }),
         termCell,
         h('td', { attrs: { 'data-label': 'By' }, text: v.actor ?? '' }),
@@ -720,6 +733,7 @@ function renderAudit() {
 }
 
 $('audit-refresh').addEventListener('click', () => loadAudit(true));
+watchAuditFilters(() => { violations = []; loadAudit(true); });
 $('audit-more').addEventListener('click', () => loadAudit(false));
 
 /* ------------------------------------------------------------------ live chat */

@@ -60,9 +60,11 @@ export class ApiError extends Error {
    * @param {string} detail
    * @param {string|null} [field]
    * @param {number} [retryAfter]
+   * @param {any} [body] the whole JSON answer (a blocked sign-in's `appeal`)
    */
-  constructor(status, detail, field, retryAfter) {
+  constructor(status, detail, field, retryAfter, body) {
     super(detail);
+    this.body = body;
     this.status = status;
     this.detail = detail;
     this.field = field || null;
@@ -110,8 +112,9 @@ export async function api(path, { method = 'GET', body, token = getToken(), raw 
   if (!res.ok) {
     let detail = '';
     let field = null;
+    let data = null;
     try {
-      const data = await res.json();
+      data = await res.json();
       if (data && typeof data.detail === 'string') detail = data.detail;
       else if (data && Array.isArray(data.detail) && data.detail[0]?.msg) detail = String(data.detail[0].msg);
       if (data && typeof data.field === 'string') field = data.field;
@@ -119,7 +122,7 @@ export async function api(path, { method = 'GET', body, token = getToken(), raw 
       /* not JSON: keep the generic sentence */
     }
     const retry = Number.parseInt(res.headers.get('Retry-After') || '', 10);
-    throw new ApiError(res.status, detail || fallbackDetail(res.status), field, Number.isFinite(retry) ? retry : undefined);
+    throw new ApiError(res.status, detail || fallbackDetail(res.status), field, Number.isFinite(retry) ? retry : undefined, data);
   }
   if (raw) return res;
   if (res.status === 204) return null;

@@ -23,7 +23,9 @@ import {
 import { resetSearch } from './search.js';
 import { setPeopleStale } from './people.js';
 import './roomheader.js';
+import { showStanding, refreshStanding, onMuteFrame } from './standing.js';
 import './notify.js';
+import { addAccountButtons, offerAppeal, onReportFrame, showAppealAnswer } from './reports.js';
 
 /** @typedef {import('./store.js').RoomSummary} RoomSummary */
 /** @typedef {import('./socket.js').SocketState} SocketState */
@@ -228,6 +230,7 @@ async function submitAuth(f, endpoint, body, required) {
   try {
     const res = await api(endpoint, { method: 'POST', body, token: null });
     setToken(res.access_token);
+    showAppealAnswer(res.appeal_answer);
     state.me = { ...res.user, is_blocked: false };
     try {
       state.me = await api('/me'); // the full profile (warning count, e-mail); the login body is enough if this fails
@@ -236,6 +239,11 @@ async function submitAuth(f, endpoint, body, required) {
     }
     startChat();
   } catch (e) {
+    if (e instanceof ApiError && e.status === 403 && e.body?.appeal) {
+      showBlocked(null);
+      offerAppeal(e.body.appeal, /** @type {HTMLElement} */ ($('blocked-title').parentElement));
+      return;
+    }
     const input = e instanceof ApiError && e.field ? fieldError(f, e.field, e.detail) : null;
     if (input) input.focus();
     else formError(f, describeError(e, endpoint === '/login' ? 'sign-in' : 'sign-up'));
@@ -311,6 +319,7 @@ let burst = 0;
 
 function startChat() {
   clearTimeout(loadRetry);
+  addAccountButtons($('signout'));
   stopSocket();
   ended = false;
   setEnded(false);
@@ -328,6 +337,7 @@ function startChat() {
   emit('presence');
   emit('select', null);
   $('me-name').textContent = state.me.username;
+  showStanding(state.me);
   $('admin-link').hidden = !state.me.is_admin;
   document.title = 'Chatterbox';
   show('view-chat');
@@ -501,10 +511,18 @@ function onFrame(frame) {
       const text = frame.text || `Warning ${frame.warnings} of ${Math.max(1, (frame.limit || 3) - 1)}: your message broke the chat rules and was not posted.`;
       addNotice('warning', text);
       announce(text);
+      refreshStanding();
       break;
     }
+    case 'muted':
+    case 'unmuted':
+      onMuteFrame(frame);
+      break;
     case 'blocked':
       showBlocked(frame.text || null);
+      break;
+    case 'report':
+      onReportFrame(frame);
       break;
     case 'expired':
       // The sign-in ran out; the server closes the socket next (1008 "token expired").

@@ -8,6 +8,7 @@ import { charCount } from './api.js';
 import { $, $button, announce } from './ui.js';
 import { state, current, on, isMe } from './store.js';
 import { isNearBottom, scrollToBottom } from './conversation.js';
+import { mutedReason, setStandingRedraw } from './standing.js';
 
 /** @typedef {import('./socket.js').ChatSocket} ChatSocket */
 
@@ -37,6 +38,8 @@ function autoGrow() {
 
 /** Why nothing can be posted in the open conversation, if so. */
 function closedReason() {
+  const muted = mutedReason();
+  if (muted) return muted;
   const r = current();
   // Before the list of conversations arrives the box stays usable (and focusable): `general`
   // normally opens a moment later.
@@ -189,3 +192,5 @@ export function resetComposer() {
 on('select', updateComposer);
 on('select', dropStaleReply);
 on('rooms', updateComposer);
+
+setStandingRedraw(updateComposer);

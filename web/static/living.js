@@ -8,6 +8,7 @@
 import { h } from './api.js';
 import { $, announce, confirmDialog } from './ui.js';
 import { state, current, isMe, on, toReactions } from './store.js';
+import { openReport } from './reports.js';
 import {
   rebuildMessage, removeMessage, revealMessage, quotedChanged,
 } from './conversation.js';
@@ -104,6 +105,7 @@ function openMenu(m, opener) {
   const items = [menuItem('Reply', 'reply'), menuItem('React…', 'react')];
   if (canEdit(m)) items.push(menuItem('Edit', 'edit'));
   if (canDelete(m)) items.push(menuItem('Delete…', 'delete'));
+  if (!isMe(m.user)) items.push(menuItem('Report…', 'report'));
   menu.replaceChildren(...items);
   menu.setAttribute('aria-label', `Message from ${isMe(m.user) ? 'you' : m.user}`);
   place(menu, m.el);
@@ -163,6 +165,7 @@ menu.addEventListener('click', (e) => {
   if (action === 'reply') startReply(m);
   else if (action === 'edit') startEdit(m);
   else if (action === 'delete') askDelete(m);
+  else if (action === 'report') openReport(m);
 });
 
 /* ------------------------------------------------------------------ reactions */

@@ -64,6 +64,9 @@
  * @property {string} username
  * @property {boolean} [is_admin]
  * @property {boolean} [is_blocked]
+ * @property {number} [strikes]  moderation strikes that count now
+ * @property {string} [next_step]  what the next strike does: warn, mute:10m or block
+ * @property {string|null} [muted_until]  the end of a running account mute
  */
 
 /** @typedef {'idle'|'loading'|'done'|'error'} HistoryState */

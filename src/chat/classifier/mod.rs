@@ -69,6 +69,9 @@ pub const DEFAULT_THRESHOLD: f64 = 0.7;
 /// listed term it found).
 pub const TERM: &str = "classifier";
 
+/// The reason of the report a flagged message files.
+pub const REASON: &str = "offensive language (classifier)";
+
 /// What the chat does with the classifier (`serve --classifier`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClassifierMode {

@@ -90,10 +90,11 @@ pub(super) fn insert_messages(
     let replies: Vec<Option<i64>> = batch.iter().map(|m| m.reply_to).collect();
     // A reply must answer a message of the same room that still exists.
     let checked = tx.query_typed(
-        "SELECT r.archived, b.reply_to IS NULL OR p.id IS NOT NULL \
+        "SELECT r.archived, b.reply_to IS NULL OR p.id IS NOT NULL, u.muted_until \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS b (room_id, user_id, reply_to, i) \
          LEFT JOIN members m ON m.room_id = b.room_id AND m.user_id = b.user_id \
          LEFT JOIN rooms r ON r.id = m.room_id \
+         LEFT JOIN users u ON u.id = m.user_id \
          LEFT JOIN messages p ON p.id = b.reply_to AND p.room_id = b.room_id AND p.deleted_at IS NULL \
          ORDER BY b.i",
         &[(&rooms, Type::INT8_ARRAY), (&senders, Type::INT8_ARRAY), (&replies, Type::INT8_ARRAY)],
@@ -101,7 +102,7 @@ pub(super) fn insert_messages(
     let mut out: Vec<_> = batch
         .iter()
         .zip(&checked)
-        .map(|(m, row)| shared::admit(m, row.get(0), row.get(1), timestamp))
+        .map(|(m, row)| shared::admit(m, row.get(0), row.get::<_, Option<&str>>(2), row.get(1), timestamp))
         .collect();
     let accepted = out.iter().filter(|o| o.is_ok()).count() as i64;
     if accepted == 0 {

@@ -74,20 +74,22 @@ pub(super) fn insert_messages(
     let mut accepted = 0i64;
     {
         let mut check = tx.prepare_cached(
-            "SELECT r.archived FROM members m JOIN rooms r ON r.id = m.room_id \
-             WHERE m.room_id = ?1 AND m.user_id = ?2",
+            "SELECT r.archived, u.muted_until FROM members m JOIN rooms r ON r.id = m.room_id \
+             JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 AND m.user_id = ?2",
         )?;
         // A reply must answer a message of the same room that still exists.
         let mut answers = tx
             .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND room_id = ?2 AND deleted_at IS NULL")?;
         for m in batch {
-            let archived: Option<bool> =
-                check.query_row(params![m.room_id, m.sender_id], |r| r.get(0)).optional()?;
+            let checked: Option<(bool, Option<String>)> = check
+                .query_row(params![m.room_id, m.sender_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let (archived, muted_until) = checked.map_or((None, None), |(a, m)| (Some(a), m));
             let answered = match m.reply_to {
                 Some(reply_to) => answers.exists(params![reply_to, m.room_id])?,
                 None => true,
             };
-            let admitted = shared::admit(m, archived, answered, timestamp);
+            let admitted = shared::admit(m, archived, muted_until.as_deref(), answered, timestamp);
             accepted += i64::from(admitted.is_ok());
             out.push(admitted);
         }
