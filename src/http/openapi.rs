@@ -56,6 +56,8 @@ pub enum ErrorField {
     Text,
     /// A reaction.
     Emoji,
+    /// A mute's duration.
+    For,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.
