@@ -38,9 +38,6 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// `serve`'s many flags make its variant large; the enum is made once per process, so boxing it
-/// would only make every use of it longer.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (REST API, WebSocket chat and web UI)

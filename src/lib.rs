@@ -15,8 +15,9 @@
 //! deletions and reaction changes of living messages, take positions in the same log and reach
 //! the hub the same way, whoever wrote them (a REST handler, or the
 //! operator CLI in another process, found by the tailer's poll). Moderation violations go to the
-//! store's audit log and may block the account; blocks and role changes take log positions too,
-//! so every instance's tailer closes the account's sockets, whoever made the change.
+//! store's audit log as strikes and may mute or block the account (`chat::standing`); blocks,
+//! mutes and role changes take log positions too, so every instance's tailer tells or closes the
+//! account's sockets, whoever made the change.
 //!
 //! Several daemons may share one database (PostgreSQL, or one SQLite file): each tails the same
 //! committed log (a NOTIFY doorbell and a short poll wake it), and each shares who is online on
@@ -38,7 +39,11 @@
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
 //!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
 //!   of split words (`chat::moderation`), the learned classifier beside it (`chat::classifier`:
-//!   alt-profanity-check's model, embedded, scored as scikit-learn does), the one definition of invisible and blank text
+//!   alt-profanity-check's model, embedded, scored as scikit-learn does), a user's standing
+//!   (`chat::standing`: the ladder of warnings, timed mutes and blocks, `Chat::strike` as the one
+//!   way a violation is counted, and account mutes), reports and appeals (`chat::reports`,
+//!   `chat::appeals`), the metrics `/metrics` reports (`chat::metrics`), the one definition of
+//!   invisible and blank text
 //!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
 //!   every instance), conversations and their privacy rules (`chat::rooms`), the log tailer and
 //!   its lag for `/healthz` (`chat::log`), living messages (`chat::living`: who may edit, delete

@@ -692,7 +692,10 @@ async fn admin_user_list_hides_password_hashes_and_filters_blocked() {
     }
     let mut keys: Vec<&str> = users[0].as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["created_at", "email", "id", "is_admin", "is_blocked", "username", "warning_count"]);
+    assert_eq!(
+        keys,
+        ["created_at", "email", "id", "is_admin", "is_blocked", "muted_until", "username", "warning_count"]
+    );
 
     let blocked = expect(server.get("/admin/users?blocked=true", Some(&admin.token)).await, 200).await;
     let blocked = blocked.as_array().unwrap();

@@ -601,7 +601,8 @@ fn user_list_shows_accounts_in_every_format_with_filters() {
         serde_json::from_str(&success(&db.run(&["user", "list", "--format", "json"], None))).unwrap();
     let users = json.as_array().expect("a JSON array");
     assert_eq!(users.len(), 4);
-    let keys = ["created_at", "email", "id", "is_admin", "is_blocked", "username", "warning_count"];
+    let keys =
+        ["created_at", "email", "id", "is_admin", "is_blocked", "muted_until", "username", "warning_count"];
     for u in users {
         let mut got: Vec<&str> = u.as_object().unwrap().keys().map(String::as_str).collect();
         got.sort();

@@ -142,12 +142,12 @@ pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     secs.map(Duration::from_secs).ok_or_else(|| format!("invalid duration {text:?}: at most 366d"))
 }
 
-/// A duration in its shortest exact form: `90s`, `10m`, `24h`, `7d`.
+/// A duration in its shortest exact form: `90s`, `10m`, `24h`, `7d` (a day reads as `24h`).
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
         0 => "0s".into(),
-        _ if s.is_multiple_of(86_400) => format!("{}d", s / 86_400),
+        _ if s.is_multiple_of(86_400) && s > 86_400 => format!("{}d", s / 86_400),
         _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
         _ if s.is_multiple_of(60) => format!("{}m", s / 60),
         _ => format!("{s}s"),

@@ -362,7 +362,7 @@ async fn messages(chat: &Chat, req: &Request<Incoming>) -> Result<Response, ApiE
 #[utoipa::path(get, path = "/admin/violations", operation_id = "admin_violations", tag = "admin", security(("bearer" = [])),
     params(
         ("before" = Option<i64>, Query, description = "Only entries with a smaller id; all when absent"),
-        ("action" = Option<String>, Query, description = "Only this action: warning, mute, unmute, block, unblock, delete, report, appeal, terms, moderator or slow_mode"),
+        ("action" = Option<AuditAction>, Query, description = "Only this action"),
         ("user" = Option<String>, Query, description = "Only entries about this account: its id or username"),
         ("limit" = Option<i64>, Query, minimum = 1,
             description = "At most this many entries (default 100; larger values count as 500)"),
@@ -512,13 +512,54 @@ fn clean_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(reason)
 }
 
-/// How long a mute lasts: `"1h"` (s, m, h, d) or a number of seconds.
-#[derive(Deserialize, ToSchema)]
+/// How long a mute lasts: `"1h"` (s, m, h, d) or a number of seconds; longer than 366 days
+/// counts as 366 days.
+#[derive(Deserialize)]
 #[serde(untagged)]
 pub enum MuteFor {
-    #[schema(example = "1h")]
     Text(String),
     Seconds(u64),
+}
+
+/// `MuteFor` in the OpenAPI document: a duration text or a number of seconds.
+fn mute_for_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    let one_of = OneOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^0*[1-9][0-9]*[smhd]?$"))
+                .examples(["1h"]),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)).maximum(Some(31_622_400)))
+        .build();
+    Schema::OneOf(one_of)
+}
+
+/// The longest mute.
+const MAX_MUTE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
+
+impl MuteFor {
+    /// The mute's length; a well-formed one beyond the longest is the longest.
+    fn span(&self) -> Result<std::time::Duration, String> {
+        let text = match self {
+            MuteFor::Seconds(0) => "0".to_string(),
+            MuteFor::Seconds(n) => return Ok(std::time::Duration::from_secs(*n).min(MAX_MUTE)),
+            MuteFor::Text(t) => t.trim().to_string(),
+        };
+        crate::chat::standing::parse_duration(&text).or_else(|e| {
+            let digits = text.trim_end_matches(['s', 'm', 'h', 'd']);
+            let well_formed = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && digits.bytes().any(|b| b != b'0')
+                && text.len() - digits.len() <= 1;
+            if well_formed {
+                Ok(MAX_MUTE)
+            } else {
+                Err(e)
+            }
+        })
+    }
 }
 
 /// A mute: how long, and why.
@@ -527,6 +568,7 @@ pub enum MuteFor {
 pub struct MuteBody {
     /// `30s`, `10m`, `1h`, `7d`, or seconds; at most 366 days.
     #[serde(rename = "for")]
+    #[schema(schema_with = mute_for_schema)]
     for_: MuteFor,
     /// At most 500 characters; blank means none.
     reason: Option<String>,
@@ -553,11 +595,7 @@ pub struct MuteBody {
 async fn mute(state: &AppState, admin: &User, id: i64, req: Request<Incoming>) -> Result<Response, ApiError> {
     let body: MuteBody =
         super::body::read_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
-    let span = match body.for_ {
-        MuteFor::Text(t) => crate::chat::standing::parse_duration(&t),
-        MuteFor::Seconds(n) => crate::chat::standing::parse_duration(&n.to_string()),
-    }
-    .map_err(|detail| ApiError {
+    let span = body.for_.span().map_err(|detail| ApiError {
         field: Some("for"),
         ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
     })?;

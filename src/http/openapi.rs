@@ -72,6 +72,8 @@ pub enum ErrorField {
     Report,
     /// An appeal's answer.
     Decision,
+    /// A mute's duration.
+    For,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.
