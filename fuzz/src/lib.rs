@@ -11,8 +11,8 @@ use chatterbox::chat::moderation::{Matcher, DEFAULT_TERMS};
 use chatterbox::http::frames::{parse_client, ClientFrame};
 use chatterbox::store::{
     AdminAction, Counts, Credentials, KeysSet, LimitSlot, LogEntry, Member, Memberships, Message,
-    MessageFilter, NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomStats, RoomView, Store, User,
-    UserFilter, UserKeys, Violation, ViolationOutcome,
+    MessageFilter, NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomRole, RoomStats, RoomView, Store,
+    User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 use serde_json::Value;
 
@@ -271,6 +271,9 @@ impl Store for Rows {
         only_exports()
     }
     fn is_member(&self, _: i64, _: i64) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn member_role(&self, _: i64, _: i64) -> chatterbox::store::Result<Option<RoomRole>> {
         only_exports()
     }
     fn add_member(&self, _: i64, _: i64, _: &str) -> chatterbox::store::Result<bool> {

@@ -11,7 +11,7 @@
 //! an admin's archiving act on a private room from outside.
 
 use crate::store::{
-    Member, Message, NewRoom, Notify, Room, RoomKind, RoomStats, RoomView, Store, StoreError, User,
+    Member, Message, NewRoom, Notify, Room, RoomKind, RoomRole, RoomStats, RoomView, Store, StoreError, User,
     GENERAL_ROOM,
 };
 
@@ -120,6 +120,26 @@ pub fn visible(store: &dyn Store, user: &User, room_id: i64) -> Result<RoomView>
         return Err(ChatError::RoomNotFound);
     }
     Ok(view)
+}
+
+/// Whether `user` moderates the room: admins everywhere; otherwise a member who created the room
+/// or whom its creator or an admin named moderator, and only while still a member. DMs have no
+/// moderators (admins only). A missing room is false: callers that must hide private rooms from
+/// non-members check `visible` first, as every route does.
+pub fn may_moderate(store: &dyn Store, user: &User, room_id: i64) -> Result<bool> {
+    if user.is_admin {
+        return Ok(true);
+    }
+    let Some(role) = store.member_role(room_id, user.id)? else { return Ok(false) };
+    if role == RoomRole::Moderator {
+        return Ok(store.room(room_id)?.is_some_and(|r| r.kind != RoomKind::Dm));
+    }
+    Ok(store.room(room_id)?.is_some_and(|r| is_creator(&r, user)))
+}
+
+/// Whether `user` created the room (DMs have a creator too, who is no moderator for it).
+fn is_creator(room: &Room, user: &User) -> bool {
+    room.kind != RoomKind::Dm && room.created_by.as_deref() == Some(user.username.as_str())
 }
 
 /// The room if `user` is a member (public rooms included).

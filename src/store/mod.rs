@@ -323,6 +323,31 @@ impl Notify {
     }
 }
 
+/// A member's role in a room (`members.role`): moderators, and the room's creator, moderate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomRole {
+    Member,
+    Moderator,
+}
+
+impl RoomRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomRole::Member => "member",
+            RoomRole::Moderator => "moderator",
+        }
+    }
+
+    /// An unknown role (none is stored: a CHECK keeps them out) reads as a plain member.
+    pub fn parse(s: &str) -> RoomRole {
+        match s {
+            "moderator" => RoomRole::Moderator,
+            _ => RoomRole::Member,
+        }
+    }
+}
+
 /// A conversation as everyone sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Room {
@@ -797,6 +822,8 @@ pub trait Store: Send + Sync + 'static {
     fn directory(&self, user_id: i64) -> Result<Vec<(Room, bool)>>;
     fn room_members(&self, room_id: i64) -> Result<Vec<Member>>;
     fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool>;
+    /// The member's role in the room; None when they are not a member.
+    fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>>;
     /// Adds a member (or shows a hidden DM again); false if nothing changed.
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool>;
     /// Removes a member; false if they were not one.

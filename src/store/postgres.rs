@@ -20,8 +20,9 @@ use super::{
     migrations::{self, MigrationState},
     Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
     LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
-    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomRole, RoomStats, RoomView,
+    SearchQuery, Store, StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
+    ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -779,6 +780,10 @@ impl Store for PgStore {
 
     fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool> {
         rooms::is_member(&mut *self.conn()?, room_id, user_id)
+    }
+
+    fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
+        rooms::member_role(&mut *self.conn()?, room_id, user_id)
     }
 
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {

@@ -18,8 +18,9 @@ use super::{
     migrations::{self, MigrationState},
     Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
     LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
-    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomRole, RoomStats, RoomView,
+    SearchQuery, Store, StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
+    ViolationOutcome,
 };
 
 mod dump;
@@ -706,6 +707,10 @@ impl Store for SqliteStore {
 
     fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool> {
         rooms::is_member(&*self.conn()?, room_id, user_id)
+    }
+
+    fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
+        rooms::member_role(&*self.conn()?, room_id, user_id)
     }
 
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {

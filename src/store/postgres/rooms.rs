@@ -14,7 +14,7 @@ use postgres::{
 
 use crate::store::{
     shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
-    Room, RoomKind, RoomStats, RoomView, StoreError,
+    Room, RoomKind, RoomRole, RoomStats, RoomView, StoreError,
 };
 
 pub(super) const MESSAGE_SELECT: &str =
@@ -395,6 +395,15 @@ pub(super) fn is_member(c: &mut impl GenericClient, room_id: i64, user_id: i64) 
         &[&room_id, &user_id],
     )?
     .get(0))
+}
+
+pub(super) fn member_role(
+    c: &mut impl GenericClient,
+    room_id: i64,
+    user_id: i64,
+) -> Result<Option<RoomRole>> {
+    Ok(c.query_opt("SELECT role FROM members WHERE room_id = $1 AND user_id = $2", &[&room_id, &user_id])?
+        .map(|r| RoomRole::parse(r.get(0))))
 }
 
 pub(super) fn add_member(

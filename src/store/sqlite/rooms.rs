@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::store::{
     shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
-    Room, RoomKind, RoomStats, RoomView, StoreError,
+    Room, RoomKind, RoomRole, RoomStats, RoomView, StoreError,
 };
 
 pub(super) const MESSAGE_SELECT: &str =
@@ -378,6 +378,14 @@ pub(super) fn is_member(conn: &Connection, room_id: i64, user_id: i64) -> Result
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE room_id = ?1 AND user_id = ?2)")?
         .query_row([room_id, user_id], |r| r.get(0))?)
+}
+
+pub(super) fn member_role(conn: &Connection, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
+    Ok(conn
+        .prepare_cached("SELECT role FROM members WHERE room_id = ?1 AND user_id = ?2")?
+        .query_row([room_id, user_id], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|r| RoomRole::parse(&r)))
 }
 
 pub(super) fn add_member(tx: &Transaction<'_>, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
