@@ -17,6 +17,7 @@ pub mod log;
 pub mod moderation;
 pub mod presence;
 pub mod ratelimit;
+pub mod roommod;
 pub mod rooms;
 pub mod search;
 pub mod text;

@@ -250,8 +250,12 @@ fn commit(
             if !committed.is_empty() {
                 log.committed(committed);
             }
-            for (outcome, ack) in outcomes.into_iter().zip(acks.drain(..)) {
+            for ((outcome, ack), m) in outcomes.into_iter().zip(acks.drain(..)).zip(batch.iter()) {
                 let _ = ack.send(outcome.map_err(|r| match r {
+                    Refusal::MutedInRoom { until } => ChatError::MutedInRoom { room: m.room_id, until },
+                    Refusal::SlowMode { retry_after } => {
+                        ChatError::SlowMode(Duration::from_secs(retry_after))
+                    }
                     Refusal::NotMember => ChatError::RoomNotFound,
                     Refusal::Archived => ChatError::Archived,
                     Refusal::NoSuchReply => ChatError::Invalid {

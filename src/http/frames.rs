@@ -194,6 +194,13 @@ pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
         (EventKind::Reactions { room, id, reactions, seq }, Dialect::Ours) => vec![encode(json!({
             "type": "reactions", "id": id, "room": room, "reactions": reactions_json(reactions), "seq": seq,
         }))],
+        (EventKind::Role { room, user, role }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "role", "room": room, "user": user, "role": role.as_str() }))]
+        }
+        (EventKind::Muted { room, until }, Dialect::Ours) => vec![encode(json!({
+            "type": "muted", "room": room, "until": until,
+            "text": crate::chat::roommod::mute_text(until.as_deref()),
+        }))],
     }
 }
 
@@ -219,6 +226,14 @@ pub fn error(detail: &str, dialect: Dialect) -> Utf8Bytes {
             "text": detail,
             "timestamp": dialect.timestamp(&crate::timefmt::now()),
         })),
+    }
+}
+
+/// An error frame that says how many seconds to wait (slow mode): `retry_after`.
+pub fn error_retry(detail: &str, retry_after: u64, dialect: Dialect) -> Utf8Bytes {
+    match dialect {
+        Dialect::Ours => encode(json!({ "type": "error", "detail": detail, "retry_after": retry_after })),
+        Dialect::Original => error(detail, dialect),
     }
 }
 

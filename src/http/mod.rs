@@ -13,6 +13,7 @@ mod messages;
 mod openapi;
 mod original;
 pub mod proxy;
+pub mod roommod;
 pub mod rooms;
 mod search;
 mod web;

@@ -609,8 +609,13 @@ impl Socket {
             ChatError::RoomNotFound => {
                 self.send(frames::error("No such room, or you are not a member of it", self.dialect)).await
             }
-            e @ (ChatError::Archived | ChatError::MessageNotFound | ChatError::Forbidden(_)) => {
-                self.send(frames::error(&e.to_string(), self.dialect)).await
+            e @ (ChatError::Archived
+            | ChatError::MessageNotFound
+            | ChatError::Forbidden(_)
+            | ChatError::MutedInRoom { .. }) => self.send(frames::error(&e.to_string(), self.dialect)).await,
+            ChatError::SlowMode(wait) => {
+                let detail = ChatError::SlowMode(wait).to_string();
+                self.send(frames::error_retry(&detail, wait.as_secs().max(1), self.dialect)).await
             }
             ChatError::ShuttingDown => Err(End::Close(CloseCode::Away, "server going away")),
             e => {

@@ -36,6 +36,7 @@ macro_rules! nocase {
 mod living;
 mod load;
 mod presence;
+mod roommod;
 mod rooms;
 mod search;
 use rooms::{message_row, MESSAGE_SELECT};
@@ -784,6 +785,30 @@ impl Store for PgStore {
 
     fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
         rooms::member_role(&mut *self.conn()?, room_id, user_id)
+    }
+
+    fn set_member_role(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        role: RoomRole,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.log_write(|tx| roommod::set_member_role(tx, room_id, user_id, role, audit))
+    }
+
+    fn set_room_mute(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        until: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.log_write(|tx| roommod::set_room_mute(tx, room_id, user_id, until, audit))
+    }
+
+    fn set_slow_mode(&self, room_id: i64, secs: i64, audit: &Audit<'_>) -> Result<bool> {
+        self.log_write(|tx| roommod::set_slow_mode(tx, room_id, secs, audit))
     }
 
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {

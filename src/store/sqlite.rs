@@ -26,6 +26,7 @@ use super::{
 mod dump;
 mod living;
 mod presence;
+mod roommod;
 mod rooms;
 mod search;
 pub use dump::SqliteDump;
@@ -711,6 +712,30 @@ impl Store for SqliteStore {
 
     fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
         rooms::member_role(&*self.conn()?, room_id, user_id)
+    }
+
+    fn set_member_role(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        role: RoomRole,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.write(|tx| roommod::set_member_role(tx, room_id, user_id, role, audit))
+    }
+
+    fn set_room_mute(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        until: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.write(|tx| roommod::set_room_mute(tx, room_id, user_id, until, audit))
+    }
+
+    fn set_slow_mode(&self, room_id: i64, secs: i64, audit: &Audit<'_>) -> Result<bool> {
+        self.write(|tx| roommod::set_slow_mode(tx, room_id, secs, audit))
     }
 
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
