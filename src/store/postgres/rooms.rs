@@ -82,7 +82,7 @@ pub(super) fn join_auto_rooms(tx: &mut Transaction<'_>, user_id: i64, timestamp:
 /// The `RoomGate` of a member `m` of room `r` (user `u`): the latest post is read only when slow
 /// mode applies, walking the room's messages back from the newest.
 const GATE_COLS: &str = "m.muted_until, r.slow_mode_secs, \
-     (m.role = 'moderator' OR r.created_by = m.user_id OR u.is_admin), \
+     (m.role = 'moderator' OR r.created_by IS NOT DISTINCT FROM m.user_id OR u.is_admin), \
      CASE WHEN r.slow_mode_secs > 0 THEN (SELECT x.timestamp FROM messages x \
        WHERE x.room_id = m.room_id AND x.sender_id = m.user_id ORDER BY x.id DESC LIMIT 1) END";
 
