@@ -88,6 +88,9 @@ _chatterbox() {
             chatterbox__subcmd__help__subcmd__room,list)
                 cmd="chatterbox__subcmd__help__subcmd__room__subcmd__list"
                 ;;
+            chatterbox__subcmd__help__subcmd__room,moderator)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__moderator"
+                ;;
             chatterbox__subcmd__help__subcmd__room,remove-member)
                 cmd="chatterbox__subcmd__help__subcmd__room__subcmd__remove__subcmd__member"
                 ;;
@@ -136,6 +139,9 @@ _chatterbox() {
             chatterbox__subcmd__room,list)
                 cmd="chatterbox__subcmd__room__subcmd__list"
                 ;;
+            chatterbox__subcmd__room,moderator)
+                cmd="chatterbox__subcmd__room__subcmd__moderator"
+                ;;
             chatterbox__subcmd__room,remove-member)
                 cmd="chatterbox__subcmd__room__subcmd__remove__subcmd__member"
                 ;;
@@ -153,6 +159,9 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__room__subcmd__help,list)
                 cmd="chatterbox__subcmd__room__subcmd__help__subcmd__list"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,moderator)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__moderator"
                 ;;
             chatterbox__subcmd__room__subcmd__help,remove-member)
                 cmd="chatterbox__subcmd__room__subcmd__help__subcmd__remove__subcmd__member"
@@ -368,7 +377,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__room)
-            opts="list create archive add-member remove-member"
+            opts="list create archive add-member remove-member moderator"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -424,6 +433,20 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__room__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__moderator)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -756,7 +779,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__room)
-            opts="-h -V --db --database-url --help --version list create archive add-member remove-member help"
+            opts="-h -V --db --database-url --help --version list create archive add-member remove-member moderator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -848,7 +871,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__room__subcmd__help)
-            opts="list create archive add-member remove-member help"
+            opts="list create archive add-member remove-member moderator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -931,6 +954,20 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__moderator)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__room__subcmd__help__subcmd__remove__subcmd__member)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -956,6 +993,28 @@ _chatterbox() {
                     COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__moderator)
+            opts="-h -V --remove --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -356,10 +356,49 @@ async fn slow_mode_and_mutes_hold_across_instances() {
     b.stop().await;
 }
 
+/// Runs the operator CLI on the server's database: success, stdout and stderr.
+async fn cli(server: &TestServer, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = common::cli::chatterbox();
+    cmd.args(server.db_args()).args(args);
+    let out = tokio::task::spawn_blocking(move || common::cli::run(cmd, None)).await.unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.success(), text(out.stdout), text(out.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_names_moderators_from_the_shell_while_the_daemon_runs() {
+    let server = common::start_with(common::unthrottled()).await;
+    let (alice, bob) = (server.register("alice").await, server.register("bob").await);
+    let town = room(&server, &alice, "town", "public").await;
+    join(&server, &bob, town).await;
+    let (mut alice_ws, _) = server.connect(&alice.token, None).await;
+
+    let (ok, out, err) = cli(&server, &["room", "moderator", "town", "bob"]).await;
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "bob now moderates town");
+    // The daemon finds the change in the log by itself and tells the room's members.
+    let role = expect_frame(&mut alice_ws, "role").await;
+    assert_eq!((role["user"].as_str(), role["role"].as_str()), (Some("bob"), Some("moderator")));
+    assert_eq!(details(&server, &bob, town).await.1["can_moderate"], true);
+
+    let (ok, out, _) = cli(&server, &["room", "moderator", "town", "bob", "--remove"]).await;
+    assert!(ok);
+    assert_eq!(out.trim(), "bob no longer moderates town");
+    assert_eq!(expect_frame(&mut alice_ws, "role").await["role"], "member");
+    let (ok, _, err) = cli(&server, &["room", "moderator", "town", "nobody"]).await;
+    assert!(!ok && err.contains("nobody"), "{err}");
+    assert_eq!(
+        audit(&server).await,
+        vec![triple("moderator", "cli", "bob"), triple("moderator", "cli", "bob")]
+    );
+    server.stop().await;
+}
+
 common::postgres_too!(
     who_moderates_a_room,
     moderators_delete_messages_and_remove_members_of_private_rooms,
     room_mutes_refuse_posts_in_that_room_until_they_end,
     slow_mode_spaces_out_members_but_not_moderators,
     slow_mode_and_mutes_hold_across_instances,
+    the_operator_names_moderators_from_the_shell_while_the_daemon_runs,
 );

@@ -12,7 +12,7 @@ use crate::store::{Action, Audit, Room, RoomKind, RoomRole, Store, User};
 
 use super::{
     error::{ChatError, Result},
-    rooms::{self, may_moderate},
+    rooms::{self, may_moderate, Actor},
     Chat,
 };
 
@@ -65,28 +65,40 @@ fn not_member(user: &User) -> ChatError {
     ChatError::Invalid { field: "user", detail: format!("{} is not a member of this room", user.username) }
 }
 
-/// Names (`moderator`) or unnames a moderator: the room's creator or an admin may. Returns the
-/// account and whether anything changed.
+/// Names (`moderator`) or unnames a moderator: the room's creator, an admin or the operator may.
+/// Returns the account and whether anything changed.
 pub fn set_moderator(
     store: &dyn Store,
-    actor: &User,
+    actor: Actor<'_>,
     room_id: i64,
     username: &str,
     moderator: bool,
 ) -> Result<(User, bool)> {
-    let room = moderated(store, actor, room_id)?;
-    let creator = room.created_by.as_deref() == Some(actor.username.as_str());
-    if !actor.is_admin && !creator {
-        return Err(ChatError::Forbidden("Only the room's creator or an admin names its moderators"));
-    }
+    let (name, actor_id) = match actor {
+        Actor::User(actor) => {
+            let room = moderated(store, actor, room_id)?;
+            let creator = room.created_by.as_deref() == Some(actor.username.as_str());
+            if !actor.is_admin && !creator {
+                return Err(ChatError::Forbidden("Only the room's creator or an admin names its moderators"));
+            }
+            (actor.username.as_str(), Some(actor.id))
+        }
+        Actor::Operator => {
+            let room = store.room(room_id)?.ok_or(ChatError::RoomNotFound)?;
+            if room.kind == RoomKind::Dm {
+                return Err(ChatError::Forbidden("A DM has no moderators"));
+            }
+            (super::accounts::CLI_ACTOR, None)
+        }
+    };
     let user = member_named(store, username)?;
     let role = if moderator { RoomRole::Moderator } else { RoomRole::Member };
     let now = crate::timefmt::now();
     let audit = Audit {
-        actor_id: Some(actor.id),
+        actor_id,
         room_id: Some(room_id),
         text: Some(role.as_str()),
-        ..Audit::new(Some(user.id), Action::Moderator, &actor.username, &now)
+        ..Audit::new(Some(user.id), Action::Moderator, name, &now)
     };
     let changed = store.set_member_role(room_id, user.id, role, &audit)?.ok_or_else(|| not_member(&user))?;
     Ok((user, changed))
@@ -187,7 +199,7 @@ impl Chat {
     ) -> Result<bool> {
         let actor = actor.clone();
         self.logged(move |s| {
-            let (user, changed) = set_moderator(s, &actor, room_id, &username, on)?;
+            let (user, changed) = set_moderator(s, Actor::User(&actor), room_id, &username, on)?;
             if changed {
                 tracing::info!(actor = %actor.username, user = %user.username, room = room_id, moderator = on, "room moderator changed");
             }

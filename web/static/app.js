@@ -23,6 +23,7 @@ import {
 import { resetSearch } from './search.js';
 import { setPeopleStale } from './people.js';
 import './roomheader.js';
+import { onModFrame, onModError, resetRoomMod } from './roommod.js';
 import './notify.js';
 
 /** @typedef {import('./store.js').RoomSummary} RoomSummary */
@@ -322,6 +323,7 @@ function startChat() {
   wasConnected = false;
   resetConversation();
   resetComposer();
+  resetRoomMod();
   resetLiving();
   resetSearch();
   resetSidebar();
@@ -510,7 +512,12 @@ function onFrame(frame) {
       // The sign-in ran out; the server closes the socket next (1008 "token expired").
       expireSession();
       break;
+    case 'muted':
+    case 'role':
+      onModFrame(frame);
+      break;
     case 'error':
+      onModError(frame);
       addNotice('error', frame.detail || 'The server could not accept that message.');
       break;
     default:
