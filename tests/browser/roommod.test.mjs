@@ -52,7 +52,7 @@ test('a moderator sets slow mode, mutes a member and deletes a message; a member
   await dialog.getByRole('button', { name: 'Mute carol' }).click();
   await dialog.locator('li[data-user=carol] .roommod-muted').waitFor();
   await dialog.getByRole('button', { name: 'Unmute carol' }).waitFor();
-  await dialog.getByRole('button', { name: 'Make bob a moderator' }).waitFor();
+  await dialog.getByRole('button', { name: 'Make moderator bob' }).waitFor();
   await shot(page, 'roommod-moderator');
   await dialog.getByRole('button', { name: 'Done' }).click();
 

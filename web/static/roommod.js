@@ -186,13 +186,14 @@ function render() {
 /* ------------------------------------------------------------------ the dialog */
 
 const dialog = /** @type {HTMLDialogElement} */ (h('dialog', {
-  cls: 'modal',
+  cls: 'modal modal-wide',
   attrs: { id: 'dlg-roommod', 'aria-labelledby': 'dlg-roommod-title' },
 }));
 const status = h('p', { cls: 'field-hint', attrs: { id: 'roommod-status', role: 'status' } });
 const body = h('div', { cls: 'roommod-body' });
 const done = h('button', { cls: 'btn btn-primary', text: 'Done', attrs: { type: 'button' } });
 dialog.append(h('div', {
+  cls: 'modal-body',
   children: [
     h('h2', { text: 'Members', attrs: { id: 'dlg-roommod-title' } }),
     status,
@@ -297,7 +298,7 @@ function memberRow(id, m, mod, creator) {
   if (mod?.canName && !isCreator && !isMe(name)) {
     const naming = m.role !== 'moderator';
     const path = `/rooms/${id}/moderators/${encodeURIComponent(name)}`;
-    children.push(act(naming ? 'Make moderator' : 'Unmake moderator', naming ? `Make ${name} a moderator` : `${name} stops moderating`,
+    children.push(act(naming ? 'Make moderator' : 'Unmake moderator', naming ? `Make moderator ${name}` : `Unmake moderator ${name}`,
       () => api(path, { method: naming ? 'PUT' : 'DELETE' }), naming ? `${name} moderates this room.` : `${name} no longer moderates this room.`, id));
   }
   return h('li', { cls: 'member', attrs: { 'data-user': name }, children });
