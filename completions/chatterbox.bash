@@ -1053,13 +1053,17 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --database-url --help --version"
+            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --warning-limit --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metrics-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -38,6 +38,7 @@ complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "messages" -d 
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "generate" -d 'Write man pages and shell completions (for packagers and the repository)'
 complete -c chatterbox -n "__fish_chatterbox_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l listen -d 'Address and port to listen on' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l metrics-listen -d 'Serve Prometheus metrics at http://ADDR/metrics, apart from the chat port (off unless given; keep it private: it shows figures about your users\' activity)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l log-format -d 'Log line format on stderr' -r -f -a "text\t''
 json\t''"
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l bcrypt-cost -d 'bcrypt cost for new password hashes (4-31; each step doubles the work)' -r

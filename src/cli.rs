@@ -36,6 +36,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once per process: the size of `serve`'s many flags costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the chat server (REST API, WebSocket chat and web UI)
     Serve(ServeArgs),
@@ -75,6 +77,10 @@ pub struct ServeArgs {
     /// Address and port to listen on
     #[arg(long, env = "CHATTERBOX_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
     pub listen: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics, apart from the chat port (off unless
+    /// given; keep it private: it shows figures about your users' activity)
+    #[arg(long, env = "CHATTERBOX_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     /// Log line format on stderr
     #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

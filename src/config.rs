@@ -14,6 +14,8 @@ use crate::{
 pub enum ConfigError {
     #[error("invalid --listen {0:?}: expected an address like 127.0.0.1:8080 or [::]:8080")]
     Listen(String),
+    #[error("invalid --metrics-listen {0:?}: expected an address like 127.0.0.1:9090")]
+    MetricsListen(String),
     #[error("invalid --bcrypt-cost {0}: it must be between 4 and 31")]
     BcryptCost(u32),
     #[error("invalid --token-ttl {0:?}: use seconds or a number with s, m, h or d (for example 24h)")]
@@ -40,6 +42,8 @@ pub enum ConfigError {
 
 pub struct ServeConfig {
     pub listen: SocketAddr,
+    /// Where `/metrics` is served (`--metrics-listen`), if anywhere.
+    pub metrics_listen: Option<SocketAddr>,
     pub chat: ChatConfig,
     pub http: HttpConfig,
     pub server: ServerConfig,
@@ -92,6 +96,10 @@ impl ServeConfig {
     /// do not depend on the process environment.
     pub fn from_args(args: &ServeArgs, jwt_secret_env: Option<String>) -> Result<Self, ConfigError> {
         let listen: SocketAddr = args.listen.parse().map_err(|_| ConfigError::Listen(args.listen.clone()))?;
+        let metrics_listen = match &args.metrics_listen {
+            Some(addr) => Some(addr.parse().map_err(|_| ConfigError::MetricsListen(addr.clone()))?),
+            None => None,
+        };
         check_bcrypt_cost(args.bcrypt_cost)?;
         let ttl =
             parse_duration(&args.token_ttl).ok_or_else(|| ConfigError::TokenTtl(args.token_ttl.clone()))?;
@@ -167,6 +175,7 @@ impl ServeConfig {
                 .filter(|r| !r.is_empty())
                 .collect(),
             listen,
+            metrics_listen,
             chat: ChatConfig {
                 bcrypt_cost: args.bcrypt_cost,
                 token_ttl_secs: ttl.as_secs() as i64,

@@ -102,6 +102,8 @@ struct Admission {
     /// Exempt from `per_ip`: all their clients' connections come from their address.
     trusted: TrustedProxies,
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+    /// The same total, for `/metrics`.
+    gauge: prometheus_client::metrics::gauge::Gauge,
 }
 
 /// One admitted connection; dropping it (when the connection, or the WebSocket upgraded from
@@ -112,7 +114,11 @@ struct Admitted {
 }
 
 impl Admission {
-    fn new(config: &ServerConfig, trusted: TrustedProxies) -> Self {
+    fn new(
+        config: &ServerConfig,
+        trusted: TrustedProxies,
+        gauge: prometheus_client::metrics::gauge::Gauge,
+    ) -> Self {
         Admission {
             max: config.max_connections,
             // Never the whole cap: at least one slot stays open to addresses that hold slots.
@@ -120,6 +126,7 @@ impl Admission {
             per_ip: config.max_connections_per_ip,
             trusted,
             open: Mutex::new((0, HashMap::new())),
+            gauge,
         }
     }
 
@@ -139,6 +146,7 @@ impl Admission {
         }
         *total += 1;
         *by_ip.entry(ip).or_insert(0) += 1;
+        self.gauge.set(*total as i64);
         Ok(Admitted { admission: Arc::clone(self), ip })
     }
 }
@@ -148,6 +156,7 @@ impl Drop for Admitted {
         let mut open = self.admission.open.lock().unwrap_or_else(|p| p.into_inner());
         let (total, by_ip) = &mut *open;
         *total -= 1;
+        self.admission.gauge.set(*total as i64);
         if let Some(n) = by_ip.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
@@ -164,7 +173,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let connections = TaskTracker::new();
-    let admission = Arc::new(Admission::new(&config, state.http.trusted_proxies.clone()));
+    let admission = Arc::new(Admission::new(
+        &config,
+        state.http.trusted_proxies.clone(),
+        state.chat.metrics().connections_gauge(),
+    ));
     let mut refusals = Refusals::default();
     let presence = tokio::spawn(Arc::clone(&state.chat).run_presence(state.shutdown.child_token()));
     let purger = tokio::spawn(Arc::clone(&state.chat).purge_limits(state.shutdown.child_token()));
@@ -261,7 +274,7 @@ mod tests {
             max_connections_per_ip: per_ip,
             ..ServerConfig::default()
         };
-        Arc::new(Admission::new(&config, TrustedProxies::parse(trusted).unwrap()))
+        Arc::new(Admission::new(&config, TrustedProxies::parse(trusted).unwrap(), Default::default()))
     }
 
     fn ip(s: &str) -> IpAddr {

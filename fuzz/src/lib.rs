@@ -243,6 +243,9 @@ impl Store for Rows {
     fn log_next(&self) -> chatterbox::store::Result<i64> {
         only_exports()
     }
+    fn audit_counts(&self) -> chatterbox::store::Result<Vec<(String, u64)>> {
+        only_exports()
+    }
     fn memberships(&self, _: i64) -> chatterbox::store::Result<Memberships> {
         only_exports()
     }

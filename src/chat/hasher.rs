@@ -11,6 +11,7 @@
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{
+        atomic::{AtomicUsize, Ordering},
         mpsc::{sync_channel, SyncSender, TrySendError},
         Arc, Mutex,
     },
@@ -30,6 +31,8 @@ type Job = Box<dyn FnOnce() + Send>;
 #[derive(Debug)]
 pub struct Hasher {
     queue: SyncSender<Job>,
+    /// Jobs queued and not started yet (for `/metrics`).
+    waiting: Arc<AtomicUsize>,
 }
 
 impl Hasher {
@@ -54,7 +57,12 @@ impl Hasher {
                 }
             })?;
         }
-        Ok(Hasher { queue: tx })
+        Ok(Hasher { queue: tx, waiting: Arc::new(AtomicUsize::new(0)) })
+    }
+
+    /// Jobs waiting for a hashing thread.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on a hashing thread and returns its result. Refused with `Overloaded` when the
@@ -65,7 +73,9 @@ impl Hasher {
         T: Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
+        let waiting = Arc::clone(&self.waiting);
         let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, Ordering::Relaxed);
             if tx.is_closed() {
                 return; // the caller is gone: nobody would see the answer
             }
@@ -73,10 +83,18 @@ impl Hasher {
                 .unwrap_or_else(|_| Err(ChatError::Internal("password hashing panicked".into())));
             let _ = tx.send(result);
         });
+        // Counted before it is queued, so a thread that takes it at once never counts below 0.
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         match self.queue.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(ChatError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => return Err(ChatError::ShuttingDown),
+            Err(TrySendError::Full(_)) => {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(ChatError::Overloaded);
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                return Err(ChatError::ShuttingDown);
+            }
         }
         rx.await.map_err(|_| ChatError::Internal("a password-hashing thread stopped".into()))?
     }

@@ -184,6 +184,10 @@ struct State {
     /// Users online on other instances (`chat::presence` keeps it), by id: their names and
     /// sockets there.
     remote: HashMap<i64, Remote>,
+    /// Frames handed to sockets and sockets dropped as too slow, since the start (for
+    /// `/metrics`; plain integers, counted under the lock the delivery holds anyway).
+    delivered: u64,
+    slow: u64,
 }
 
 impl State {
@@ -220,11 +224,11 @@ impl State {
     /// overflowed.
     fn push_user(&mut self, user_id: i64, only: Option<u64>, event: &Arc<Event>) -> usize {
         let Some(u) = self.users.get_mut(&user_id) else { return 0 };
-        let mut dropped = 0;
+        let (mut dropped, mut delivered) = (0, 0);
         for s in u.sockets.iter_mut().filter(|s| only.is_none_or(|id| id == s.id)) {
             if let Some(tx) = &s.events {
                 match tx.try_send(Arc::clone(event)) {
-                    Ok(()) => {}
+                    Ok(()) => delivered += 1,
                     Err(TrySendError::Full(_)) => {
                         s.events = None;
                         dropped += 1;
@@ -233,6 +237,8 @@ impl State {
                 }
             }
         }
+        self.delivered += delivered;
+        self.slow += dropped as u64;
         dropped
     }
 }
@@ -308,6 +314,12 @@ impl Hub {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Frames handed to sockets, and sockets dropped as too slow, since the start.
+    pub fn tally(&self) -> (u64, u64) {
+        let state = self.lock();
+        (state.delivered, state.slow)
     }
 
     /// Delivers an event; returns how many sockets overflowed (and will close as too slow).

@@ -306,9 +306,8 @@ fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Message> {
 }
 
 /// Deletes a message for `actor`: one's own, anyone's in a room they moderate, or anyone's for an
-/// admin or the operator (others' deletions audited,
-/// with `reason`). Returns the deletion's log position. The operator's command and the daemon's
-/// routes share it.
+/// admin or the operator (others' deletions audited, with `reason`). Returns the deletion's log
+/// position. The operator's command and the daemon's routes share it.
 pub fn delete(store: &dyn Store, actor: Actor<'_>, id: i64, reason: Option<String>) -> Result<i64> {
     let reason = validate_reason(reason)?;
     let (actor_id, name, admin) = match actor {

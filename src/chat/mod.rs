@@ -14,6 +14,7 @@ pub mod hasher;
 pub mod hub;
 pub mod living;
 pub mod log;
+pub mod metrics;
 pub mod moderation;
 pub mod presence;
 pub mod ratelimit;
@@ -40,6 +41,7 @@ pub use error::{ChatError, Result};
 use hasher::Hasher;
 use hub::{Control, Hub};
 use log::LogTail;
+use metrics::{Metrics, Refused, Scrape};
 use moderation::{Matcher, Tails};
 use ratelimit::{KeyedLimiter, LoginGuard, Rate, Verdict};
 use writer::Writer;
@@ -138,6 +140,7 @@ pub struct Chat {
     /// address is refused here, before each request costs a write of the shared limits.
     ip_limiter: KeyedLimiter<IpAddr>,
     login_guard: LoginGuard,
+    metrics: Arc<Metrics>,
 }
 
 /// How often expired rows of the shared limits are deleted.
@@ -199,7 +202,8 @@ impl Chat {
         // NOTIFY); the poll stays as the fallback for a lost notification.
         let instance = presence::instance_id();
         store.watch_log(Chat::bell(&log, &hub, &instance))?;
-        let writer = Writer::spawn(Arc::clone(&store), log.clone())
+        let metrics = Arc::new(Metrics::new(&instance));
+        let writer = Writer::spawn(Arc::clone(&store), log.clone(), Arc::clone(&metrics))
             .map_err(|e| ChatError::Internal(format!("cannot start the writer thread: {e}")))?;
         let keyed = accounts::backfill_keys(&*store)?;
         if keyed > 0 {
@@ -225,11 +229,41 @@ impl Chat {
             dummy: Mutex::new(Arc::new(dummy)),
             dummy_refreshing: AtomicBool::new(false),
             hasher,
+            metrics,
         }))
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
         &self.hub
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The `/metrics` text: what the chat path counted, and what is read now (the database's
+    /// figures on a blocking thread; when the database does not answer, the rest is still
+    /// reported, with `chatterbox_database_up 0`).
+    pub async fn scrape_metrics(&self) -> String {
+        let read = self.blocking(|s| Ok((s.audit_counts()?, s.log_next()?))).await;
+        if let Err(e) = &read {
+            tracing::warn!(error = %e, "metrics: cannot read the database's figures");
+        }
+        let (frames_delivered, slow_disconnects) = self.hub.tally();
+        let (audit, lag) = match read {
+            Ok((audit, next)) => (Some(audit), Some(self.log.lag(next))),
+            Err(_) => (None, None),
+        };
+        self.metrics.render(&Scrape {
+            frames_delivered,
+            slow_disconnects,
+            hashing_waiting: self.hasher.waiting() as u64,
+            pool: self.store.pool_state(),
+            database_up: audit.is_some(),
+            log_behind: lag.as_ref().map(|l| l.behind),
+            log_since_read: lag.map(|l| l.since_read.as_secs_f64()),
+            audit,
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -349,7 +383,20 @@ impl Chat {
         Ok((user, token))
     }
 
+    /// Signs in by username or e-mail address; counted in `/metrics` by how it ended.
     pub async fn login(&self, ip: IpAddr, login: String, password: String) -> Result<(User, String)> {
+        let result = self.check_login(ip, login, password).await;
+        self.metrics.login(match &result {
+            Ok(_) => metrics::Login::Ok,
+            Err(ChatError::BadCredentials | ChatError::Invalid { .. }) => metrics::Login::Failed,
+            Err(ChatError::RateLimited(_)) => metrics::Login::RateLimited,
+            Err(ChatError::Blocked) => metrics::Login::Blocked,
+            Err(_) => metrics::Login::Unavailable,
+        });
+        result
+    }
+
+    async fn check_login(&self, ip: IpAddr, login: String, password: String) -> Result<(User, String)> {
         accounts::validate_login_password(&password)?;
         let limited = self.limit_locally(ip)?;
         let dummy = self.dummy_hash().await;
@@ -515,8 +562,25 @@ impl Chat {
         Ok(text)
     }
 
-    /// validate -> moderate -> store -> deliver, into `room` (`general` when None).
+    /// validate -> moderate -> store -> deliver, into `room` (`general` when None). Refusals
+    /// before the writer are counted in `/metrics` here; the writer counts its own.
     pub async fn post(
+        &self,
+        user: &User,
+        room: Option<i64>,
+        text: &str,
+        reply_to: Option<i64>,
+    ) -> Result<Posted> {
+        let posted = self.screen_and_queue(user, room, text, reply_to).await;
+        match &posted {
+            Ok(Posted::Queued(_)) => {}
+            Ok(Posted::Warned { .. } | Posted::Blocked { .. }) => self.metrics.refused(Refused::Moderation),
+            Err(e) => self.metrics.refused(Refused::of(e)),
+        }
+        posted
+    }
+
+    async fn screen_and_queue(
         &self,
         user: &User,
         room: Option<i64>,

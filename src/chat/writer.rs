@@ -19,6 +19,7 @@ use crate::store::{LogEntry, Message, NewMessage, Refusal, Store, StoreError};
 use super::{
     error::{ChatError, Result},
     log::LogTail,
+    metrics::{Metrics, Refused},
 };
 
 /// The most messages committed in one transaction.
@@ -80,13 +81,13 @@ impl Outcomes {
 }
 
 impl Writer {
-    pub fn spawn(store: Arc<dyn Store>, log: LogTail) -> std::io::Result<Writer> {
+    pub fn spawn(store: Arc<dyn Store>, log: LogTail, metrics: Arc<Metrics>) -> std::io::Result<Writer> {
         let (tx, rx) = mpsc::channel(QUEUE);
         let outcomes = Arc::new(Outcomes::default());
         let recorder = Arc::clone(&outcomes);
         thread::Builder::new()
             .name("chatterbox-writer".into())
-            .spawn(move || run(store, log, rx, &recorder))?;
+            .spawn(move || run(store, log, rx, &recorder, &metrics))?;
         Ok(Writer { tx, outcomes })
     }
 
@@ -139,7 +140,13 @@ impl Writer {
     }
 }
 
-fn run(store: Arc<dyn Store>, log: LogTail, mut rx: mpsc::Receiver<Job>, outcomes: &Outcomes) {
+fn run(
+    store: Arc<dyn Store>,
+    log: LogTail,
+    mut rx: mpsc::Receiver<Job>,
+    outcomes: &Outcomes,
+    metrics: &Metrics,
+) {
     let mut batch: Vec<NewMessage> = Vec::with_capacity(MAX_BATCH);
     let mut acks: Vec<oneshot::Sender<Result<Message>>> = Vec::with_capacity(MAX_BATCH);
     // Whether messages may be waiting for the search index. Indexing is the writer's idle work,
@@ -206,7 +213,11 @@ fn run(store: Arc<dyn Store>, log: LogTail, mut rx: mpsc::Receiver<Job>, outcome
             }
         }
         if !batch.is_empty() {
-            commit(&*store, &log, outcomes, &mut batch, &mut acks);
+            let started = Instant::now();
+            let size = batch.len();
+            let accepted = commit(&*store, &log, outcomes, metrics, &mut batch, &mut acks);
+            metrics.committed(size, started.elapsed().as_secs_f64());
+            metrics.accepted(accepted);
             index_pending = true;
             last_commit = Instant::now();
         }
@@ -224,9 +235,10 @@ fn commit(
     store: &dyn Store,
     log: &LogTail,
     outcomes: &Outcomes,
+    metrics: &Metrics,
     batch: &mut Vec<NewMessage>,
     acks: &mut Vec<oneshot::Sender<Result<Message>>>,
-) {
+) -> u64 {
     let mut attempt = 0;
     let result = loop {
         let timestamp = crate::timefmt::now();
@@ -243,14 +255,22 @@ fn commit(
     // Recorded before anyone is answered: a client told its message is saved finds the
     // health check agreeing.
     outcomes.record(result.is_ok());
+    let mut accepted = 0;
     match result {
         Ok(outcomes) => {
             let committed: Vec<LogEntry> =
                 outcomes.iter().filter_map(|o| o.as_ref().ok()).cloned().map(LogEntry::Message).collect();
+            accepted = committed.len() as u64;
             if !committed.is_empty() {
                 log.committed(committed);
             }
             for ((outcome, ack), m) in outcomes.into_iter().zip(acks.drain(..)).zip(batch.iter()) {
+                match &outcome {
+                    Ok(_) => {}
+                    Err(Refusal::MutedInRoom { .. }) => metrics.refused(Refused::Muted),
+                    Err(Refusal::SlowMode { .. }) => metrics.refused(Refused::SlowMode),
+                    Err(_) => metrics.refused(Refused::NotAllowed),
+                }
                 let _ = ack.send(outcome.map_err(|r| match r {
                     Refusal::MutedInRoom { until } => ChatError::MutedInRoom { room: m.room_id, until },
                     Refusal::SlowMode { retry_after } => {
@@ -267,6 +287,7 @@ fn commit(
         }
         Err(e) => {
             tracing::error!(error = %e, messages = batch.len(), "could not save messages");
+            metrics.refused_many(Refused::Failed, batch.len() as u64);
             let shared = Arc::new(e);
             for ack in acks.drain(..) {
                 let _ = ack.send(Err(ChatError::Store(clone_store_error(&shared))));
@@ -274,6 +295,7 @@ fn commit(
         }
     }
     batch.clear();
+    accepted
 }
 
 fn clone_store_error(e: &StoreError) -> StoreError {

@@ -48,12 +48,15 @@ async fn serve(db: Database, config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(database = %db, "listening on http://{addr}");
-    let state = Arc::new(AppState {
-        chat,
-        http: config.http,
-        shutdown: CancellationToken::new(),
-        sockets: TaskTracker::new(),
-    });
+    let shutdown = CancellationToken::new();
+    if let Some(at) = config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(at)
+            .await
+            .with_context(|| format!("cannot listen on {at} for --metrics-listen"))?;
+        tracing::info!("metrics on http://{}/metrics", metrics.local_addr()?);
+        tokio::spawn(crate::http::metrics::serve(metrics, Arc::clone(&chat), shutdown.child_token()));
+    }
+    let state = Arc::new(AppState { chat, http: config.http, shutdown, sockets: TaskTracker::new() });
     crate::server::run(listener, state, config.server, shutdown_signal()).await?;
     Ok(())
 }

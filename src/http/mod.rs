@@ -10,6 +10,7 @@ pub mod cors;
 pub mod error;
 pub mod frames;
 mod messages;
+pub mod metrics;
 mod openapi;
 mod original;
 pub mod proxy;

@@ -549,9 +549,13 @@ impl Socket {
                 return Ok(None);
             }
             Ok(frame) => frame,
-            Err(detail) => return self.send(frames::error(&detail, self.dialect)).await.map(|()| None),
+            Err(detail) => {
+                self.state.chat.metrics().refused(crate::chat::metrics::Refused::Invalid);
+                return self.send(frames::error(&detail, self.dialect)).await.map(|()| None);
+            }
         };
         if let Err(wait) = bucket.take(self.state.chat.config.message_rate) {
+            self.state.chat.metrics().refused(crate::chat::metrics::Refused::RateLimited);
             let detail = format!("You are sending messages too fast; wait {:.1} s", wait.as_secs_f64());
             return self.send(frames::error(&detail, self.dialect)).await.map(|()| None);
         }

@@ -830,6 +830,12 @@ pub trait Store: Send + Sync + 'static {
     fn log_after(&self, after: i64, limit: usize) -> Result<Vec<LogEntry>>;
     /// The position the next log entry will take.
     fn log_next(&self) -> Result<i64>;
+    /// Rows of the audit log by action, for `/metrics`.
+    fn audit_counts(&self) -> Result<Vec<(String, u64)>>;
+    /// The connection pool's connections open and idle, where there is one (PostgreSQL).
+    fn pool_state(&self) -> Option<(u32, u32)> {
+        None
+    }
     /// The rooms a user belongs to and the log position of that snapshot.
     fn memberships(&self, user_id: i64) -> Result<Memberships>;
 

@@ -743,6 +743,20 @@ impl Store for PgStore {
         rooms::log_next(&mut *self.conn()?)
     }
 
+    fn audit_counts(&self) -> Result<Vec<(String, u64)>> {
+        let rows = self
+            .conn()?
+            .query("SELECT action, COUNT(*) FROM violations GROUP BY action ORDER BY action", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get::<_, i64>(1).max(0) as u64)).collect())
+    }
+
+    fn pool_state(&self) -> Option<(u32, u32)> {
+        self.pool.as_ref().map(|p| {
+            let state = p.state();
+            (state.connections, state.idle_connections)
+        })
+    }
+
     fn memberships(&self, user_id: i64) -> Result<Memberships> {
         self.snapshot(|tx| rooms::memberships(tx, user_id))
     }

@@ -670,6 +670,16 @@ impl Store for SqliteStore {
         rooms::log_next(&*self.conn()?)
     }
 
+    fn audit_counts(&self) -> Result<Vec<(String, u64)>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT action, COUNT(*) FROM violations GROUP BY action ORDER BY action")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
     fn memberships(&self, user_id: i64) -> Result<Memberships> {
         rooms::memberships(&mut *self.conn()?, user_id)
     }
