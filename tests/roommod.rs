@@ -147,7 +147,7 @@ async fn who_moderates_a_room() {
         403,
         "only the creator or an admin names"
     );
-    assert_eq!(moderator(&server, &alice, town, "dave", true).await.0, 422, "only members are named");
+    assert_eq!(moderator(&server, &alice, town, "dave", true).await.0, 404, "only members are named");
 
     // An admin names and unnames anywhere, without being a member.
     assert_eq!(moderator(&server, &root, town, "carol", true).await.0, 200);

@@ -18,8 +18,8 @@ use super::{
 
 /// Slow mode's longest interval: an hour between messages.
 pub const SLOW_MODE_MAX: i64 = 3600;
-/// A room mute's longest run.
-pub const MUTE_MAX: Duration = Duration::from_secs(365 * 86_400);
+/// A room mute's longest run: 9999 days, the most the duration's four digits say.
+pub const MUTE_MAX: Duration = Duration::from_secs(9999 * 86_400);
 
 /// A room mute's end as the log carries it (Unix milliseconds, 0: none), in the store's format.
 pub fn mute_end(until_ms: i64) -> Option<String> {
@@ -61,8 +61,9 @@ fn member_named(store: &dyn Store, username: &str) -> Result<User> {
     store.user_by_username(username.trim())?.ok_or_else(|| ChatError::UnknownUser(username.to_string()))
 }
 
+/// An account that is not in the room is answered like an unknown one, as a removal does.
 fn not_member(user: &User) -> ChatError {
-    ChatError::Invalid { field: "user", detail: format!("{} is not a member of this room", user.username) }
+    ChatError::UnknownUser(user.username.clone())
 }
 
 /// Names (`moderator`) or unnames a moderator: the room's creator, an admin or the operator may.

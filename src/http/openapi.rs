@@ -56,6 +56,12 @@ pub enum ErrorField {
     Text,
     /// A reaction.
     Emoji,
+    /// Room moderation: the member concerned, a mute's duration, slow mode.
+    User,
+    #[serde(rename = "for")]
+    For,
+    #[serde(rename = "slow_mode_secs")]
+    SlowModeSecs,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.

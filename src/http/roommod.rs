@@ -32,11 +32,12 @@ pub struct ModeratorSet {
 pub struct MuteBody {
     /// Who to mute (a member of the room).
     user: String,
-    /// How long: `90s`, `10m`, `24h`, `7d` (at most 365 days).
+    /// How long: a number of seconds (`90`, `90s`), minutes (`10m`), hours (`24h`) or days (`7d`).
     #[serde(rename = "for")]
-    #[schema(example = "10m")]
+    #[schema(example = "10m", pattern = "^[1-9][0-9]{0,3}[smhd]?$")]
     duration: String,
     /// Why, for the audit log.
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
