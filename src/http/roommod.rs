@@ -55,6 +55,7 @@ pub struct MuteState {
 pub struct RoomSettings {
     /// Slow mode: one message per this many seconds per member (0 to 3600; 0 is off).
     #[schema(minimum = 0, maximum = 3600)]
+    #[serde(deserialize_with = "super::body::integer")]
     slow_mode_secs: i64,
 }
 
