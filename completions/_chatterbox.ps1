@@ -234,6 +234,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a room (its members still read it, nobody can post), or with --undo open it again')
             [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add an account to a private room')
             [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove an account from a private room; its open chats stop getting the room at once')
+            [CompletionResult]::new('moderator', 'moderator', [CompletionResultType]::ParameterValue, 'Name a member moderator of a room (or with --remove unname them); a running daemon''s members see it within a second')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -286,12 +287,23 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'chatterbox;room;moderator' {
+            [CompletionResult]::new('--db', '--db', [CompletionResultType]::ParameterName, 'The SQLite database file [default: the platform data folder, e.g. ~/.local/share/chatterbox/chatterbox.db]')
+            [CompletionResult]::new('--database-url', '--database-url', [CompletionResultType]::ParameterName, 'Use this PostgreSQL database instead of a SQLite file (postgres://user:password@host:port/dbname, or key=value settings); for several instances on one database. Not together with --db, except for migrate-to (from --db into this one)')
+            [CompletionResult]::new('--remove', '--remove', [CompletionResultType]::ParameterName, 'Unname the moderator instead')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'chatterbox;room;help' {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List public and private rooms with their members and activity (not DMs)')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Create a room, with no member yet (people join a public room; add them to a private one)')
             [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a room (its members still read it, nobody can post), or with --undo open it again')
             [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add an account to a private room')
             [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove an account from a private room; its open chats stop getting the room at once')
+            [CompletionResult]::new('moderator', 'moderator', [CompletionResultType]::ParameterValue, 'Name a member moderator of a room (or with --remove unname them); a running daemon''s members see it within a second')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -308,6 +320,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;room;help;remove-member' {
+            break
+        }
+        'chatterbox;room;help;moderator' {
             break
         }
         'chatterbox;room;help;help' {
@@ -458,6 +473,7 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             [CompletionResult]::new('archive', 'archive', [CompletionResultType]::ParameterValue, 'Archive a room (its members still read it, nobody can post), or with --undo open it again')
             [CompletionResult]::new('add-member', 'add-member', [CompletionResultType]::ParameterValue, 'Add an account to a private room')
             [CompletionResult]::new('remove-member', 'remove-member', [CompletionResultType]::ParameterValue, 'Remove an account from a private room; its open chats stop getting the room at once')
+            [CompletionResult]::new('moderator', 'moderator', [CompletionResultType]::ParameterValue, 'Name a member moderator of a room (or with --remove unname them); a running daemon''s members see it within a second')
             break
         }
         'chatterbox;help;room;list' {
@@ -473,6 +489,9 @@ Register-ArgumentCompleter -Native -CommandName 'chatterbox' -ScriptBlock {
             break
         }
         'chatterbox;help;room;remove-member' {
+            break
+        }
+        'chatterbox;help;room;moderator' {
             break
         }
         'chatterbox;help;messages' {

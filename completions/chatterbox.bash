@@ -100,6 +100,9 @@ _chatterbox() {
             chatterbox__subcmd__help__subcmd__room,list)
                 cmd="chatterbox__subcmd__help__subcmd__room__subcmd__list"
                 ;;
+            chatterbox__subcmd__help__subcmd__room,moderator)
+                cmd="chatterbox__subcmd__help__subcmd__room__subcmd__moderator"
+                ;;
             chatterbox__subcmd__help__subcmd__room,remove-member)
                 cmd="chatterbox__subcmd__help__subcmd__room__subcmd__remove__subcmd__member"
                 ;;
@@ -154,6 +157,9 @@ _chatterbox() {
             chatterbox__subcmd__room,list)
                 cmd="chatterbox__subcmd__room__subcmd__list"
                 ;;
+            chatterbox__subcmd__room,moderator)
+                cmd="chatterbox__subcmd__room__subcmd__moderator"
+                ;;
             chatterbox__subcmd__room,remove-member)
                 cmd="chatterbox__subcmd__room__subcmd__remove__subcmd__member"
                 ;;
@@ -171,6 +177,9 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__room__subcmd__help,list)
                 cmd="chatterbox__subcmd__room__subcmd__help__subcmd__list"
+                ;;
+            chatterbox__subcmd__room__subcmd__help,moderator)
+                cmd="chatterbox__subcmd__room__subcmd__help__subcmd__moderator"
                 ;;
             chatterbox__subcmd__room__subcmd__help,remove-member)
                 cmd="chatterbox__subcmd__room__subcmd__help__subcmd__remove__subcmd__member"
@@ -438,7 +447,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__room)
-            opts="list create archive add-member remove-member"
+            opts="list create archive add-member remove-member moderator"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -494,6 +503,20 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help__subcmd__room__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__room__subcmd__moderator)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -868,7 +891,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__room)
-            opts="-h -V --db --database-url --help --version list create archive add-member remove-member help"
+            opts="-h -V --db --database-url --help --version list create archive add-member remove-member moderator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -960,7 +983,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__room__subcmd__help)
-            opts="list create archive add-member remove-member help"
+            opts="list create archive add-member remove-member moderator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1043,6 +1066,20 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__room__subcmd__help__subcmd__moderator)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__room__subcmd__help__subcmd__remove__subcmd__member)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1068,6 +1105,28 @@ _chatterbox() {
                     COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
                     return 0
                     ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__room__subcmd__moderator)
+            opts="-h -V --remove --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --db)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

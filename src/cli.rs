@@ -392,6 +392,20 @@ pub enum RoomCommand {
     AddMember(RoomMemberArgs),
     /// Remove an account from a private room; its open chats stop getting the room at once
     RemoveMember(RoomMemberArgs),
+    /// Name a member moderator of a room (or with --remove unname them); a running daemon's
+    /// members see it within a second
+    Moderator(RoomModeratorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RoomModeratorArgs {
+    /// The room's name (or #ID)
+    pub room: String,
+    /// The member's username
+    pub user: String,
+    /// Unname the moderator instead
+    #[arg(long)]
+    pub remove: bool,
 }
 
 #[derive(Debug, Args)]
@@ -559,6 +573,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Room(RoomCommand::Archive(args)) => cmd::room_archive::run(&db()?, &args),
         Command::Room(RoomCommand::AddMember(args)) => cmd::room_add_member::run(&db()?, &args),
         Command::Room(RoomCommand::RemoveMember(args)) => cmd::room_remove_member::run(&db()?, &args),
+        Command::Room(RoomCommand::Moderator(args)) => cmd::room_moderator::run(&db()?, &args),
         Command::Messages(MessagesCommand::Export(args)) => cmd::messages_export::run(&db()?, &args),
         Command::Messages(MessagesCommand::Delete(args)) => cmd::messages_delete::run(&db()?, &args),
         Command::Backup(args) => cmd::backup::run(&db()?, &args),

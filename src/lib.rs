@@ -45,7 +45,8 @@
 //!   `chat::appeals`), the metrics `/metrics` reports (`chat::metrics`), the one definition of
 //!   invisible and blank text
 //!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
-//!   every instance), conversations and their privacy rules (`chat::rooms`), the log tailer and
+//!   every instance), conversations and their privacy rules (`chat::rooms`), room moderators, room mutes and slow
+//!   mode (`chat::roommod`; who moderates: `rooms::may_moderate`), the log tailer and
 //!   its lag for `/healthz` (`chat::log`), living messages (`chat::living`: who may edit, delete
 //!   and react, typing indicators, and what a resuming client missed), presence shared between instances by heartbeats
 //!   (`chat::presence`), the hub (routing by room, per-socket bounded

@@ -15,7 +15,8 @@ use std::{
 use chatterbox::store::{
     Action, AdminAction, Change, DeleteMessage, EditMessage, LimitSlot, LivingRefusal, LogEntry,
     MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore, PresenceBeat, Reaction, Refusal, RoomKind,
-    SearchQuery, SqliteStore, Store, StoreError, ToggleReaction, User, UserFilter, UserKeys, GENERAL_ROOM,
+    RoomRole, SearchQuery, SqliteStore, Store, StoreError, ToggleReaction, User, UserFilter, UserKeys,
+    GENERAL_ROOM,
 };
 
 const TS: &str = "2026-11-26T10:00:00.000Z";
@@ -67,6 +68,7 @@ contract!(
     search,
     search_partly_indexed,
     search_indexed,
+    room_moderation,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -1312,4 +1314,96 @@ fn reports_and_appeals(store: &dyn Store) {
     // The answer is read once.
     assert_eq!(store.take_appeal_answer(bob.id).unwrap().as_deref(), Some("welcome back"));
     assert_eq!(store.take_appeal_answer(bob.id).unwrap(), None);
+}
+
+/// Room moderation: a role and a room mute change only a member's row, each change takes a log
+/// position and an audit row (nothing when nothing changed); the writer refuses a muted member's
+/// message and, in slow mode, one sent too soon after the member's last, sparing moderators and
+/// the room's creator; a batch counts its own messages.
+fn room_moderation(store: &dyn Store) {
+    let (a, b, c) = (user(store, "rita"), user(store, "sam"), user(store, "tess"));
+    let town = room(store, "Town", RoomKind::Public, &[a.id, b.id]);
+    let audit = |who: &User, action| chatterbox::store::Audit {
+        room_id: Some(town),
+        ..chatterbox::store::Audit::new(Some(who.id), action, "rita", TS)
+    };
+    assert_eq!(store.member_role(town, b.id).unwrap(), Some(RoomRole::Member));
+    assert_eq!(store.member_role(town, c.id).unwrap(), None);
+    let before = store.log_next().unwrap();
+    assert_eq!(
+        store.set_member_role(town, b.id, RoomRole::Moderator, &audit(&b, Action::Moderator)).unwrap(),
+        Some(true)
+    );
+    assert_eq!(
+        store.set_member_role(town, b.id, RoomRole::Moderator, &audit(&b, Action::Moderator)).unwrap(),
+        Some(false)
+    );
+    assert_eq!(
+        store.set_member_role(town, c.id, RoomRole::Moderator, &audit(&c, Action::Moderator)).unwrap(),
+        None
+    );
+    let log = store.log_after(before - 1, 10).unwrap();
+    assert_eq!(
+        log,
+        vec![LogEntry::Change {
+            seq: before,
+            change: Change::Role { room_id: town, user_id: b.id, moderator: true }
+        }]
+    );
+    let members = store.room_members(town).unwrap();
+    assert_eq!(members.iter().find(|m| m.user_id == b.id).unwrap().role, RoomRole::Moderator);
+    assert_eq!(
+        store.set_member_role(town, b.id, RoomRole::Member, &audit(&b, Action::Moderator)).unwrap(),
+        Some(true)
+    );
+
+    // A mute refuses the member's messages in that room only, while it runs.
+    let until = "2026-11-26T11:00:00.000Z";
+    assert_eq!(store.set_room_mute(town, b.id, Some(until), &audit(&b, Action::Mute)).unwrap(), Some(true));
+    assert_eq!(store.set_room_mute(town, b.id, Some(until), &audit(&b, Action::Mute)).unwrap(), Some(false));
+    assert_eq!(store.set_room_mute(town, c.id, Some(until), &audit(&c, Action::Mute)).unwrap(), None);
+    let out =
+        store.insert_messages(&[msg(town, &b, "hush"), msg(GENERAL_ROOM, &b, "elsewhere")], TS).unwrap();
+    assert_eq!(out[0], Err(Refusal::MutedInRoom { until: until.to_string() }));
+    assert!(out[1].is_ok());
+    assert!(store.insert_messages(&[msg(town, &b, "later")], "2026-11-26T11:00:00.001Z").unwrap()[0].is_ok());
+    assert_eq!(store.set_room_mute(town, b.id, None, &audit(&b, Action::Unmute)).unwrap(), Some(true));
+    let muted: Vec<Change> = store
+        .log_after(before, 100)
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| match e {
+            LogEntry::Change { change: c @ Change::RoomMute { .. }, .. } => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        muted,
+        vec![
+            Change::RoomMute { room_id: town, user_id: b.id, until_ms: 1_795_690_800_000 },
+            Change::RoomMute { room_id: town, user_id: b.id, until_ms: 0 },
+        ]
+    );
+
+    // Slow mode: one message per 60 s per member; the creator is spared.
+    assert!(store
+        .set_slow_mode(town, 60, &chatterbox::store::Audit::new(None, Action::SlowMode, "rita", TS))
+        .unwrap());
+    assert_eq!(store.room(town).unwrap().unwrap().slow_mode_secs, 60);
+    let at = "2026-11-26T12:00:00.000Z";
+    let out = store
+        .insert_messages(
+            &[msg(town, &b, "one"), msg(town, &b, "two"), msg(town, &a, "x"), msg(town, &a, "y")],
+            at,
+        )
+        .unwrap();
+    assert!(out[0].is_ok() && out[2].is_ok() && out[3].is_ok(), "{out:?}");
+    assert_eq!(out[1], Err(Refusal::SlowMode { retry_after: 60 }));
+    let out = store.insert_messages(&[msg(town, &b, "three")], "2026-11-26T12:00:45.500Z").unwrap();
+    assert_eq!(out[0], Err(Refusal::SlowMode { retry_after: 15 }));
+    assert!(store.insert_messages(&[msg(town, &b, "four")], "2026-11-26T12:01:00.000Z").unwrap()[0].is_ok());
+
+    let actions: Vec<Action> =
+        store.violations(None, 20).unwrap().into_iter().rev().map(|v| v.action).collect();
+    assert_eq!(actions, vec![Action::Moderator, Action::Moderator, Action::Mute, Action::Unmute]);
 }

@@ -10,9 +10,9 @@ use chatterbox::chat::export::{neutralise, write_messages, write_users, MESSAGE_
 use chatterbox::chat::moderation::{Matcher, DEFAULT_TERMS};
 use chatterbox::http::frames::{parse_client, ClientFrame};
 use chatterbox::store::{
-    AdminAction, Counts, Credentials, KeysSet, LimitSlot, LogEntry, Member, Memberships, Message,
-    MessageFilter, NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomStats, RoomView, Store, User,
-    UserFilter, UserKeys, Violation, ViolationOutcome,
+    AdminAction, Audit, Counts, Credentials, KeysSet, LimitSlot, LogEntry, Member, Memberships, Message,
+    MessageFilter, NewMessage, NewRoom, NewUser, Notify, Refusal, Room, RoomRole, RoomStats, RoomView, Store,
+    User, UserFilter, UserKeys, Violation, ViolationOutcome,
 };
 use serde_json::Value;
 
@@ -290,6 +290,30 @@ impl Store for Rows {
         only_exports()
     }
     fn is_member(&self, _: i64, _: i64) -> chatterbox::store::Result<bool> {
+        only_exports()
+    }
+    fn member_role(&self, _: i64, _: i64) -> chatterbox::store::Result<Option<RoomRole>> {
+        only_exports()
+    }
+    fn set_member_role(
+        &self,
+        _: i64,
+        _: i64,
+        _: RoomRole,
+        _: &Audit<'_>,
+    ) -> chatterbox::store::Result<Option<bool>> {
+        only_exports()
+    }
+    fn set_room_mute(
+        &self,
+        _: i64,
+        _: i64,
+        _: Option<&str>,
+        _: &Audit<'_>,
+    ) -> chatterbox::store::Result<Option<bool>> {
+        only_exports()
+    }
+    fn set_slow_mode(&self, _: i64, _: i64, _: &Audit<'_>) -> chatterbox::store::Result<bool> {
         only_exports()
     }
     fn add_member(&self, _: i64, _: i64, _: &str) -> chatterbox::store::Result<bool> {

@@ -57,6 +57,12 @@ pub enum ChatError {
     Forbidden(&'static str),
     #[error("Too many attempts; try again in {} s", .0.as_secs().max(1))]
     RateLimited(Duration),
+    /// A room moderator muted the sender in this room until then.
+    #[error("You are muted in this room until {until}")]
+    MutedInRoom { room: i64, until: String },
+    /// The room's slow mode: wait this long before the next message.
+    #[error("Slow mode is on in this room: wait {} s before your next message", .0.as_secs().max(1))]
+    SlowMode(Duration),
     /// Too many logins and registrations are already waiting for password hashing.
     #[error("The server is busy signing other people in; try again in a few seconds")]
     Overloaded,

@@ -83,6 +83,17 @@ pub enum EventKind {
         id: i64,
         status: crate::store::ReportStatus,
     },
+    /// To a room: a member was named moderator of it, or unnamed.
+    Role {
+        room: i64,
+        user: String,
+        role: crate::store::RoomRole,
+    },
+    /// To one user: they were muted in the room until then (RFC 3339), or unmuted (None).
+    Muted {
+        room: i64,
+        until: Option<String>,
+    },
 }
 
 #[derive(Debug)]

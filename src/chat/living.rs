@@ -330,9 +330,9 @@ pub(super) fn readable(store: &dyn Store, user: &User, id: i64) -> Result<Messag
     }
 }
 
-/// Deletes a message for `actor`: one's own, or anyone's for an admin or the operator (audited,
-/// with `reason`). Returns the deletion's log position. The operator's command and the daemon's
-/// routes share it.
+/// Deletes a message for `actor`: one's own, anyone's in a room they moderate, or anyone's for an
+/// admin or the operator (others' deletions audited, with `reason`). Returns the deletion's log
+/// position. The operator's command and the daemon's routes share it.
 pub fn delete(store: &dyn Store, actor: Actor<'_>, id: i64, reason: Option<String>) -> Result<i64> {
     let reason = validate_reason(reason)?;
     let (actor_id, name, admin) = match actor {
@@ -340,11 +340,18 @@ pub fn delete(store: &dyn Store, actor: Actor<'_>, id: i64, reason: Option<Strin
         Actor::User(user) => {
             let admin = store.user_by_id(user.id)?.is_some_and(|u| u.is_admin && !u.is_blocked);
             // An admin moderates the conversations they may read: public rooms, and their own.
-            // A private room's or a DM's message is, to anyone else, a missing id.
-            if admin {
+            // A private room's or a DM's message is, to anyone else, a missing id. A room's
+            // moderators delete any message of that room.
+            let moderates = if admin {
                 readable(store, user, id)?;
-            }
-            (Some(user.id), user.username.as_str(), admin)
+                true
+            } else {
+                match store.message(id)? {
+                    Some(m) if m.sender_id != user.id => rooms::may_moderate(store, user, m.room_id)?,
+                    _ => false,
+                }
+            };
+            (Some(user.id), user.username.as_str(), moderates)
         }
         Actor::Operator => (None, crate::chat::accounts::CLI_ACTOR, true),
     };

@@ -26,7 +26,7 @@ use std::{
 
 use tokio::sync::oneshot;
 
-use crate::store::{Change, LogBell, LogEntry, Memberships, Message, RoomKind, Store};
+use crate::store::{Change, LogBell, LogEntry, Memberships, Message, RoomKind, RoomRole, Store};
 
 use super::{
     error::{ChatError, Result},
@@ -378,6 +378,20 @@ impl Tailer {
             },
             Change::Report { report_id, user_id, status } => {
                 let kind = EventKind::Report { id: report_id, status };
+                self.hub.deliver(Target::User(user_id), Event::new(kind, at));
+            }
+            Change::Role { room_id, user_id, moderator } => match self.store.user_by_id(user_id) {
+                Ok(Some(user)) => {
+                    let role = if moderator { RoomRole::Moderator } else { RoomRole::Member };
+                    let kind = EventKind::Role { room: room_id, user: user.username, role };
+                    self.hub.deliver(Target::Room(room_id), Event::new(kind, at));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read a member whose role changed"),
+            },
+            Change::RoomMute { room_id, user_id, until_ms } => {
+                let until = super::roommod::mute_end(until_ms);
+                let kind = EventKind::Muted { room: room_id, until };
                 self.hub.deliver(Target::User(user_id), Event::new(kind, at));
             }
             Change::Account { user_id, blocked, admin } => {

@@ -69,6 +69,8 @@ impl Refused {
             ChatError::RoomNotFound | ChatError::Archived | ChatError::MessageNotFound => Refused::NotAllowed,
             ChatError::RateLimited(_) => Refused::RateLimited,
             ChatError::Muted { .. } => Refused::Muted,
+            ChatError::MutedInRoom { .. } => Refused::Muted,
+            ChatError::SlowMode(_) => Refused::SlowMode,
             _ => Refused::Failed,
         }
     }

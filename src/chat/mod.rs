@@ -21,6 +21,7 @@ pub mod moderation;
 pub mod presence;
 pub mod ratelimit;
 pub mod reports;
+pub mod roommod;
 pub mod rooms;
 pub mod search;
 pub mod standing;

@@ -11,7 +11,7 @@
 //! an admin's archiving act on a private room from outside.
 
 use crate::store::{
-    Member, Message, NewRoom, Notify, Room, RoomKind, RoomStats, RoomView, Store, StoreError, User,
+    Member, Message, NewRoom, Notify, Room, RoomKind, RoomRole, RoomStats, RoomView, Store, StoreError, User,
     GENERAL_ROOM,
 };
 
@@ -104,15 +104,6 @@ pub enum Actor<'a> {
     Operator,
 }
 
-impl Actor<'_> {
-    fn is_admin(&self) -> bool {
-        match self {
-            Actor::User(u) => u.is_admin,
-            Actor::Operator => true,
-        }
-    }
-}
-
 /// The room as `user` sees it, if they may see it at all.
 pub fn visible(store: &dyn Store, user: &User, room_id: i64) -> Result<RoomView> {
     let view = store.room_view(user.id, room_id)?.ok_or(ChatError::RoomNotFound)?;
@@ -120,6 +111,26 @@ pub fn visible(store: &dyn Store, user: &User, room_id: i64) -> Result<RoomView>
         return Err(ChatError::RoomNotFound);
     }
     Ok(view)
+}
+
+/// Whether `user` moderates the room: admins everywhere; otherwise a member who created the room
+/// or whom its creator or an admin named moderator, and only while still a member. DMs have no
+/// moderators (admins only). A missing room is false: callers that must hide private rooms from
+/// non-members check `visible` first, as every route does.
+pub fn may_moderate(store: &dyn Store, user: &User, room_id: i64) -> Result<bool> {
+    if user.is_admin {
+        return Ok(true);
+    }
+    let Some(role) = store.member_role(room_id, user.id)? else { return Ok(false) };
+    if role == RoomRole::Moderator {
+        return Ok(store.room(room_id)?.is_some_and(|r| r.kind != RoomKind::Dm));
+    }
+    Ok(store.room(room_id)?.is_some_and(|r| is_creator(&r, user)))
+}
+
+/// Whether `user` created the room (DMs have a creator too, who is no moderator for it).
+fn is_creator(room: &Room, user: &User) -> bool {
+    room.kind != RoomKind::Dm && room.created_by.as_deref() == Some(user.username.as_str())
 }
 
 /// The room if `user` is a member (public rooms included).
@@ -260,7 +271,8 @@ pub fn add_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &
     Ok((user, added))
 }
 
-/// Removes someone from a private room: its creator or an admin (or the operator).
+/// Removes someone from a private room: its moderators (its creator among them) or an admin (or
+/// the operator).
 pub fn remove_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username: &str) -> Result<User> {
     let room = store.room(room_id)?.ok_or(ChatError::RoomNotFound)?;
     if let Actor::User(u) = actor {
@@ -274,13 +286,13 @@ pub fn remove_member(store: &dyn Store, actor: Actor<'_>, room_id: i64, username
             detail: "Only members of private rooms are removed; others leave by themselves".into(),
         });
     }
-    // The acting account is at hand: no second read of it.
-    let is_creator = match actor {
-        Actor::User(u) => room.created_by.as_deref() == Some(u.username.as_str()),
-        Actor::Operator => false,
+    // The room's moderators (its creator among them) and admins remove people.
+    let moderates = match actor {
+        Actor::User(u) => may_moderate(store, u, room_id)?,
+        Actor::Operator => true,
     };
-    if !actor.is_admin() && !is_creator {
-        return Err(ChatError::Forbidden("Only the room's creator or an admin can remove people"));
+    if !moderates {
+        return Err(ChatError::Forbidden("Only the room's moderators or an admin can remove people"));
     }
     let user = store
         .user_by_username(username.trim())?

@@ -269,11 +269,18 @@ fn commit(
             if !committed.is_empty() {
                 log.committed(committed);
             }
-            for (outcome, ack) in outcomes.into_iter().zip(acks.drain(..)) {
-                if outcome.is_err() {
-                    metrics.refused(Refused::NotAllowed);
+            for ((outcome, ack), m) in outcomes.into_iter().zip(acks.drain(..)).zip(batch.iter()) {
+                match &outcome {
+                    Ok(_) => {}
+                    Err(Refusal::MutedInRoom { .. }) => metrics.refused(Refused::Muted),
+                    Err(Refusal::SlowMode { .. }) => metrics.refused(Refused::SlowMode),
+                    Err(_) => metrics.refused(Refused::NotAllowed),
                 }
                 let _ = ack.send(outcome.map_err(|r| match r {
+                    Refusal::MutedInRoom { until } => ChatError::MutedInRoom { room: m.room_id, until },
+                    Refusal::SlowMode { retry_after } => {
+                        ChatError::SlowMode(Duration::from_secs(retry_after))
+                    }
                     Refusal::NotMember => ChatError::RoomNotFound,
                     Refusal::Archived => ChatError::Archived,
                     Refusal::Muted { until } => ChatError::Muted { until },

@@ -12,6 +12,7 @@ pub mod room_add_member;
 pub mod room_archive;
 pub mod room_create;
 pub mod room_list;
+pub mod room_moderator;
 pub mod room_remove_member;
 pub mod serve;
 pub mod service_unit;

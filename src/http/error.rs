@@ -76,8 +76,10 @@ impl From<ChatError> for ApiError {
             | ChatError::RoomNotFound
             | ChatError::MessageNotFound => StatusCode::NOT_FOUND,
             ChatError::Archived => StatusCode::CONFLICT,
-            ChatError::Forbidden(_) | ChatError::Muted { .. } => StatusCode::FORBIDDEN,
-            ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ChatError::Forbidden(_) | ChatError::Muted { .. } | ChatError::MutedInRoom { .. } => {
+                StatusCode::FORBIDDEN
+            }
+            ChatError::RateLimited(_) | ChatError::SlowMode(_) => StatusCode::TOO_MANY_REQUESTS,
             ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -109,7 +111,9 @@ impl From<ChatError> for ApiError {
             _ => None,
         };
         let retry_after = match &e {
-            ChatError::RateLimited(d) => Some(d.as_secs_f64().ceil().max(1.0) as u64),
+            ChatError::RateLimited(d) | ChatError::SlowMode(d) => {
+                Some(d.as_secs_f64().ceil().max(1.0) as u64)
+            }
             ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => Some(1),
             ChatError::Overloaded => Some(5),
             _ => None,

@@ -203,6 +203,13 @@ pub fn event(kind: &EventKind, dialect: Dialect) -> Vec<Utf8Bytes> {
         (EventKind::Report { id, status }, Dialect::Ours) => {
             vec![encode(json!({ "type": "report", "id": id, "status": status }))]
         }
+        (EventKind::Role { room, user, role }, Dialect::Ours) => {
+            vec![encode(json!({ "type": "role", "room": room, "user": user, "role": role.as_str() }))]
+        }
+        (EventKind::Muted { room, until }, Dialect::Ours) => vec![encode(json!({
+            "type": "muted", "room": room, "until": until,
+            "text": crate::chat::roommod::mute_text(until.as_deref()),
+        }))],
     }
 }
 
@@ -228,6 +235,14 @@ pub fn error(detail: &str, dialect: Dialect) -> Utf8Bytes {
             "text": detail,
             "timestamp": dialect.timestamp(&crate::timefmt::now()),
         })),
+    }
+}
+
+/// An error frame that says how many seconds to wait (slow mode): `retry_after`.
+pub fn error_retry(detail: &str, retry_after: u64, dialect: Dialect) -> Utf8Bytes {
+    match dialect {
+        Dialect::Ours => encode(json!({ "type": "error", "detail": detail, "retry_after": retry_after })),
+        Dialect::Original => error(detail, dialect),
     }
 }
 

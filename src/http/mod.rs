@@ -16,6 +16,7 @@ mod openapi;
 mod original;
 pub mod proxy;
 mod reports;
+pub mod roommod;
 pub mod rooms;
 mod search;
 mod web;

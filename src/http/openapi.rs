@@ -74,6 +74,10 @@ pub enum ErrorField {
     Decision,
     /// A mute's duration.
     For,
+    /// Room moderation: the member concerned, and slow mode.
+    User,
+    #[serde(rename = "slow_mode_secs")]
+    SlowModeSecs,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.
@@ -267,6 +271,11 @@ fn compat_login() {}
         super::rooms::read,
         super::rooms::notify,
         super::rooms::search_users,
+        super::roommod::name_moderator,
+        super::roommod::unname_moderator,
+        super::roommod::mute,
+        super::roommod::unmute,
+        super::roommod::settings,
         super::messages::get,
         super::messages::edit,
         super::messages::delete,

@@ -41,6 +41,8 @@ pub struct RoomInfo {
     archived: bool,
     /// The creator's username (None for `general` and rooms the operator made).
     created_by: Option<String>,
+    /// Slow mode: one message per this many seconds per member (moderators exempt); 0 is off.
+    slow_mode_secs: i64,
 }
 
 impl From<Room> for RoomInfo {
@@ -53,6 +55,7 @@ impl From<Room> for RoomInfo {
             members: r.members,
             archived: r.archived,
             created_by: r.created_by,
+            slow_mode_secs: r.slow_mode_secs,
         }
     }
 }
@@ -100,6 +103,13 @@ pub struct RoomDetails {
     #[schema(inline)]
     summary: RoomSummary,
     member_list: Vec<MemberInfo>,
+    /// The caller's role in the room (`member` or `moderator`); null when not a member.
+    #[schema(example = "member")]
+    my_role: Option<&'static str>,
+    /// Whether the caller moderates the room (its creator, a named moderator, or an admin).
+    can_moderate: bool,
+    /// Whether the caller names and unnames its moderators (its creator, or an admin).
+    can_name_moderators: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -107,11 +117,23 @@ pub struct MemberInfo {
     username: String,
     #[schema(format = DateTime)]
     joined_at: String,
+    /// `member` or `moderator` (the creator moderates whatever this says).
+    #[schema(example = "member")]
+    role: &'static str,
+    /// The end of the member's mute in this room, while it runs.
+    #[schema(format = DateTime)]
+    muted_until: Option<String>,
 }
 
 impl From<Member> for MemberInfo {
     fn from(m: Member) -> Self {
-        MemberInfo { username: m.username, joined_at: m.joined_at }
+        let now = crate::timefmt::now();
+        MemberInfo {
+            username: m.username,
+            joined_at: m.joined_at,
+            role: m.role.as_str(),
+            muted_until: m.muted_until.filter(|u| *u > now),
+        }
     }
 }
 
@@ -275,11 +297,13 @@ pub async fn route(
     let allow = match segments {
         ["rooms"] => "GET, POST",
         ["rooms", "directory"] | ["users"] => "GET",
-        ["rooms", _] => "GET",
+        ["rooms", _] => "GET, PATCH",
         ["rooms", _, "messages"] => "GET",
         ["rooms", _, "join" | "leave" | "members" | "read"] | ["dms"] => "POST",
         ["rooms", _, "notify"] => "PUT",
-        ["rooms", _, "members", _] => "DELETE",
+        ["rooms", _, "members", _] | ["rooms", _, "mutes", _] => "DELETE",
+        ["rooms", _, "moderators", _] => "PUT, DELETE",
+        ["rooms", _, "mutes"] => "POST",
         _ => return Err(ApiError::not_found()),
     };
     if let ["rooms", room, ..] = segments {
@@ -297,6 +321,7 @@ pub async fn route(
         (["rooms", "directory"], _) => directory(state, &user).await,
         (["users"], _) => search_users(state, &req).await,
         (["dms"], _) => open_dm(state, &user, req).await,
+        (["rooms", room], &Method::PATCH) => super::roommod::settings(state, &user, id(room)?, req).await,
         (["rooms", room], _) => details(state, &user, id(room)?).await,
         (["rooms", room, "messages"], _) => history(state, &user, id(room)?, &req).await,
         (["rooms", room, "join"], _) => join(state, &user, id(room)?).await,
@@ -304,6 +329,16 @@ pub async fn route(
         (["rooms", room, "members"], _) => add_member(state, &user, id(room)?, req).await,
         (["rooms", room, "members", name], _) => {
             remove_member(state, &user, id(room)?, super::percent_decode(name)).await
+        }
+        (["rooms", room, "moderators", name], &Method::PUT) => {
+            super::roommod::name_moderator(state, &user, id(room)?, super::percent_decode(name)).await
+        }
+        (["rooms", room, "moderators", name], _) => {
+            super::roommod::unname_moderator(state, &user, id(room)?, super::percent_decode(name)).await
+        }
+        (["rooms", room, "mutes"], _) => super::roommod::mute(state, &user, id(room)?, req).await,
+        (["rooms", room, "mutes", name], _) => {
+            super::roommod::unmute(state, &user, id(room)?, super::percent_decode(name)).await
         }
         (["rooms", room, "read"], _) => read(state, &user, id(room)?, req).await,
         (["rooms", room, "notify"], _) => notify(state, &user, id(room)?, req).await,
@@ -388,9 +423,13 @@ pub async fn create(state: &AppState, user: &User, req: Request<Incoming>) -> Re
 )]
 pub async fn details(state: &AppState, user: &User, room: i64) -> Result<Response, ApiError> {
     let (view, members) = state.chat.room_details(user, room).await?;
+    let powers = state.chat.powers(user, view.room.clone()).await?;
     Ok(ok_json(&RoomDetails {
         summary: RoomSummary::from(view),
         member_list: members.into_iter().map(MemberInfo::from).collect(),
+        my_role: powers.role.map(|r| r.as_str()),
+        can_moderate: powers.moderates,
+        can_name_moderators: powers.names_moderators,
     }))
 }
 

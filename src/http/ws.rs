@@ -666,7 +666,12 @@ impl Socket {
             e @ (ChatError::Archived
             | ChatError::MessageNotFound
             | ChatError::Forbidden(_)
-            | ChatError::Muted { .. }) => self.send(frames::error(&e.to_string(), self.dialect)).await,
+            | ChatError::Muted { .. }
+            | ChatError::MutedInRoom { .. }) => self.send(frames::error(&e.to_string(), self.dialect)).await,
+            ChatError::SlowMode(wait) => {
+                let detail = ChatError::SlowMode(wait).to_string();
+                self.send(frames::error_retry(&detail, wait.as_secs().max(1), self.dialect)).await
+            }
             ChatError::ShuttingDown => Err(End::Close(CloseCode::Away, "server going away")),
             e => {
                 tracing::warn!(error = %e, user = %self.user.username, "message not saved");

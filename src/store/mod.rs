@@ -271,6 +271,26 @@ pub enum Refusal {
     Muted {
         until: String,
     },
+    /// A room moderator muted the sender in this room until then.
+    MutedInRoom {
+        until: String,
+    },
+    /// The room's slow mode: the sender's previous message is too recent; wait this many seconds.
+    SlowMode {
+        retry_after: u64,
+    },
+}
+
+/// What the writing transaction knows of a member's standing in the room, besides membership:
+/// read with it, so a mute or slow mode holds on every instance at the moment of writing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomGate {
+    pub muted_until: Option<String>,
+    pub slow_mode_secs: i64,
+    /// A moderator of the room (its creator, a named one, or an admin): slow mode spares them.
+    pub exempt: bool,
+    /// The sender's latest message in the room (read only when slow mode applies).
+    pub last_post: Option<String>,
 }
 
 /// The conversation `general`: public, present from the migration on, joined by new accounts.
@@ -330,6 +350,31 @@ impl Notify {
     }
 }
 
+/// A member's role in a room (`members.role`): moderators, and the room's creator, moderate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomRole {
+    Member,
+    Moderator,
+}
+
+impl RoomRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoomRole::Member => "member",
+            RoomRole::Moderator => "moderator",
+        }
+    }
+
+    /// An unknown role (none is stored: a CHECK keeps them out) reads as a plain member.
+    pub fn parse(s: &str) -> RoomRole {
+        match s {
+            "moderator" => RoomRole::Moderator,
+            _ => RoomRole::Member,
+        }
+    }
+}
+
 /// A conversation as everyone sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Room {
@@ -341,6 +386,8 @@ pub struct Room {
     pub created_at: String,
     pub archived: bool,
     pub members: i64,
+    /// Slow mode: one message per this many seconds per member (moderators exempt); 0 is off.
+    pub slow_mode_secs: i64,
 }
 
 /// A conversation as one user sees it: with their read marker, unread and mention counts.
@@ -363,6 +410,9 @@ pub struct Member {
     pub user_id: i64,
     pub username: String,
     pub joined_at: String,
+    pub role: RoomRole,
+    /// Muted in this room until then (it may have passed).
+    pub muted_until: Option<String>,
 }
 
 /// A room for the admin's table.
@@ -428,6 +478,10 @@ pub enum Change {
     Room { room_id: i64 },
     /// The user's read marker moved to `message_id`.
     Read { room_id: i64, user_id: i64, message_id: i64 },
+    /// The member was named moderator of the room (`moderator`) or unnamed.
+    Role { room_id: i64, user_id: i64, moderator: bool },
+    /// The member was muted in the room until `until_ms` (Unix milliseconds), or unmuted (0).
+    RoomMute { room_id: i64, user_id: i64, until_ms: i64 },
     /// The account was blocked or unblocked, or its admin role changed; these are its flags now.
     /// Every instance closes the account's sockets (blocked: for good; role: to reconnect with
     /// what the new role may see).
@@ -1141,6 +1195,30 @@ pub trait Store: Send + Sync + 'static {
     fn directory(&self, user_id: i64) -> Result<Vec<(Room, bool)>>;
     fn room_members(&self, room_id: i64) -> Result<Vec<Member>>;
     fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool>;
+    /// The member's role in the room; None when they are not a member.
+    fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>>;
+    /// Names or unnames a moderator (a log write: `Change::Role`), audited with `audit` when it
+    /// changed anything. None when the user is not a member; otherwise whether it changed.
+    fn set_member_role(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        role: RoomRole,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>>;
+    /// Mutes the member in the room until `until` (store format), or unmutes (None): a log write
+    /// (`Change::RoomMute`), audited with `audit` when it changed anything. None when the user
+    /// is not a member; otherwise whether it changed.
+    fn set_room_mute(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        until: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>>;
+    /// Sets the room's slow mode (a log write: `Change::Room`), audited with `audit` when it
+    /// changed; returns whether it did.
+    fn set_slow_mode(&self, room_id: i64, secs: i64, audit: &Audit<'_>) -> Result<bool>;
     /// Adds a member (or shows a hidden DM again); false if nothing changed.
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool>;
     /// Removes a member; false if they were not one.

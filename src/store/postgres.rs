@@ -21,9 +21,9 @@ use super::{
     shared, Action, AdminAction, Appeal, AppealRefusal, Audit, AuditFilter, Change, Counts, Credentials,
     DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships,
     Message, MessageFilter, MuteAction, NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat,
-    Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomStats,
-    RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep, ToggleReaction,
-    Toggled, User, UserFilter, UserKeys, Violation,
+    Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomRole,
+    RoomStats, RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep,
+    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -38,6 +38,7 @@ mod living;
 mod load;
 mod presence;
 mod reports;
+mod roommod;
 mod rooms;
 mod search;
 use rooms::{message_row, MESSAGE_SELECT};
@@ -880,6 +881,34 @@ impl Store for PgStore {
 
     fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool> {
         rooms::is_member(&mut *self.conn()?, room_id, user_id)
+    }
+
+    fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
+        rooms::member_role(&mut *self.conn()?, room_id, user_id)
+    }
+
+    fn set_member_role(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        role: RoomRole,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.log_write(|tx| roommod::set_member_role(tx, room_id, user_id, role, audit))
+    }
+
+    fn set_room_mute(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        until: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.log_write(|tx| roommod::set_room_mute(tx, room_id, user_id, until, audit))
+    }
+
+    fn set_slow_mode(&self, room_id: i64, secs: i64, audit: &Audit<'_>) -> Result<bool> {
+        self.log_write(|tx| roommod::set_slow_mode(tx, room_id, secs, audit))
     }
 
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {

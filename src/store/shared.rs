@@ -35,6 +35,12 @@ impl Change {
                 ("report", status.code(), Some(user_id), Some(report_id))
             }
             Change::Mute { user_id, until_ms } => ("mute", 0, Some(user_id), Some(until_ms)),
+            Change::Role { room_id, user_id, moderator } => {
+                ("role", room_id, Some(user_id), Some(i64::from(moderator)))
+            }
+            Change::RoomMute { room_id, user_id, until_ms } => {
+                ("room_mute", room_id, Some(user_id), Some(until_ms))
+            }
         }
     }
 
@@ -55,6 +61,8 @@ impl Change {
                 status: super::ReportStatus::from_code(room_id),
             },
             "mute" => Change::Mute { user_id, until_ms: value.unwrap_or(0) },
+            "role" => Change::Role { room_id, user_id, moderator: value == Some(1) },
+            "room_mute" => Change::RoomMute { room_id, user_id, until_ms: value.unwrap_or(0) },
             "account" => {
                 let flags = value.unwrap_or(0);
                 Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }
@@ -166,6 +174,47 @@ pub(super) fn admit(
             reply_to: m.reply_to,
         }),
     }
+}
+
+/// The room's own rules for an admitted message (`admit` first): a room mute still running, then
+/// slow mode, whose clock is the sender's latest message in the room, or one admitted earlier in
+/// the same batch (`recent`: the rooms and senders slow mode applies to that were admitted).
+pub(super) fn room_rules(
+    m: &NewMessage,
+    gate: &super::RoomGate,
+    recent: &mut Vec<(i64, i64)>,
+    timestamp: &str,
+) -> Result<(), Refusal> {
+    if let Some(until) = gate.muted_until.as_deref().filter(|u| *u > timestamp) {
+        return Err(Refusal::MutedInRoom { until: until.to_string() });
+    }
+    if gate.slow_mode_secs <= 0 || gate.exempt {
+        return Ok(());
+    }
+    let secs = gate.slow_mode_secs as f64;
+    if recent.contains(&(m.room_id, m.sender_id)) {
+        return Err(Refusal::SlowMode { retry_after: secs as u64 });
+    }
+    let since = match (gate.last_post.as_deref().and_then(unix_secs), unix_secs(timestamp)) {
+        (Some(last), Some(now)) => now - last,
+        _ => f64::INFINITY,
+    };
+    if since < secs {
+        return Err(Refusal::SlowMode { retry_after: (secs - since).ceil().max(1.0) as u64 });
+    }
+    recent.push((m.room_id, m.sender_id));
+    Ok(())
+}
+
+/// A room mute's end as the log carries it: Unix milliseconds, 0 for none.
+pub(super) fn mute_millis(until: Option<&str>) -> i64 {
+    until.and_then(unix_secs).map_or(0, |s| (s * 1000.0).round() as i64)
+}
+
+/// A stored timestamp as Unix seconds.
+pub(super) fn unix_secs(ts: &str) -> Option<f64> {
+    let t = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(t.unix_timestamp_nanos() as f64 / 1e9)
 }
 
 /// The `mentions` column: usernames joined by spaces (they have none), NULL for none.

@@ -19,9 +19,9 @@ use super::{
     shared, Action, AdminAction, Appeal, AppealRefusal, Audit, AuditFilter, Change, Counts, Credentials,
     DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships,
     Message, MessageFilter, MuteAction, NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat,
-    Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomStats,
-    RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep, ToggleReaction,
-    Toggled, User, UserFilter, UserKeys, Violation,
+    Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomRole,
+    RoomStats, RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep,
+    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
 };
 
 pub mod backup;
@@ -29,6 +29,7 @@ mod dump;
 mod living;
 mod presence;
 mod reports;
+mod roommod;
 mod rooms;
 mod search;
 pub use dump::SqliteDump;
@@ -810,6 +811,34 @@ impl Store for SqliteStore {
 
     fn is_member(&self, room_id: i64, user_id: i64) -> Result<bool> {
         rooms::is_member(&*self.conn()?, room_id, user_id)
+    }
+
+    fn member_role(&self, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
+        rooms::member_role(&*self.conn()?, room_id, user_id)
+    }
+
+    fn set_member_role(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        role: RoomRole,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.write(|tx| roommod::set_member_role(tx, room_id, user_id, role, audit))
+    }
+
+    fn set_room_mute(
+        &self,
+        room_id: i64,
+        user_id: i64,
+        until: Option<&str>,
+        audit: &Audit<'_>,
+    ) -> Result<Option<bool>> {
+        self.write(|tx| roommod::set_room_mute(tx, room_id, user_id, until, audit))
+    }
+
+    fn set_slow_mode(&self, room_id: i64, secs: i64, audit: &Audit<'_>) -> Result<bool> {
+        self.write(|tx| roommod::set_slow_mode(tx, room_id, secs, audit))
     }
 
     fn add_member(&self, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {

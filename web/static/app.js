@@ -24,6 +24,7 @@ import { resetSearch } from './search.js';
 import { setPeopleStale } from './people.js';
 import './roomheader.js';
 import { showStanding, refreshStanding, onMuteFrame } from './standing.js';
+import { onModFrame, onModError, resetRoomMod } from './roommod.js';
 import './notify.js';
 import { addAccountButtons, offerAppeal, onReportFrame, showAppealAnswer } from './reports.js';
 
@@ -331,6 +332,7 @@ function startChat() {
   wasConnected = false;
   resetConversation();
   resetComposer();
+  resetRoomMod();
   resetLiving();
   resetSearch();
   resetSidebar();
@@ -528,7 +530,12 @@ function onFrame(frame) {
       // The sign-in ran out; the server closes the socket next (1008 "token expired").
       expireSession();
       break;
+    case 'muted':
+    case 'role':
+      onModFrame(frame);
+      break;
     case 'error':
+      onModError(frame);
       addNotice('error', frame.detail || 'The server could not accept that message.');
       break;
     default:

@@ -9,6 +9,7 @@ import { $, $button, announce } from './ui.js';
 import { state, current, on, isMe } from './store.js';
 import { isNearBottom, scrollToBottom } from './conversation.js';
 import { mutedReason, setStandingRedraw } from './standing.js';
+import { composerState, setComposerRefresh } from './roommod.js';
 
 /** @typedef {import('./socket.js').ChatSocket} ChatSocket */
 
@@ -45,7 +46,7 @@ function closedReason() {
   // normally opens a moment later.
   if (!r) return state.awaitingRooms ? null : 'Open a conversation to write.';
   if (r.summary?.archived) return 'This room is archived: you can read it, but nobody can post in it.';
-  return null;
+  return composerState().closed;
 }
 
 export function updateComposer() {
@@ -63,8 +64,9 @@ export function updateComposer() {
   const connected = getSocket()?.state === 'connected';
   const closed = closedReason();
   const note = $('composer-note');
-  note.textContent = closed || '';
-  note.hidden = !closed;
+  const slow = closed ? null : composerState().note;
+  note.textContent = closed || slow || '';
+  note.hidden = !closed && !slow;
   input.disabled = !!closed;
   input.placeholder = closed ? '' : 'Write a message…';
   $button('send').disabled = over || !connected || !!closed;
@@ -194,3 +196,4 @@ on('select', dropStaleReply);
 on('rooms', updateComposer);
 
 setStandingRedraw(updateComposer);
+setComposerRefresh(updateComposer);

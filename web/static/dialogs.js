@@ -7,6 +7,7 @@ import {
   $, $input, $dialog, $button, announce, authFailed, openDialog, formBanner, fieldError, avatar,
 } from './ui.js';
 import { state, room, isMe, select, mergeSummary, roomLabel, emit } from './store.js';
+import { moderates } from './roommod.js';
 
 /** @typedef {import('./store.js').RoomSummary} RoomSummary */
 
@@ -356,7 +357,7 @@ function renderAdd() {
   }));
   // The room's creator and admins may remove people (the server checks it again).
   const s = room(addRoomId).summary;
-  const mayRemove = !!state.me && (!!state.me.is_admin || isMe(s?.created_by));
+  const mayRemove = !!state.me && (!!state.me.is_admin || isMe(s?.created_by) || moderates(addRoomId));
   $('add-people-members').replaceChildren(...members.map((name) => h('li', {
     cls: 'member',
     children: [

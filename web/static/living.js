@@ -13,6 +13,7 @@ import {
   rebuildMessage, removeMessage, revealMessage, quotedChanged,
 } from './conversation.js';
 import { startReply, messageGone } from './composer.js';
+import { moderates } from './roommod.js';
 
 /** @typedef {import('./store.js').Message} Message */
 /** @typedef {import('./socket.js').ChatSocket} ChatSocket */
@@ -61,7 +62,7 @@ function canEdit(m) {
 
 /** @param {Message} m */
 function canDelete(m) {
-  return isMe(m.user) || !!state.me?.is_admin;
+  return isMe(m.user) || !!state.me?.is_admin || moderates(m.room);
 }
 
 /* ------------------------------------------------------------------ the actions menu */

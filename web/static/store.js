@@ -19,7 +19,8 @@
  * @property {boolean} [archived]
  * @property {boolean} [joined]
  * @property {string|null} [created_by]
- * @property {{username: string, joined_at?: string}[]} [member_list]  only from `GET /rooms/{id}`
+ * @property {number} [slow_mode_secs]  one message per this many seconds per member (0: off)
+ * @property {{username: string, joined_at?: string, role?: string, muted_until?: string|null}[]} [member_list]  only from `GET /rooms/{id}`
  */
 
 /**

@@ -14,7 +14,7 @@ use postgres::{
 
 use crate::store::{
     shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
-    Room, RoomKind, RoomStats, RoomView, StoreError,
+    Room, RoomGate, RoomKind, RoomRole, RoomStats, RoomView, StoreError,
 };
 
 pub(super) const MESSAGE_SELECT: &str =
@@ -79,6 +79,13 @@ pub(super) fn join_auto_rooms(tx: &mut Transaction<'_>, user_id: i64, timestamp:
 /// earlier log write (a removal committed before is a refusal here) and no later one. A batch
 /// costs a handful of statements whatever its size (arrays, not a statement per message), so the
 /// counter's lock is held briefly.
+/// The `RoomGate` of a member `m` of room `r` (user `u`): the latest post is read only when slow
+/// mode applies, walking the room's messages back from the newest.
+const GATE_COLS: &str = "m.muted_until, r.slow_mode_secs, \
+     (m.role = 'moderator' OR r.created_by IS NOT DISTINCT FROM m.user_id OR u.is_admin), \
+     CASE WHEN r.slow_mode_secs > 0 THEN (SELECT x.timestamp FROM messages x \
+       WHERE x.room_id = m.room_id AND x.sender_id = m.user_id ORDER BY x.id DESC LIMIT 1) END";
+
 pub(super) fn insert_messages(
     tx: &mut Transaction<'_>,
     batch: &[NewMessage],
@@ -90,19 +97,31 @@ pub(super) fn insert_messages(
     let replies: Vec<Option<i64>> = batch.iter().map(|m| m.reply_to).collect();
     // A reply must answer a message of the same room that still exists.
     let checked = tx.query_typed(
-        "SELECT r.archived, b.reply_to IS NULL OR p.id IS NOT NULL, u.muted_until \
+        &format!(
+            "SELECT r.archived, b.reply_to IS NULL OR p.id IS NOT NULL, u.muted_until, {GATE_COLS} \
          FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS b (room_id, user_id, reply_to, i) \
          LEFT JOIN members m ON m.room_id = b.room_id AND m.user_id = b.user_id \
          LEFT JOIN rooms r ON r.id = m.room_id \
          LEFT JOIN users u ON u.id = m.user_id \
          LEFT JOIN messages p ON p.id = b.reply_to AND p.room_id = b.room_id AND p.deleted_at IS NULL \
-         ORDER BY b.i",
+         ORDER BY b.i"
+        ),
         &[(&rooms, Type::INT8_ARRAY), (&senders, Type::INT8_ARRAY), (&replies, Type::INT8_ARRAY)],
     )?;
+    let mut recent = Vec::new();
     let mut out: Vec<_> = batch
         .iter()
         .zip(&checked)
-        .map(|(m, row)| shared::admit(m, row.get(0), row.get::<_, Option<&str>>(2), row.get(1), timestamp))
+        .map(|(m, row)| {
+            let gate = RoomGate {
+                muted_until: row.get(3),
+                slow_mode_secs: row.get::<_, Option<i64>>(4).unwrap_or(0),
+                exempt: row.get::<_, Option<bool>>(5).unwrap_or(false),
+                last_post: row.get(6),
+            };
+            shared::admit(m, row.get(0), row.get::<_, Option<&str>>(2), row.get(1), timestamp)
+                .and_then(|stored| shared::room_rules(m, &gate, &mut recent, timestamp).map(|()| stored))
+        })
         .collect();
     let accepted = out.iter().filter(|o| o.is_ok()).count() as i64;
     if accepted == 0 {
@@ -231,9 +250,12 @@ pub(super) fn memberships(tx: &mut Transaction<'_>, user_id: i64) -> Result<Memb
 
 const ROOM_COLS: &str =
     "r.id, r.kind, r.name, r.topic, (SELECT username FROM users WHERE id = r.created_by), \
-     r.created_at, r.archived, (SELECT COUNT(*) FROM members WHERE room_id = r.id)";
+     r.created_at, r.archived, (SELECT COUNT(*) FROM members WHERE room_id = r.id), \
+     r.slow_mode_secs";
+/// How many columns `ROOM_COLS` has.
+const ROOM_COLS_N: usize = 9;
 
-/// A room from the eight `ROOM_COLS` starting at column `at`.
+/// A room from the `ROOM_COLS` starting at column `at`.
 fn room_at(r: &Row, at: usize) -> Room {
     Room {
         id: r.get(at),
@@ -244,6 +266,7 @@ fn room_at(r: &Row, at: usize) -> Room {
         created_at: r.get(at + 5),
         archived: r.get(at + 6),
         members: r.get(at + 7),
+        slow_mode_secs: r.get(at + 8),
     }
 }
 
@@ -375,19 +398,28 @@ pub(super) fn directory(c: &mut impl GenericClient, user_id: i64) -> Result<Vec<
         ),
         &[&user_id],
     )?;
-    Ok(rows.iter().map(|r| (room_at(r, 0), r.get(8))).collect())
+    Ok(rows.iter().map(|r| (room_at(r, 0), r.get(ROOM_COLS_N))).collect())
 }
 
 pub(super) fn room_members(c: &mut impl GenericClient, room_id: i64) -> Result<Vec<Member>> {
     let rows = c.query(
         &format!(
-            "SELECT u.id, u.username, m.joined_at FROM members m JOIN users u ON u.id = m.user_id \
-             WHERE m.room_id = $1 ORDER BY {}",
+            "SELECT u.id, u.username, m.joined_at, m.role, m.muted_until FROM members m \
+             JOIN users u ON u.id = m.user_id WHERE m.room_id = $1 ORDER BY {}",
             nocase!("u.username")
         ),
         &[&room_id],
     )?;
-    Ok(rows.iter().map(|r| Member { user_id: r.get(0), username: r.get(1), joined_at: r.get(2) }).collect())
+    Ok(rows
+        .iter()
+        .map(|r| Member {
+            user_id: r.get(0),
+            username: r.get(1),
+            joined_at: r.get(2),
+            role: RoomRole::parse(r.get(3)),
+            muted_until: r.get(4),
+        })
+        .collect())
 }
 
 pub(super) fn is_member(c: &mut impl GenericClient, room_id: i64, user_id: i64) -> Result<bool> {
@@ -396,6 +428,15 @@ pub(super) fn is_member(c: &mut impl GenericClient, room_id: i64, user_id: i64) 
         &[&room_id, &user_id],
     )?
     .get(0))
+}
+
+pub(super) fn member_role(
+    c: &mut impl GenericClient,
+    room_id: i64,
+    user_id: i64,
+) -> Result<Option<RoomRole>> {
+    Ok(c.query_opt("SELECT role FROM members WHERE room_id = $1 AND user_id = $2", &[&room_id, &user_id])?
+        .map(|r| RoomRole::parse(r.get(0))))
 }
 
 pub(super) fn add_member(
@@ -528,7 +569,11 @@ pub(super) fn room_stats(c: &mut impl GenericClient) -> Result<Vec<RoomStats>> {
     )?;
     Ok(rows
         .iter()
-        .map(|r| RoomStats { room: room_at(r, 0), messages: r.get(8), last_activity: r.get(9) })
+        .map(|r| RoomStats {
+            room: room_at(r, 0),
+            messages: r.get(ROOM_COLS_N),
+            last_activity: r.get(ROOM_COLS_N + 1),
+        })
         .collect())
 }
 

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use crate::store::{
     shared, Change, LogEntry, Member, Memberships, Message, NewMessage, NewRoom, Notify, Refusal, Result,
-    Room, RoomKind, RoomStats, RoomView, StoreError,
+    Room, RoomGate, RoomKind, RoomRole, RoomStats, RoomView, StoreError,
 };
 
 pub(super) const MESSAGE_SELECT: &str =
@@ -64,6 +64,13 @@ pub(super) fn join_auto_rooms(tx: &Transaction<'_>, user_id: i64, timestamp: &st
     Ok(())
 }
 
+/// The `RoomGate` of a member `m` of room `r` (user `u`): the latest post is read only when slow
+/// mode applies, walking the room's messages back from the newest.
+const GATE_COLS: &str = "m.muted_until, r.slow_mode_secs, \
+     (m.role = 'moderator' OR r.created_by IS m.user_id OR u.is_admin), \
+     CASE WHEN r.slow_mode_secs > 0 THEN (SELECT x.timestamp FROM messages x \
+       WHERE x.room_id = m.room_id AND x.sender_id = m.user_id ORDER BY x.id DESC LIMIT 1) END";
+
 pub(super) fn insert_messages(
     tx: &Transaction<'_>,
     batch: &[NewMessage],
@@ -73,23 +80,36 @@ pub(super) fn insert_messages(
     // Checked first, so positions go to accepted messages only and stay dense.
     let mut accepted = 0i64;
     {
-        let mut check = tx.prepare_cached(
-            "SELECT r.archived, u.muted_until FROM members m JOIN rooms r ON r.id = m.room_id \
-             JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 AND m.user_id = ?2",
-        )?;
+        let mut check = tx.prepare_cached(&format!(
+            "SELECT r.archived, u.muted_until, {GATE_COLS} FROM members m JOIN rooms r ON r.id = m.room_id \
+             JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 AND m.user_id = ?2"
+        ))?;
+        let mut recent = Vec::new();
         // A reply must answer a message of the same room that still exists.
         let mut answers = tx
             .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND room_id = ?2 AND deleted_at IS NULL")?;
         for m in batch {
-            let checked: Option<(bool, Option<String>)> = check
-                .query_row(params![m.room_id, m.sender_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            let checked: Option<(bool, Option<String>, RoomGate)> = check
+                .query_row(params![m.room_id, m.sender_id], |r| {
+                    let gate = RoomGate {
+                        muted_until: r.get(2)?,
+                        slow_mode_secs: r.get(3)?,
+                        exempt: r.get(4)?,
+                        last_post: r.get(5)?,
+                    };
+                    Ok((r.get(0)?, r.get(1)?, gate))
+                })
                 .optional()?;
-            let (archived, muted_until) = checked.map_or((None, None), |(a, m)| (Some(a), m));
             let answered = match m.reply_to {
                 Some(reply_to) => answers.exists(params![reply_to, m.room_id])?,
                 None => true,
             };
-            let admitted = shared::admit(m, archived, muted_until.as_deref(), answered, timestamp);
+            let (archived, muted_until, gate) = match checked {
+                Some((archived, muted_until, gate)) => (Some(archived), muted_until, gate),
+                None => (None, None, RoomGate::default()),
+            };
+            let admitted = shared::admit(m, archived, muted_until.as_deref(), answered, timestamp)
+                .and_then(|stored| shared::room_rules(m, &gate, &mut recent, timestamp).map(|()| stored));
             accepted += i64::from(admitted.is_ok());
             out.push(admitted);
         }
@@ -202,18 +222,26 @@ pub(super) fn memberships(conn: &mut Connection, user_id: i64) -> Result<Members
 
 const ROOM_COLS: &str =
     "r.id, r.kind, r.name, r.topic, (SELECT username FROM users WHERE id = r.created_by), \
-     r.created_at, r.archived, (SELECT COUNT(*) FROM members WHERE room_id = r.id)";
+     r.created_at, r.archived, (SELECT COUNT(*) FROM members WHERE room_id = r.id), r.slow_mode_secs";
+/// How many columns `ROOM_COLS` has.
+const ROOM_COLS_N: usize = 9;
 
 fn room_row(r: &Row<'_>) -> rusqlite::Result<Room> {
+    room_at(r, 0)
+}
+
+/// A room from the `ROOM_COLS` starting at column `at`.
+fn room_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Room> {
     Ok(Room {
-        id: r.get(0)?,
-        kind: RoomKind::parse(&r.get::<_, String>(1)?).unwrap_or(RoomKind::Private),
-        name: r.get(2)?,
-        topic: r.get(3)?,
-        created_by: r.get(4)?,
-        created_at: r.get(5)?,
-        archived: r.get(6)?,
-        members: r.get(7)?,
+        id: r.get(at)?,
+        kind: RoomKind::parse(&r.get::<_, String>(at + 1)?).unwrap_or(RoomKind::Private),
+        name: r.get(at + 2)?,
+        topic: r.get(at + 3)?,
+        created_by: r.get(at + 4)?,
+        created_at: r.get(at + 5)?,
+        archived: r.get(at + 6)?,
+        members: r.get(at + 7)?,
+        slow_mode_secs: r.get(at + 8)?,
     })
 }
 
@@ -303,16 +331,7 @@ fn view(conn: &Connection, user_id: i64, where_: &str, arg: i64) -> Result<Vec<R
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
         .query_map(params![user_id, arg], |r| {
-            let room = Room {
-                id: r.get(7)?,
-                kind: RoomKind::parse(&r.get::<_, String>(8)?).unwrap_or(RoomKind::Private),
-                name: r.get(9)?,
-                topic: r.get(10)?,
-                created_by: r.get(11)?,
-                created_at: r.get(12)?,
-                archived: r.get(13)?,
-                members: r.get(14)?,
-            };
+            let room = room_at(r, 7)?;
             Ok(RoomView {
                 room,
                 people: Vec::new(),
@@ -358,19 +377,25 @@ pub(super) fn directory(conn: &Connection, user_id: i64) -> Result<Vec<(Room, bo
          FROM rooms r WHERE r.kind = 'public' ORDER BY r.name_key"
     ))?;
     let rows = stmt
-        .query_map([user_id], |r| Ok((room_row(r)?, r.get(8)?)))?
+        .query_map([user_id], |r| Ok((room_row(r)?, r.get(ROOM_COLS_N)?)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 pub(super) fn room_members(conn: &Connection, room_id: i64) -> Result<Vec<Member>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.username, m.joined_at FROM members m JOIN users u ON u.id = m.user_id \
-         WHERE m.room_id = ?1 ORDER BY u.username COLLATE NOCASE",
+        "SELECT u.id, u.username, m.joined_at, m.role, m.muted_until FROM members m \
+         JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 ORDER BY u.username COLLATE NOCASE",
     )?;
     let rows = stmt
         .query_map([room_id], |r| {
-            Ok(Member { user_id: r.get(0)?, username: r.get(1)?, joined_at: r.get(2)? })
+            Ok(Member {
+                user_id: r.get(0)?,
+                username: r.get(1)?,
+                joined_at: r.get(2)?,
+                role: RoomRole::parse(&r.get::<_, String>(3)?),
+                muted_until: r.get(4)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
@@ -380,6 +405,14 @@ pub(super) fn is_member(conn: &Connection, room_id: i64, user_id: i64) -> Result
     Ok(conn
         .prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE room_id = ?1 AND user_id = ?2)")?
         .query_row([room_id, user_id], |r| r.get(0))?)
+}
+
+pub(super) fn member_role(conn: &Connection, room_id: i64, user_id: i64) -> Result<Option<RoomRole>> {
+    Ok(conn
+        .prepare_cached("SELECT role FROM members WHERE room_id = ?1 AND user_id = ?2")?
+        .query_row([room_id, user_id], |r| r.get::<_, String>(0))
+        .optional()?
+        .map(|r| RoomRole::parse(&r)))
 }
 
 pub(super) fn add_member(tx: &Transaction<'_>, room_id: i64, user_id: i64, timestamp: &str) -> Result<bool> {
@@ -502,7 +535,11 @@ pub(super) fn room_stats(conn: &Connection) -> Result<Vec<RoomStats>> {
     ))?;
     let rows = stmt
         .query_map([], |r| {
-            Ok(RoomStats { room: room_row(r)?, messages: r.get(8)?, last_activity: r.get(9)? })
+            Ok(RoomStats {
+                room: room_row(r)?,
+                messages: r.get(ROOM_COLS_N)?,
+                last_activity: r.get(ROOM_COLS_N + 1)?,
+            })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
