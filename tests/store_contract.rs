@@ -1403,7 +1403,11 @@ fn room_moderation(store: &dyn Store) {
     assert_eq!(out[0], Err(Refusal::SlowMode { retry_after: 15 }));
     assert!(store.insert_messages(&[msg(town, &b, "four")], "2026-11-26T12:01:00.000Z").unwrap()[0].is_ok());
 
+    // The slow-mode row concerns no account, and the audit log shows it too.
     let actions: Vec<Action> =
         store.violations(None, 20).unwrap().into_iter().rev().map(|v| v.action).collect();
-    assert_eq!(actions, vec![Action::Moderator, Action::Moderator, Action::Mute, Action::Unmute]);
+    assert_eq!(
+        actions,
+        vec![Action::Moderator, Action::Moderator, Action::Mute, Action::Unmute, Action::SlowMode]
+    );
 }
