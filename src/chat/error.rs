@@ -35,6 +35,12 @@ pub enum ChatError {
     /// Also for a message in a conversation the caller is not in, or one deleted.
     #[error("No such message")]
     MessageNotFound,
+    /// A moderation term on neither list.
+    #[error("no such term")]
+    TermNotFound,
+    /// The moderation webhook did not answer and `--moderation-webhook-fail closed` refuses.
+    #[error("moderation is unavailable, try again")]
+    ModerationUnavailable,
     #[error("This room is archived: nobody can post in it")]
     Archived,
     /// Signed in, but this action is not theirs to take.

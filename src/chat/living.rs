@@ -138,7 +138,7 @@ impl Chat {
         let text = self.validate_text(text)?.to_string();
         // Whole-text matching only: the memory of split words is about consecutive messages,
         // and an edit is not the next message.
-        if let Some(term) = self.matcher.find(&text) {
+        if let Some(term) = self.matcher().find(&text) {
             let term = term.to_string();
             let outcome = self.record_violation(user, &text, &term).await?;
             return Ok(match outcome.blocked {

@@ -19,6 +19,7 @@ pub mod presence;
 pub mod ratelimit;
 pub mod rooms;
 pub mod search;
+pub mod terms;
 pub mod text;
 pub mod writer;
 
@@ -127,7 +128,8 @@ pub struct Chat {
     log: LogTail,
     writer: Writer,
     keys: auth::TokenKeys,
-    matcher: Matcher,
+    /// The word list: the live term lists (`chat::terms`), rebuilt by the tailer on a change.
+    terms: Arc<terms::LiveTerms>,
     /// The last word of each user's previous message, for words split across two messages.
     tails: Tails,
     dummy: Mutex<Arc<Dummy>>,
@@ -193,7 +195,9 @@ impl Chat {
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
         let hub = Arc::new(Hub::new(config.broadcast_capacity, config.presence_grace));
-        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)?;
+        // `matcher` only seeds the live lists (once); the tailer keeps them current from here.
+        let terms = Arc::new(terms::start(&*store, &matcher)?);
+        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&terms), config.log_poll)?;
         // Other instances' writes reach the tailer at once where the backend can tell (PostgreSQL
         // NOTIFY); the poll stays as the fallback for a lost notification.
         let instance = presence::instance_id();
@@ -219,7 +223,7 @@ impl Chat {
             hub,
             log,
             writer,
-            matcher,
+            terms,
             tails: Tails::new(TAIL_USERS, TAIL_TTL),
             dummy: Mutex::new(Arc::new(dummy)),
             dummy_refreshing: AtomicBool::new(false),
@@ -530,7 +534,8 @@ impl Chat {
         if self.hub.in_room(user.id, room) == Some(false) {
             return Err(ChatError::RoomNotFound);
         }
-        if let Some(term) = self.tails.screen(&self.matcher, user.id, text, Instant::now()) {
+        let matcher = self.matcher();
+        if let Some(term) = self.tails.screen(&matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
             let outcome = self.record_violation(user, text, &term).await?;
             if outcome.blocked {

@@ -67,11 +67,14 @@ impl From<ChatError> for ApiError {
             ChatError::UnknownUser(_)
             | ChatError::UnknownUserId(_)
             | ChatError::RoomNotFound
-            | ChatError::MessageNotFound => StatusCode::NOT_FOUND,
+            | ChatError::MessageNotFound
+            | ChatError::TermNotFound => StatusCode::NOT_FOUND,
             ChatError::Archived => StatusCode::CONFLICT,
             ChatError::Forbidden(_) => StatusCode::FORBIDDEN,
             ChatError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ChatError::ShuttingDown | ChatError::Overloaded | ChatError::ModerationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -15,6 +15,7 @@ mod original;
 pub mod proxy;
 pub mod rooms;
 mod search;
+mod terms;
 mod web;
 mod ws;
 

@@ -21,7 +21,8 @@ use super::{
     Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
     LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
     NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    StoreError, Term, TermAdded, TermEdit, TermList, ToggleReaction, Toggled, User, UserFilter, UserKeys,
+    Violation, ViolationOutcome,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -37,6 +38,7 @@ mod load;
 mod presence;
 mod rooms;
 mod search;
+mod terms;
 use rooms::{message_row, MESSAGE_SELECT};
 
 type Manager = PostgresConnectionManager<NoTls>;
@@ -871,6 +873,22 @@ impl Store for PgStore {
             &[&messages_since],
         )?;
         Ok(Counts { users: r.get(0), blocked: r.get(1), messages_since: r.get(2) })
+    }
+
+    fn terms(&self) -> Result<Vec<Term>> {
+        terms::all(&mut *self.conn()?)
+    }
+
+    fn seed_terms(&self, list: &[String], actor: &str, timestamp: &str) -> Result<bool> {
+        self.log_write(|tx| terms::seed(tx, list, actor, timestamp))
+    }
+
+    fn add_term(&self, edit: &TermEdit<'_>) -> Result<TermAdded> {
+        self.log_write(|tx| terms::add(tx, edit))
+    }
+
+    fn remove_term(&self, edit: &TermEdit<'_>) -> Result<Option<TermList>> {
+        self.log_write(|tx| terms::remove(tx, edit))
     }
 
     fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {

@@ -4,7 +4,7 @@
 
 use super::{
     Action, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind, SearchQuery,
-    User,
+    TermAdded, TermList, User,
 };
 
 impl Change {
@@ -30,6 +30,7 @@ impl Change {
             Change::React { room_id, message_id, user_id } => {
                 ("react", room_id, Some(user_id), Some(message_id))
             }
+            Change::Terms => ("terms", 0, None, None),
         }
     }
 
@@ -44,6 +45,7 @@ impl Change {
             "edit" => Change::Edit { room_id, message_id: value.unwrap_or(0), user_id },
             "delete" => Change::Delete { room_id, message_id: value.unwrap_or(0), user_id },
             "react" => Change::React { room_id, message_id: value.unwrap_or(0), user_id },
+            "terms" => Change::Terms,
             "account" => {
                 let flags = value.unwrap_or(0);
                 Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }
@@ -68,6 +70,18 @@ impl User {
     /// The log entry that tells every instance this account's flags now.
     pub(super) fn account_change(&self) -> Change {
         Change::Account { user_id: self.id, blocked: self.is_blocked, admin: self.is_admin }
+    }
+}
+
+/// What a term-list audit row says happened: an addition (`added`) or a removal (None).
+pub(super) fn term_act(list: TermList, added: Option<TermAdded>) -> &'static str {
+    match (list, added) {
+        (TermList::Block, Some(TermAdded::Moved)) => "moved to the block list",
+        (TermList::Allow, Some(TermAdded::Moved)) => "moved to the allow list",
+        (TermList::Block, Some(_)) => "added to the block list",
+        (TermList::Allow, Some(_)) => "added to the allow list",
+        (TermList::Block, None) => "removed from the block list",
+        (TermList::Allow, None) => "removed from the allow list",
     }
 }
 

@@ -19,7 +19,8 @@ use super::{
     Action, AdminAction, Audit, Counts, Credentials, DeleteMessage, EditMessage, Elsewhere, KeysSet,
     LimitSlot, LivingRefusal, LogEntry, Member, Memberships, Message, MessageFilter, NewMessage, NewRoom,
     NewUser, Notify, PresenceBeat, Reaction, Refusal, Result, Room, RoomStats, RoomView, SearchQuery, Store,
-    StoreError, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation, ViolationOutcome,
+    StoreError, Term, TermAdded, TermEdit, TermList, ToggleReaction, Toggled, User, UserFilter, UserKeys,
+    Violation, ViolationOutcome,
 };
 
 mod dump;
@@ -27,6 +28,7 @@ mod living;
 mod presence;
 mod rooms;
 mod search;
+mod terms;
 pub use dump::SqliteDump;
 use rooms::{message_row, MESSAGE_SELECT};
 
@@ -813,6 +815,22 @@ impl Store for SqliteStore {
             |r| Ok(Counts { users: r.get(0)?, blocked: r.get(1)?, messages_since: r.get(2)? }),
         )?;
         Ok(counts)
+    }
+
+    fn terms(&self) -> Result<Vec<Term>> {
+        terms::all(&*self.conn()?)
+    }
+
+    fn seed_terms(&self, list: &[String], actor: &str, timestamp: &str) -> Result<bool> {
+        self.write(|tx| terms::seed(tx, list, actor, timestamp))
+    }
+
+    fn add_term(&self, edit: &TermEdit<'_>) -> Result<TermAdded> {
+        self.write(|tx| terms::add(tx, edit))
+    }
+
+    fn remove_term(&self, edit: &TermEdit<'_>) -> Result<Option<TermList>> {
+        self.write(|tx| terms::remove(tx, edit))
     }
 
     fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {
