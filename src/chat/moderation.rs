@@ -791,6 +791,11 @@ impl Matcher {
         &self.terms
     }
 
+    /// Whether `word` (text, not folded yet) is a word of the allow list.
+    pub fn allows_word(&self, word: &str) -> bool {
+        !self.allowed.is_empty() && matches!(&term_words(word)[..], [one] if self.allows(one))
+    }
+
     /// Whether `tok` is spelled as a word of the allow list, punctuation at its edges aside
     /// ("Scunthorpe!", where "!" might be a leet "i").
     fn allows(&self, tok: &[Pos]) -> bool {
@@ -1017,7 +1022,10 @@ impl Tails {
                 // Pieces too long to be joined across a space ("MOTHERFU", "CKER") are glued.
                 let last = tail.rsplit(' ').next().unwrap_or(tail);
                 let long = |w: &str| w.chars().count() > MAX_SPACED_PIECE;
-                (long(last) || long(head)).then(|| matcher.find(&format!("{last}{head}"))).flatten()
+                // An allowed word is whole already: "Shitterton" then "the" is not "shittertonthe".
+                let glue =
+                    (long(last) || long(head)) && !matcher.allows_word(last) && !matcher.allows_word(head);
+                glue.then(|| matcher.find(&format!("{last}{head}"))).flatten()
             })
         });
         if term.is_none() {
@@ -1951,6 +1959,11 @@ mod tests {
         assert_eq!(m.find("Shitterton is shit"), Some("shit"));
         assert_eq!(m.find("shitstorm in Shitterton"), Some("shit"));
         assert_eq!(m.find("shittertonx"), Some("shit"));
+        // Nor is it glued to the next message's first word (the memory of split words).
+        let tails = Tails::new(10, Duration::from_secs(30));
+        let now = Instant::now();
+        assert_eq!(tails.screen(&m, 1, "greetings from Shitterton!", now), None);
+        assert_eq!(tails.screen(&m, 1, "the road", now), None);
         // An allowed word that is a listed term exempts that word, not its other forms.
         let m = Matcher::live(DEFAULT_TERMS, ["crap"]).unwrap();
         assert_eq!(m.find("oh crap"), None);
