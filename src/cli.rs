@@ -91,6 +91,25 @@ pub struct ServeArgs {
     /// s, m, h or d (deleting is always possible)
     #[arg(long, env = "CHATTERBOX_EDIT_WINDOW", default_value = "24h", value_name = "DURATION")]
     pub edit_window: String,
+    /// POST every message and edit to this http:// URL as JSON and follow its verdict (allow,
+    /// flag, refuse); https is not supported (run it beside the server)
+    #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK", value_name = "URL")]
+    pub moderation_webhook: Option<String>,
+    /// How long a message waits for the webhook's verdict (a free slot included): 500ms, 2s...
+    #[arg(
+        long,
+        env = "CHATTERBOX_MODERATION_WEBHOOK_TIMEOUT",
+        default_value = "2s",
+        value_name = "DURATION"
+    )]
+    pub moderation_webhook_timeout: String,
+    /// Without a verdict (timeout, error, bad answer): deliver (open) or refuse with an error the
+    /// sender may retry, never a strike (closed)
+    #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK_FAIL", value_enum, default_value_t = WebhookFail::Open)]
+    pub moderation_webhook_fail: WebhookFail,
+    /// Calls to the webhook in flight at once; more messages wait for a slot
+    #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK_CONCURRENCY", default_value_t = 32, value_name = "N")]
+    pub moderation_webhook_concurrency: usize,
     /// File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated
     /// and kept in the database)
     #[arg(long, env = "CHATTERBOX_JWT_SECRET_FILE", value_name = "FILE")]
@@ -374,6 +393,12 @@ pub enum TermsCommand {
     Add(TermsAddArgs),
     /// Remove a term from whichever list holds it
     Remove(TermsRemoveArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebhookFail {
+    Open,
+    Closed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

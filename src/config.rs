@@ -4,8 +4,8 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use crate::{
-    chat::{moderation::Matcher, ratelimit::Rate, ChatConfig, Secret},
-    cli::ServeArgs,
+    chat::{moderation::Matcher, ratelimit::Rate, webhook::WebhookConfig, ChatConfig, Secret},
+    cli::{ServeArgs, WebhookFail},
     http::{cors::CorsOrigins, proxy::TrustedProxies, HttpConfig},
     server::ServerConfig,
 };
@@ -36,6 +36,8 @@ pub enum ConfigError {
     CorsOrigin(String),
     #[error("--trusted-proxy: {0}")]
     TrustedProxy(String),
+    #[error("--moderation-webhook{0}")]
+    Webhook(String),
 }
 
 pub struct ServeConfig {
@@ -101,6 +103,33 @@ impl ServeConfig {
         let edit_window = parse_duration(&args.edit_window)
             .filter(|w| *w <= Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400))
             .ok_or_else(|| ConfigError::EditWindow(args.edit_window.clone()))?;
+        let webhook = match &args.moderation_webhook {
+            None => None,
+            Some(url) => {
+                let url = WebhookConfig::parse_url(url)
+                    .map_err(|e| ConfigError::Webhook(format!(" {url:?}: {e}")))?;
+                let t = args.moderation_webhook_timeout.trim();
+                let timeout = match t.strip_suffix("ms") {
+                    Some(ms) => ms.trim().parse().ok().filter(|&n| n > 0).map(Duration::from_millis),
+                    None => parse_duration(t),
+                }
+                .filter(|d| *d <= Duration::from_secs(60))
+                .ok_or_else(|| {
+                    ConfigError::Webhook(format!(
+                        "-timeout {t:?}: use milliseconds (500ms) or seconds (2s), at most 60s"
+                    ))
+                })?;
+                if args.moderation_webhook_concurrency == 0 {
+                    return Err(ConfigError::TooSmall("--moderation-webhook-concurrency", "1".into()));
+                }
+                Some(WebhookConfig {
+                    url,
+                    timeout,
+                    fail_closed: args.moderation_webhook_fail == WebhookFail::Closed,
+                    concurrency: args.moderation_webhook_concurrency,
+                })
+            }
+        };
         let at_least = |name: &'static str, ok: bool, min: &str| {
             if ok {
                 Ok(())
@@ -178,6 +207,7 @@ impl ServeConfig {
                     .then(|| Rate::new(f64::from(args.auth_burst), args.auth_per_minute / 60.0)),
                 max_pending_logins: args.max_pending_logins,
                 edit_window,
+                webhook,
                 ..ChatConfig::default()
             },
             http: HttpConfig {

@@ -5,8 +5,12 @@
 
 mod common;
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use chatterbox::chat::webhook::WebhookConfig;
 use common::{cli, Account, Options, TestServer, WsClient};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -269,8 +273,219 @@ async fn blocklist_seeds_the_list_once() {
     drop(dir);
 }
 
+// ---------------------------------------------------------------------------------------------
+// The moderation webhook
+
+/// A little moderation webhook: answers by the message's first word. `refuse` and `flag` give
+/// those verdicts, `slow` answers after 3 s (past the servers' 1 s timeout), `fail` answers 500,
+/// `garbage` answers 200 with something that is not a verdict, `hold` waits until the test
+/// releases it; anything else is allowed. Keeps every call it got.
+struct Hook {
+    url: String,
+    calls: Arc<Mutex<Vec<Value>>>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+async fn hook() -> Hook {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/moderate", listener.local_addr().unwrap());
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (seen, held) = (Arc::clone(&calls), Arc::clone(&release));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let (seen, held) = (Arc::clone(&seen), Arc::clone(&held));
+            tokio::spawn(async move { answer(stream, seen, held).await });
+        }
+    });
+    Hook { url, calls, release }
+}
+
+async fn answer(
+    mut stream: tokio::net::TcpStream,
+    seen: Arc<Mutex<Vec<Value>>>,
+    held: Arc<tokio::sync::Notify>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let body = loop {
+        let n = stream.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        if buf.len() >= end + 4 + len {
+            assert!(head.starts_with("post /moderate http/1.1"), "{head}");
+            assert!(head.contains("content-type: application/json"), "{head}");
+            break buf[end + 4..end + 4 + len].to_vec();
+        }
+    };
+    let call: Value = serde_json::from_slice(&body).unwrap();
+    seen.lock().unwrap().push(call.clone());
+    let text = call["text"].as_str().unwrap_or_default().to_string();
+    let (status, reply) = match text.split_whitespace().next().unwrap_or_default() {
+        "refuse" => ("200 OK", json!({ "verdict": "refuse", "reason": "spam" }).to_string()),
+        "flag" => ("200 OK", json!({ "verdict": "flag", "reason": "looks odd" }).to_string()),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            ("200 OK", json!({ "verdict": "allow" }).to_string())
+        }
+        "fail" => ("500 Internal Server Error", "oops".to_string()),
+        "garbage" => ("200 OK", "{\"verdict\": \"perhaps\"}".to_string()),
+        "hold" => {
+            held.notified().await;
+            ("200 OK", json!({ "verdict": "allow" }).to_string())
+        }
+        _ => ("200 OK", json!({ "verdict": "allow" }).to_string()),
+    };
+    let resp = format!(
+        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+        reply.len()
+    );
+    let _ = stream.write_all(resp.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn with_hook(hook: &Hook, fail_closed: bool) -> TestServer {
+    let mut opts = common::unthrottled();
+    opts.chat.webhook = Some(WebhookConfig {
+        url: WebhookConfig::parse_url(&hook.url).unwrap(),
+        timeout: Duration::from_secs(1),
+        fail_closed,
+        concurrency: 4,
+    });
+    common::start_with(opts).await
+}
+
+/// Sends `text`; the frame that answers it: its echo, a warning, or an error.
+async fn answer_to(socket: &mut WsClient, text: &str) -> Value {
+    socket.send_text(text).await;
+    loop {
+        let v = socket.next_json().await.expect("an answer");
+        match v["type"].as_str() {
+            Some("message") if v["text"] == text => return v,
+            Some("warning" | "error" | "blocked") => return v,
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhook_allows_flags_and_refuses_and_failing_open_delivers() {
+    let hook = hook().await;
+    let server = with_hook(&hook, false).await;
+    let alice = server.register("alice").await;
+    let (mut socket, _) = server.connect(&alice.token, None).await;
+    let allowed = answer_to(&mut socket, "hello webhook").await;
+    assert_eq!(allowed["type"], "message");
+    let call = hook.calls.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        call,
+        json!({ "text": "hello webhook", "user": { "id": alice.id, "username": "alice" },
+                "room": { "id": 1, "kind": "public", "name": "general" }, "kind": "message" })
+    );
+    assert_eq!(answer_to(&mut socket, "flag me").await["type"], "message", "a flagged message is delivered");
+    let refused = answer_to(&mut socket, "refuse this").await;
+    assert_eq!(refused["type"], "warning", "{refused}");
+    assert!(refused["text"].as_str().unwrap().contains("webhook: spam"), "{refused}");
+    // The word list still comes first: the webhook is not asked about what it refuses.
+    let bob = server.register("bob").await;
+    let (mut bobs, _) = server.connect(&bob.token, None).await;
+    let calls = hook.calls.lock().unwrap().len();
+    assert_eq!(answer_to(&mut bobs, "you idiot").await["type"], "warning");
+    assert_eq!(hook.calls.lock().unwrap().len(), calls);
+    // Failing open: delivered whatever goes wrong.
+    for text in ["slow but fine", "fail silently", "garbage in"] {
+        assert_eq!(answer_to(&mut socket, text).await["type"], "message", "{text}");
+    }
+    // Edits are asked about too.
+    let id = socket.send_acked("an honest message").await["id"].as_i64().unwrap();
+    let (status, _) = call_json(
+        &server,
+        Method::PATCH,
+        &format!("/messages/{id}"),
+        &alice,
+        json!({ "text": "refuse edit" }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let last = hook.calls.lock().unwrap().last().cloned().unwrap();
+    assert_eq!((last["kind"].as_str(), last["text"].as_str()), (Some("edit"), Some("refuse edit")));
+    server.stop().await;
+}
+
+async fn call_json(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    who: &Account,
+    body: Value,
+) -> (u16, Value) {
+    call(server, method, path, who, Some(body)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_closed_refuses_without_a_strike() {
+    let hook = hook().await;
+    let server = with_hook(&hook, true).await;
+    let alice = server.register("alice").await;
+    let (mut socket, _) = server.connect(&alice.token, None).await;
+    // More failures than the warnings an account has: none of them is a strike.
+    for text in ["slow one", "fail two", "garbage three", "fail four"] {
+        let v = answer_to(&mut socket, text).await;
+        assert_eq!(
+            (v["type"].as_str(), v["detail"].as_str()),
+            (Some("error"), Some("moderation is unavailable, try again")),
+            "{text}"
+        );
+    }
+    assert_eq!(answer_to(&mut socket, "all good now").await["type"], "message");
+    let (status, me) = call(&server, Method::GET, "/me", &alice, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["warning_count"].as_i64().unwrap_or(0), 0, "{me}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_webhook_delays_only_its_sender_and_keeps_their_order() {
+    let hook = hook().await;
+    let server = with_hook(&hook, false).await;
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (mut a, _) = server.connect(&alice.token, None).await;
+    let (mut b, _) = server.connect(&bob.token, None).await;
+    // Alice's first message waits for the webhook; her second is sent right behind it.
+    a.send_text("hold first").await;
+    a.send_text("then second").await;
+    while hook.calls.lock().unwrap().iter().all(|c| c["text"] != "hold first") {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Bob is not held up: his message is delivered (to himself and to alice) while hers waits.
+    assert_eq!(b.send_acked("bob meanwhile").await["text"], "bob meanwhile");
+    hook.release.notify_one();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let m = a.next_message().await.expect("messages");
+        seen.push(m["text"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen, ["bob meanwhile", "hold first", "then second"], "alice's order holds; bob came first");
+    server.stop().await;
+}
+
 common::postgres_too!(
     cli_changes_reach_a_running_server_without_a_restart,
     admins_manage_both_lists_over_rest_and_edits_are_screened_too,
     blocklist_seeds_the_list_once,
+    the_webhook_allows_flags_and_refuses_and_failing_open_delivers,
+    failing_closed_refuses_without_a_strike,
+    a_slow_webhook_delays_only_its_sender_and_keeps_their_order,
 );

@@ -138,8 +138,12 @@ impl Chat {
         let text = self.validate_text(text)?.to_string();
         // Whole-text matching only: the memory of split words is about consecutive messages,
         // and an edit is not the next message.
-        if let Some(term) = self.matcher().find(&text) {
-            let term = term.to_string();
+        let term = self.matcher().find(&text).map(str::to_string);
+        let term = match term {
+            Some(term) => Some(term),
+            None => self.webhook_edit(user, id, &text).await?,
+        };
+        if let Some(term) = term {
             let outcome = self.record_violation(user, &text, &term).await?;
             return Ok(match outcome.blocked {
                 true => Edited::Blocked { term },

@@ -21,6 +21,7 @@ pub mod rooms;
 pub mod search;
 pub mod terms;
 pub mod text;
+pub mod webhook;
 pub mod writer;
 
 use std::{
@@ -76,6 +77,8 @@ pub struct ChatConfig {
     pub instance_ttl: Duration,
     /// How long after sending a message its author may still edit it.
     pub edit_window: Duration,
+    /// `--moderation-webhook`: asked about every message and edit (`chat::webhook`).
+    pub webhook: Option<webhook::WebhookConfig>,
 }
 
 impl Default for ChatConfig {
@@ -97,6 +100,7 @@ impl Default for ChatConfig {
             presence_beat: Duration::from_secs(1),
             instance_ttl: Duration::from_secs(20),
             edit_window: Duration::from_secs(24 * 3600),
+            webhook: None,
         }
     }
 }
@@ -117,6 +121,9 @@ pub enum Posted {
     Warned { warnings: i64, limit: i64, term: String },
     /// Refused by moderation, and this violation blocked the account.
     Blocked { term: String },
+    /// Queued like `Queued`, and the moderation webhook flagged it: once committed, it is
+    /// reported (`Chat::webhook_flagged`).
+    Flagged { queued: writer::Queued, reason: String },
 }
 
 pub struct Chat {
@@ -132,6 +139,7 @@ pub struct Chat {
     terms: Arc<terms::LiveTerms>,
     /// The last word of each user's previous message, for words split across two messages.
     tails: Tails,
+    webhook: Option<webhook::Webhook>,
     dummy: Mutex<Arc<Dummy>>,
     dummy_refreshing: AtomicBool,
     hasher: Hasher,
@@ -214,6 +222,7 @@ impl Chat {
             .map_err(|e| ChatError::Internal(format!("cannot start the hashing threads: {e}")))?;
         let auth_rate = config.auth_rate.unwrap_or(Rate::new(f64::MAX, f64::MAX));
         Ok(Arc::new(Chat {
+            webhook: config.webhook.clone().map(webhook::Webhook::new),
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
             login_guard: LoginGuard::new(auth_rate),
@@ -543,6 +552,11 @@ impl Chat {
             }
             return Ok(Posted::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term });
         }
+        let flagged = match self.webhook_verdict(user, room, text, webhook::Kind::Message).await? {
+            webhook::Verdict::Refuse { reason } => return self.refused_by_webhook(user, text, &reason).await,
+            webhook::Verdict::Flag { reason } => Some(reason),
+            webhook::Verdict::Allow | webhook::Verdict::Unavailable => None,
+        };
         let queued = self
             .writer
             .enqueue(NewMessage {
@@ -554,7 +568,20 @@ impl Chat {
                 reply_to,
             })
             .await?;
-        Ok(Posted::Queued(queued))
+        Ok(match flagged {
+            Some(reason) => Posted::Flagged { queued, reason },
+            None => Posted::Queued(queued),
+        })
+    }
+
+    /// A webhook refusal: a violation like a word-list hit (until `Chat::strike` is merged).
+    async fn refused_by_webhook(&self, user: &User, text: &str, reason: &str) -> Result<Posted> {
+        let term = webhook::refusal_term(reason);
+        let outcome = self.record_violation(user, text, &term).await?;
+        if outcome.blocked {
+            return Ok(Posted::Blocked { term });
+        }
+        Ok(Posted::Warned { warnings: outcome.warnings, limit: self.config.warning_limit, term })
     }
 
     /// Counts a moderation violation of `text` (a message or an edit); a violation that blocks

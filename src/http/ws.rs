@@ -562,6 +562,11 @@ impl Socket {
                     Ok(Posted::Queued(queued)) => {
                         Box::pin(async move { queued.outcome().await.map(|_| Done::Quiet) })
                     }
+                    Ok(Posted::Flagged { queued, reason }) => Box::pin(async move {
+                        let message = queued.outcome().await?;
+                        chat.webhook_flagged(&message, &reason);
+                        Ok(Done::Quiet)
+                    }),
                     Ok(Posted::Warned { warnings, limit, term }) => {
                         return self
                             .send(frames::warning(warnings, limit, &term, self.dialect))
@@ -609,7 +614,10 @@ impl Socket {
             ChatError::RoomNotFound => {
                 self.send(frames::error("No such room, or you are not a member of it", self.dialect)).await
             }
-            e @ (ChatError::Archived | ChatError::MessageNotFound | ChatError::Forbidden(_)) => {
+            e @ (ChatError::Archived
+            | ChatError::MessageNotFound
+            | ChatError::Forbidden(_)
+            | ChatError::ModerationUnavailable) => {
                 self.send(frames::error(&e.to_string(), self.dialect)).await
             }
             ChatError::ShuttingDown => Err(End::Close(CloseCode::Away, "server going away")),
