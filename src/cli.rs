@@ -38,7 +38,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (REST API, WebSocket chat and web UI)
-    Serve(ServeArgs),
+    // Boxed: its many flags would make every other command's value as large.
+    Serve(Box<ServeArgs>),
     /// Apply pending database migrations
     Migrate(MigrateArgs),
     /// Copy this SQLite installation (--db) into a new PostgreSQL database (--database-url),
@@ -501,7 +502,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let db = || cmd::Database::from_args(cli.db.clone(), cli.database_url.clone());
     match cli.command {
-        Command::Serve(args) => cmd::serve::run(db()?, args),
+        Command::Serve(args) => cmd::serve::run(db()?, *args),
         Command::Migrate(args) => cmd::migrate::run(&db()?, &args),
         Command::MigrateTo(args) => cmd::migrate_to::run(
             &cmd::Database::from_args(cli.db.clone(), None)?,

@@ -240,7 +240,7 @@ mod tests {
 
     fn parse(extra: &[&str]) -> ServeArgs {
         match Cli::try_parse_from([&["chatterbox", "serve"], extra].concat()).unwrap().command {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             _ => unreachable!(),
         }
     }
@@ -256,6 +256,38 @@ mod tests {
         assert_eq!(ttl("315360000").unwrap(), 3650 * 86_400);
         for too_long in ["3651d", "315360001", "9999999999999d", "18446744073709551615"] {
             assert!(matches!(ttl(too_long), Err(ConfigError::TokenTtlTooLong(_))), "{too_long}");
+        }
+    }
+
+    #[test]
+    fn moderation_webhook_flags() {
+        let serve = |extra: &[&str]| ServeConfig::from_args(&parse(extra), None);
+        assert!(serve(&[]).unwrap().chat.webhook.is_none());
+        let hook = serve(&[
+            "--moderation-webhook",
+            "http://127.0.0.1:9000/v",
+            "--moderation-webhook-timeout",
+            "500ms",
+        ])
+        .unwrap()
+        .chat
+        .webhook
+        .unwrap();
+        assert_eq!(
+            (hook.timeout, hook.fail_closed, hook.concurrency),
+            (Duration::from_millis(500), false, 32)
+        );
+        let closed = serve(&["--moderation-webhook", "http://hook", "--moderation-webhook-fail", "closed"]);
+        assert!(closed.unwrap().chat.webhook.unwrap().fail_closed);
+        let https = serve(&["--moderation-webhook", "https://hook.example"]).err().unwrap().to_string();
+        assert!(https.contains("https is not supported"), "{https}");
+        for bad in [
+            &["--moderation-webhook", "hook"][..],
+            &["--moderation-webhook", "http://h", "--moderation-webhook-timeout", "0"],
+            &["--moderation-webhook", "http://h", "--moderation-webhook-timeout", "2m"],
+            &["--moderation-webhook", "http://h", "--moderation-webhook-concurrency", "0"],
+        ] {
+            assert!(serve(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -9,6 +9,7 @@ import {
 } from './api.js';
 import { ChatSocket } from './socket.js';
 import { $, $input, $dialog, $button } from './ui.js';
+import { startTerms } from './dash-terms.js';
 
 /** @typedef {import('./store.js').Me & {id: number}} Me  the account as `GET /me` describes it */
 /** @typedef {import('./store.js').MessageData} MessageData */
@@ -222,6 +223,7 @@ function openDashboard() {
   loadUsers();
   loadRooms();
   loadAudit(true);
+  startTerms();
   startLive();
   timers.push(setInterval(() => { loadStats(); loadRooms(); }, STATS_EVERY_MS));
   timers.push(setInterval(() => loadAudit(true), AUDIT_EVERY_MS));
