@@ -1145,6 +1145,6 @@ fn term_lists(store: &dyn Store) {
     }
     assert!(!store.seed_terms(&seed, "moderation", TS).unwrap(), "an emptied list is not seeded again");
     assert!(store.terms().unwrap().is_empty());
-    // Seeding, an addition, a move and three removals.
-    assert_eq!(changes(start), 6);
+    // An addition, a move and three removals (seeding happens before any daemon reads the lists).
+    assert_eq!(changes(start), 5);
 }

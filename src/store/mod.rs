@@ -913,8 +913,8 @@ pub trait Store: Send + Sync + 'static {
     /// The live term lists, sorted by term.
     fn terms(&self) -> Result<Vec<Term>>;
     /// Seeds the block list with `terms` unless it was seeded before ([`TERMS_SEEDED`]), in one
-    /// transaction with the mark, one audit row and a `Terms` log change; true if it did now.
-    /// Concurrent first starts seed once.
+    /// transaction with the mark and one audit row (no log entry: a daemon seeds before it reads
+    /// the lists); true if it did now. Concurrent first starts seed once.
     fn seed_terms(&self, terms: &[String], actor: &str, timestamp: &str) -> Result<bool>;
     /// Puts the term on `edit.list` (adding it, or moving it from the other list), with its
     /// audit row and a `Terms` log change in the same transaction.

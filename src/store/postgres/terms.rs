@@ -37,8 +37,9 @@ pub(super) fn seed(tx: &mut Transaction<'_>, terms: &[String], actor: &str, time
         &[&terms, &actor, &timestamp],
     )?;
     let reason = format!("seeded {} terms from --blocklist", terms.len());
+    // No log entry: every instance seeds or waits for the seeding before it reads the lists, so
+    // none has an older list to replace (and a new database's first message keeps id 1).
     audit(tx, &Audit { reason: Some(&reason), ..Audit::new(None, Action::Terms, actor, timestamp) })?;
-    write_change(tx, Change::Terms, timestamp)?;
     Ok(true)
 }
 
