@@ -234,8 +234,12 @@ impl super::Chat {
         if self.webhook.is_none() {
             return Ok(None);
         }
-        // A message the user cannot edit fails the edit itself, after this.
+        // A message the user cannot edit (not theirs, or gone) fails the edit itself, after
+        // this: the webhook is not told about it.
         let Some(message) = self.blocking(move |s| Ok(s.message(id)?)).await? else { return Ok(None) };
+        if message.sender_id != user.id {
+            return Ok(None);
+        }
         Ok(match self.webhook_verdict(user, message.room_id, text, Kind::Edit).await? {
             Verdict::Refuse { reason } => Some(refusal_term(&reason)),
             Verdict::Flag { reason } => {
