@@ -72,7 +72,9 @@ impl From<Term> for TermEntry {
 #[serde(deny_unknown_fields)]
 pub struct AddTermBody {
     /// A term (matched with its look-alikes and inflections), or for the allow list one word.
-    #[schema(example = "scunthorpe")]
+    /// Documented as plain letters, which every list takes; the server also takes other
+    /// scripts and, on the block list, several words (422 for a term it cannot use).
+    #[schema(example = "scunthorpe", pattern = r"^[A-Za-z]{1,40}$")]
     term: String,
     /// `block` when absent.
     #[serde(default)]
