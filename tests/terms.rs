@@ -225,9 +225,12 @@ async fn admins_manage_both_lists_over_rest_and_edits_are_screened_too() {
     assert!(terms.contains(&("idiot".into(), "block".into())));
 
     // Validation: 422 with the field.
-    for bad in
-        [json!({ "term": "  " }), json!({ "term": "!!!" }), json!({ "term": "two words", "list": "allow" })]
-    {
+    for bad in [
+        json!({ "term": "  " }),
+        json!({ "term": "!!!" }),
+        json!({ "term": "two words", "list": "allow" }),
+        json!({ "term": " padded " }),
+    ] {
         let (status, body) = call(&server, Method::POST, "/admin/terms", &admin, Some(bad.clone())).await;
         assert_eq!((status, body["field"].as_str()), (422, Some("term")), "{bad}: {body}");
     }

@@ -71,9 +71,9 @@ impl From<Term> for TermEntry {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddTermBody {
-    /// A term (matched with its look-alikes and inflections), or for the allow list one word.
-    /// Documented as plain letters, which every list takes; the server also takes other
-    /// scripts and, on the block list, several words (422 for a term it cannot use).
+    /// One word of 1-40 letters a-z (either case), matched with its look-alikes and
+    /// inflections. Terms of several words or in other scripts are added with the operator CLI
+    /// (`chatterbox moderation terms add`).
     #[schema(example = "scunthorpe", pattern = r"^[A-Za-z]{1,40}$")]
     term: String,
     /// `block` when absent.
@@ -158,6 +158,14 @@ pub async fn add(
 ) -> Result<Response, ApiError> {
     let body: AddTermBody =
         read_json(req.into_body(), state.http.max_body_bytes, state.http.body_timeout).await?;
+    // Exactly what the document promises, so that every term it describes is taken.
+    if !(1..=40).contains(&body.term.len()) || !body.term.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return Err(ApiError::from(crate::chat::ChatError::Invalid {
+            field: "term",
+            detail: "A term here is one word of 1-40 letters a-z; add others with `chatterbox moderation terms add`"
+                .into(),
+        }));
+    }
     let (term, added) = state.chat.add_term(admin, body.term, body.list.into()).await?;
     let result = match added {
         TermAdded::Added => TermResult::Added,
