@@ -37,6 +37,9 @@ _chatterbox() {
             chatterbox,migrate-to)
                 cmd="chatterbox__subcmd__migrate__subcmd__to"
                 ;;
+            chatterbox,moderation)
+                cmd="chatterbox__subcmd__moderation"
+                ;;
             chatterbox,room)
                 cmd="chatterbox__subcmd__room"
                 ;;
@@ -70,6 +73,9 @@ _chatterbox() {
             chatterbox__subcmd__help,migrate-to)
                 cmd="chatterbox__subcmd__help__subcmd__migrate__subcmd__to"
                 ;;
+            chatterbox__subcmd__help,moderation)
+                cmd="chatterbox__subcmd__help__subcmd__moderation"
+                ;;
             chatterbox__subcmd__help,room)
                 cmd="chatterbox__subcmd__help__subcmd__room"
                 ;;
@@ -87,6 +93,18 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__help__subcmd__messages,export)
                 cmd="chatterbox__subcmd__help__subcmd__messages__subcmd__export"
+                ;;
+            chatterbox__subcmd__help__subcmd__moderation,terms)
+                cmd="chatterbox__subcmd__help__subcmd__moderation__subcmd__terms"
+                ;;
+            chatterbox__subcmd__help__subcmd__moderation__subcmd__terms,add)
+                cmd="chatterbox__subcmd__help__subcmd__moderation__subcmd__terms__subcmd__add"
+                ;;
+            chatterbox__subcmd__help__subcmd__moderation__subcmd__terms,list)
+                cmd="chatterbox__subcmd__help__subcmd__moderation__subcmd__terms__subcmd__list"
+                ;;
+            chatterbox__subcmd__help__subcmd__moderation__subcmd__terms,remove)
+                cmd="chatterbox__subcmd__help__subcmd__moderation__subcmd__terms__subcmd__remove"
                 ;;
             chatterbox__subcmd__help__subcmd__room,add-member)
                 cmd="chatterbox__subcmd__help__subcmd__room__subcmd__add__subcmd__member"
@@ -141,6 +159,51 @@ _chatterbox() {
                 ;;
             chatterbox__subcmd__messages__subcmd__help,help)
                 cmd="chatterbox__subcmd__messages__subcmd__help__subcmd__help"
+                ;;
+            chatterbox__subcmd__moderation,help)
+                cmd="chatterbox__subcmd__moderation__subcmd__help"
+                ;;
+            chatterbox__subcmd__moderation,terms)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__help,help)
+                cmd="chatterbox__subcmd__moderation__subcmd__help__subcmd__help"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__help,terms)
+                cmd="chatterbox__subcmd__moderation__subcmd__help__subcmd__terms"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__help__subcmd__terms,add)
+                cmd="chatterbox__subcmd__moderation__subcmd__help__subcmd__terms__subcmd__add"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__help__subcmd__terms,list)
+                cmd="chatterbox__subcmd__moderation__subcmd__help__subcmd__terms__subcmd__list"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__help__subcmd__terms,remove)
+                cmd="chatterbox__subcmd__moderation__subcmd__help__subcmd__terms__subcmd__remove"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms,add)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__add"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms,help)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__help"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms,list)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__list"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms,remove)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__remove"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms__subcmd__help,add)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__add"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms__subcmd__help,help)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__help"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms__subcmd__help,list)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__list"
+                ;;
+            chatterbox__subcmd__moderation__subcmd__terms__subcmd__help,remove)
+                cmd="chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__remove"
                 ;;
             chatterbox__subcmd__room,add-member)
                 cmd="chatterbox__subcmd__room__subcmd__add__subcmd__member"
@@ -233,7 +296,7 @@ _chatterbox() {
 
     case "${cmd}" in
         chatterbox)
-            opts="-h -V --db --database-url --help --version serve migrate migrate-to make-admin user room messages backup service-unit generate help"
+            opts="-h -V --db --database-url --help --version serve migrate migrate-to make-admin user room messages backup service-unit moderation generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -307,7 +370,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__help)
-            opts="serve migrate migrate-to make-admin user room messages backup service-unit generate help"
+            opts="serve migrate migrate-to make-admin user room messages backup service-unit moderation generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -435,6 +498,76 @@ _chatterbox() {
         chatterbox__subcmd__help__subcmd__migrate__subcmd__to)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__moderation)
+            opts="terms"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__moderation__subcmd__terms)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__moderation__subcmd__terms__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__moderation__subcmd__terms__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__help__subcmd__moderation__subcmd__terms__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -890,6 +1023,286 @@ _chatterbox() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        chatterbox__subcmd__moderation)
+            opts="-h -V --db --database-url --help --version terms help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__help)
+            opts="terms help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__help__subcmd__terms)
+            opts="list add remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__help__subcmd__terms__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__help__subcmd__terms__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__help__subcmd__terms__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms)
+            opts="-h -V --db --database-url --help --version list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__add)
+            opts="-h -V --allow --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__help)
+            opts="list add remove help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__list)
+            opts="-h -V --list --format --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --list)
+                    COMPREPLY=($(compgen -W "block allow" -- "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "table csv json" -- "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        chatterbox__subcmd__moderation__subcmd__terms__subcmd__remove)
+            opts="-h -V --reason --db --database-url --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --reason)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --db)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --database-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         chatterbox__subcmd__room)
             opts="-h -V --db --database-url --help --version list create archive add-member remove-member moderator help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1165,7 +1578,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --moderation-ladder --strike-decay --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
+            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --moderation-webhook --moderation-webhook-timeout --moderation-webhook-fail --moderation-webhook-concurrency --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --moderation-ladder --strike-decay --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1192,6 +1605,22 @@ _chatterbox() {
                     return 0
                     ;;
                 --edit-window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --moderation-webhook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --moderation-webhook-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --moderation-webhook-fail)
+                    COMPREPLY=($(compgen -W "open closed" -- "${cur}"))
+                    return 0
+                    ;;
+                --moderation-webhook-concurrency)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -62,6 +62,9 @@ pub enum Command {
     Backup(BackupArgs),
     /// Print a systemd unit that runs this binary as a hardened service
     ServiceUnit(ServiceUnitArgs),
+    /// Automatic moderation: the live term lists
+    #[command(subcommand)]
+    Moderation(ModerationCommand),
     /// Write man pages and shell completions (for packagers and the repository)
     #[command(hide = true)]
     Generate(GenerateArgs),
@@ -117,12 +120,33 @@ pub struct ServeArgs {
     /// s, m, h or d (deleting is always possible)
     #[arg(long, env = "CHATTERBOX_EDIT_WINDOW", default_value = "24h", value_name = "DURATION")]
     pub edit_window: String,
+    /// POST every message and edit to this http:// URL as JSON and follow its verdict (allow,
+    /// flag, refuse); https is not supported (run it beside the server)
+    #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK", value_name = "URL")]
+    pub moderation_webhook: Option<String>,
+    /// How long a message waits for the webhook's verdict (a free slot included): 500ms, 2s...
+    #[arg(
+        long,
+        env = "CHATTERBOX_MODERATION_WEBHOOK_TIMEOUT",
+        default_value = "2s",
+        value_name = "DURATION"
+    )]
+    pub moderation_webhook_timeout: String,
+    /// Without a verdict (timeout, error, bad answer): deliver (open) or refuse with an error the
+    /// sender may retry, never a strike (closed)
+    #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK_FAIL", value_enum, default_value_t = WebhookFail::Open)]
+    pub moderation_webhook_fail: WebhookFail,
+    /// Calls to the webhook in flight at once; more messages wait for a slot
+    #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK_CONCURRENCY", default_value_t = 32, value_name = "N")]
+    pub moderation_webhook_concurrency: usize,
     /// File holding the token-signing secret (else CHATTERBOX_JWT_SECRET, else one generated
     /// and kept in the database)
     #[arg(long, env = "CHATTERBOX_JWT_SECRET_FILE", value_name = "FILE")]
     pub jwt_secret_file: Option<PathBuf>,
     /// Word list for moderation: a file with one term per line (# comments), or a built-in list:
-    /// `default` (profanity and insults) or `original` (the original implementation's six words)
+    /// `default` (profanity and insults) or `original` (the original implementation's six words).
+    /// It seeds the live block list once, on the first start against a database; later changes
+    /// of this flag are not applied (manage the list with `chatterbox moderation terms`)
     #[arg(long, env = "CHATTERBOX_BLOCKLIST", value_name = "FILE|default|original")]
     pub blocklist: Option<PathBuf>,
     /// Public rooms new accounts join besides `general` (comma-separated names; they must exist:
@@ -489,6 +513,65 @@ pub struct ExportArgs {
     pub raw: bool,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum ModerationCommand {
+    /// The live term lists: blocked terms and allowed words, applied by running daemons within
+    /// a second
+    #[command(subcommand)]
+    Terms(TermsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TermsCommand {
+    /// List the terms
+    List(TermsListArgs),
+    /// Block a term (or with --allow, accept a word the word list would catch)
+    Add(TermsAddArgs),
+    /// Remove a term from whichever list holds it
+    Remove(TermsRemoveArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebhookFail {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TermListArg {
+    Block,
+    Allow,
+}
+
+#[derive(Debug, Args)]
+pub struct TermsListArgs {
+    /// Only this list
+    #[arg(long, value_enum)]
+    pub list: Option<TermListArg>,
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TermsAddArgs {
+    /// The term (matched with its look-alikes and inflections), or with --allow one word
+    pub term: String,
+    /// Put it on the allow list: never a violation, even where a blocked term matches inside it
+    #[arg(long)]
+    pub allow: bool,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TermsRemoveArgs {
+    pub term: String,
+    /// Why, for the audit log
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
     /// Folder that receives man/ and completions/
@@ -580,6 +663,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ServiceUnit(args) => {
             cmd::service_unit::run(cli.db.as_deref(), cli.database_url.as_deref(), &args)
         }
+        Command::Moderation(ModerationCommand::Terms(TermsCommand::List(args))) => {
+            cmd::moderation_terms_list::run(&db()?, &args)
+        }
+        Command::Moderation(ModerationCommand::Terms(TermsCommand::Add(args))) => {
+            cmd::moderation_terms_add::run(&db()?, &args)
+        }
+        Command::Moderation(ModerationCommand::Terms(TermsCommand::Remove(args))) => {
+            cmd::moderation_terms_remove::run(&db()?, &args)
+        }
         Command::Generate(args) => cmd::generate::run(&args.out_dir),
+    }
+}
+
+impl From<TermListArg> for crate::store::TermList {
+    fn from(list: TermListArg) -> Self {
+        match list {
+            TermListArg::Block => crate::store::TermList::Block,
+            TermListArg::Allow => crate::store::TermList::Allow,
+        }
     }
 }

@@ -4,8 +4,10 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use crate::{
-    chat::{moderation::Matcher, ratelimit::Rate, standing::Ladder, ChatConfig, Secret},
-    cli::ServeArgs,
+    chat::{
+        moderation::Matcher, ratelimit::Rate, standing::Ladder, webhook::WebhookConfig, ChatConfig, Secret,
+    },
+    cli::{ServeArgs, WebhookFail},
     http::{cors::CorsOrigins, proxy::TrustedProxies, HttpConfig},
     server::ServerConfig,
 };
@@ -46,6 +48,8 @@ pub enum ConfigError {
     Ladder(String),
     #[error("invalid --strike-decay {0:?}: use a number with s, m, h or d (for example 7d)")]
     StrikeDecay(String),
+    #[error("--moderation-webhook{0}")]
+    Webhook(String),
 }
 
 pub struct ServeConfig {
@@ -117,6 +121,33 @@ impl ServeConfig {
         let edit_window = parse_duration(&args.edit_window)
             .filter(|w| *w <= Duration::from_secs(MAX_TOKEN_TTL_DAYS * 86_400))
             .ok_or_else(|| ConfigError::EditWindow(args.edit_window.clone()))?;
+        let webhook = match &args.moderation_webhook {
+            None => None,
+            Some(url) => {
+                let url = WebhookConfig::parse_url(url)
+                    .map_err(|e| ConfigError::Webhook(format!(" {url:?}: {e}")))?;
+                let t = args.moderation_webhook_timeout.trim();
+                let timeout = match t.strip_suffix("ms") {
+                    Some(ms) => ms.trim().parse().ok().filter(|&n| n > 0).map(Duration::from_millis),
+                    None => parse_duration(t),
+                }
+                .filter(|d| *d <= Duration::from_secs(60))
+                .ok_or_else(|| {
+                    ConfigError::Webhook(format!(
+                        "-timeout {t:?}: use milliseconds (500ms) or seconds (2s), at most 60s"
+                    ))
+                })?;
+                if args.moderation_webhook_concurrency == 0 {
+                    return Err(ConfigError::TooSmall("--moderation-webhook-concurrency", "1".into()));
+                }
+                Some(WebhookConfig {
+                    url,
+                    timeout,
+                    fail_closed: args.moderation_webhook_fail == WebhookFail::Closed,
+                    concurrency: args.moderation_webhook_concurrency,
+                })
+            }
+        };
         let at_least = |name: &'static str, ok: bool, min: &str| {
             if ok {
                 Ok(())
@@ -216,6 +247,7 @@ impl ServeConfig {
                 edit_window,
                 classifier: args.classifier,
                 classifier_threshold: args.classifier_threshold,
+                webhook,
                 ..ChatConfig::default()
             },
             http: HttpConfig {
@@ -265,6 +297,38 @@ mod tests {
         assert_eq!(ttl("315360000").unwrap(), 3650 * 86_400);
         for too_long in ["3651d", "315360001", "9999999999999d", "18446744073709551615"] {
             assert!(matches!(ttl(too_long), Err(ConfigError::TokenTtlTooLong(_))), "{too_long}");
+        }
+    }
+
+    #[test]
+    fn moderation_webhook_flags() {
+        let serve = |extra: &[&str]| ServeConfig::from_args(&parse(extra), None);
+        assert!(serve(&[]).unwrap().chat.webhook.is_none());
+        let hook = serve(&[
+            "--moderation-webhook",
+            "http://127.0.0.1:9000/v",
+            "--moderation-webhook-timeout",
+            "500ms",
+        ])
+        .unwrap()
+        .chat
+        .webhook
+        .unwrap();
+        assert_eq!(
+            (hook.timeout, hook.fail_closed, hook.concurrency),
+            (Duration::from_millis(500), false, 32)
+        );
+        let closed = serve(&["--moderation-webhook", "http://hook", "--moderation-webhook-fail", "closed"]);
+        assert!(closed.unwrap().chat.webhook.unwrap().fail_closed);
+        let https = serve(&["--moderation-webhook", "https://hook.example"]).err().unwrap().to_string();
+        assert!(https.contains("https is not supported"), "{https}");
+        for bad in [
+            &["--moderation-webhook", "hook"][..],
+            &["--moderation-webhook", "http://h", "--moderation-webhook-timeout", "0"],
+            &["--moderation-webhook", "http://h", "--moderation-webhook-timeout", "2m"],
+            &["--moderation-webhook", "http://h", "--moderation-webhook-concurrency", "0"],
+        ] {
+            assert!(serve(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -160,7 +160,8 @@ async fn a_populated_installation_moves_to_postgres_and_is_served_the_same() {
     assert_eq!(rows("users"), 4);
     assert_eq!(rows("messages"), 6);
     assert_eq!(rows("rooms"), 4);
-    assert_eq!(rows("violations"), 2, "the warning and the block");
+    assert_eq!(rows("violations"), 3, "the warning, the block and the seeding of the term list");
+    assert_eq!(rows("moderation_terms"), chatterbox::chat::moderation::DEFAULT_TERMS.len() as i64);
     assert!(rows("settings") >= 1, "the token-signing secret");
     assert!(String::from_utf8_lossy(&out.stderr).contains("verified"), "{}", describe(&out));
 

@@ -368,3 +368,44 @@ async fn edits_reactions_deletions_and_typing_cross_instances() {
     assert!(edited["seq"].as_i64() < reactions["seq"].as_i64());
     assert!(reactions["seq"].as_i64() < gone["seq"].as_i64());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_term_list_change_on_one_instance_applies_on_both() {
+    let Some((url, a, b, alice, bob)) = two_instances().await else { return };
+    let admin = a.register_admin("root").await;
+    let term = |body: Value| a.http.post(a.url("/admin/terms")).bearer_auth(&admin.token).json(&body).send();
+    assert_eq!(term(serde_json::json!({ "term": "bazinga" })).await.unwrap().status(), 200);
+    // The other instance's tailer (woken by the notification alone: its poll is an hour) has
+    // rebuilt its word list; bob, on it, is refused.
+    let (mut bob_b, _) = b.connect(&bob.token, None).await;
+    let mut refused = false;
+    for _ in 0..100 {
+        if b.chat.matcher().find("bazinga").is_some() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "instance b applies the change");
+    bob_b.send_text("bazinga").await;
+    assert_eq!(expect_frame(&mut bob_b, "warning").await["type"], "warning");
+    // And the operator CLI's removal (a third process) reaches both.
+    let mut cmd = common::cli::chatterbox();
+    cmd.args(["--database-url", &url, "moderation", "terms", "remove", "bazinga"]);
+    let out = tokio::task::spawn_blocking(move || common::cli::run(cmd, None)).await.unwrap();
+    assert!(out.status.success(), "{}", common::cli::describe(&out));
+    let (mut alice_a, _) = a.connect(&alice.token, None).await;
+    for server in [&a, &b] {
+        let mut gone = false;
+        for _ in 0..100 {
+            if server.chat.matcher().find("bazinga").is_none() {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(gone, "both instances apply the removal");
+    }
+    alice_a.send_acked("bazinga after all").await;
+    bob_b.send_acked("bazinga from bob").await;
+}

@@ -42,6 +42,8 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/messages", &["get"]),
     ("/admin/violations", &["get"]),
     ("/admin/deletions", &["get"]),
+    ("/admin/terms", &["get", "post"]),
+    ("/admin/terms/{term}", &["delete"]),
     ("/admin/users/{id}/block", &["post"]),
     ("/admin/users/{id}/unblock", &["post"]),
     ("/admin/users/{id}/mute", &["post"]),
@@ -333,7 +335,7 @@ async fn document_is_openapi_3_and_lists_every_rest_route() {
                 let name = param["name"].as_str().unwrap();
                 match param["in"].as_str().unwrap() {
                     "path" => {
-                        assert!(["id", "username"].contains(&name), "{what}: {name}");
+                        assert!(["id", "username", "term"].contains(&name), "{what}: {name}");
                         assert_eq!(param["required"], json!(true), "{what}");
                     }
                     "query" => {
@@ -383,7 +385,8 @@ async fn router_serves_exactly_the_documented_operations() {
             "/messages/{id}/reactions" => reacted.clone(),
             _ => target.id.to_string(),
         };
-        let url = path.replace("{id}", &id).replace("{username}", "target");
+        // A term of the seeded default list (deleted on the way).
+        let url = path.replace("{id}", &id).replace("{username}", "target").replace("{term}", "idiot");
         for method in ["get", "post", "put", "patch", "delete"] {
             let body = match *path {
                 "/register" | "/auth/register" => Some(credentials(&format!("user{}", path.len()))),
@@ -737,7 +740,33 @@ async fn admin_answers_conform() {
         c.expect("GET", route, server.get(route, Some(&alice.token)).await, 403).await;
     }
 
+    // The live term lists.
+    let terms =
+        c.expect("GET", "/admin/terms", server.get("/admin/terms", Some(&root.token)).await, 200).await;
+    assert_eq!(terms[0]["list"], "block");
+    c.expect("GET", "/admin/terms", server.get("/admin/terms", Some(&alice.token)).await, 403).await;
+    c.expect("GET", "/admin/terms", server.get("/admin/terms", None).await, 401).await;
+    for (body, status) in [
+        (json!({ "term": "bazinga" }), 200),
+        (json!({ "term": "shitterton", "list": "allow" }), 200),
+        (json!({ "term": "" }), 422),
+        (json!({ "list": "block" }), 422),
+    ] {
+        let resp = send(&server, "POST", "/admin/terms", Some(&root.token), Some(body)).await;
+        c.expect("POST", "/admin/terms", resp, status).await;
+    }
+    let resp = send(&server, "POST", "/admin/terms", Some(&alice.token), Some(json!({ "term": "x" }))).await;
+    c.expect("POST", "/admin/terms", resp, 403).await;
+    for (term, status) in [("bazinga", 200), ("bazinga", 404), ("shitter%74on", 200)] {
+        let resp = send(&server, "DELETE", &format!("/admin/terms/{term}"), Some(&root.token), None).await;
+        c.expect("DELETE", "/admin/terms/{term}", resp, status).await;
+    }
+    let resp = send(&server, "DELETE", "/admin/terms/idiot", Some(&alice.token), None).await;
+    c.expect("DELETE", "/admin/terms/{term}", resp, 403).await;
+
     // A wrong method names the right ones.
+    let resp = send(&server, "PUT", "/admin/terms", Some(&root.token), None).await;
+    assert_eq!((resp.status().as_u16(), resp.headers()["allow"].to_str().unwrap()), (405, "GET, POST"));
     let resp =
         send(&server, "PUT", &format!("/admin/users/{}/admin", alice.id), Some(&root.token), None).await;
     assert_eq!(resp.status(), 405);

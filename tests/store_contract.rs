@@ -15,7 +15,7 @@ use std::{
 use chatterbox::store::{
     Action, AdminAction, Change, DeleteMessage, EditMessage, LimitSlot, LivingRefusal, LogEntry,
     MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore, PresenceBeat, Reaction, Refusal, RoomKind,
-    RoomRole, SearchQuery, SqliteStore, Store, StoreError, ToggleReaction, User, UserFilter, UserKeys,
+    RoomRole, SearchQuery, SqliteStore, Store, StoreError, TermAdded, TermEdit, TermList, ToggleReaction, User, UserFilter, UserKeys,
     GENERAL_ROOM,
 };
 
@@ -69,6 +69,7 @@ contract!(
     search_partly_indexed,
     search_indexed,
     room_moderation,
+    term_lists,
 );
 
 fn user(store: &dyn Store, name: &str) -> User {
@@ -1410,4 +1411,50 @@ fn room_moderation(store: &dyn Store) {
         actions,
         vec![Action::Moderator, Action::Moderator, Action::Mute, Action::Unmute, Action::SlowMode]
     );
+}
+
+/// The live term lists: seeded once (whatever is removed later), a term on one list at a time,
+/// and every change (not a no-op) a `Terms` log entry.
+fn term_lists(store: &dyn Store) {
+    let changes = |after: i64| -> usize {
+        store
+            .log_after(after, 100)
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, LogEntry::Change { change: Change::Terms, .. }))
+            .count()
+    };
+    let start = store.log_next().unwrap() - 1;
+    let seed = vec!["idiot".to_string(), "bazinga".to_string()];
+    assert!(store.seed_terms(&seed, "moderation", TS).unwrap());
+    assert!(!store.seed_terms(&["other".to_string()], "moderation", TS).unwrap(), "seeded once");
+    let edit = |term: &'static str, list: TermList| TermEdit {
+        term,
+        list,
+        actor: "root",
+        actor_id: None,
+        reason: Some("why"),
+        timestamp: TS,
+    };
+    assert_eq!(store.add_term(&edit("zap", TermList::Block)).unwrap(), TermAdded::Added);
+    assert_eq!(store.add_term(&edit("zap", TermList::Block)).unwrap(), TermAdded::Unchanged);
+    assert_eq!(store.add_term(&edit("zap", TermList::Allow)).unwrap(), TermAdded::Moved);
+    assert_eq!(store.remove_term(&edit("bazinga", TermList::Block)).unwrap(), Some(TermList::Block));
+    assert_eq!(store.remove_term(&edit("bazinga", TermList::Block)).unwrap(), None);
+    let terms: Vec<(String, TermList, String)> =
+        store.terms().unwrap().into_iter().map(|t| (t.term, t.list, t.added_by)).collect();
+    assert_eq!(
+        terms,
+        [
+            ("idiot".into(), TermList::Block, "moderation".into()),
+            ("zap".into(), TermList::Allow, "root".into())
+        ]
+    );
+    for term in ["idiot", "zap"] {
+        store.remove_term(&edit(term, TermList::Block)).unwrap();
+    }
+    assert!(!store.seed_terms(&seed, "moderation", TS).unwrap(), "an emptied list is not seeded again");
+    assert!(store.terms().unwrap().is_empty());
+    // An addition, a move and three removals (seeding happens before any daemon reads the lists).
+    assert_eq!(changes(start), 5);
 }

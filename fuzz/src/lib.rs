@@ -365,6 +365,24 @@ impl Store for Rows {
     fn counts(&self, _: &str) -> chatterbox::store::Result<Counts> {
         only_exports()
     }
+    fn terms(&self) -> chatterbox::store::Result<Vec<chatterbox::store::Term>> {
+        Ok(Vec::new())
+    }
+    fn seed_terms(&self, _: &[String], _: &str, _: &str) -> chatterbox::store::Result<bool> {
+        Ok(false)
+    }
+    fn add_term(
+        &self,
+        _: &chatterbox::store::TermEdit<'_>,
+    ) -> chatterbox::store::Result<chatterbox::store::TermAdded> {
+        only_exports()
+    }
+    fn remove_term(
+        &self,
+        _: &chatterbox::store::TermEdit<'_>,
+    ) -> chatterbox::store::Result<Option<chatterbox::store::TermList>> {
+        only_exports()
+    }
     fn setting_or_insert(&self, _: &str, _: &str) -> chatterbox::store::Result<String> {
         only_exports()
     }

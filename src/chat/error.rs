@@ -46,6 +46,12 @@ pub enum ChatError {
         "This account is blocked after repeated violations of the chat rules. Contact an administrator."
     )]
     BlockedSignIn(Box<super::appeals::AppealOffer>),
+    /// A moderation term on neither list.
+    #[error("no such term")]
+    TermNotFound,
+    /// The moderation webhook did not answer and `--moderation-webhook-fail closed` refuses.
+    #[error("moderation is unavailable, try again")]
+    ModerationUnavailable,
     #[error("This room is archived: nobody can post in it")]
     Archived,
     /// The account is muted (by the moderation ladder or an admin) until then (RFC 3339): it

@@ -16,7 +16,8 @@ use super::{
     hub::{Event, EventKind, Hub, Target},
     log::LogTail,
     rooms::{self, Actor},
-    standing::StepTaken,
+    standing::{StepTaken, StrikeSource},
+    webhook::Verdict,
     Chat, ChatError, Result,
 };
 use crate::store::{
@@ -144,14 +145,27 @@ impl Chat {
         crate::chat::standing::check_not_muted(user)?;
         // Whole-text matching only: the memory of split words is about consecutive messages,
         // and an edit is not the next message.
-        let listed = self.matcher.find(&text).map(str::to_string);
+        let listed = self.matcher().find(&text).map(str::to_string);
         let offensive = if listed.is_none() { self.offensive(&text) } else { None };
         let enforced = offensive.filter(|_| self.config.classifier == ClassifierMode::Enforce);
-        if listed.is_some() || enforced.is_some() {
-            let term = listed.clone().unwrap_or_else(|| crate::chat::classifier::TERM.to_string());
-            let source = match enforced {
-                Some(score) => crate::chat::standing::StrikeSource::Classifier { score },
-                None => crate::chat::standing::StrikeSource::Words { term: &term },
+        let verdict = match listed.is_none() && enforced.is_none() {
+            true => self.webhook_edit(user, id, &text).await?,
+            false => Verdict::Allow,
+        };
+        let refused_by_webhook = match &verdict {
+            Verdict::Refuse { reason } => Some(reason.as_str()),
+            _ => None,
+        };
+        if listed.is_some() || enforced.is_some() || refused_by_webhook.is_some() {
+            let term = match (&listed, refused_by_webhook) {
+                (Some(term), _) => term.clone(),
+                (None, Some(reason)) => crate::chat::webhook::refusal_term(reason),
+                (None, None) => crate::chat::classifier::TERM.to_string(),
+            };
+            let source = match (enforced, refused_by_webhook) {
+                (Some(score), _) => StrikeSource::Classifier { score },
+                (None, Some(reason)) => StrikeSource::Webhook { reason },
+                (None, None) => StrikeSource::Words { term: &term },
             };
             let taken =
                 self.strike(user, crate::chat::standing::Strike { source, text: &text, room: None }).await?;
@@ -184,6 +198,9 @@ impl Chat {
         if let (Some(score), ClassifierMode::Flag) = (offensive, self.config.classifier) {
             let source = crate::store::ReportSource::Classifier;
             self.flag_quietly(&out.0, source, Some(score), crate::chat::classifier::REASON).await;
+        } else if let Verdict::Flag { reason } = &verdict {
+            let reason = crate::chat::webhook::flag_reason(reason);
+            self.flag_quietly(&out.0, crate::store::ReportSource::Webhook, None, &reason).await;
         }
         Ok(Edited::Done(Box::new(out.0), out.1))
     }

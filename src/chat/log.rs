@@ -31,6 +31,7 @@ use crate::store::{Change, LogBell, LogEntry, Memberships, Message, RoomKind, Ro
 use super::{
     error::{ChatError, Result},
     hub::{Control, Event, EventKind, Hub, Target},
+    terms::LiveTerms,
 };
 
 /// Entries read from the store per query while catching up.
@@ -85,7 +86,12 @@ pub struct Lag {
 impl LogTail {
     /// Starts the tailer at the current end of the log, read now: before the writer can
     /// commit anything, which the tailer must then deliver.
-    pub fn spawn(store: Arc<dyn Store>, hub: Arc<Hub>, poll: Duration) -> Result<LogTail> {
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        hub: Arc<Hub>,
+        terms: Arc<LiveTerms>,
+        poll: Duration,
+    ) -> Result<LogTail> {
         let cursor = store.log_next()? - 1;
         let (tx, rx) = mpsc::sync_channel(QUEUE);
         let ended = Arc::new(AtomicBool::new(false));
@@ -99,7 +105,9 @@ impl LogTail {
         thread::Builder::new()
             .name("chatterbox-log".into())
             .spawn(move || {
-                let mut tail = Tailer { store, hub, cursor, status: shared };
+                let mut tail = Tailer { store, hub, terms, cursor, status: shared };
+                // A change committed between the caller's first read of the lists and `cursor`.
+                tail.reload_terms();
                 tail.run(rx, poll);
                 done.store(true, Ordering::Release);
             })
@@ -183,6 +191,7 @@ impl LogBell for LogTail {
 struct Tailer {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    terms: Arc<LiveTerms>,
     /// The last position delivered.
     cursor: i64,
     status: Arc<TailStatus>,
@@ -305,6 +314,17 @@ impl Tailer {
         }
     }
 
+    /// Rebuilds the word list from the live term lists. On failure the old list stays in force
+    /// (the next change or restart retries): moderation never turns off.
+    fn reload_terms(&self) {
+        match self.terms.reload(&*self.store) {
+            Ok(()) => tracing::debug!("reloaded the moderation term lists"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reload the moderation term lists; keeping the old ones")
+            }
+        }
+    }
+
     fn change(&self, seq: i64, change: Change) {
         let at = Some(seq);
         match change {
@@ -394,6 +414,7 @@ impl Tailer {
                 let kind = EventKind::Muted { room: room_id, until };
                 self.hub.deliver(Target::User(user_id), Event::new(kind, at));
             }
+            Change::Terms => self.reload_terms(),
             Change::Account { user_id, blocked, admin } => {
                 // A block ends every socket of the account; a socket that started after the
                 // block committed found it in its snapshot (`Memberships::blocked`).

@@ -25,7 +25,9 @@ pub mod roommod;
 pub mod rooms;
 pub mod search;
 pub mod standing;
+pub mod terms;
 pub mod text;
+pub mod webhook;
 pub mod writer;
 
 use std::{
@@ -92,6 +94,8 @@ pub struct ChatConfig {
     pub classifier: ClassifierMode,
     /// The classifier's score from which a text counts as offensive (0 < t < 1).
     pub classifier_threshold: f64,
+    /// `--moderation-webhook`: asked about every message and edit (`chat::webhook`).
+    pub webhook: Option<webhook::WebhookConfig>,
 }
 
 impl Default for ChatConfig {
@@ -117,6 +121,7 @@ impl Default for ChatConfig {
             edit_window: Duration::from_secs(24 * 3600),
             classifier: ClassifierMode::Flag,
             classifier_threshold: classifier::DEFAULT_THRESHOLD,
+            webhook: None,
         }
     }
 }
@@ -151,11 +156,13 @@ pub struct Chat {
     writer: Writer,
     keys: auth::TokenKeys,
     appeal_keys: appeals::AppealKeys,
-    matcher: Matcher,
     /// None when `--classifier off`.
     classifier: Option<Classifier>,
+    /// The word list: the live term lists (`chat::terms`), rebuilt by the tailer on a change.
+    terms: Arc<terms::LiveTerms>,
     /// The last word of each user's previous message, for words split across two messages.
     tails: Tails,
+    webhook: Option<webhook::Webhook>,
     dummy: Mutex<Arc<Dummy>>,
     dummy_refreshing: AtomicBool,
     hasher: Hasher,
@@ -220,7 +227,9 @@ impl Chat {
             Secret::Stored => store.setting_or_insert("jwt_secret", &auth::generate_secret()?)?.into_bytes(),
         };
         let hub = Arc::new(Hub::new(config.broadcast_capacity, config.presence_grace));
-        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), config.log_poll)?;
+        // `matcher` only seeds the live lists (once); the tailer keeps them current from here.
+        let terms = Arc::new(terms::start(&*store, &matcher)?);
+        let log = LogTail::spawn(Arc::clone(&store), Arc::clone(&hub), Arc::clone(&terms), config.log_poll)?;
         // Other instances' writes reach the tailer at once where the backend can tell (PostgreSQL
         // NOTIFY); the poll stays as the fallback for a lost notification.
         let instance = presence::instance_id();
@@ -240,6 +249,7 @@ impl Chat {
         let classifier = (config.classifier != ClassifierMode::Off).then(Classifier::embedded);
         Ok(Arc::new(Chat {
             classifier,
+            webhook: config.webhook.clone().map(webhook::Webhook::new),
             keys: auth::TokenKeys::new(&secret, config.token_ttl_secs),
             appeal_keys: appeals::AppealKeys::new(&secret),
             ip_limiter: KeyedLimiter::new(auth_rate, 100_000),
@@ -250,7 +260,7 @@ impl Chat {
             hub,
             log,
             writer,
-            matcher,
+            terms,
             tails: Tails::new(TAIL_USERS, TAIL_TTL),
             dummy: Mutex::new(Arc::new(dummy)),
             dummy_refreshing: AtomicBool::new(false),
@@ -631,8 +641,8 @@ impl Chat {
             return Err(ChatError::RoomNotFound);
         }
         standing::check_not_muted(user)?;
-        let listed = self.tails.screen(&self.matcher, user.id, text, Instant::now());
-        if let Some(term) = listed {
+        let matcher = self.matcher();
+        if let Some(term) = self.tails.screen(&matcher, user.id, text, Instant::now()) {
             let term = term.to_string();
             let strike = standing::Strike {
                 source: standing::StrikeSource::Words { term: &term },
@@ -652,6 +662,19 @@ impl Chat {
             let taken = self.strike(user, strike).await?;
             return Ok(self.posted_refusal(taken, classifier::TERM.to_string()));
         }
+        let flagged = match self.webhook_verdict(user, room, text, webhook::Kind::Message).await? {
+            webhook::Verdict::Refuse { reason } => {
+                let strike = standing::Strike {
+                    source: standing::StrikeSource::Webhook { reason: &reason },
+                    text,
+                    room: Some(room),
+                };
+                let taken = self.strike(user, strike).await?;
+                return Ok(self.posted_refusal(taken, webhook::refusal_term(&reason)));
+            }
+            webhook::Verdict::Flag { reason } => Some(reason),
+            webhook::Verdict::Allow | webhook::Verdict::Unavailable => None,
+        };
         let mut queued = self
             .writer
             .enqueue(NewMessage {
@@ -663,10 +686,21 @@ impl Chat {
                 reply_to,
             })
             .await?;
-        // Flagging: delivered, and once committed put in the report queue (`Chat::settle`).
-        if self.config.classifier == ClassifierMode::Flag {
-            queued.flag = offensive;
-        }
+        // Flagged (by the classifier, or the webhook): delivered, and once committed put in the
+        // report queue (`Chat::settle`).
+        queued.flag = match (offensive, flagged) {
+            (Some(score), _) if self.config.classifier == ClassifierMode::Flag => Some(reports::AutoFlag {
+                source: crate::store::ReportSource::Classifier,
+                score: Some(score),
+                reason: classifier::REASON.to_string(),
+            }),
+            (_, Some(reason)) => Some(reports::AutoFlag {
+                source: crate::store::ReportSource::Webhook,
+                score: None,
+                reason: webhook::flag_reason(&reason),
+            }),
+            _ => None,
+        };
         Ok(Posted::Queued(queued))
     }
 
@@ -683,19 +717,13 @@ impl Chat {
         (score >= self.config.classifier_threshold).then_some(score)
     }
 
-    /// Waits for a queued message's commit; a message the classifier flagged then goes to the
-    /// report queue. A report that cannot be filed is logged: the message stands either way.
-    pub async fn settle(&self, queued: writer::Queued) -> Result<Message> {
-        let flag = queued.flag;
+    /// Waits for a queued message's commit; a message the classifier or the webhook flagged
+    /// then goes to the report queue. A report that cannot be filed is logged: the message stands either way.
+    pub async fn settle(&self, mut queued: writer::Queued) -> Result<Message> {
+        let flag = queued.flag.take();
         let message = queued.outcome().await?;
-        if let Some(score) = flag {
-            self.flag_quietly(
-                &message,
-                crate::store::ReportSource::Classifier,
-                Some(score),
-                classifier::REASON,
-            )
-            .await;
+        if let Some(flag) = flag {
+            self.flag_quietly(&message, flag.source, flag.score, &flag.reason).await;
         }
         Ok(message)
     }

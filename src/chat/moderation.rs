@@ -689,6 +689,10 @@ pub struct Matcher {
     /// (plus a suffix) the reachable states no longer change: the rest of the run cannot alter
     /// the verdict and only costs time ("shiiii...iiit" with a million i's).
     run_clamp: usize,
+    /// Words the community accepts although a term matches them (the live allow list,
+    /// `chat::terms`), folded like text: a token spelled as one is never matched, nor glued to
+    /// its neighbours.
+    allowed: Vec<Vec<char>>,
 }
 
 impl Matcher {
@@ -765,7 +769,57 @@ impl Matcher {
         self.terms.is_empty()
     }
 
+    /// The live term lists (`chat::terms`): the block terms, which may be none at all (an
+    /// operator may remove every term), and the allow list's words.
+    pub fn live<B, A>(block: B, allow: A) -> Result<Matcher, String>
+    where
+        B: IntoIterator,
+        B::Item: AsRef<str>,
+        A: IntoIterator,
+        A::Item: AsRef<str>,
+    {
+        let mut m = Matcher::compile(block.into_iter().map(|t| (format!("term {:?}", t.as_ref()), t)))?;
+        for word in allow {
+            m.allowed.push(allowed_word(word.as_ref())?);
+        }
+        Ok(m)
+    }
+
+    /// The terms as written (lowercased, trimmed), in priority order: what `--blocklist` seeds
+    /// the live list with.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+
+    /// Whether `word` (text, not folded yet) is a word of the allow list.
+    pub fn allows_word(&self, word: &str) -> bool {
+        !self.allowed.is_empty() && matches!(&term_words(word)[..], [one] if self.allows(one))
+    }
+
+    /// Whether `tok` is spelled as a word of the allow list, punctuation at its edges aside
+    /// ("Scunthorpe!", where "!" might be a leet "i").
+    fn allows(&self, tok: &[Pos]) -> bool {
+        if self.allowed.is_empty() {
+            return false;
+        }
+        let edge = |p: &Pos| p.kind == Kind::Symbol;
+        let start = tok.iter().position(|p| !edge(p)).unwrap_or(tok.len());
+        let end = tok.iter().rposition(|p| !edge(p)).map_or(start, |e| e + 1);
+        let tok = &tok[start..end];
+        self.allowed.iter().any(|w| {
+            w.len() == tok.len() && w.iter().zip(tok).all(|(&c, p)| p.kind != Kind::Mask && p.a == c)
+        })
+    }
+
     fn build<S: AsRef<str>>(entries: impl IntoIterator<Item = (String, S)>) -> Result<Matcher, String> {
+        let m = Matcher::compile(entries)?;
+        if m.terms.is_empty() {
+            return Err("the blocklist has no terms".to_string());
+        }
+        Ok(m)
+    }
+
+    fn compile<S: AsRef<str>>(entries: impl IntoIterator<Item = (String, S)>) -> Result<Matcher, String> {
         let mut m = Matcher {
             terms: Vec::new(),
             patterns: Vec::new(),
@@ -775,6 +829,7 @@ impl Matcher {
             embedded: Vec::new(),
             min_len: MAX_TERM_LETTERS,
             run_clamp: 0,
+            allowed: Vec::new(),
         };
         let mut seen = HashSet::new();
         for (label, term) in entries {
@@ -828,9 +883,6 @@ impl Matcher {
                     m.patterns.push(pattern);
                 }
             }
-        }
-        if m.terms.is_empty() {
-            return Err("the blocklist has no terms".to_string());
         }
         Ok(m)
     }
@@ -970,7 +1022,10 @@ impl Tails {
                 // Pieces too long to be joined across a space ("MOTHERFU", "CKER") are glued.
                 let last = tail.rsplit(' ').next().unwrap_or(tail);
                 let long = |w: &str| w.chars().count() > MAX_SPACED_PIECE;
-                (long(last) || long(head)).then(|| matcher.find(&format!("{last}{head}"))).flatten()
+                // An allowed word is whole already: "Shitterton" then "the" is not "shittertonthe".
+                let glue =
+                    (long(last) || long(head)) && !matcher.allows_word(last) && !matcher.allows_word(head);
+                glue.then(|| matcher.find(&format!("{last}{head}"))).flatten()
             })
         });
         if term.is_none() {
@@ -1165,6 +1220,18 @@ fn term_words(term: &str) -> Vec<Vec<Pos>> {
     });
     words.retain(|w| !w.is_empty());
     words
+}
+
+/// An allow-list word folded like text; Err with a reason if it is not one word with letters.
+pub fn allowed_word(word: &str) -> Result<Vec<char>, String> {
+    let written = word.trim().to_lowercase();
+    match &term_words(&written)[..] {
+        [one] if one.iter().any(|p| p.kind == Kind::Letter) && one.len() <= MAX_TERM_LETTERS => {
+            Ok(one.iter().map(|p| p.a).collect())
+        }
+        [] | [_] => Err(format!("allowed word {written:?} needs letters (at most {MAX_TERM_LETTERS})")),
+        _ => Err(format!("allowed word {written:?} must be a single word")),
+    }
 }
 
 /// Appends `p` unless it would extend a run of identical characters beyond `clamp`; the run
@@ -1449,7 +1516,11 @@ impl<'m> Scanner<'m> {
             let (a, b) =
                 (&chunk[pieces[j - 1].start..pieces[j - 1].end], &chunk[pieces[j].start..pieces[j].end]);
             let digit = |p: Option<&Pos>| p.is_some_and(|p| p.kind == Kind::Digit);
-            (digit(a.last()) && digit(b.first())) || is_code(a) || is_code(b)
+            (digit(a.last()) && digit(b.first()))
+                || is_code(a)
+                || is_code(b)
+                || self.m.allows(a)
+                || self.m.allows(b)
         };
         let mut joined = std::mem::take(&mut self.joined);
         for i in 0..pieces.len() {
@@ -1526,7 +1597,7 @@ impl<'m> Scanner<'m> {
     fn match_token(&mut self, tok: &[Pos], join: Join) {
         let m = self.m;
         let n = tok.len();
-        if n < m.min_len || is_allowed_word(tok) || is_code(tok) {
+        if n < m.min_len || is_allowed_word(tok) || m.allows(tok) || is_code(tok) {
             return;
         }
         let masked = tok.iter().filter(|p| p.kind == Kind::Mask).count();
@@ -1867,6 +1938,51 @@ mod tests {
         assert_eq!(original.find("fuck"), None);
         assert_eq!(Matcher::built_in("default").unwrap().len(), DEFAULT_TERMS.len());
         assert!(Matcher::built_in("none").is_none());
+    }
+
+    #[test]
+    fn allow_list_words_are_exempt_where_a_term_matches_inside_them() {
+        // "shit" counts at the start of a word ("shitstorm"): the Dorset village would be refused.
+        let plain = Matcher::live(DEFAULT_TERMS, [] as [&str; 0]).unwrap();
+        assert_eq!(plain.find("greetings from Shitterton"), Some("shit"));
+        let m = Matcher::live(DEFAULT_TERMS, ["Shitterton"]).unwrap();
+        for text in [
+            "greetings from Shitterton",
+            "SHITTERTON!",
+            "Shitterton's pub",
+            "the Shitterton-Bere-Regis road",
+            "shitterton.",
+        ] {
+            assert_eq!(m.find(text), None, "{text:?}");
+        }
+        // Only the allowed word: the term itself, and other words holding it, still count.
+        assert_eq!(m.find("Shitterton is shit"), Some("shit"));
+        assert_eq!(m.find("shitstorm in Shitterton"), Some("shit"));
+        assert_eq!(m.find("shittertonx"), Some("shit"));
+        // Nor is it glued to the next message's first word (the memory of split words).
+        let tails = Tails::new(10, Duration::from_secs(30));
+        let now = Instant::now();
+        assert_eq!(tails.screen(&m, 1, "greetings from Shitterton!", now), None);
+        assert_eq!(tails.screen(&m, 1, "the road", now), None);
+        // An allowed word that is a listed term exempts that word, not its other forms.
+        let m = Matcher::live(DEFAULT_TERMS, ["crap"]).unwrap();
+        assert_eq!(m.find("oh crap"), None);
+        assert_eq!(m.find("crappy"), Some("crappy"));
+    }
+
+    #[test]
+    fn live_lists_may_be_empty_and_allow_words_are_single_words() {
+        let none = Matcher::live([] as [&str; 0], [] as [&str; 0]).unwrap();
+        assert!(none.is_empty());
+        for text in ["shit", "s h i t", "fuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuuck", "", "a b c"] {
+            assert_eq!(none.find(text), None, "{text:?}");
+        }
+        let custom = Matcher::live(["bazinga"], [] as [&str; 0]).unwrap();
+        assert_eq!(custom.find("B4ZINGA!"), Some("bazinga"));
+        assert!(allowed_word("two words").unwrap_err().contains("single word"));
+        assert!(allowed_word("123").is_err());
+        assert!(allowed_word("   ").is_err());
+        assert_eq!(allowed_word(" Scunthorpe ").unwrap().iter().collect::<String>(), "scunthorpe");
     }
 
     #[test]

@@ -137,6 +137,14 @@ fn with_context(store: &dyn Store, report: Report) -> Result<Queued> {
     Ok(Queued { report, context })
 }
 
+/// An automatic report to file once its message is committed (`Chat::settle`).
+#[derive(Debug, Clone)]
+pub struct AutoFlag {
+    pub source: ReportSource,
+    pub score: Option<f64>,
+    pub reason: String,
+}
+
 impl Chat {
     /// A member reports a message they can read (not their own, once).
     pub async fn report_message(

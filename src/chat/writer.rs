@@ -43,9 +43,9 @@ const INDEX_EVERY: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub struct Queued {
     outcome: oneshot::Receiver<Result<Message>>,
-    /// The classifier's score of a message it flagged: once committed, `Chat::settle` files it
-    /// in the report queue.
-    pub flag: Option<f64>,
+    /// A message the classifier or the webhook flagged: once committed, `Chat::settle` files
+    /// it in the report queue.
+    pub flag: Option<super::reports::AutoFlag>,
 }
 
 impl Queued {

@@ -219,6 +219,9 @@ pub async fn route(
     req: Request<Incoming>,
     segments: &[&str],
 ) -> Result<Response, ApiError> {
+    if segments.first() == Some(&"terms") {
+        return super::terms::route(state, req, segments).await;
+    }
     let method = req.method().clone();
     // Resolve the route before authenticating, so unknown paths are 404 and wrong methods 405
     // whoever asks.

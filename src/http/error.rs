@@ -74,13 +74,16 @@ impl From<ChatError> for ApiError {
             ChatError::UnknownUser(_)
             | ChatError::UnknownUserId(_)
             | ChatError::RoomNotFound
-            | ChatError::MessageNotFound => StatusCode::NOT_FOUND,
+            | ChatError::MessageNotFound
+            | ChatError::TermNotFound => StatusCode::NOT_FOUND,
             ChatError::Archived => StatusCode::CONFLICT,
             ChatError::Forbidden(_) | ChatError::Muted { .. } | ChatError::MutedInRoom { .. } => {
                 StatusCode::FORBIDDEN
             }
             ChatError::RateLimited(_) | ChatError::SlowMode(_) => StatusCode::TOO_MANY_REQUESTS,
-            ChatError::ShuttingDown | ChatError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ChatError::ShuttingDown | ChatError::Overloaded | ChatError::ModerationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ChatError::Store(StoreError::Busy) | ChatError::Store(StoreError::Unavailable(_)) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

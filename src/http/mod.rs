@@ -19,6 +19,7 @@ mod reports;
 pub mod roommod;
 pub mod rooms;
 mod search;
+mod terms;
 mod web;
 mod ws;
 

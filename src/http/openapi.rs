@@ -78,6 +78,8 @@ pub enum ErrorField {
     User,
     #[serde(rename = "slow_mode_secs")]
     SlowModeSecs,
+    /// A moderation term.
+    Term,
 }
 
 /// Malformed: the body is not JSON or could not be read, or a query parameter is not valid.
@@ -306,6 +308,9 @@ fn compat_login() {}
         super::admin::revoke_admin,
         super::admin::download_users,
         super::admin::download_messages,
+        super::terms::list,
+        super::terms::add,
+        super::terms::remove,
         healthz,
         serve,
         compat_register,

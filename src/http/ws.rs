@@ -667,7 +667,10 @@ impl Socket {
             | ChatError::MessageNotFound
             | ChatError::Forbidden(_)
             | ChatError::Muted { .. }
-            | ChatError::MutedInRoom { .. }) => self.send(frames::error(&e.to_string(), self.dialect)).await,
+            | ChatError::MutedInRoom { .. }
+            | ChatError::ModerationUnavailable) => {
+                self.send(frames::error(&e.to_string(), self.dialect)).await
+            }
             ChatError::SlowMode(wait) => {
                 let detail = ChatError::SlowMode(wait).to_string();
                 self.send(frames::error_retry(&detail, wait.as_secs().max(1), self.dialect)).await

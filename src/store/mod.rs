@@ -496,6 +496,8 @@ pub enum Change {
     Report { report_id: i64, user_id: i64, status: ReportStatus },
     /// The account's mute changed: muted until `until` (Unix milliseconds), 0 when lifted.
     Mute { user_id: i64, until_ms: i64 },
+    /// The live term lists changed: every instance rebuilds its matcher (`chat::terms`).
+    Terms,
 }
 
 /// One entry of the ordered log. Positions are dense and in commit order on every backend, so
@@ -693,6 +695,33 @@ impl ReportSource {
     }
 }
 
+/// Which live list a moderation term is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TermList {
+    /// Refused like the built-in list's terms.
+    Block,
+    /// A word the community accepts although the word list would catch it.
+    Allow,
+}
+
+impl TermList {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TermList::Block => "block",
+            TermList::Allow => "allow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TermList> {
+        match s {
+            "block" => Some(TermList::Block),
+            "allow" => Some(TermList::Allow),
+            _ => None,
+        }
+    }
+}
+
 /// Where a report stands: open, or how it was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -847,6 +876,42 @@ pub enum AppealRefusal {
     /// The block has its appeal already, or the appeal its answer.
     Done,
 }
+
+/// One term of the live lists (`moderation_terms`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Term {
+    pub term: String,
+    pub list: TermList,
+    pub added_by: String,
+    pub added_at: String,
+}
+
+/// A change of the live term lists, with who made it and why (for its audit row).
+#[derive(Debug, Clone)]
+pub struct TermEdit<'a> {
+    /// Already normalised (trimmed, lowercase) by the domain.
+    pub term: &'a str,
+    /// The list to put the term on; ignored by a removal.
+    pub list: TermList,
+    /// 'cli', or the acting admin's username.
+    pub actor: &'a str,
+    pub actor_id: Option<i64>,
+    pub reason: Option<&'a str>,
+    pub timestamp: &'a str,
+}
+
+/// What adding a term did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermAdded {
+    Added,
+    /// It was on the other list and moved.
+    Moved,
+    /// It was on this list already: nothing changed and nothing is audited.
+    Unchanged,
+}
+
+/// The settings key that marks the live term lists as seeded from `--blocklist`.
+pub const TERMS_SEEDED: &str = "moderation_terms_seeded";
 
 /// One row of the moderation audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1266,6 +1331,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     /// Deletes the limit slots expired at `now` (they carry no information); returns how many.
     fn purge_limits(&self, now: f64) -> Result<u64>;
+
+    /// The live term lists, sorted by term.
+    fn terms(&self) -> Result<Vec<Term>>;
+    /// Seeds the block list with `terms` unless it was seeded before ([`TERMS_SEEDED`]), in one
+    /// transaction with the mark and one audit row (no log entry: a daemon seeds before it reads
+    /// the lists); true if it did now. Concurrent first starts seed once.
+    fn seed_terms(&self, terms: &[String], actor: &str, timestamp: &str) -> Result<bool>;
+    /// Puts the term on `edit.list` (adding it, or moving it from the other list), with its
+    /// audit row and a `Terms` log change in the same transaction.
+    fn add_term(&self, edit: &TermEdit<'_>) -> Result<TermAdded>;
+    /// Removes the term from whichever list holds it, audited and logged likewise; the list it
+    /// was on, None if there was no such term (nothing written).
+    fn remove_term(&self, edit: &TermEdit<'_>) -> Result<Option<TermList>>;
 
     /// Returns the stored value for `key`, storing `value` first if there was none. Used for the
     /// JWT secret so that concurrent first starts agree on one.

@@ -22,8 +22,8 @@ use super::{
     DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships,
     Message, MessageFilter, MuteAction, NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat,
     Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomRole,
-    RoomStats, RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep,
-    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
+    RoomStats, RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep, Term,
+    TermAdded, TermEdit, TermList, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
 };
 
 /// SQLite's `NOCASE` (ASCII-only case folding) in PostgreSQL: `lower` under the "C" collation
@@ -41,6 +41,7 @@ mod reports;
 mod roommod;
 mod rooms;
 mod search;
+mod terms;
 use rooms::{message_row, MESSAGE_SELECT};
 
 type Manager = PostgresConnectionManager<NoTls>;
@@ -1001,6 +1002,22 @@ impl Store for PgStore {
             &[&messages_since],
         )?;
         Ok(Counts { users: r.get(0), blocked: r.get(1), messages_since: r.get(2) })
+    }
+
+    fn terms(&self) -> Result<Vec<Term>> {
+        terms::all(&mut *self.conn()?)
+    }
+
+    fn seed_terms(&self, list: &[String], actor: &str, timestamp: &str) -> Result<bool> {
+        self.log_write(|tx| terms::seed(tx, list, actor, timestamp))
+    }
+
+    fn add_term(&self, edit: &TermEdit<'_>) -> Result<TermAdded> {
+        self.log_write(|tx| terms::add(tx, edit))
+    }
+
+    fn remove_term(&self, edit: &TermEdit<'_>) -> Result<Option<TermList>> {
+        self.log_write(|tx| terms::remove(tx, edit))
     }
 
     fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {

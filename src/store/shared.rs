@@ -4,7 +4,7 @@
 
 use super::{
     Action, Audit, Change, LivingRefusal, Message, NewMessage, NewRoom, Reaction, Refusal, RoomKind,
-    SearchQuery, StrikeRecord, StrikeStep, User,
+    SearchQuery, StrikeRecord, StrikeStep, TermAdded, TermList, User,
 };
 
 impl Change {
@@ -41,6 +41,7 @@ impl Change {
             Change::RoomMute { room_id, user_id, until_ms } => {
                 ("room_mute", room_id, Some(user_id), Some(until_ms))
             }
+            Change::Terms => ("terms", 0, None, None),
         }
     }
 
@@ -63,6 +64,7 @@ impl Change {
             "mute" => Change::Mute { user_id, until_ms: value.unwrap_or(0) },
             "role" => Change::Role { room_id, user_id, moderator: value == Some(1) },
             "room_mute" => Change::RoomMute { room_id, user_id, until_ms: value.unwrap_or(0) },
+            "terms" => Change::Terms,
             "account" => {
                 let flags = value.unwrap_or(0);
                 Change::Account { user_id, blocked: flags & 1 != 0, admin: flags & 2 != 0 }
@@ -135,6 +137,18 @@ pub(super) fn mute_end(step: &StrikeStep, running: Option<&str>) -> Option<Strin
         Some(r) if r > until.as_str() => r.to_string(),
         _ => until.clone(),
     })
+}
+
+/// What a term-list audit row says happened: an addition (`added`) or a removal (None).
+pub(super) fn term_act(list: TermList, added: Option<TermAdded>) -> &'static str {
+    match (list, added) {
+        (TermList::Block, Some(TermAdded::Moved)) => "moved to the block list",
+        (TermList::Allow, Some(TermAdded::Moved)) => "moved to the allow list",
+        (TermList::Block, Some(_)) => "added to the block list",
+        (TermList::Allow, Some(_)) => "added to the allow list",
+        (TermList::Block, None) => "removed from the block list",
+        (TermList::Allow, None) => "removed from the allow list",
+    }
 }
 
 impl Action {

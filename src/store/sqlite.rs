@@ -20,8 +20,8 @@ use super::{
     DeleteMessage, EditMessage, Elsewhere, KeysSet, LimitSlot, LivingRefusal, LogEntry, Member, Memberships,
     Message, MessageFilter, MuteAction, NewMessage, NewReport, NewRoom, NewUser, Notify, PresenceBeat,
     Reaction, Refusal, Report, ReportDecision, ReportFilter, ReportRefusal, Result, Room, RoomRole,
-    RoomStats, RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep,
-    ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
+    RoomStats, RoomView, SearchQuery, Store, StoreError, StrikeOutcome, StrikeRecord, StrikeStep, Term,
+    TermAdded, TermEdit, TermList, ToggleReaction, Toggled, User, UserFilter, UserKeys, Violation,
 };
 
 pub mod backup;
@@ -32,6 +32,7 @@ mod reports;
 mod roommod;
 mod rooms;
 mod search;
+mod terms;
 pub use dump::SqliteDump;
 use rooms::{message_row, MESSAGE_SELECT};
 
@@ -946,6 +947,22 @@ impl Store for SqliteStore {
             |r| Ok(Counts { users: r.get(0)?, blocked: r.get(1)?, messages_since: r.get(2)? }),
         )?;
         Ok(counts)
+    }
+
+    fn terms(&self) -> Result<Vec<Term>> {
+        terms::all(&*self.conn()?)
+    }
+
+    fn seed_terms(&self, list: &[String], actor: &str, timestamp: &str) -> Result<bool> {
+        self.write(|tx| terms::seed(tx, list, actor, timestamp))
+    }
+
+    fn add_term(&self, edit: &TermEdit<'_>) -> Result<TermAdded> {
+        self.write(|tx| terms::add(tx, edit))
+    }
+
+    fn remove_term(&self, edit: &TermEdit<'_>) -> Result<Option<TermList>> {
+        self.write(|tx| terms::remove(tx, edit))
     }
 
     fn setting_or_insert(&self, key: &str, value: &str) -> Result<String> {

@@ -11,6 +11,7 @@ import { ChatSocket } from './socket.js';
 import { $, $input, $dialog, $button } from './ui.js';
 import { mountDashboard } from './dash-reports.js';
 import { actionLabel, auditQuery, auditExtra, mutedNote, muteButton, watchAuditFilters } from './dash-audit.js';
+import { startTerms } from './dash-terms.js';
 
 /** @typedef {import('./store.js').Me & {id: number}} Me  the account as `GET /me` describes it */
 /** @typedef {import('./store.js').MessageData} MessageData */
@@ -230,6 +231,7 @@ function openDashboard() {
   loadRooms();
   loadAudit(true);
   mountDashboard();
+  startTerms();
   startLive();
   timers.push(setInterval(() => { loadStats(); loadRooms(); }, STATS_EVERY_MS));
   timers.push(setInterval(() => loadAudit(true), AUDIT_EVERY_MS));
