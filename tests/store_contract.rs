@@ -15,8 +15,8 @@ use std::{
 use chatterbox::store::{
     Action, AdminAction, Change, DeleteMessage, EditMessage, LimitSlot, LivingRefusal, LogEntry,
     MessageFilter, NewMessage, NewRoom, NewUser, Notify, PgStore, PresenceBeat, Reaction, Refusal, RoomKind,
-    RoomRole, SearchQuery, SqliteStore, Store, StoreError, TermAdded, TermEdit, TermList, ToggleReaction, User, UserFilter, UserKeys,
-    GENERAL_ROOM,
+    RoomRole, SearchQuery, SqliteStore, Store, StoreError, TermAdded, TermEdit, TermList, ToggleReaction,
+    User, UserFilter, UserKeys, GENERAL_ROOM,
 };
 
 const TS: &str = "2026-11-26T10:00:00.000Z";

@@ -752,28 +752,6 @@ impl Chat {
         }
     }
 
-    /// Transitional, for parts written before `Chat::strike`: a word-list violation of `text`
-    /// on the ladder, as warnings and blocks (a mute step reads as a warning here).
-    pub async fn record_violation(
-        &self,
-        user: &User,
-        text: &str,
-        term: &str,
-    ) -> Result<crate::store::ViolationOutcome> {
-        let strike = standing::Strike { source: standing::StrikeSource::Words { term }, text, room: None };
-        Ok(match self.strike(user, strike).await? {
-            standing::StepTaken::Warned { strikes, .. } => {
-                crate::store::ViolationOutcome { warnings: strikes, blocked: false }
-            }
-            standing::StepTaken::Muted { .. } => {
-                crate::store::ViolationOutcome { warnings: user.warning_count + 1, blocked: false }
-            }
-            standing::StepTaken::Blocked => {
-                crate::store::ViolationOutcome { warnings: self.config.warning_limit, blocked: true }
-            }
-        })
-    }
-
     /// Messages of a room before `before`, oldest first, without a visibility check (the
     /// caller has one: a socket's own rooms, `general`, an admin's public room).
     pub async fn messages_before(
