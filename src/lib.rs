@@ -35,26 +35,31 @@
 //!   the WebSocket protocol (`http::ws`, `http::frames`; `/chat/ws` speaks the original
 //!   implementation's dialect), one message's routes (`http::messages`: edit, delete, react), static files, the client address behind trusted reverse
 //!   proxies (`http::proxy`, worked out once per request in `handle`), the `--cors-origin`
-//!   allow-list (`http::cors`), and the original's admin routes (`http::original`).
+//!   allow-list (`http::cors`), the original's admin routes (`http::original`), and
+//!   `/metrics` on its own listener (`http::metrics`, `serve --metrics-listen`).
 //! - `chat/`: the domain: `Chat` service, accounts (look-alike name keys), JWT and bcrypt (on
-//!   the low-priority hashing pool, `chat::hasher`), moderation matcher and the per-user memory
-//!   of split words (`chat::moderation`), the learned classifier beside it (`chat::classifier`:
-//!   alt-profanity-check's model, embedded, scored as scikit-learn does), a user's standing
-//!   (`chat::standing`: the ladder of warnings, timed mutes and blocks, `Chat::strike` as the one
-//!   way a violation is counted, and account mutes), reports and appeals (`chat::reports`,
-//!   `chat::appeals`), the metrics `/metrics` reports (`chat::metrics`), the one definition of
-//!   invisible and blank text
-//!   (`chat::text`), rate limits and the login guard (their state kept in the store, shared by
-//!   every instance), conversations and their privacy rules (`chat::rooms`), room moderators, room mutes and slow
-//!   mode (`chat::roommod`; who moderates: `rooms::may_moderate`), the log tailer and
-//!   its lag for `/healthz` (`chat::log`), living messages (`chat::living`: who may edit, delete
-//!   and react, typing indicators, and what a resuming client missed), presence shared between instances by heartbeats
-//!   (`chat::presence`), the hub (routing by room, per-socket bounded
-//!   queues, debounced presence), message writer (which also reports failing writes to
-//!   `/healthz`, runs SQLite's other daemon writes in turn, and builds SQLite's search index
-//!   when the chat is quiet), CSV export, message search (`chat::search`: what a query may be
-//!   and see, and the highlight; the store matches with its trigram index,
-//!   `store/*/search.rs`, reading directly what SQLite has not indexed yet).
+//!   the low-priority hashing pool, `chat::hasher`), the word-list matcher and the per-user
+//!   memory of split words (`chat::moderation`), the live term lists it is built from
+//!   (`chat::terms`: rebuilt on every instance from a log change), the learned classifier beside
+//!   it (`chat::classifier`: alt-profanity-check's model, embedded, scored as scikit-learn does),
+//!   the operator's moderation webhook (`chat::webhook`: bounded, with a timeout and a fail
+//!   policy), a user's standing (`chat::standing`: the ladder of warnings, timed mutes and
+//!   blocks, `Chat::strike` as the one way a violation is counted, and account mutes), reports
+//!   and appeals (`chat::reports`, `chat::appeals`; what the classifier and the webhook flag is
+//!   filed once committed, `Chat::settle`), room moderators, room mutes and slow mode
+//!   (`chat::roommod`; who moderates: `rooms::may_moderate`), the one definition of invisible
+//!   and blank text (`chat::text`), rate limits and the login guard (their state kept in the
+//!   store, shared by every instance), conversations and their privacy rules (`chat::rooms`),
+//!   the log tailer and its lag for `/healthz` (`chat::log`), living messages (`chat::living`:
+//!   who may edit, delete and react, typing indicators, and what a resuming client missed),
+//!   presence shared between instances by heartbeats (`chat::presence`), the hub (routing by
+//!   room, per-socket bounded queues, debounced presence), message writer (which also reports
+//!   failing writes to `/healthz`, runs SQLite's other daemon writes in turn, and builds
+//!   SQLite's search index when the chat is quiet), CSV export, message search
+//!   (`chat::search`: what a query may be and see, and the highlight; the store matches with
+//!   its trigram index, `store/*/search.rs`, reading directly what SQLite has not indexed yet),
+//!   and what `/metrics` reports (`chat::metrics`: counters the hot paths keep cheap, figures
+//!   read at scrape time).
 //! - `store/`: the `Store` trait, its records (`LogEntry`: the ordered log), the SQLite backend
 //!   (`store::sqlite`, conversations in `store/sqlite/rooms.rs`), the PostgreSQL backend
 //!   (`store::postgres`, the same contract, checked by `tests/store_contract.rs` on both), what

@@ -827,13 +827,17 @@ async fn admin_block_unblock_resets_warnings_and_is_audited() {
     let me = expect(server.get("/me", Some(&alice.token)).await, 200).await;
     assert_eq!((me["is_blocked"].clone(), me["warning_count"].clone()), (json!(false), json!(0)));
 
-    // Newest first: unblock and block by the admin, then the moderation warning.
+    // Newest first: unblock and block by the admin, then the moderation warning, after the
+    // seeding of the term list when the server first started.
     let log = violations(&server, &admin).await;
-    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(log.len(), 4, "{log:?}");
     let actions: Vec<(&str, &str)> =
         log.iter().map(|v| (v["action"].as_str().unwrap(), v["actor"].as_str().unwrap())).collect();
-    assert_eq!(actions, [("unblock", "root"), ("block", "root"), ("warning", "moderation")]);
-    for v in &log {
+    assert_eq!(
+        actions,
+        [("unblock", "root"), ("block", "root"), ("warning", "moderation"), ("terms", "moderation")]
+    );
+    for v in &log[..3] {
         assert_eq!(v["user_id"], alice.id);
         assert_eq!(v["username"], "alice");
         assert!(v["timestamp"].as_str().unwrap().ends_with('Z'));

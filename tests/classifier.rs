@@ -98,6 +98,7 @@ async fn enforce_refuses_messages_and_edits_the_classifier_judges_offensive() {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|v| v["action"] != "terms")
         .map(|v| (v["term"].as_str().unwrap(), v["text"].as_str().unwrap()))
         .collect();
     assert!(rows.iter().all(|(term, _)| *term == "classifier"), "{rows:?}");
@@ -124,6 +125,28 @@ async fn flag_delivers_and_scores_and_off_does_not_load_the_model() {
         assert!(server.chat.classify(insult).unwrap() >= 0.8, "{insult:?}");
     }
     assert!(server.chat.classify("thanks, see you tomorrow").unwrap() < 0.1);
+    a.send_acked("thanks, see you tomorrow").await;
+    // Flagged: each insult waits in the report queue, with its score and no reporter; the
+    // ordinary message does not.
+    let admin = server.register_admin("root").await;
+    let deadline = Instant::now() + std::time::Duration::from_secs(15);
+    let reports = loop {
+        let reports: Vec<Value> =
+            server.get("/admin/reports?status=all", Some(&admin.token)).await.json().await.unwrap();
+        if reports.len() >= INSULTS.len() || Instant::now() > deadline {
+            break reports;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut flagged: Vec<&str> = reports.iter().map(|r| r["message"]["text"].as_str().unwrap()).collect();
+    flagged.sort_unstable();
+    let mut want = INSULTS.to_vec();
+    want.sort_unstable();
+    assert_eq!(flagged, want, "{reports:#?}");
+    for r in &reports {
+        assert_eq!((r["source"].as_str(), r["reporter"].is_null()), (Some("classifier"), true), "{r}");
+        assert!(r["score"].as_f64().unwrap() >= 0.8, "{r}");
+    }
     server.stop().await;
 
     let mut opts = Options::default();

@@ -251,7 +251,7 @@ async fn edits_pass_moderation_and_the_edit_window() {
     a.send_json(json!({ "type": "edit", "id": id, "text": "you idiot" })).await;
     let warning = expect_frame(&mut a, "warning").await;
     assert_eq!(warning["warnings"], 2);
-    let (_, log) = call(&server, Method::GET, "/admin/violations", &admin, None).await;
+    let (_, log) = call(&server, Method::GET, "/admin/violations?action=warning", &admin, None).await;
     assert_eq!(log.as_array().unwrap().len(), 2, "{log}");
     assert_eq!(history(&server, &alice, GENERAL).await.last().unwrap()["text"], "a clean message");
     // The third blocks the account, as for messages.

@@ -721,12 +721,13 @@ async fn admin_answers_conform() {
     admin_call(&server, &c, "POST", "/admin/users/{id}/block", 9999, &root, 404).await;
     c.expect("GET", "/admin/stats", server.get("/admin/stats", Some(&root.token)).await, 200).await;
 
-    // The audit log now holds a moderation warning (text and term set) and admin entries (null).
+    // The audit log now holds a moderation warning (text and term set) and admin entries (null),
+    // after the seeding of the term list (no account: user_id and username null).
     let log = c
         .expect("GET", "/admin/violations", server.get("/admin/violations", Some(&root.token)).await, 200)
         .await;
     let actions: Vec<&str> = log.as_array().unwrap().iter().map(|v| v["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["unblock", "block", "warning"]);
+    assert_eq!(actions, ["unblock", "block", "warning", "terms"]);
     assert_eq!((log[2]["term"].as_str(), log[0]["term"].as_null()), (Some("idiot"), Some(())));
 
     for (route, filename) in

@@ -423,6 +423,23 @@ async fn the_webhook_allows_flags_and_refuses_and_failing_open_delivers() {
     assert_eq!(status, 422);
     let last = hook.calls.lock().unwrap().last().cloned().unwrap();
     assert_eq!((last["kind"].as_str(), last["text"].as_str()), (Some("edit"), Some("refuse edit")));
+    // What the webhook flagged waits in the report queue, without a reporter.
+    let admin = server.register_admin("root").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let report = loop {
+        let reports: Vec<Value> =
+            server.get("/admin/reports?status=all", Some(&admin.token)).await.json().await.unwrap();
+        if let Some(r) = reports.into_iter().find(|r| r["message"]["text"] == "flag me") {
+            break r;
+        }
+        assert!(std::time::Instant::now() < deadline, "the flagged message was not reported");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        (report["source"].as_str(), report["reporter"].is_null()),
+        (Some("webhook"), true),
+        "{report}"
+    );
     server.stop().await;
 }
 

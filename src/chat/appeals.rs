@@ -173,8 +173,16 @@ impl Chat {
         Ok(appeal)
     }
 
-    /// The note of the appeal that unblocked the account, once (for the sign-in after it).
-    pub async fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>> {
-        self.blocking(move |s| Ok(s.take_appeal_answer(user_id)?)).await
+    /// The note of the appeal that unblocked the account, once (for the sign-in after it). A
+    /// database that cannot be written now (locked, read-only) does not fail the sign-in: the
+    /// note waits for the next one.
+    pub async fn take_appeal_answer(&self, user_id: i64) -> Option<String> {
+        match self.blocking(move |s| Ok(s.take_appeal_answer(user_id)?)).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::warn!(error = %e, user_id, "cannot mark an appeal's answer as seen; it shows at the next sign-in");
+                None
+            }
+        }
     }
 }

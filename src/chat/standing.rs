@@ -267,12 +267,21 @@ impl Chat {
             StrikeSource::Words { term } => {
                 ("moderation".to_string(), None, Some(term.to_string()), None, None)
             }
-            StrikeSource::Classifier { score } => {
-                ("classifier".to_string(), None, None, Some(format!("classifier score {score:.3}")), None)
-            }
-            StrikeSource::Webhook { reason } => {
-                ("webhook".to_string(), None, None, Some(reason.to_string()), None)
-            }
+            // The term a word-list hit would name: what the warning frame and the audit log show.
+            StrikeSource::Classifier { score } => (
+                "classifier".to_string(),
+                None,
+                Some(super::classifier::TERM.to_string()),
+                Some(format!("classifier score {score:.3}")),
+                None,
+            ),
+            StrikeSource::Webhook { reason } => (
+                "webhook".to_string(),
+                None,
+                Some(super::webhook::refusal_term(reason)),
+                Some(reason.to_string()),
+                None,
+            ),
             StrikeSource::Report { report_id, message_id, by } => {
                 (by.username.clone(), Some(by.id), None, Some(format!("report #{report_id}")), message_id)
             }

@@ -46,8 +46,17 @@ impl LiveTerms {
 /// Seeds the block list with `seed`'s terms unless it was seeded before, then builds the
 /// matcher of the live lists. Blocking.
 pub fn start(store: &dyn Store, seed: &Matcher) -> Result<LiveTerms> {
-    if store.seed_terms(seed.terms(), SEEDER, &crate::timefmt::now())? {
-        tracing::info!(terms = seed.len(), "seeded the live term list from --blocklist");
+    match store.seed_terms(seed.terms(), SEEDER, &crate::timefmt::now()) {
+        Ok(true) => tracing::info!(terms = seed.len(), "seeded the live term list from --blocklist"),
+        Ok(false) => {}
+        // A database that cannot be written now (read-only, locked by a long transaction, a
+        // full disk) must not keep the daemon from starting, nor from moderating: the stored
+        // lists if there are any, else `--blocklist` itself until a later start seeds it.
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot seed the live term list now; a later start will");
+            let stored = load(store)?;
+            return Ok(LiveTerms::new(if stored.is_empty() { seed.clone() } else { stored }));
+        }
     }
     Ok(LiveTerms::new(load(store)?))
 }

@@ -117,7 +117,7 @@ test('an edit is seen live by the other, with its mark; Escape cancels; keyboard
     await b.page.keyboard.press('Escape');
     await msg(b.page, 'Teh meeting is at noon').hover();
     await msg(b.page, 'Teh meeting is at noon').locator('.msg-actions-btn').click();
-    assert.deepEqual(await b.page.locator('#msg-menu [role=menuitem]').allTextContents(), ['Reply', 'React…']);
+    assert.deepEqual(await b.page.locator('#msg-menu [role=menuitem]').allTextContents(), ['Reply', 'React…', 'Report…']);
     await b.page.keyboard.press('Escape');
     await b.page.locator('#msg-menu').waitFor({ state: 'detached' });
 

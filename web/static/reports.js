@@ -122,8 +122,17 @@ export function openModeration() {
  * @param {HTMLElement} anchor */
 export function addAccountButtons(anchor) {
   if (document.getElementById('my-reports')) return;
-  const my = h('button', { cls: 'btn btn-ghost', text: 'My reports', attrs: { id: 'my-reports', type: 'button' } });
-  const queue = h('button', { cls: 'btn btn-ghost', text: 'Reports', attrs: { id: 'moderation-reports', type: 'button' } });
+  // An icon with its label, which narrow screens hide (and screen readers still read), as the
+  // other buttons of the top bar do.
+  /** @param {string} id @param {string} label @param {string} path */
+  const button = (id, label, path) => {
+    const b = h('button', { cls: 'btn btn-ghost', attrs: { id, type: 'button' } });
+    b.innerHTML = `<svg class="icon" viewBox="0 0 24 24" aria-hidden="true" width="20" height="20"><path fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" d="${path}"/></svg>`;
+    b.append(h('span', { cls: 'label-wide', text: label }));
+    return b;
+  };
+  const my = button('my-reports', 'My reports', 'M4 22V4h12l-2 4 2 4H4');
+  const queue = button('moderation-reports', 'Reports', 'M12 2l8 4v6c0 5-3.5 8.5-8 10-4.5-1.5-8-5-8-10V6z');
   my.addEventListener('click', openMyReports);
   queue.addEventListener('click', openModeration);
   anchor.before(my, queue);
