@@ -515,8 +515,8 @@ fn clean_reason(reason: Option<String>) -> Result<Option<String>, ApiError> {
     Ok(reason)
 }
 
-/// How long a mute lasts: `"1h"` (s, m, h, d) or a number of seconds; longer than 366 days
-/// counts as 366 days.
+/// How long a mute lasts: `"1h"` (s, m, h, d) or a number of seconds (at most 366 days); a
+/// text longer than 366 days counts as 366 days.
 #[derive(Deserialize)]
 #[serde(untagged)]
 pub enum MuteFor {
@@ -543,11 +543,16 @@ fn mute_for_schema() -> utoipa::openapi::schema::Schema {
 const MAX_MUTE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
 
 impl MuteFor {
-    /// The mute's length; a well-formed one beyond the longest is the longest.
+    /// The mute's length; a well-formed text beyond the longest is the longest.
     fn span(&self) -> Result<std::time::Duration, String> {
         let text = match self {
             MuteFor::Seconds(0) => "0".to_string(),
-            MuteFor::Seconds(n) => return Ok(std::time::Duration::from_secs(*n).min(MAX_MUTE)),
+            // The document gives seconds a maximum, so more is refused; a text has no maximum
+            // a pattern could state, so a longer one counts as the longest.
+            MuteFor::Seconds(n) if *n > MAX_MUTE.as_secs() => {
+                return Err("A mute lasts at most 366 days (31622400 seconds)".to_string())
+            }
+            MuteFor::Seconds(n) => return Ok(std::time::Duration::from_secs(*n)),
             MuteFor::Text(t) => t.trim().to_string(),
         };
         crate::chat::standing::parse_duration(&text).or_else(|e| {

@@ -29,7 +29,7 @@ pub struct ModeratorSet {
 }
 
 #[derive(Deserialize, ToSchema)]
-pub struct MuteBody {
+pub struct RoomMuteBody {
     /// Who to mute (a member of the room).
     user: String,
     /// How long: a number of seconds (`90`, `90s`), minutes (`10m`), hours (`24h`) or days (`7d`).
@@ -116,7 +116,7 @@ async fn set_moderator(
 /// moderators (and admins) may; moderators cannot be muted.
 #[utoipa::path(post, path = "/rooms/{id}/mutes", operation_id = "room_mute", tag = "rooms", security(("bearer" = [])),
     params(("id" = i64, Path, description = "The room's id")),
-    request_body = MuteBody,
+    request_body = RoomMuteBody,
     responses(
         (status = 200, description = "The mute", body = MuteState),
         (status = 400, response = BadRequest),
@@ -135,7 +135,7 @@ pub async fn mute(
     room: i64,
     req: Request<Incoming>,
 ) -> Result<Response, ApiError> {
-    let body: MuteBody = json_body(state, req).await?;
+    let body: RoomMuteBody = json_body(state, req).await?;
     let duration = crate::config::parse_duration(&body.duration).ok_or_else(|| ApiError {
         field: Some("for"),
         ..ApiError::new(hyper::StatusCode::UNPROCESSABLE_ENTITY, "A duration is like 90s, 10m, 24h or 7d")
