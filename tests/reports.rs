@@ -356,6 +356,28 @@ async fn a_room_moderator_decides_but_cannot_block() {
     assert_eq!(out["message"]["deleted"], true);
     let (_, mine) = get(&server, "/reports", &bob).await;
     assert_eq!(mine[0]["status"], "deleted");
+
+    // A moderator's mute is a mute in their room, never of the account everywhere.
+    let m2 = say(&mut a, room, "more spam").await;
+    let r2 = report(&server, &bob, m2, "spam").await.1["id"].as_i64().unwrap();
+    let (status, out) =
+        decide(&server, "moderation", &mona, r2, json!({ "action": "mute", "duration": "1h" })).await;
+    assert_eq!(status, 200, "{out}");
+    let (_, me) = get(&server, "/me", &alice).await;
+    assert!(me["muted_until"].is_null(), "{me}");
+    let (_, club) = get(&server, &format!("/rooms/{room}"), &mona).await;
+    let member = club["member_list"].as_array().unwrap().iter().find(|m| m["username"] == "alice").unwrap();
+    assert!(member["muted_until"].is_string(), "{club}");
+    let refused = say_refused(&mut a, room, "still here?").await;
+    assert!(refused.contains("muted"), "{refused}");
+    // Elsewhere alice still talks.
+    say(&mut a, GENERAL, "hello elsewhere").await;
+}
+
+/// Sends a message that is refused; the error frame's words.
+async fn say_refused(socket: &mut WsClient, room: i64, text: &str) -> String {
+    socket.send_json(json!({ "type": "message", "room": room, "text": text })).await;
+    expect_frame(socket, "error").await["detail"].as_str().unwrap_or_default().to_string()
 }
 
 #[tokio::test]

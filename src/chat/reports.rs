@@ -306,8 +306,15 @@ impl Chat {
     ) -> Result<()> {
         match decision {
             Decision::Dismiss => Ok(()),
-            Decision::Mute(span) => {
+            // An admin mutes the account; a room's moderator only in the room they moderate
+            // (their powers end at its walls).
+            Decision::Mute(span) if handler.is_admin => {
                 self.mute(Actor::User(handler), report.sender_id, span, Some(reason)).await?;
+                Ok(())
+            }
+            Decision::Mute(span) => {
+                let sender = report.sender.clone();
+                self.room_mute(handler, report.room_id, sender, Some(span), Some(reason)).await?;
                 Ok(())
             }
             Decision::Delete => {
