@@ -655,6 +655,11 @@ impl Store for SqliteStore {
     }
 
     fn take_appeal_answer(&self, user_id: i64) -> Result<Option<String>> {
+        // Every sign-in asks, and almost never is there an answer: a read first, so a sign-in
+        // takes the database's one write lock (the chat's writer's) only when there is one.
+        if !reports::answer_waiting(&*self.conn()?, user_id)? {
+            return Ok(None);
+        }
         self.write(|tx| reports::take_answer(tx, user_id))
     }
 

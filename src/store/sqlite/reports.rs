@@ -286,6 +286,17 @@ pub(super) fn answer(
     Ok(Ok(appeal_where(tx, "a.id", appeal_id)?.expect("answered in this transaction")))
 }
 
+/// Whether an appeal's answer waits for the user's next sign-in (read only).
+pub(super) fn answer_waiting(conn: &Connection, user_id: i64) -> Result<bool> {
+    let waiting = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM appeals \
+             WHERE user_id = ?1 AND status = 'unblocked' AND answer_seen = 0)",
+        )?
+        .query_row([user_id], |r| r.get(0))?;
+    Ok(waiting)
+}
+
 pub(super) fn take_answer(tx: &Transaction<'_>, user_id: i64) -> Result<Option<String>> {
     let answers = tx
         .prepare_cached(
