@@ -2,7 +2,7 @@
 //!
 //! It starts the server on a fresh temporary database (or attaches to one with `--url`, `--db`
 //! and `--jwt-secret`), seeds accounts directly through the library, mints tokens, opens
-//! WebSocket connections with tokio-tungstenite and drives one of nine scenarios:
+//! WebSocket connections with tokio-tungstenite and drives one of ten scenarios:
 //!
 //! - `idle`: hold 10,000 connections whose users are each in 20 private rooms besides
 //!   `general`; RSS per idle connection.
@@ -18,8 +18,11 @@
 //! - `slow-reader`: one client that never reads while the others chat.
 //! - `cluster`: three instances on one PostgreSQL (`cargo bench --bench load -- cluster`, see
 //!   `load/cluster.rs`): latency between instances, lost and duplicated, commit throughput.
+//! - `ceiling`: no chatterbox at all: how many one-frame writes a second one core makes to
+//!   10,000 loopback connections, and what reading them costs (`load/ceiling.rs`): the bound
+//!   under every scenario whose frames go out one write each.
 //!
-//! With no scenario, all nine run in turn, each on its own fresh server (`cluster` is skipped,
+//! With no scenario, all ten run in turn, each on its own fresh server (`cluster` is skipped,
 //! saying so, when PostgreSQL is not installed and no `--database-url` is given). Results print as
 //! aligned tables on stdout (diagnostics on stderr) and, with `--json FILE` (or `--json -`,
 //! which moves the tables to stderr), as one JSON object.
@@ -27,6 +30,8 @@
 //! The 2-core machine is split: the server runs on CPU 0 (`taskset -c 0`), the load generator
 //! on CPU 1 (`sched_setaffinity`, one tokio worker); `--no-pin` turns that off.
 
+#[path = "load/ceiling.rs"]
+mod ceiling;
 #[path = "load/client.rs"]
 mod client;
 #[path = "load/cluster.rs"]
@@ -44,8 +49,18 @@ mod table;
 
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
-pub const SCENARIOS: &[&str] =
-    &["idle", "fanout", "living", "room", "rooms", "login-storm", "resume", "slow-reader", "cluster"];
+pub const SCENARIOS: &[&str] = &[
+    "idle",
+    "fanout",
+    "living",
+    "room",
+    "rooms",
+    "login-storm",
+    "resume",
+    "slow-reader",
+    "cluster",
+    "ceiling",
+];
 
 const USAGE: &str = "\
 usage: cargo bench --bench load -- [SCENARIO] [FLAGS]
@@ -83,6 +98,10 @@ scenarios (default: all of them, in this order, each on a fresh server):
                 duplicated; then the other clients, each alone in a private room, push
                 --commit-total (60000) messages: msg/s committed (count in PostgreSQL /
                 elapsed). Targets: >= 10000 msg/s committed; p99 < 50 ms at 1000 msg/s
+  ceiling       no server: a process on CPU 0 writes message-sized frames round robin,
+                flat out, one write(2) each, to --conns (10000) loopback connections,
+                then to 100, then 10 frames per write to 100; writes/s and the CPU per
+                frame of writer and generator: what any server could do on this machine
 
 flags:
   --url URL            attach to a running server (http://127.0.0.1:PORT) instead of
@@ -325,6 +344,10 @@ pub struct Ctx {
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(ceiling::WRITER_ARG) {
+        return ceiling::writer_main(&args[1..]);
+    }
     let opts = match parse_args() {
         Ok(o) => o,
         Err(e) => {

@@ -91,6 +91,9 @@ pub fn run(name: &str, ctx: &mut Ctx) -> Result<Report, String> {
     if name == "cluster" {
         return crate::cluster::run(ctx);
     }
+    if name == "ceiling" {
+        return crate::ceiling::run(ctx);
+    }
     let o = ctx.opts.clone();
     let step_count = |default: usize| o.steps.as_ref().map(|s| s.len()).unwrap_or(default) as f64;
     let dur = o.duration;
