@@ -5,7 +5,7 @@
 //! bounded, so a client that stops reading is disconnected instead of slowing anyone down or
 //! growing the server's memory.
 
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, task::Poll};
 
 use futures_util::{future::BoxFuture, stream::FuturesOrdered, SinkExt, StreamExt};
 use http_body_util::BodyExt;
@@ -382,8 +382,10 @@ impl Socket {
                         tracing::info!(user = %self.user.username, "disconnecting a client that fell behind");
                         return End::Close(CloseCode::Policy, "too slow");
                     };
-                    // One deadline for the whole burst rather than a timer per frame: in a room
-                    // that gets a message now and then, every frame is a burst of its own.
+                    // One deadline for the whole burst, and armed only for a burst that has to
+                    // wait for the client: in a room that gets a message now and then every
+                    // frame is a burst of its own, and it almost always goes straight into the
+                    // socket's buffer, so a timer set and cancelled per frame was pure cost.
                     let deadline = self.state.http.ws_write_timeout;
                     let burst = async {
                         let mut next = Some(event);
@@ -396,7 +398,12 @@ impl Socket {
                         }
                         self.ws.flush().await
                     };
-                    match tokio::time::timeout(deadline, burst).await {
+                    tokio::pin!(burst);
+                    let written = match std::future::poll_fn(|cx| Poll::Ready(burst.as_mut().poll(cx))).await {
+                        Poll::Ready(done) => Ok(done),
+                        Poll::Pending => tokio::time::timeout(deadline, burst).await,
+                    };
+                    match written {
                         Ok(Ok(())) => {}
                         Ok(Err(_)) => return End::Quiet,
                         Err(_) => return End::Close(CloseCode::Policy, "too slow"),
