@@ -1578,7 +1578,7 @@ _chatterbox() {
             return 0
             ;;
         chatterbox__subcmd__serve)
-            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --moderation-webhook --moderation-webhook-timeout --moderation-webhook-fail --moderation-webhook-concurrency --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --moderation-ladder --strike-decay --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
+            opts="-h -V --listen --metrics-listen --log-format --bcrypt-cost --token-ttl --edit-window --moderation-webhook --moderation-webhook-ca --moderation-webhook-timeout --moderation-webhook-fail --moderation-webhook-concurrency --jwt-secret-file --blocklist --auto-join --classifier --classifier-threshold --warning-limit --moderation-ladder --strike-decay --max-message-chars --history --message-burst --message-rate --auth-burst --auth-per-minute --max-pending-logins --rate-limit-off --web-dir --cors-origin --trusted-proxy --grace-period --max-connections --max-connections-per-ip --tls-cert --tls-key --max-sockets-per-user --db --database-url --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1609,6 +1609,10 @@ _chatterbox() {
                     return 0
                     ;;
                 --moderation-webhook)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --moderation-webhook-ca)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -47,7 +47,8 @@ json\t''"
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l bcrypt-cost -d 'bcrypt cost for new password hashes (4-31; each step doubles the work)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l token-ttl -d 'How long a sign-in lasts: seconds, or a number with s, m, h or d (at most 3650d)' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l edit-window -d 'How long after sending a message its author may still edit it: seconds, or a number with s, m, h or d (deleting is always possible)' -r
-complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l moderation-webhook -d 'POST every message and edit to this http:// URL as JSON and follow its verdict (allow, flag, refuse); https is not supported (run it beside the server)' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l moderation-webhook -d 'POST every message and edit to this http:// or https:// URL as JSON and follow its verdict (allow, flag, refuse); use http:// only for a webhook on the same host or a private network: the calls carry private rooms\' and DMs\' text' -r
+complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l moderation-webhook-ca -d 'PEM file of the certificate authorities an https:// webhook\'s certificate must chain to (default: the system\'s, from SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt and the other usual places)' -r -F
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l moderation-webhook-timeout -d 'How long a message waits for the webhook\'s verdict (a free slot included): 500ms, 2s...' -r
 complete -c chatterbox -n "__fish_chatterbox_using_subcommand serve" -l moderation-webhook-fail -d 'Without a verdict (timeout, error, bad answer): deliver (open) or refuse with an error the sender may retry, never a strike (closed)' -r -f -a "open\t''
 closed\t''"

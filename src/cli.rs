@@ -120,10 +120,21 @@ pub struct ServeArgs {
     /// s, m, h or d (deleting is always possible)
     #[arg(long, env = "CHATTERBOX_EDIT_WINDOW", default_value = "24h", value_name = "DURATION")]
     pub edit_window: String,
-    /// POST every message and edit to this http:// URL as JSON and follow its verdict (allow,
-    /// flag, refuse); https is not supported (run it beside the server)
+    /// POST every message and edit to this http:// or https:// URL as JSON and follow its
+    /// verdict (allow, flag, refuse); use http:// only for a webhook on the same host or a
+    /// private network: the calls carry private rooms' and DMs' text
     #[arg(long, env = "CHATTERBOX_MODERATION_WEBHOOK", value_name = "URL")]
     pub moderation_webhook: Option<String>,
+    /// PEM file of the certificate authorities an https:// webhook's certificate must chain to
+    /// (default: the system's, from SSL_CERT_FILE or /etc/ssl/certs/ca-certificates.crt and the
+    /// other usual places)
+    #[arg(
+        long,
+        env = "CHATTERBOX_MODERATION_WEBHOOK_CA",
+        value_name = "FILE",
+        requires = "moderation_webhook"
+    )]
+    pub moderation_webhook_ca: Option<PathBuf>,
     /// How long a message waits for the webhook's verdict (a free slot included): 500ms, 2s...
     #[arg(
         long,

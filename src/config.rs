@@ -140,11 +140,25 @@ impl ServeConfig {
                 if args.moderation_webhook_concurrency == 0 {
                     return Err(ConfigError::TooSmall("--moderation-webhook-concurrency", "1".into()));
                 }
+                let ca = args.moderation_webhook_ca.as_deref();
+                let tls = match url.scheme_str() {
+                    Some("https") => Some(
+                        WebhookConfig::client_tls(ca)
+                            .map_err(|e| ConfigError::Webhook(format!("-ca: {e}")))?,
+                    ),
+                    _ if ca.is_some() => {
+                        return Err(ConfigError::Webhook(
+                            "-ca is for an https:// webhook; this one is http://".into(),
+                        ))
+                    }
+                    _ => None,
+                };
                 Some(WebhookConfig {
                     url,
                     timeout,
                     fail_closed: args.moderation_webhook_fail == WebhookFail::Closed,
                     concurrency: args.moderation_webhook_concurrency,
+                    tls,
                 })
             }
         };
@@ -320,8 +334,13 @@ mod tests {
         );
         let closed = serve(&["--moderation-webhook", "http://hook", "--moderation-webhook-fail", "closed"]);
         assert!(closed.unwrap().chat.webhook.unwrap().fail_closed);
-        let https = serve(&["--moderation-webhook", "https://hook.example"]).err().unwrap().to_string();
-        assert!(https.contains("https is not supported"), "{https}");
+        let missing =
+            ["--moderation-webhook", "https://hook.example", "--moderation-webhook-ca", "/nonexistent.pem"];
+        let missing = serve(&missing).err().unwrap().to_string();
+        assert!(missing.contains("cannot read /nonexistent.pem"), "{missing}");
+        let plain = ["--moderation-webhook", "http://hook", "--moderation-webhook-ca", "/etc/hostname"];
+        let plain = serve(&plain).err().unwrap().to_string();
+        assert!(plain.contains("is for an https:// webhook"), "{plain}");
         for bad in [
             &["--moderation-webhook", "hook"][..],
             &["--moderation-webhook", "http://h", "--moderation-webhook-timeout", "0"],

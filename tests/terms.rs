@@ -290,26 +290,59 @@ struct Hook {
 }
 
 async fn hook() -> Hook {
+    start_hook(None).await
+}
+
+/// The same webhook over https, with a certificate for `localhost` made now; returns it with
+/// that certificate in PEM, the authority a server must trust to reach it.
+async fn hook_tls() -> (Hook, String) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(made.signing_key.serialize_der()).unwrap();
+    let config =
+        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![made.cert.der().clone()], key)
+            .unwrap();
+    let hook = start_hook(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))).await;
+    (hook, made.cert.pem())
+}
+
+async fn start_hook(tls: Option<tokio_rustls::TlsAcceptor>) -> Hook {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/moderate", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let url = match tls {
+        None => format!("http://127.0.0.1:{port}/moderate"),
+        Some(_) => format!("https://localhost:{port}/moderate"),
+    };
     let calls = Arc::new(Mutex::new(Vec::new()));
     let release = Arc::new(tokio::sync::Notify::new());
     let (seen, held) = (Arc::clone(&calls), Arc::clone(&release));
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };
-            let (seen, held) = (Arc::clone(&seen), Arc::clone(&held));
-            tokio::spawn(async move { answer(stream, seen, held).await });
+            let (seen, held, tls) = (Arc::clone(&seen), Arc::clone(&held), tls.clone());
+            tokio::spawn(async move {
+                match tls {
+                    None => answer(stream, seen, held).await,
+                    // A client that does not trust the certificate ends the handshake here.
+                    Some(tls) => {
+                        if let Ok(stream) = tls.accept(stream).await {
+                            answer(stream, seen, held).await;
+                        }
+                    }
+                }
+            });
         }
     });
     Hook { url, calls, release }
 }
 
-async fn answer(
-    mut stream: tokio::net::TcpStream,
-    seen: Arc<Mutex<Vec<Value>>>,
-    held: Arc<tokio::sync::Notify>,
-) {
+async fn answer<S>(mut stream: S, seen: Arc<Mutex<Vec<Value>>>, held: Arc<tokio::sync::Notify>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -359,12 +392,24 @@ async fn answer(
 }
 
 async fn with_hook(hook: &Hook, fail_closed: bool) -> TestServer {
+    with_hook_trusting(hook, None, fail_closed).await
+}
+
+/// A server calling `hook`; for an https one, trusting the authorities in the PEM `ca` only.
+async fn with_hook_trusting(hook: &Hook, ca: Option<&str>, fail_closed: bool) -> TestServer {
+    let ca_file = ca.map(|pem| {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), pem).unwrap();
+        file
+    });
+    let tls = ca_file.as_ref().map(|f| WebhookConfig::client_tls(Some(f.path())).unwrap());
     let mut opts = common::unthrottled();
     opts.chat.webhook = Some(WebhookConfig {
         url: WebhookConfig::parse_url(&hook.url).unwrap(),
         timeout: Duration::from_secs(1),
         fail_closed,
         concurrency: 4,
+        tls,
     });
     common::start_with(opts).await
 }
@@ -501,7 +546,40 @@ async fn a_slow_webhook_delays_only_its_sender_and_keeps_their_order() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_webhook_is_called_over_tls_and_followed() {
+    let (hook, cert) = hook_tls().await;
+    let server = with_hook_trusting(&hook, Some(&cert), true).await;
+    let alice = server.register("alice").await;
+    let (mut socket, _) = server.connect(&alice.token, None).await;
+    assert_eq!(answer_to(&mut socket, "hello over tls").await["type"], "message");
+    let refused = answer_to(&mut socket, "refuse this").await;
+    assert!(refused["text"].as_str().unwrap().contains("webhook: spam"), "{refused}");
+    let texts: Vec<Value> = hook.calls.lock().unwrap().iter().map(|c| c["text"].clone()).collect();
+    assert_eq!(texts, [json!("hello over tls"), json!("refuse this")]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_webhook_with_a_certificate_nobody_vouches_for_gets_no_text() {
+    let (hook, _) = hook_tls().await;
+    // The server trusts another authority than the one that made the webhook's certificate.
+    let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let server = with_hook_trusting(&hook, Some(&other.cert.pem()), true).await;
+    let alice = server.register("alice").await;
+    let (mut socket, _) = server.connect(&alice.token, None).await;
+    let v = answer_to(&mut socket, "my secret").await;
+    assert_eq!(
+        (v["type"].as_str(), v["detail"].as_str()),
+        (Some("error"), Some("moderation is unavailable, try again"))
+    );
+    assert!(hook.calls.lock().unwrap().is_empty(), "the text never reached an unverified webhook");
+    server.stop().await;
+}
+
 common::postgres_too!(
+    an_https_webhook_is_called_over_tls_and_followed,
+    an_https_webhook_with_a_certificate_nobody_vouches_for_gets_no_text,
     cli_changes_reach_a_running_server_without_a_restart,
     admins_manage_both_lists_over_rest_and_edits_are_screened_too,
     blocklist_seeds_the_list_once,

@@ -11,18 +11,23 @@
 //! other sockets never wait for it (their posts run on their own tasks; the slots only bound
 //! the connections open to the webhook).
 //!
-//! Plain `http://` only: the webhook is a sidecar on the same host or private network, and TLS
-//! would add rustls, its crypto and a root store to a binary that has no TLS anywhere (a reverse
-//! proxy terminates it); an `https://` URL is a configuration error that says so.
+//! `https://` is verified against the system's certificate authorities (or the operator's own,
+//! `--moderation-webhook-ca`): the call carries whatever anyone wrote, private rooms and DMs
+//! included, so it never crosses a network in the clear unless the operator chose `http://`
+//! (a sidecar on the same host).
 
-use std::time::Duration;
+use std::{path::Path, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Request, Uri};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::{pem::PemObject, CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::Semaphore,
+};
 
 use crate::store::{Room, User};
 
@@ -39,26 +44,85 @@ pub struct WebhookConfig {
     pub fail_closed: bool,
     /// Calls in flight at once.
     pub concurrency: usize,
+    /// For an `https://` URL: the client configuration with the authorities its certificate
+    /// must chain to (`WebhookConfig::client_tls`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
+/// Where Linux distributions keep the system's certificate authorities in one PEM file (Debian
+/// and Ubuntu; Fedora and RHEL; openSUSE; Alpine), after `SSL_CERT_FILE` as OpenSSL reads it.
+const SYSTEM_CA_FILES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
 impl WebhookConfig {
-    /// Checks an operator's URL: `http://host[:port][/path]`.
+    /// Checks an operator's URL: `http[s]://host[:port][/path]`.
     pub fn parse_url(url: &str) -> Result<Uri, String> {
         let uri: Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err("https is not supported: run the webhook on the same host or a private \
-                            network and give an http:// URL (or put a TLS-terminating proxy beside it)"
-                    .into())
-            }
-            _ => return Err("the URL must start with http://".into()),
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            return Err("the URL must start with http:// or https://".into());
         }
         if uri.host().is_none_or(str::is_empty) {
             return Err("the URL has no host".into());
         }
+        if uri.scheme_str() == Some("https") && ServerName::try_from(host_of(&uri)).is_err() {
+            return Err("the host is not a name or address a certificate can be checked against".into());
+        }
         Ok(uri)
     }
+
+    /// The TLS client for an `https://` webhook: certificates must chain to an authority in
+    /// `ca` (PEM), or else in the system's bundle.
+    pub fn client_tls(ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, String> {
+        let (path, pem) = match ca {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                (path.to_path_buf(), pem)
+            }
+            None => {
+                let candidates = std::env::var_os("SSL_CERT_FILE")
+                    .map(std::path::PathBuf::from)
+                    .into_iter()
+                    .chain(SYSTEM_CA_FILES.iter().map(std::path::PathBuf::from));
+                let found = candidates.into_iter().find_map(|p| std::fs::read(&p).ok().map(|pem| (p, pem)));
+                found.ok_or_else(|| {
+                    format!(
+                        "no certificate authorities to check the webhook's certificate against: none of \
+                         SSL_CERT_FILE, {} could be read (install ca-certificates, or give \
+                         --moderation-webhook-ca FILE)",
+                        SYSTEM_CA_FILES.join(", ")
+                    )
+                })?
+            }
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        let mut added = 0;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| format!("{}: invalid PEM: {e}", path.display()))?;
+            // A bundle may hold a certificate rustls cannot use as a root; the others still count.
+            added += usize::from(roots.add(cert).is_ok());
+        }
+        if added == 0 {
+            return Err(format!("{}: no usable PEM certificate in it", path.display()));
+        }
+        // The provider named, as for the server's TLS (`crate::tls`).
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(Arc::new(config))
+    }
+}
+
+/// The URL's host as a certificate names it: an IPv6 address without its brackets.
+fn host_of(uri: &Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host).to_string()
 }
 
 /// What the webhook said about a message.
@@ -172,17 +236,38 @@ impl Webhook {
     async fn call(&self, body: Vec<u8>) -> Result<Answer, String> {
         let _slot = self.slots.acquire().await.map_err(|_| "closed".to_string())?;
         let uri = &self.config.url;
-        let host = uri.host().unwrap_or_default();
-        let port = uri.port_u16().unwrap_or(80);
-        let stream =
-            tokio::net::TcpStream::connect((host, port)).await.map_err(|e| format!("cannot connect: {e}"))?;
+        let host = host_of(uri);
+        let tls = self.config.tls.clone().filter(|_| uri.scheme_str() == Some("https"));
+        let port = uri.port_u16().unwrap_or(if tls.is_some() { 443 } else { 80 });
+        let stream = tokio::net::TcpStream::connect((host.as_str(), port))
+            .await
+            .map_err(|e| format!("cannot connect: {e}"))?;
+        match tls {
+            None => self.post(stream, body).await,
+            Some(config) => {
+                let name = ServerName::try_from(host).map_err(|e| format!("host: {e}"))?;
+                let stream = tokio_rustls::TlsConnector::from(config)
+                    .connect(name, stream)
+                    .await
+                    .map_err(|e| format!("TLS: {e}"))?;
+                self.post(stream, body).await
+            }
+        }
+    }
+
+    /// The request and its answer, over an open connection.
+    async fn post<S>(&self, stream: S, body: Vec<u8>) -> Result<Answer, String>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let uri = &self.config.url;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| format!("handshake: {e}"))?;
         let driver = tokio::spawn(async move {
             let _ = conn.await;
         });
-        let authority = uri.authority().map(|a| a.as_str()).unwrap_or(host);
+        let authority = uri.authority().map(|a| a.as_str()).unwrap_or_default();
         let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let req = Request::post(path)
             .header(header::HOST, authority)
