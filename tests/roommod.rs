@@ -140,6 +140,12 @@ async fn who_moderates_a_room() {
     let (_, view) = details(&server, &bob, town).await;
     assert_eq!((view["can_moderate"].as_bool(), view["my_role"].as_str()), (Some(true), Some("moderator")));
     assert_eq!(view["can_name_moderators"], false, "a named moderator names nobody");
+    // Each one's list of conversations says whether they moderate it (the web UI's "Reports").
+    for (who, expected) in [(&alice, true), (&bob, true), (&carol, false)] {
+        let (_, rooms) = call(&server, Method::GET, "/rooms", who, None).await;
+        let listed = rooms.as_array().unwrap().iter().find(|r| r["id"] == town).cloned().unwrap();
+        assert_eq!(listed["moderator"], expected, "{}: {listed}", who.username);
+    }
     let roles: Vec<(String, String)> = view["member_list"]
         .as_array()
         .unwrap()

@@ -79,6 +79,9 @@ pub struct RoomSummary {
     /// `all`, `mentions` or `none`.
     #[schema(example = "all")]
     notify: &'static str,
+    /// Whether the caller created the room or was named its moderator (admins moderate every
+    /// room besides): their "Reports" queue holds its reports.
+    moderator: bool,
 }
 
 impl From<RoomView> for RoomSummary {
@@ -92,6 +95,7 @@ impl From<RoomView> for RoomSummary {
             unread: v.unread,
             mentions: v.mentions,
             notify: v.notify.as_str(),
+            moderator: v.moderates,
         }
     }
 }

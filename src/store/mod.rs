@@ -403,6 +403,9 @@ pub struct RoomView {
     pub unread: i64,
     pub mentions: i64,
     pub notify: Notify,
+    /// The caller created the room or was named its moderator (admins moderate every room
+    /// besides).
+    pub moderates: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

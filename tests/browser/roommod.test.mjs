@@ -88,3 +88,39 @@ test('a moderator sets slow mode, mutes a member and deletes a message; a member
   await dark.context.close();
   await context.close();
 });
+
+test('the Reports queue shows for a room\'s moderators only, and a room mute stays in its room', async () => {
+  // Carol was muted in town by the test above; she is a plain member everywhere.
+  const { page, problems, context } = await newPage(browser, { colorScheme: 'light' });
+  await openSignedIn(page, server.url, users.carol.token);
+  const queue = page.locator('#moderation-reports');
+  await page.locator('#my-reports').waitFor();
+  assert.equal(await queue.isHidden(), true, 'no queue for someone who moderates nothing');
+
+  await openConversation(page, 'town');
+  const input = page.locator('#composer-input');
+  await page.getByText(/A moderator muted you in this room until/).first().waitFor();
+  assert.equal(await input.isDisabled(), true, 'muted in town');
+  // The mute lifted and given again while she reads town: her composer follows, live.
+  await apiOk(server.url, users.alice.token, `/rooms/${town}/mutes/carol`, { method: 'DELETE' });
+  await page.waitForFunction(() => !(/** @type {HTMLTextAreaElement} */ (document.getElementById('composer-input'))).disabled);
+  await apiOk(server.url, users.alice.token, `/rooms/${town}/mutes`, { method: 'POST', body: { user: 'carol', for: '10m' } });
+  await page.waitForFunction(() => (/** @type {HTMLTextAreaElement} */ (document.getElementById('composer-input'))).disabled);
+  // The mute is town's only.
+  await openConversation(page, 'general');
+  assert.equal(await input.isDisabled(), false, 'a mute in town does not close general');
+  await send(page, 'carol in general');
+  await waitForMessage(page, 'carol in general');
+
+  // Named a moderator of town, she gets the queue at once.
+  await apiOk(server.url, users.alice.token, `/rooms/${town}/moderators/carol`, { method: 'PUT' });
+  await queue.waitFor({ state: 'visible' });
+  await queue.click();
+  await page.locator('#dlg-moderation').waitFor();
+  await checkA11y(page, 'moderator reports queue (light)');
+  await page.locator('#dlg-moderation').getByRole('button', { name: 'Close' }).click();
+
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+

@@ -518,7 +518,9 @@ function onFrame(frame) {
     }
     case 'muted':
     case 'unmuted':
-      onMuteFrame(frame);
+      // A room's mute names its room and is the room's business; the account's does not.
+      if (Number.isInteger(frame.room)) onModFrame(frame);
+      else onMuteFrame(frame);
       break;
     case 'blocked':
       showBlocked(frame.text || null);
@@ -530,7 +532,6 @@ function onFrame(frame) {
       // The sign-in ran out; the server closes the socket next (1008 "token expired").
       expireSession();
       break;
-    case 'muted':
     case 'role':
       onModFrame(frame);
       break;

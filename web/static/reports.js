@@ -6,6 +6,7 @@
 import { api, h, ApiError } from './api.js';
 import { announce } from './ui.js';
 import { mountQueue } from './dash-reports.js';
+import { on, state } from './store.js';
 
 /** @typedef {import('./store.js').Message} Message */
 
@@ -136,6 +137,12 @@ export function addAccountButtons(anchor) {
   my.addEventListener('click', openMyReports);
   queue.addEventListener('click', openModeration);
   anchor.before(my, queue);
+  // The queue is for admins and the moderators of a room; it comes and goes with the role.
+  const update = () => {
+    queue.hidden = !(state.me?.is_admin || [...state.rooms.values()].some((r) => r.summary?.moderator));
+  };
+  update();
+  on('rooms', update);
 }
 
 /**

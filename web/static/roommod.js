@@ -124,6 +124,11 @@ export function onModFrame(frame) {
     if (s) emit('rooms');
     tick();
   } else if (frame.type === 'role') {
+    const s = room(id)?.summary;
+    if (s && isMe(String(frame.user))) {
+      s.moderator = frame.role === 'moderator' || isMe(s.created_by || '');
+      emit('rooms');
+    }
     if (current()?.id === id || info.has(id)) load(id);
   }
 }

@@ -20,6 +20,7 @@
  * @property {boolean} [joined]
  * @property {string|null} [created_by]
  * @property {number} [slow_mode_secs]  one message per this many seconds per member (0: off)
+ * @property {boolean} [moderator]  the reader created it or was named its moderator
  * @property {{username: string, joined_at?: string, role?: string, muted_until?: string|null}[]} [member_list]  only from `GET /rooms/{id}`
  */
 

@@ -341,7 +341,8 @@ const VIEW_SELECT: &str = "SELECT m.user_id IS NOT NULL, COALESCE(m.hidden, FALS
        CASE WHEN m.user_id IS NULL THEN 0 ELSE \
          (SELECT COUNT(*) FROM messages WHERE room_id = r.id AND id > m.last_read_id AND sender_id != m.user_id) END, \
        CASE WHEN m.user_id IS NULL THEN 0 ELSE \
-         (SELECT COUNT(*) FROM mentions WHERE user_id = m.user_id AND room_id = r.id AND message_id > m.last_read_id) END, ";
+         (SELECT COUNT(*) FROM mentions WHERE user_id = m.user_id AND room_id = r.id AND message_id > m.last_read_id) END, \
+       COALESCE(m.role = 'moderator' OR r.created_by = m.user_id, FALSE), ";
 
 fn view(
     c: &mut impl GenericClient,
@@ -362,7 +363,7 @@ fn view(
     rows.iter()
         .map(|r| {
             let mut v = RoomView {
-                room: room_at(r, 7),
+                room: room_at(r, 8),
                 people: Vec::new(),
                 joined: r.get(0),
                 hidden: r.get(1),
@@ -371,6 +372,7 @@ fn view(
                 last_message_id: r.get(4),
                 unread: r.get(5),
                 mentions: r.get(6),
+                moderates: r.get(7),
             };
             if v.room.kind == RoomKind::Dm {
                 v.people = c.query(&people, &[&v.room.id, &user_id])?.iter().map(|r| r.get(0)).collect();

@@ -321,7 +321,8 @@ const VIEW_SELECT: &str = "SELECT m.user_id IS NOT NULL, COALESCE(m.hidden, 0), 
        CASE WHEN m.user_id IS NULL THEN 0 ELSE \
          (SELECT COUNT(*) FROM messages WHERE room_id = r.id AND id > m.last_read_id AND sender_id != m.user_id) END, \
        CASE WHEN m.user_id IS NULL THEN 0 ELSE \
-         (SELECT COUNT(*) FROM mentions WHERE user_id = m.user_id AND room_id = r.id AND message_id > m.last_read_id) END, ";
+         (SELECT COUNT(*) FROM mentions WHERE user_id = m.user_id AND room_id = r.id AND message_id > m.last_read_id) END, \
+       COALESCE(m.role = 'moderator' OR r.created_by = m.user_id, 0), ";
 
 fn view(conn: &Connection, user_id: i64, where_: &str, arg: i64) -> Result<Vec<RoomView>> {
     let sql = format!(
@@ -331,7 +332,7 @@ fn view(conn: &Connection, user_id: i64, where_: &str, arg: i64) -> Result<Vec<R
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt
         .query_map(params![user_id, arg], |r| {
-            let room = room_at(r, 7)?;
+            let room = room_at(r, 8)?;
             Ok(RoomView {
                 room,
                 people: Vec::new(),
@@ -342,6 +343,7 @@ fn view(conn: &Connection, user_id: i64, where_: &str, arg: i64) -> Result<Vec<R
                 last_message_id: r.get(4)?,
                 unread: r.get(5)?,
                 mentions: r.get(6)?,
+                moderates: r.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
