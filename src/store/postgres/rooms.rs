@@ -168,7 +168,9 @@ pub(super) fn insert_messages(
     }
     // One statement that also shows again every DM someone hid (its next message brings it
     // back), and typed parameters: the commit path holds the log's lock, so every round trip
-    // it saves is one the other writers do not wait for.
+    // it saves is one the other writers do not wait for. Only DMs are looked at: finding a
+    // conversation's hidden members walks all its members, which for a room as big as
+    // `general` would cost every message the room's size.
     tx.execute_typed(
         "WITH posted AS ( \
            INSERT INTO messages (id, room_id, sender_id, content, mentions, timestamp, reply_to) \
@@ -176,7 +178,8 @@ pub(super) fn insert_messages(
            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $7::bigint[]) \
              AS t (id, room_id, sender_id, content, mentions, reply_to) \
            RETURNING room_id) \
-         UPDATE members SET hidden = FALSE WHERE hidden AND room_id IN (SELECT room_id FROM posted)",
+         UPDATE members SET hidden = FALSE WHERE hidden AND room_id IN \
+           (SELECT p.room_id FROM posted p JOIN rooms r ON r.id = p.room_id WHERE r.kind = 'dm')",
         &[
             (&cols.0, Type::INT8_ARRAY),
             (&cols.1, Type::INT8_ARRAY),

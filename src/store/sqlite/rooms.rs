@@ -79,10 +79,15 @@ pub(super) fn insert_messages(
     let mut out = Vec::with_capacity(batch.len());
     // Checked first, so positions go to accepted messages only and stay dense.
     let mut accepted = 0i64;
+    // The DMs posted to: only a DM can be hidden, and finding its hidden members walks all the
+    // members of the conversation, which for a room (general: everyone) costs every message
+    // the room's size.
+    let mut dms = Vec::new();
     {
         let mut check = tx.prepare_cached(&format!(
-            "SELECT r.archived, u.muted_until, {GATE_COLS} FROM members m JOIN rooms r ON r.id = m.room_id \
-             JOIN users u ON u.id = m.user_id WHERE m.room_id = ?1 AND m.user_id = ?2"
+            "SELECT r.archived, u.muted_until, {GATE_COLS}, r.kind = 'dm' FROM members m \
+             JOIN rooms r ON r.id = m.room_id JOIN users u ON u.id = m.user_id \
+             WHERE m.room_id = ?1 AND m.user_id = ?2"
         ))?;
         let mut recent = Vec::new();
         // A reply must answer a message of the same room that still exists.
@@ -97,6 +102,9 @@ pub(super) fn insert_messages(
                         exempt: r.get(4)?,
                         last_post: r.get(5)?,
                     };
+                    if r.get::<_, bool>(6)? {
+                        dms.push(m.room_id);
+                    }
                     Ok((r.get(0)?, r.get(1)?, gate))
                 })
                 .optional()?;
@@ -127,6 +135,8 @@ pub(super) fn insert_messages(
     )?;
     // A DM someone hid shows again with its next message.
     let mut unhide = tx.prepare_cached("UPDATE members SET hidden = 0 WHERE room_id = ?1 AND hidden = 1")?;
+    dms.sort_unstable();
+    dms.dedup();
     for (m, slot) in batch.iter().zip(out.iter_mut()) {
         let Ok(stored) = slot else { continue };
         stored.id = next;
@@ -147,7 +157,9 @@ pub(super) fn insert_messages(
         for id in ids.into_iter().filter(|&id| id != m.sender_id) {
             note.execute(params![id, m.room_id, stored.id])?;
         }
-        unhide.execute([m.room_id])?;
+        if dms.binary_search(&m.room_id).is_ok() {
+            unhide.execute([m.room_id])?;
+        }
     }
     Ok(out)
 }
