@@ -79,10 +79,8 @@ pub(super) fn insert_messages(
     let mut out = Vec::with_capacity(batch.len());
     // Checked first, so positions go to accepted messages only and stay dense.
     let mut accepted = 0i64;
-    // The DMs posted to: only a DM can be hidden, and finding its hidden members walks all the
-    // members of the conversation, which for a room (general: everyone) costs every message
-    // the room's size.
-    let mut dms = Vec::new();
+    // Whether each message goes to a DM (read with its check, below).
+    let mut to_dm = Vec::with_capacity(batch.len());
     {
         let mut check = tx.prepare_cached(&format!(
             "SELECT r.archived, u.muted_until, {GATE_COLS}, r.kind = 'dm' FROM members m \
@@ -94,7 +92,7 @@ pub(super) fn insert_messages(
         let mut answers = tx
             .prepare_cached("SELECT 1 FROM messages WHERE id = ?1 AND room_id = ?2 AND deleted_at IS NULL")?;
         for m in batch {
-            let checked: Option<(bool, Option<String>, RoomGate)> = check
+            let checked: Option<(bool, Option<String>, RoomGate, bool)> = check
                 .query_row(params![m.room_id, m.sender_id], |r| {
                     let gate = RoomGate {
                         muted_until: r.get(2)?,
@@ -102,20 +100,18 @@ pub(super) fn insert_messages(
                         exempt: r.get(4)?,
                         last_post: r.get(5)?,
                     };
-                    if r.get::<_, bool>(6)? {
-                        dms.push(m.room_id);
-                    }
-                    Ok((r.get(0)?, r.get(1)?, gate))
+                    Ok((r.get(0)?, r.get(1)?, gate, r.get(6)?))
                 })
                 .optional()?;
             let answered = match m.reply_to {
                 Some(reply_to) => answers.exists(params![reply_to, m.room_id])?,
                 None => true,
             };
-            let (archived, muted_until, gate) = match checked {
-                Some((archived, muted_until, gate)) => (Some(archived), muted_until, gate),
-                None => (None, None, RoomGate::default()),
+            let (archived, muted_until, gate, dm) = match checked {
+                Some((archived, muted_until, gate, dm)) => (Some(archived), muted_until, gate, dm),
+                None => (None, None, RoomGate::default(), false),
             };
+            to_dm.push(dm);
             let admitted = shared::admit(m, archived, muted_until.as_deref(), answered, timestamp)
                 .and_then(|stored| shared::room_rules(m, &gate, &mut recent, timestamp).map(|()| stored));
             accepted += i64::from(admitted.is_ok());
@@ -133,11 +129,11 @@ pub(super) fn insert_messages(
     let mut note = tx.prepare_cached(
         "INSERT OR IGNORE INTO mentions (user_id, room_id, message_id) VALUES (?1, ?2, ?3)",
     )?;
-    // A DM someone hid shows again with its next message.
+    // A DM someone hid shows again with its next message. Only a DM can be hidden, and finding
+    // hidden members walks all the members of the conversation: for a room like `general` every
+    // message would cost the size of the server (PostgreSQL's statement joins rooms for this).
     let mut unhide = tx.prepare_cached("UPDATE members SET hidden = 0 WHERE room_id = ?1 AND hidden = 1")?;
-    dms.sort_unstable();
-    dms.dedup();
-    for (m, slot) in batch.iter().zip(out.iter_mut()) {
+    for ((m, slot), dm) in batch.iter().zip(out.iter_mut()).zip(to_dm) {
         let Ok(stored) = slot else { continue };
         stored.id = next;
         next += 1;
@@ -157,7 +153,7 @@ pub(super) fn insert_messages(
         for id in ids.into_iter().filter(|&id| id != m.sender_id) {
             note.execute(params![id, m.room_id, stored.id])?;
         }
-        if dms.binary_search(&m.room_id).is_ok() {
+        if dm {
             unhide.execute([m.room_id])?;
         }
     }
