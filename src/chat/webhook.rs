@@ -237,8 +237,8 @@ impl Webhook {
         let _slot = self.slots.acquire().await.map_err(|_| "closed".to_string())?;
         let uri = &self.config.url;
         let host = host_of(uri);
-        let tls = self.config.tls.clone().filter(|_| uri.scheme_str() == Some("https"));
-        let port = uri.port_u16().unwrap_or(if tls.is_some() { 443 } else { 80 });
+        let tls = self.config.tls.clone();
+        let port = uri.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
         let stream = tokio::net::TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| format!("cannot connect: {e}"))?;
