@@ -302,13 +302,9 @@ fn pin_self() -> bool {
         eprintln!("load: fewer than 2 CPUs available: not pinning");
         return false;
     }
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(1, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            eprintln!("load: sched_setaffinity failed: {}; not pinning", std::io::Error::last_os_error());
-            return false;
-        }
+    if let Err(e) = set_affinity(1..2) {
+        eprintln!("load: sched_setaffinity failed: {e}; not pinning");
+        return false;
     }
     true
 }
@@ -316,18 +312,23 @@ fn pin_self() -> bool {
 /// Lets the calling thread (and the threads it starts from now on) run on every CPU again: for
 /// a scenario whose server side is not pinned either (`cluster`).
 pub fn unpin_self(cpus: usize) {
+    if let Err(e) = set_affinity(0..cpus) {
+        eprintln!("load: sched_setaffinity failed: {e}; the generator stays pinned");
+    }
+}
+
+/// Lets the calling thread (and the threads it starts from now on) run on `cpus` only.
+pub fn set_affinity(cpus: impl IntoIterator<Item = usize>) -> std::io::Result<()> {
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for cpu in 0..cpus {
+        for cpu in cpus {
             libc::CPU_SET(cpu, &mut set);
         }
         if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            eprintln!(
-                "load: sched_setaffinity failed: {}; the generator stays pinned",
-                std::io::Error::last_os_error()
-            );
+            return Err(std::io::Error::last_os_error());
         }
     }
+    Ok(())
 }
 
 /// What all scenarios share.

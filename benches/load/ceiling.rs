@@ -205,10 +205,8 @@ pub fn writer_main(args: &[String]) -> std::process::ExitCode {
         return std::process::ExitCode::from(2);
     };
     if let Some(cpu) = args.get(4).and_then(|s| s.parse::<usize>().ok()) {
-        unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        if let Err(e) = crate::set_affinity([cpu]) {
+            eprintln!("load: ceiling writer: sched_setaffinity failed: {e}; not pinned");
         }
     }
     let listener = match std::net::TcpListener::bind("127.0.0.1:0") {
